@@ -1,0 +1,233 @@
+//! The archive: `archive.jsonl.zst`, one zstd frame per rotation, appended and never rewritten.
+//!
+//! New frames record their content size and a checksum, so a reader knows each frame's
+//! decompressed size before decompressing it; frames written by eventfold 0.2.0 (streamed,
+//! without a content size) are still read.
+
+use crate::error::Error;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+/// zstd level for new frames (the level eventfold 0.2.0 uses).
+const LEVEL: i32 = 3;
+/// How much compressed input is read at a time while looking for frame boundaries.
+const READ_CHUNK: usize = 1 << 20;
+
+/// Compresses `content` into one self-describing frame.
+pub(crate) fn compress_frame(content: &[u8]) -> io::Result<Vec<u8>> {
+    let mut compressor = zstd::bulk::Compressor::new(LEVEL)?;
+    compressor.include_checksum(true)?;
+    compressor.include_contentsize(true)?;
+    compressor.compress(content)
+}
+
+/// Appends a finished frame to the archive and syncs it. Returns whether the file was created.
+pub(crate) fn append_frame(path: &Path, frame: &[u8]) -> io::Result<bool> {
+    let (mut file, created) = crate::fsutil::open_append(path)?;
+    file.write_all(frame)?;
+    file.sync_data()?;
+    if created {
+        crate::fsutil::sync_parent(path)?;
+    }
+    Ok(created)
+}
+
+/// Reads the archive one compressed frame at a time, holding at most one frame in memory.
+pub(crate) struct Frames {
+    file: Option<File>,
+    /// Compressed bytes read but not yet handed out.
+    buf: Vec<u8>,
+    /// Offset in the file of `buf[0]`.
+    buf_offset: u64,
+    eof: bool,
+}
+
+/// One compressed frame and where it starts in the archive file.
+#[derive(Debug)]
+pub(crate) struct Frame {
+    pub offset: u64,
+    pub bytes: Vec<u8>,
+}
+
+impl Frames {
+    /// Opens the archive at `path`; a missing archive has no frames.
+    pub fn open(path: &Path) -> io::Result<Self> {
+        let file = match File::open(path) {
+            Ok(file) => Some(file),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        Ok(Frames {
+            file,
+            buf: Vec::new(),
+            buf_offset: 0,
+            eof: false,
+        })
+    }
+
+    /// The next frame, `Ok(None)` at the end of the archive, or an error for a frame cut short.
+    pub fn next_frame(&mut self, path: &Path) -> io::Result<Option<Frame>> {
+        let Some(file) = self.file.as_mut() else {
+            return Ok(None);
+        };
+        loop {
+            if !self.buf.is_empty() {
+                if self.buf.len() >= 4 && !has_frame_magic(&self.buf) {
+                    return Err(Error::Archive {
+                        path: path.to_path_buf(),
+                        frame_offset: self.buf_offset,
+                        reason: "no zstd frame starts here (bad magic number)".to_string(),
+                    }
+                    .into());
+                }
+                match zstd::zstd_safe::find_frame_compressed_size(&self.buf) {
+                    Ok(size) if size <= self.buf.len() => {
+                        let rest = self.buf.split_off(size);
+                        let bytes = std::mem::replace(&mut self.buf, rest);
+                        let offset = self.buf_offset;
+                        self.buf_offset += size as u64;
+                        return Ok(Some(Frame { offset, bytes }));
+                    }
+                    // Not enough bytes yet to know the frame's size, or to hold all of it.
+                    _ if !self.eof => {}
+                    Ok(_) | Err(_) => {
+                        return Err(Error::Archive {
+                            path: path.to_path_buf(),
+                            frame_offset: self.buf_offset,
+                            reason: format!(
+                                "the archive ends inside a frame ({} bytes left over)",
+                                self.buf.len()
+                            ),
+                        }
+                        .into());
+                    }
+                }
+            } else if self.eof {
+                return Ok(None);
+            }
+            let old = self.buf.len();
+            self.buf.resize(old + READ_CHUNK, 0);
+            let n = read_full(file, &mut self.buf[old..])?;
+            self.buf.truncate(old + n);
+            if n == 0 {
+                self.eof = true;
+            }
+        }
+    }
+}
+
+/// Whether `buf` starts with the magic number of a zstd frame or of a skippable frame.
+fn has_frame_magic(buf: &[u8]) -> bool {
+    let magic = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    magic == 0xFD2F_B528 || magic & 0xFFFF_FFF0 == 0x184D_2A50
+}
+
+fn read_full(file: &mut File, mut buf: &mut [u8]) -> io::Result<usize> {
+    let mut total = 0;
+    while !buf.is_empty() {
+        match file.read(buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                total += n;
+                buf = &mut buf[n..];
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(total)
+}
+
+/// Decompresses one frame. Frames that declare their content size are decompressed straight
+/// into a buffer of that size; older frames are streamed. A skippable frame yields no bytes.
+pub(crate) fn decompress_frame(path: &Path, frame: &Frame) -> io::Result<Vec<u8>> {
+    let fail = |reason: String| -> io::Error {
+        Error::Archive {
+            path: path.to_path_buf(),
+            frame_offset: frame.offset,
+            reason,
+        }
+        .into()
+    };
+    // A declared size is trusted for pre-sizing only when it is plausible for the frame's
+    // compressed length; a damaged header cannot make us allocate gigabytes up front.
+    let plausible = |size: u64| size <= (frame.bytes.len() as u64).saturating_mul(256) + (1 << 16);
+    match zstd::zstd_safe::get_frame_content_size(&frame.bytes) {
+        Ok(Some(size)) if plausible(size) => {
+            let size = usize::try_from(size)
+                .map_err(|_| fail(format!("frame declares {size} bytes, too many for memory")))?;
+            let mut out = Vec::with_capacity(size);
+            zstd::bulk::Decompressor::new()
+                .and_then(|mut d| d.decompress_to_buffer(&frame.bytes, &mut out))
+                .map_err(|e| fail(e.to_string()))?;
+            if out.len() != size {
+                return Err(fail(format!(
+                    "frame declares {size} bytes but holds {}",
+                    out.len()
+                )));
+            }
+            Ok(out)
+        }
+        _ => {
+            let mut out = Vec::new();
+            let mut decoder = zstd::stream::read::Decoder::with_buffer(&frame.bytes[..])
+                .map_err(|e| fail(e.to_string()))?
+                .single_frame();
+            decoder
+                .read_to_end(&mut out)
+                .map_err(|e| fail(e.to_string()))?;
+            Ok(out)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_and_split_at_boundaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("archive.jsonl.zst");
+        let contents: Vec<Vec<u8>> = (0..3)
+            .map(|i| format!("line {i}\n").repeat(1000 * (i + 1)).into_bytes())
+            .collect();
+        for content in &contents {
+            append_frame(&path, &compress_frame(content).unwrap()).unwrap();
+        }
+        // A frame streamed the way eventfold 0.2.0 writes it: no content size.
+        let mut streamed = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        streamed.write_all(b"old\n").unwrap();
+        append_frame(&path, &streamed.finish().unwrap()).unwrap();
+
+        let mut frames = Frames::open(&path).unwrap();
+        let mut got = Vec::new();
+        while let Some(frame) = frames.next_frame(&path).unwrap() {
+            got.push(decompress_frame(&path, &frame).unwrap());
+        }
+        assert_eq!(got.len(), 4);
+        assert_eq!(&got[..3], &contents[..]);
+        assert_eq!(got[3], b"old\n");
+    }
+
+    #[test]
+    fn truncated_frame_is_an_error_naming_its_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("archive.jsonl.zst");
+        let first = compress_frame(b"a\n").unwrap();
+        append_frame(&path, &first).unwrap();
+        let second = compress_frame(&b"b\n".repeat(500)).unwrap();
+        append_frame(&path, &second[..second.len() / 2]).unwrap();
+
+        let mut frames = Frames::open(&path).unwrap();
+        assert!(frames.next_frame(&path).unwrap().is_some());
+        let err = frames.next_frame(&path).unwrap_err();
+        match Error::from_io(&err) {
+            Some(Error::Archive { frame_offset, .. }) => {
+                assert_eq!(*frame_offset, first.len() as u64)
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

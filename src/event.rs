@@ -1,0 +1,335 @@
+//! Events: the owned [`Event`] that is appended, and the borrowed [`EventRef`] that zero-copy
+//! reducers read.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::io;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// One immutable record of the log, stored as a single JSON line in `app.jsonl`.
+///
+/// The line holds the fields in this order: `type`, `data`, `ts`, then `id`, `actor` and `meta`
+/// only when they are set. `data` is any JSON value: the log gives it no meaning, reducers do.
+///
+/// # Examples
+///
+/// ```
+/// use eventfold::Event;
+/// use serde_json::json;
+///
+/// let event = Event::new("todo_added", json!({"text": "buy milk"})).with_actor("ann");
+/// assert_eq!(event.event_type, "todo_added");
+/// assert_eq!(event.actor.as_deref(), Some("ann"));
+/// let line = serde_json::to_string(&event)?;
+/// assert!(line.starts_with(r#"{"type":"todo_added","data":{"text":"buy milk"},"ts":"#));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// What happened, e.g. `"todo_added"`. Written as `"type"`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The payload, any JSON value; the log never inspects it.
+    pub data: Value,
+    /// Seconds since the Unix epoch, set by [`Event::new`].
+    pub ts: u64,
+    /// An identifier chosen by the caller (a UUID, a ULID...). Omitted from the line when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Who caused the event (a user, a service). Omitted from the line when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// Cross-cutting metadata (correlation ids, schema versions...) kept apart from `data`.
+    /// Omitted from the line when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Value>,
+}
+
+impl Event {
+    /// Creates an event of type `event_type` carrying `data`, stamped with the current time.
+    ///
+    /// `id`, `actor` and `meta` start as `None`; set them with the `with_*` methods.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the system clock reads a time before the Unix epoch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::Event;
+    /// use serde_json::json;
+    ///
+    /// let event = Event::new("page_view", json!({"url": "/"}));
+    /// assert_eq!(event.data["url"], "/");
+    /// assert!(event.ts > 1_600_000_000);
+    /// assert!(event.id.is_none() && event.actor.is_none() && event.meta.is_none());
+    /// ```
+    pub fn new(event_type: &str, data: Value) -> Self {
+        let ts = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("the system clock reads a time before the Unix epoch")
+            .as_secs();
+        Event {
+            event_type: event_type.to_string(),
+            data,
+            ts,
+            id: None,
+            actor: None,
+            meta: None,
+        }
+    }
+
+    /// Sets the event's identifier.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::Event;
+    /// let event = Event::new("paid", serde_json::json!(12)).with_id("ord-7");
+    /// assert_eq!(event.id.as_deref(), Some("ord-7"));
+    /// ```
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// Sets who caused the event.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::Event;
+    /// let event = Event::new("login", serde_json::json!({})).with_actor("user_42");
+    /// assert_eq!(event.actor.as_deref(), Some("user_42"));
+    /// ```
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+
+    /// Sets the metadata object.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::Event;
+    /// use serde_json::json;
+    /// let event = Event::new("login", json!({})).with_meta(json!({"session": "s1"}));
+    /// assert_eq!(event.meta, Some(json!({"session": "s1"})));
+    /// ```
+    pub fn with_meta(mut self, meta: Value) -> Self {
+        self.meta = Some(meta);
+        self
+    }
+}
+
+/// The fields of a line as the parser finds them, borrowing from the line.
+///
+/// `data` and `meta` stay raw JSON text: they are checked to be valid JSON but not built into
+/// values until a reducer asks for them.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "type", borrow)]
+    event_type: Cow<'a, str>,
+    #[serde(borrow)]
+    data: &'a RawValue,
+    ts: u64,
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    actor: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    meta: Option<&'a RawValue>,
+}
+
+/// A borrowed view of one event line, for zero-copy reducers.
+///
+/// An `EventRef<'a>` borrows the bytes of its line (in the memory-mapped active log, or in the
+/// decompressed archive frame being replayed). The envelope (`type`, `ts`, `id`, `actor`) is
+/// read when the line is parsed; strings without escapes point into the line itself. `data`
+/// and `meta` are validated as JSON when the line is read, but only turned into values when a
+/// reducer calls [`data`](EventRef::data), [`data_as`](EventRef::data_as) or
+/// [`meta`](EventRef::meta), so a reducer that looks only at the type never pays for the
+/// payload.
+///
+/// # Examples
+///
+/// ```
+/// use eventfold::EventRef;
+///
+/// let line = br#"{"type":"todo_added","data":{"id":7,"text":"milk"},"ts":5}"#;
+/// let event = EventRef::parse(line)?;
+/// assert_eq!(event.event_type(), "todo_added");
+/// assert_eq!(event.ts(), 5);
+///
+/// #[derive(serde::Deserialize)]
+/// struct Added<'a> { id: u64, text: &'a str }
+/// let added: Added<'_> = event.data_as()?;
+/// assert_eq!((added.id, added.text), (7, "milk"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct EventRef<'a> {
+    line: &'a [u8],
+    event_type: Cow<'a, str>,
+    ts: u64,
+    id: Option<Cow<'a, str>>,
+    actor: Option<Cow<'a, str>>,
+    data: &'a RawValue,
+    meta: Option<&'a RawValue>,
+}
+
+impl<'a> EventRef<'a> {
+    /// Parses one line (without its newline) into a borrowed event.
+    ///
+    /// The whole line is validated: a line that [`Event`] would not accept is refused here too.
+    ///
+    /// # Errors
+    ///
+    /// Returns an [`io::ErrorKind::InvalidData`] error naming the column that failed when the
+    /// line is not valid JSON or lacks `type`, `data` or `ts`. (When eventfold reads the log
+    /// itself, the error also names the file, byte offset and line number.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// assert!(EventRef::parse(br#"{"type":"a","data":null,"ts":1}"#).is_ok());
+    /// assert!(EventRef::parse(br#"{"type":"a","ts":1}"#).is_err());
+    /// ```
+    pub fn parse(line: &'a [u8]) -> io::Result<Self> {
+        Self::parse_line(line).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    pub(crate) fn parse_line(line: &'a [u8]) -> Result<Self, serde_json::Error> {
+        let env: Envelope<'a> = serde_json::from_slice(line)?;
+        Ok(EventRef {
+            line,
+            event_type: env.event_type,
+            ts: env.ts,
+            id: env.id,
+            actor: env.actor,
+            data: env.data,
+            meta: env.meta,
+        })
+    }
+
+    /// The event type (`"type"` on disk).
+    pub fn event_type(&self) -> &str {
+        &self.event_type
+    }
+
+    /// The timestamp, seconds since the Unix epoch.
+    pub fn ts(&self) -> u64 {
+        self.ts
+    }
+
+    /// The event's identifier, if it has one.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    /// The actor that caused the event, if recorded.
+    pub fn actor(&self) -> Option<&str> {
+        self.actor.as_deref()
+    }
+
+    /// The raw bytes of the whole line, without its newline.
+    pub fn line(&self) -> &'a [u8] {
+        self.line
+    }
+
+    /// The JSON text of `data`, exactly as it stands in the line.
+    pub fn data_raw(&self) -> &'a str {
+        self.data.get()
+    }
+
+    /// The JSON text of `meta`, if present.
+    pub fn meta_raw(&self) -> Option<&'a str> {
+        self.meta.map(RawValue::get)
+    }
+
+    /// `data` as a simd-json value whose strings borrow the line where they hold no escapes.
+    ///
+    /// The payload was validated when the line was read, so this cannot fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// use simd_json::prelude::*;
+    /// let event = EventRef::parse(br#"{"type":"a","data":{"n":3},"ts":1}"#)?;
+    /// assert_eq!(event.data().get("n").and_then(|n| n.as_u64()), Some(3));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn data(&self) -> simd_json::BorrowedValue<'a> {
+        raw_to_value(self.data)
+    }
+
+    /// `meta` as a simd-json value, if present.
+    pub fn meta(&self) -> Option<simd_json::BorrowedValue<'a>> {
+        self.meta.map(raw_to_value)
+    }
+
+    /// Deserializes just `data` into `T`, which may borrow `&'a str` fields from the line.
+    ///
+    /// Borrowed `&str` fields work for strings without escapes; use `Cow<'a, str>` for strings
+    /// that may hold escapes.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`io::ErrorKind::InvalidData`] when `data` does not have the shape of `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let event = EventRef::parse(br#"{"type":"a","data":[1,2,3],"ts":1}"#)?;
+    /// let numbers: Vec<u8> = event.data_as()?;
+    /// assert_eq!(numbers, [1, 2, 3]);
+    /// assert!(event.data_as::<String>().is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn data_as<T: Deserialize<'a>>(&self) -> io::Result<T> {
+        serde_json::from_str(self.data.get())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    /// Builds the owned [`Event`] this line holds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let event = EventRef::parse(br#"{"type":"a","data":{"x":1},"ts":9,"id":"e1"}"#)?;
+    /// let owned = event.to_event();
+    /// assert_eq!(owned.event_type, "a");
+    /// assert_eq!(owned.id.as_deref(), Some("e1"));
+    /// assert_eq!(owned.data["x"], 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn to_event(&self) -> Event {
+        Event {
+            event_type: self.event_type.clone().into_owned(),
+            data: raw_to_json(self.data),
+            ts: self.ts,
+            id: self.id.clone().map(Cow::into_owned),
+            actor: self.actor.clone().map(Cow::into_owned),
+            meta: self.meta.map(raw_to_json),
+        }
+    }
+}
+
+// The raw values were validated by the same parser when the line was read, so turning them into
+// values again cannot fail; the fallbacks below are never taken for text that passed.
+fn raw_to_value(raw: &RawValue) -> simd_json::BorrowedValue<'_> {
+    serde_json::from_str(raw.get())
+        .unwrap_or_else(|_| simd_json::BorrowedValue::Static(simd_json::StaticNode::Null))
+}
+
+fn raw_to_json(raw: &RawValue) -> Value {
+    serde_json::from_str(raw.get()).unwrap_or(Value::Null)
+}

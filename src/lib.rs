@@ -1,0 +1,68 @@
+//! # eventfold
+//!
+//! Your application state is a fold over an event log.
+//!
+//! eventfold is an embedded, append-only event log. Three concepts:
+//!
+//! - **Events** ([`Event`]) are JSON records appended, one per line, to `app.jsonl`, and synced
+//!   to disk before [`EventLog::append`] returns.
+//! - **Reducers** ([`ReduceFn`], or the zero-copy [`ReduceRefFn`]) are pure functions
+//!   `fn(State, &Event) -> State` that give events meaning.
+//! - **Views** ([`View`]) fold the log through a reducer and cache the result as a snapshot
+//!   (`views/NAME.snapshot.json`), so each refresh reads only the events appended since.
+//!
+//! Closed history is rotated into `archive.jsonl.zst`, one zstd frame per rotation. A new view,
+//! or a rebuilt one, replays the archive and then the active log.
+//!
+//! This crate is a drop-in replacement for eventfold 0.2.0 (same API, same files on disk) with
+//! a faster read engine: the active log is memory-mapped and split with memchr, events are
+//! parsed from borrowed bytes, and [`EventRef`] reducers decode only the fields they read.
+//!
+//! ```
+//! # let dir = tempfile::tempdir()?;
+//! use eventfold::{Event, EventLog};
+//! use serde::{Deserialize, Serialize};
+//! use serde_json::json;
+//!
+//! #[derive(Default, Clone, Serialize, Deserialize)]
+//! struct Todos { items: Vec<String> }
+//!
+//! fn todos(mut state: Todos, event: &Event) -> Todos {
+//!     if event.event_type == "todo_added" {
+//!         state.items.push(event.data["text"].as_str().unwrap_or_default().to_string());
+//!     }
+//!     state
+//! }
+//!
+//! let mut log = EventLog::builder(dir.path()).view::<Todos>("todos", todos).open()?;
+//! log.append(&Event::new("todo_added", json!({"text": "buy milk"})))?;
+//! log.refresh_all()?;
+//! assert_eq!(log.view::<Todos>("todos")?.items, ["buy milk"]);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! See `docs/guide.md` for the concepts at length and `docs/format.md` for the bytes on disk.
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod archive;
+mod error;
+mod event;
+mod fsutil;
+mod lines;
+mod log;
+mod mmap;
+mod reader;
+mod recovery;
+pub mod snapshot;
+mod view;
+mod writer;
+
+pub use error::Error;
+pub use event::{Event, EventRef};
+pub use log::{EventLog, EventLogBuilder, WaitResult};
+pub use reader::{EventReader, line_hash};
+pub use snapshot::Snapshot;
+pub use view::{ReduceFn, ReduceRefFn, View, ViewOps};
+pub use writer::{AppendConflict, AppendResult, ConditionalAppendError, EventWriter, LockMode};

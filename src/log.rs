@@ -1,0 +1,534 @@
+//! [`EventLog`]: a writer, a reader and a registry of views over one directory.
+
+use crate::error::{Error, check_view_name};
+use crate::event::Event;
+use crate::reader::{EventReader, FullHistory};
+use crate::view::{ReduceFn, ReduceRefFn, View, ViewOps};
+use crate::writer::{AppendResult, ConditionalAppendError, EventWriter, LockMode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// What [`EventReader::wait_for_events`] saw.
+///
+/// # Examples
+///
+/// ```
+/// use eventfold::WaitResult;
+/// assert_ne!(WaitResult::NewData(10), WaitResult::Timeout);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitResult {
+    /// The active log grew past the offset; this is its new size in bytes.
+    NewData(u64),
+    /// The timeout elapsed first.
+    Timeout,
+}
+
+/// An event log directory with its registered views: the main entry point.
+///
+/// It owns the directory's [`EventWriter`] (and so its lock), an [`EventReader`], and the views
+/// registered through [`EventLog::builder`], which it refreshes together and keeps consistent
+/// across rotations.
+///
+/// ```text
+/// data/
+///   app.jsonl            active log, one JSON event per line
+///   archive.jsonl.zst    rotated history, one zstd frame per rotation
+///   views/NAME.snapshot.json
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// use eventfold::{Event, EventLog};
+/// use serde_json::json;
+///
+/// fn count(n: u64, _e: &Event) -> u64 { n + 1 }
+///
+/// let mut log = EventLog::builder(dir.path()).view::<u64>("count", count).open()?;
+/// log.append(&Event::new("click", json!({"x": 3})))?;
+/// log.refresh_all()?;
+/// assert_eq!(*log.view::<u64>("count")?, 1);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct EventLog {
+    writer: EventWriter,
+    reader: EventReader,
+    views: Vec<Box<dyn ViewOps>>,
+}
+
+impl fmt::Debug for EventLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventLog")
+            .field("writer", &self.writer)
+            .field("reader", &self.reader)
+            .field(
+                "views",
+                &self.views.iter().map(|v| v.view_name()).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+type ViewFactory = Box<dyn FnOnce(&Path) -> Box<dyn ViewOps>>;
+
+/// Configures an [`EventLog`] before opening it: views, auto-rotation, locking.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// use eventfold::{Event, EventLog, LockMode};
+/// fn count(n: u64, _e: &Event) -> u64 { n + 1 }
+/// let log = EventLog::builder(dir.path())
+///     .max_log_size(10_000_000)
+///     .lock_mode(LockMode::Flock)
+///     .view::<u64>("count", count)
+///     .open()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct EventLogBuilder {
+    dir: PathBuf,
+    max_log_size: u64,
+    lock_mode: LockMode,
+    views: Vec<(String, ViewFactory)>,
+}
+
+impl fmt::Debug for EventLogBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventLogBuilder")
+            .field("dir", &self.dir)
+            .field("max_log_size", &self.max_log_size)
+            .field("lock_mode", &self.lock_mode)
+            .field(
+                "views",
+                &self.views.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl EventLogBuilder {
+    /// Sets the active log size, in bytes, at which the log rotates by itself.
+    ///
+    /// After an append leaves `app.jsonl` at this size or larger, the append rotates before it
+    /// returns; [`open`](EventLogBuilder::open) also rotates a log already past it. `0`, the
+    /// default, turns auto-rotation off.
+    pub fn max_log_size(mut self, bytes: u64) -> Self {
+        self.max_log_size = bytes;
+        self
+    }
+
+    /// Sets the [`LockMode`] of the writer; [`LockMode::Flock`] by default.
+    pub fn lock_mode(mut self, mode: LockMode) -> Self {
+        self.lock_mode = mode;
+        self
+    }
+
+    /// Registers a view named `name` with a reducer over owned [`Event`]s.
+    ///
+    /// Its snapshot is `views/NAME.snapshot.json`. Registering two views under one name makes
+    /// [`open`](EventLogBuilder::open) fail.
+    pub fn view<S>(mut self, name: &str, reducer: ReduceFn<S>) -> Self
+    where
+        S: Serialize + DeserializeOwned + Default + Clone + Send + 'static,
+    {
+        let owned = name.to_string();
+        let factory: ViewFactory =
+            Box::new(move |dir| Box::new(View::<S>::new(&owned, reducer, dir)));
+        self.views.push((name.to_string(), factory));
+        self
+    }
+
+    /// Registers a view named `name` with a zero-copy reducer over borrowed
+    /// [`EventRef`](crate::EventRef)s.
+    ///
+    /// It behaves like any other view: [`EventLog::view`], [`EventLog::refresh_all`] and
+    /// rotation treat it the same, and it uses the same snapshot file format.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog, EventRef};
+    /// fn clicks(n: u64, e: &EventRef<'_>) -> u64 {
+    ///     n + u64::from(e.event_type() == "click")
+    /// }
+    /// let mut log = EventLog::builder(dir.path()).view_ref::<u64>("clicks", clicks).open()?;
+    /// log.append(&Event::new("click", serde_json::json!({})))?;
+    /// log.append(&Event::new("scroll", serde_json::json!({})))?;
+    /// log.refresh_all()?;
+    /// assert_eq!(*log.view::<u64>("clicks")?, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn view_ref<S>(mut self, name: &str, reducer: ReduceRefFn<S>) -> Self
+    where
+        S: Serialize + DeserializeOwned + Default + Clone + Send + 'static,
+    {
+        let owned = name.to_string();
+        let factory: ViewFactory =
+            Box::new(move |dir| Box::new(View::<S>::new_ref(&owned, reducer, dir)));
+        self.views.push((name.to_string(), factory));
+        self
+    }
+
+    /// Opens the log: creates the directory layout, takes the lock, repairs what a crash left,
+    /// registers the views, and rotates if the active log is already at `max_log_size`.
+    ///
+    /// An existing directory is opened as it is; nothing is read for the views until they are
+    /// refreshed (or a rotation refreshes them).
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if a view name is invalid ([`Error::InvalidViewName`]) or registered
+    /// twice ([`Error::DuplicateView`]), if the writer cannot be opened (see
+    /// [`EventWriter::open_with_lock`]), or if the rotation on open fails.
+    pub fn open(self) -> io::Result<EventLog> {
+        for (i, (name, _)) in self.views.iter().enumerate() {
+            check_view_name(name)?;
+            if self.views[..i].iter().any(|(other, _)| other == name) {
+                return Err(Error::DuplicateView { name: name.clone() }.into());
+            }
+        }
+        let mut writer = EventWriter::open_with_lock(&self.dir, self.lock_mode)?;
+        writer.set_max_log_size(self.max_log_size);
+        let reader = writer.reader();
+        let views_dir = writer.views_dir().to_path_buf();
+        let views = self
+            .views
+            .into_iter()
+            .map(|(_, factory)| factory(&views_dir))
+            .collect();
+        let mut log = EventLog {
+            writer,
+            reader,
+            views,
+        };
+        if log.writer.needs_rotation(log.active_log_size()?) {
+            log.rotate()?;
+        }
+        Ok(log)
+    }
+}
+
+impl EventLog {
+    /// Opens (creating if needed) the log directory `dir` with no views and no auto-rotation.
+    ///
+    /// # Errors
+    ///
+    /// As [`EventWriter::open`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::EventLog;
+    /// let log = EventLog::open(dir.path())?;
+    /// assert!(log.log_path().exists());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn open(dir: impl AsRef<Path>) -> io::Result<Self> {
+        Self::builder(dir).open()
+    }
+
+    /// Starts configuring a log at `dir`: register views with
+    /// [`view`](EventLogBuilder::view) and [`view_ref`](EventLogBuilder::view_ref), set
+    /// [`max_log_size`](EventLogBuilder::max_log_size) and
+    /// [`lock_mode`](EventLogBuilder::lock_mode), then [`open`](EventLogBuilder::open).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::EventLog;
+    /// let log = EventLog::builder(dir.path()).max_log_size(1 << 20).open()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn builder(dir: impl AsRef<Path>) -> EventLogBuilder {
+        EventLogBuilder {
+            dir: dir.as_ref().to_path_buf(),
+            max_log_size: 0,
+            lock_mode: LockMode::default(),
+            views: Vec::new(),
+        }
+    }
+
+    /// Appends an event, synced to disk before this returns.
+    ///
+    /// The result tells where the line landed. If `max_log_size` is set and the active log has
+    /// reached it, the log rotates before this returns (refreshing every view first), so the
+    /// call may take longer; the returned offsets describe the line as written, before rotation.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if serializing, writing, syncing or the triggered rotation fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog};
+    /// let mut log = EventLog::open(dir.path())?;
+    /// let r = log.append(&Event::new("a", serde_json::json!({"k": "v"})))?;
+    /// assert_eq!(r.start_offset, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn append(&mut self, event: &Event) -> io::Result<AppendResult> {
+        let result = self.writer.append(event)?;
+        self.rotate_if_needed(result.end_offset)?;
+        Ok(result)
+    }
+
+    /// Appends several events with a single write and a single sync; auto-rotation is checked
+    /// once, after the batch.
+    ///
+    /// # Errors
+    ///
+    /// As [`EventWriter::append_batch`], plus a failed rotation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog};
+    /// let mut log = EventLog::open(dir.path())?;
+    /// let events: Vec<Event> = (0..3).map(|i| Event::new("n", serde_json::json!(i))).collect();
+    /// let results = log.append_batch(&events)?;
+    /// assert_eq!(results.len(), 3);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn append_batch(&mut self, events: &[Event]) -> io::Result<Vec<AppendResult>> {
+        let results = self.writer.append_batch(events)?;
+        if let Some(last) = results.last() {
+            self.rotate_if_needed(last.end_offset)?;
+        }
+        Ok(results)
+    }
+
+    /// Appends only if the log is where the caller expects (see [`EventWriter::append_if`]);
+    /// may then rotate like [`append`](EventLog::append).
+    ///
+    /// # Errors
+    ///
+    /// [`ConditionalAppendError::Conflict`] when the log has moved on;
+    /// [`ConditionalAppendError::Io`] for I/O failures, including a failed rotation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog};
+    /// let mut log = EventLog::open(dir.path())?;
+    /// let r = log.append_if(&Event::new("a", serde_json::json!({})), 0, "")?;
+    /// assert!(log.append_if(&Event::new("b", serde_json::json!({})), 0, "").is_err());
+    /// log.append_if(&Event::new("b", serde_json::json!({})), r.end_offset, &r.line_hash)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn append_if(
+        &mut self,
+        event: &Event,
+        expected_offset: u64,
+        expected_hash: &str,
+    ) -> Result<AppendResult, ConditionalAppendError> {
+        let result = self
+            .writer
+            .append_if(event, expected_offset, expected_hash)?;
+        self.rotate_if_needed(result.end_offset)?;
+        Ok(result)
+    }
+
+    fn rotate_if_needed(&mut self, size: u64) -> io::Result<()> {
+        if self.writer.needs_rotation(size) {
+            self.rotate()
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Reads active-log events from byte `offset` on; see [`EventReader::read_from`].
+    ///
+    /// Views do this for you; use it to tail the log or to inspect it.
+    ///
+    /// # Errors
+    ///
+    /// As [`EventReader::read_from`].
+    pub fn read_from(
+        &self,
+        offset: u64,
+    ) -> io::Result<impl Iterator<Item = io::Result<(Event, u64, String)>> + use<>> {
+        self.reader.read_from(offset)
+    }
+
+    /// Reads the whole history, archive then active log; see [`EventReader::read_full`].
+    ///
+    /// Useful for debugging, exports, or replaying by hand to a point in time.
+    ///
+    /// # Errors
+    ///
+    /// As [`EventReader::read_full`].
+    pub fn read_full(&self) -> io::Result<FullHistory> {
+        self.reader.read_full()
+    }
+
+    /// Rotates the active log into the archive; see [`EventWriter::rotate`] for the steps.
+    ///
+    /// Every registered view is refreshed first, so none needs the archive afterwards.
+    ///
+    /// # Errors
+    ///
+    /// As [`EventWriter::rotate`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog};
+    /// fn count(n: u64, _e: &Event) -> u64 { n + 1 }
+    /// let mut log = EventLog::builder(dir.path()).view::<u64>("count", count).open()?;
+    /// log.append(&Event::new("a", serde_json::json!({})))?;
+    /// log.rotate()?;
+    /// assert_eq!(log.active_log_size()?, 0);
+    /// assert_eq!(*log.view::<u64>("count")?, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn rotate(&mut self) -> io::Result<()> {
+        let reader = &self.reader;
+        self.writer.rotate_views(reader, self.views.iter_mut())
+    }
+
+    /// Refreshes every registered view, in registration order; each saves its snapshot if it
+    /// folded new events.
+    ///
+    /// # Errors
+    ///
+    /// Returns the first error of a view's refresh (see [`View::refresh`]).
+    pub fn refresh_all(&mut self) -> io::Result<()> {
+        for view in &mut self.views {
+            view.refresh_boxed(&self.reader)?;
+        }
+        Ok(())
+    }
+
+    /// Returns the in-memory state of the view `name`, as last refreshed (no I/O).
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::NotFound`] if no view has that name; [`io::ErrorKind::InvalidInput`]
+    /// if its state type is not `S`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog};
+    /// fn count(n: u64, _e: &Event) -> u64 { n + 1 }
+    /// let log = EventLog::builder(dir.path()).view::<u64>("count", count).open()?;
+    /// assert_eq!(*log.view::<u64>("count")?, 0);
+    /// assert!(log.view::<u64>("missing").is_err());
+    /// assert!(log.view::<String>("count").is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn view<S>(&self, name: &str) -> io::Result<&S>
+    where
+        S: Serialize + DeserializeOwned + Default + Clone + 'static,
+    {
+        let view = self
+            .views
+            .iter()
+            .find(|v| v.view_name() == name)
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("no view named {name:?} is registered"),
+                )
+            })?;
+        let view = view.as_any().downcast_ref::<View<S>>().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "view {name:?} does not hold a {}: ask for the type it was registered with",
+                    std::any::type_name::<S>()
+                ),
+            )
+        })?;
+        Ok(view.state())
+    }
+
+    /// Returns a reader for this log (cheap; readers are independent handles).
+    pub fn reader(&self) -> EventReader {
+        self.reader.clone()
+    }
+
+    /// Returns the writer.
+    pub fn writer(&self) -> &EventWriter {
+        &self.writer
+    }
+
+    /// Returns the writer, mutably.
+    pub fn writer_mut(&mut self) -> &mut EventWriter {
+        &mut self.writer
+    }
+
+    /// Returns the log directory.
+    pub fn dir(&self) -> &Path {
+        self.writer.dir()
+    }
+
+    /// Returns the path to `app.jsonl`.
+    pub fn log_path(&self) -> &Path {
+        self.writer.log_path()
+    }
+
+    /// Returns the path to `archive.jsonl.zst`.
+    pub fn archive_path(&self) -> &Path {
+        self.writer.archive_path()
+    }
+
+    /// Returns the path to `views/`.
+    pub fn views_dir(&self) -> &Path {
+        self.writer.views_dir()
+    }
+
+    /// Returns the size of `app.jsonl` in bytes.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if the file's metadata cannot be read.
+    pub fn active_log_size(&self) -> io::Result<u64> {
+        self.reader.active_log_size()
+    }
+
+    /// Returns `true` when `app.jsonl` holds bytes past `offset`.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if the file's metadata cannot be read.
+    pub fn has_new_events(&self, offset: u64) -> io::Result<bool> {
+        self.reader.has_new_events(offset)
+    }
+
+    /// Blocks until the active log grows past `offset` or `timeout` elapses; see
+    /// [`EventReader::wait_for_events`].
+    ///
+    /// # Errors
+    ///
+    /// As [`EventReader::wait_for_events`].
+    pub fn wait_for_events(&self, offset: u64, timeout: Duration) -> io::Result<WaitResult> {
+        self.reader.wait_for_events(offset, timeout)
+    }
+
+    /// Returns the hash of the line ending just before `offset`; see
+    /// [`EventReader::read_line_hash_before`].
+    ///
+    /// # Errors
+    ///
+    /// As [`EventReader::read_line_hash_before`].
+    pub fn read_line_hash_before(&self, offset: u64) -> io::Result<Option<String>> {
+        self.reader.read_line_hash_before(offset)
+    }
+}

@@ -1,0 +1,681 @@
+//! Reading: [`EventReader`], its iterators, and the fold engine that views replay through.
+//!
+//! Every read goes through the same steps: take the committed bytes of a source (the mapped
+//! active log, or one decompressed archive frame), split them into lines with memchr, parse
+//! each line, and report a bad line with its file, byte offset and line number.
+
+use crate::WaitResult;
+use crate::archive::{self, Frames};
+use crate::error::Error;
+use crate::event::{Event, EventRef};
+use crate::lines::{self, Lines};
+use crate::mmap::{self, Region};
+use crate::recovery;
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Compute xxh64 (seed 0) of a line's bytes, without its newline, as 16 lowercase hex digits.
+///
+/// This is the hash snapshots store for the last line they consumed, and the hash
+/// [`AppendResult::line_hash`](crate::AppendResult::line_hash) reports.
+///
+/// # Examples
+///
+/// ```
+/// use eventfold::line_hash;
+/// let hash = line_hash(br#"{"type":"a","data":{},"ts":1}"#);
+/// assert_eq!(hash.len(), 16);
+/// assert!(hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+/// ```
+pub fn line_hash(line: &[u8]) -> String {
+    format!("{:016x}", xxhash_rust::xxh64::xxh64(line, 0))
+}
+
+/// A cheap, cloneable handle for reading an event log directory.
+///
+/// A reader holds only paths; every call opens the files afresh, maps the committed part of the
+/// active log, and lets go of it when done. It is safe to use beside a writer, in this process or
+/// in another: only lines that end in a newline are read, and the writer never shrinks a file
+/// that a reader may have mapped (rotation renames a fresh file into place instead).
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// use eventfold::{Event, EventReader, EventWriter};
+/// use serde_json::json;
+///
+/// let mut writer = EventWriter::open(dir.path())?;
+/// writer.append(&Event::new("click", json!({"x": 1})))?;
+///
+/// let reader = EventReader::new(dir.path());
+/// let events = reader.read_from(0)?.collect::<Result<Vec<_>, _>>()?;
+/// assert_eq!(events.len(), 1);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct EventReader {
+    log_path: PathBuf,
+    archive_path: PathBuf,
+}
+
+/// The iterator [`EventReader::read_full`] returns: `(event, line_hash)` items.
+pub(crate) type FullHistory = Box<dyn Iterator<Item = io::Result<(Event, String)>>>;
+
+/// Where the fold stopped in the active log: just past the last event read, and its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Tail {
+    pub end: u64,
+    pub hash: String,
+}
+
+/// The outcome of a fold: the accumulator (folded up to the last good event), where in the
+/// active log it stands, and the error that stopped it, if any.
+pub(crate) struct Folded<A> {
+    pub acc: A,
+    pub tail: Option<Tail>,
+    pub error: Option<io::Error>,
+    /// Whether the error was met in the archive (the accumulator then holds a partial history
+    /// that no active-log offset describes).
+    pub failed_in_archive: bool,
+    /// Whether any event was folded.
+    pub any: bool,
+}
+
+/// Where a buffer of lines came from, to report a bad line's position.
+#[derive(Debug, Clone, Copy)]
+enum Origin {
+    /// The active log, from this byte offset.
+    Active { from: u64 },
+    /// A decompressed archive frame at this offset of the decompressed stream, after this many
+    /// lines.
+    Archive {
+        stream_offset: u64,
+        lines_before: u64,
+    },
+}
+
+impl EventReader {
+    /// Creates a reader for the log directory `dir` (which need not exist yet).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventReader;
+    /// let reader = EventReader::new("./data");
+    /// assert!(reader.log_path().ends_with("app.jsonl"));
+    /// ```
+    pub fn new(dir: impl AsRef<Path>) -> Self {
+        let dir = dir.as_ref();
+        EventReader {
+            log_path: dir.join("app.jsonl"),
+            archive_path: dir.join("archive.jsonl.zst"),
+        }
+    }
+
+    fn dir(&self) -> &Path {
+        self.log_path.parent().unwrap_or(Path::new("."))
+    }
+
+    /// Reads the events of the active log from byte `offset` on.
+    ///
+    /// Yields `(event, next_offset, line_hash)` for each complete line, where `next_offset` is
+    /// the byte just past the line's newline (pass it back to continue later). Empty lines are
+    /// skipped; a last line without its newline (an append in progress, or torn by a crash) is
+    /// not yielded. The lines read are those committed when this is called.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if `app.jsonl` cannot be opened or read. An item is an
+    /// [`io::ErrorKind::InvalidData`] error carrying [`Error::Malformed`] (file, byte offset,
+    /// line number) for a line that is not a valid event; iteration ends after it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog};
+    /// use serde_json::json;
+    /// let mut log = EventLog::open(dir.path())?;
+    /// let first = log.append(&Event::new("a", json!({})))?;
+    /// log.append(&Event::new("b", json!({})))?;
+    /// let later: Vec<_> = log.read_from(first.end_offset)?.collect::<Result<_, _>>()?;
+    /// assert_eq!(later.len(), 1);
+    /// assert_eq!(later[0].0.event_type, "b");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn read_from(
+        &self,
+        offset: u64,
+    ) -> io::Result<impl Iterator<Item = io::Result<(Event, u64, String)>> + use<>> {
+        let file = File::open(&self.log_path)?;
+        let region = mmap::committed(&file, offset)?;
+        Ok(ActiveEvents {
+            source: Source::new(
+                region,
+                self.log_path.clone(),
+                Origin::Active { from: offset },
+            ),
+        })
+    }
+
+    /// Reads the whole history: every event of the archive, then of the active log.
+    ///
+    /// Yields `(event, line_hash)`. The archive is decompressed one frame at a time. If a
+    /// rotation was interrupted after archiving the active log but before emptying it, the
+    /// active log is a copy of the archive's last frame and is not read twice.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if a file cannot be opened. Items carry [`Error::Malformed`] for a bad
+    /// line and [`Error::Archive`] for a damaged frame; iteration ends after an error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog};
+    /// use serde_json::json;
+    /// let mut log = EventLog::open(dir.path())?;
+    /// log.append(&Event::new("old", json!({})))?;
+    /// log.rotate()?;
+    /// log.append(&Event::new("new", json!({})))?;
+    /// let types: Vec<String> = log
+    ///     .read_full()?
+    ///     .map(|r| r.map(|(event, _hash)| event.event_type))
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(types, ["old", "new"]);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn read_full(&self) -> io::Result<FullHistory> {
+        let frames = Frames::open(&self.archive_path)?;
+        let active = if self.active_is_archived()? {
+            None
+        } else {
+            let file = File::open(&self.log_path)?;
+            Some(mmap::committed(&file, 0)?)
+        };
+        Ok(Box::new(FullEvents {
+            frames: Some(frames),
+            archive_path: self.archive_path.clone(),
+            log_path: self.log_path.clone(),
+            current: None,
+            stream_offset: 0,
+            lines_before: 0,
+            active,
+            done: false,
+        }))
+    }
+
+    fn active_is_archived(&self) -> io::Result<bool> {
+        recovery::active_already_archived(self.dir(), &self.log_path, &self.archive_path)
+    }
+
+    /// Returns the hash of the line that ends just before `offset` (whose newline is at
+    /// `offset - 1`), or `None` when `offset` is 0 or past the end of the active log.
+    ///
+    /// This is how a snapshot's position is checked, and how [`append_if`] checks that the log
+    /// is where the caller believes.
+    ///
+    /// [`append_if`]: crate::EventWriter::append_if
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if `app.jsonl` cannot be read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog};
+    /// let mut log = EventLog::open(dir.path())?;
+    /// let r = log.append(&Event::new("a", serde_json::json!({})))?;
+    /// assert_eq!(log.read_line_hash_before(r.end_offset)?, Some(r.line_hash));
+    /// assert_eq!(log.read_line_hash_before(0)?, None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn read_line_hash_before(&self, offset: u64) -> io::Result<Option<String>> {
+        if offset == 0 {
+            return Ok(None);
+        }
+        let file = File::open(&self.log_path)?;
+        if offset > file.metadata()?.len() {
+            return Ok(None);
+        }
+        // The line is everything between the previous newline and the byte at offset - 1.
+        let line_end = offset - 1;
+        let start = if line_end == 0 {
+            0
+        } else {
+            mmap::committed_end(&file, 0, line_end)?
+        };
+        let line = mmap::read_range(&file, start, line_end)?;
+        Ok(Some(line_hash(&line)))
+    }
+
+    /// Returns the size of `app.jsonl` in bytes.
+    ///
+    /// If the size has not changed, nothing has been appended.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if the file's metadata cannot be read.
+    pub fn active_log_size(&self) -> io::Result<u64> {
+        Ok(fs::metadata(&self.log_path)?.len())
+    }
+
+    /// Returns `true` when `app.jsonl` holds bytes past `offset`: a cheap poll for tailing.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if the file's metadata cannot be read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog};
+    /// let mut log = EventLog::open(dir.path())?;
+    /// assert!(!log.has_new_events(0)?);
+    /// let r = log.append(&Event::new("a", serde_json::json!({})))?;
+    /// assert!(log.has_new_events(0)?);
+    /// assert!(!log.has_new_events(r.end_offset)?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn has_new_events(&self, offset: u64) -> io::Result<bool> {
+        Ok(self.active_log_size()? > offset)
+    }
+
+    /// Blocks until `app.jsonl` grows past `offset` or `timeout` elapses.
+    ///
+    /// Returns [`WaitResult::NewData`] with the new size as soon as the log is larger than
+    /// `offset` (at once if it already is), or [`WaitResult::Timeout`]. Uses the operating
+    /// system's file notifications (inotify on Linux), so it wakes without polling.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if the watcher cannot be set up or the file's metadata cannot be read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{EventLog, WaitResult};
+    /// use std::time::Duration;
+    /// let log = EventLog::open(dir.path())?;
+    /// let waited = log.reader().wait_for_events(0, Duration::from_millis(10))?;
+    /// assert_eq!(waited, WaitResult::Timeout);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn wait_for_events(&self, offset: u64, timeout: Duration) -> io::Result<WaitResult> {
+        use notify::{EventKind, RecursiveMode, Watcher};
+
+        let size = self.active_log_size()?;
+        if size > offset {
+            return Ok(WaitResult::NewData(size));
+        }
+        let deadline = Instant::now() + timeout;
+        let (tx, rx) = mpsc::channel();
+        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            if let Ok(event) = res
+                && matches!(event.kind, EventKind::Modify(_) | EventKind::Create(_))
+            {
+                let _ = tx.send(());
+            }
+        })
+        .map_err(io::Error::other)?;
+        watcher
+            .watch(self.dir(), RecursiveMode::NonRecursive)
+            .map_err(io::Error::other)?;
+        loop {
+            // Checked after the watch is set up, so a write in between is not missed.
+            let size = self.active_log_size()?;
+            if size > offset {
+                return Ok(WaitResult::NewData(size));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(WaitResult::Timeout);
+            }
+            match rx.recv_timeout(left) {
+                Ok(()) => {}
+                Err(mpsc::RecvTimeoutError::Timeout) => return Ok(WaitResult::Timeout),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(io::Error::other("the file watcher stopped unexpectedly"));
+                }
+            }
+        }
+    }
+
+    /// Returns the path to `app.jsonl`.
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// Returns the path to `archive.jsonl.zst`.
+    pub fn archive_path(&self) -> &Path {
+        &self.archive_path
+    }
+
+    /// Folds the active log from `from` on through `step`.
+    pub(crate) fn fold_active<A, F>(&self, from: u64, acc: A, step: &mut F) -> Folded<A>
+    where
+        F: FnMut(A, &[u8]) -> Result<A, (A, String)>,
+    {
+        let region = match File::open(&self.log_path).and_then(|f| mmap::committed(&f, from)) {
+            Ok(region) => region,
+            Err(e) => {
+                return Folded {
+                    acc,
+                    tail: None,
+                    error: Some(e),
+                    failed_in_archive: false,
+                    any: false,
+                };
+            }
+        };
+        let origin = Origin::Active { from };
+        let (acc, last, bad) = fold_buf(&region, acc, step);
+        let tail = last.map(|line| Tail {
+            end: from + line.end() as u64,
+            hash: line_hash(line.bytes),
+        });
+        let error =
+            bad.map(|(start, reason)| malformed(&self.log_path, origin, &region, start, reason));
+        let any = tail.is_some();
+        Folded {
+            acc,
+            tail,
+            error,
+            failed_in_archive: false,
+            any,
+        }
+    }
+
+    /// Folds the whole history (archive, then active log) through `step`.
+    pub(crate) fn fold_full<A, F>(&self, acc: A, step: &mut F) -> Folded<A>
+    where
+        F: FnMut(A, &[u8]) -> Result<A, (A, String)>,
+    {
+        let (acc, any) = match self.fold_archive(acc, step) {
+            Ok(done) => done,
+            Err((acc, error)) => {
+                return Folded {
+                    acc,
+                    tail: None,
+                    error: Some(error),
+                    failed_in_archive: true,
+                    any: true,
+                };
+            }
+        };
+        match self.active_is_archived() {
+            Ok(false) => {
+                let mut folded = self.fold_active(0, acc, step);
+                folded.any |= any;
+                folded
+            }
+            Ok(true) => Folded {
+                acc,
+                tail: None,
+                error: None,
+                failed_in_archive: false,
+                any,
+            },
+            Err(e) => Folded {
+                acc,
+                tail: None,
+                error: Some(e),
+                failed_in_archive: false,
+                any,
+            },
+        }
+    }
+
+    /// Folds every archived event; also reports whether there was any.
+    fn fold_archive<A, F>(&self, mut acc: A, step: &mut F) -> Result<(A, bool), (A, io::Error)>
+    where
+        F: FnMut(A, &[u8]) -> Result<A, (A, String)>,
+    {
+        let path = &self.archive_path;
+        let mut frames = match Frames::open(path) {
+            Ok(frames) => frames,
+            Err(e) => return Err((acc, e)),
+        };
+        let mut stream_offset = 0u64;
+        let mut lines_before = 0u64;
+        let mut any = false;
+        loop {
+            let content = match frames.next_frame(path) {
+                Ok(Some(frame)) => archive::decompress_frame(path, &frame),
+                Ok(None) => return Ok((acc, any)),
+                Err(e) => Err(e),
+            };
+            let content = match content {
+                Ok(content) => content,
+                Err(e) => return Err((acc, e)),
+            };
+            let committed = &content[..lines::committed_len(&content)];
+            let (next, last, bad) = fold_buf(committed, acc, step);
+            acc = next;
+            any |= last.is_some();
+            if let Some((start, reason)) = bad {
+                let origin = Origin::Archive {
+                    stream_offset,
+                    lines_before,
+                };
+                return Err((acc, malformed(path, origin, &content, start, reason)));
+            }
+            stream_offset += content.len() as u64;
+            lines_before += memchr::memchr_iter(b'\n', &content).count() as u64;
+        }
+    }
+}
+
+/// Folds the complete lines of `buf`. Returns the accumulator, the last line folded, and the
+/// start and reason of the line that stopped the fold, if one did.
+#[inline]
+fn fold_buf<'b, A, F>(
+    buf: &'b [u8],
+    mut acc: A,
+    step: &mut F,
+) -> (A, Option<lines::Line<'b>>, Option<(usize, String)>)
+where
+    F: FnMut(A, &[u8]) -> Result<A, (A, String)>,
+{
+    let mut last = None;
+    for line in Lines::new(buf) {
+        match step(acc, line.bytes) {
+            Ok(next) => acc = next,
+            Err((back, reason)) => return (back, last, Some((line.start, reason))),
+        }
+        last = Some(line);
+    }
+    (acc, last, None)
+}
+
+/// Builds the error for the bad line starting at `start` in `buf`.
+fn malformed(path: &Path, origin: Origin, buf: &[u8], start: usize, reason: String) -> io::Error {
+    let in_buf = lines::line_number(buf, start);
+    let (offset, line) = match origin {
+        Origin::Active { from } => {
+            let before = count_lines_before(path, from).unwrap_or(0);
+            (from + start as u64, before + in_buf)
+        }
+        Origin::Archive {
+            stream_offset,
+            lines_before,
+        } => (stream_offset + start as u64, lines_before + in_buf),
+    };
+    Error::malformed(path, offset, line, reason).into()
+}
+
+/// Number of newlines in the first `len` bytes of the file at `path`.
+fn count_lines_before(path: &Path, len: u64) -> io::Result<u64> {
+    let mut file = File::open(path)?.take(len);
+    let mut buf = vec![0u8; 1 << 16];
+    let mut count = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(count);
+        }
+        count += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+    }
+}
+
+/// Parses a line into an owned event, for the compatible API.
+pub(crate) fn parse_event(line: &[u8]) -> Result<Event, String> {
+    serde_json::from_slice(line).map_err(|e| e.to_string())
+}
+
+/// Parses a line into a borrowed event.
+pub(crate) fn parse_event_ref(line: &[u8]) -> Result<EventRef<'_>, String> {
+    EventRef::parse_line(line).map_err(|e| e.to_string())
+}
+
+/// A buffer of lines being handed out one event at a time.
+struct Source {
+    region: Region,
+    path: PathBuf,
+    origin: Origin,
+    pos: usize,
+}
+
+impl Source {
+    fn new(region: Region, path: PathBuf, origin: Origin) -> Self {
+        Source {
+            region,
+            path,
+            origin,
+            pos: 0,
+        }
+    }
+
+    /// The next event, its end offset within the buffer, and its line's hash.
+    fn next_event(&mut self) -> Option<io::Result<(Event, usize, String)>> {
+        let mut lines = Lines::new(&self.region[self.pos..]);
+        let line = lines.next()?;
+        let start = self.pos + line.start;
+        let end = self.pos + line.end();
+        let result = match parse_event(line.bytes) {
+            Ok(event) => Ok((event, end, line_hash(line.bytes))),
+            Err(reason) => {
+                let err = malformed(&self.path, self.origin, &self.region, start, reason);
+                // Nothing after a bad line is yielded.
+                self.pos = self.region.len();
+                return Some(Err(err));
+            }
+        };
+        self.pos = end;
+        Some(result)
+    }
+}
+
+/// The iterator behind [`EventReader::read_from`].
+struct ActiveEvents {
+    source: Source,
+}
+
+impl Iterator for ActiveEvents {
+    type Item = io::Result<(Event, u64, String)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let Origin::Active { from } = self.source.origin else {
+            return None;
+        };
+        Some(
+            self.source
+                .next_event()?
+                .map(|(event, end, hash)| (event, from + end as u64, hash)),
+        )
+    }
+}
+
+/// The iterator behind [`EventReader::read_full`].
+struct FullEvents {
+    frames: Option<Frames>,
+    archive_path: PathBuf,
+    log_path: PathBuf,
+    current: Option<Source>,
+    stream_offset: u64,
+    lines_before: u64,
+    active: Option<Region>,
+    done: bool,
+}
+
+impl FullEvents {
+    /// Moves to the next frame, or to the active log after the last frame.
+    fn advance(&mut self) -> io::Result<bool> {
+        if let Some(frames) = self.frames.as_mut() {
+            match frames.next_frame(&self.archive_path)? {
+                Some(frame) => {
+                    let content = archive::decompress_frame(&self.archive_path, &frame)?;
+                    let committed = lines::committed_len(&content);
+                    let origin = Origin::Archive {
+                        stream_offset: self.stream_offset,
+                        lines_before: self.lines_before,
+                    };
+                    self.stream_offset += content.len() as u64;
+                    self.lines_before += memchr::memchr_iter(b'\n', &content).count() as u64;
+                    let mut content = content;
+                    content.truncate(committed);
+                    self.current = Some(Source::new(
+                        Region::Read(content),
+                        self.archive_path.clone(),
+                        origin,
+                    ));
+                    return Ok(true);
+                }
+                None => self.frames = None,
+            }
+        }
+        match self.active.take() {
+            Some(region) => {
+                self.current = Some(Source::new(
+                    region,
+                    self.log_path.clone(),
+                    Origin::Active { from: 0 },
+                ));
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
+impl Iterator for FullEvents {
+    type Item = io::Result<(Event, String)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.done {
+                return None;
+            }
+            if let Some(source) = self.current.as_mut() {
+                match source.next_event() {
+                    Some(Ok((event, _, hash))) => return Some(Ok((event, hash))),
+                    Some(Err(e)) => {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
+                    None => self.current = None,
+                }
+            }
+            match self.advance() {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Recovery: what a writer repairs when it opens, and the record that makes rotation safe to
+//! interrupt.
+//!
+//! A rotation appends the active log to the archive as a frame and then replaces the active log
+//! with an empty file. Before it appends the frame it writes `rotation.json`, which records the
+//! archive's length before the frame, the frame's length, and the length and xxh64 of the
+//! content being archived. The record stays until the first append after the rotation. While it
+//! stands, an active log that still holds exactly the archived content is known to be a copy of
+//! the archive's last frame, not new events: readers skip it, and the next writer to open
+//! finishes the rotation. Once an append retires the record, identical events appended later
+//! are new events and are kept.
+
+use crate::fsutil;
+use crate::mmap;
+use serde::{Deserialize, Serialize};
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// File name of the rotation record, beside `app.jsonl`.
+pub(crate) const RECORD_NAME: &str = "rotation.json";
+/// File name of the empty active log being prepared by a rotation.
+pub(crate) const NEXT_LOG_NAME: &str = "app.jsonl.next";
+
+/// What the last rotation archived.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RotationRecord {
+    /// Length of `archive.jsonl.zst` before the frame was appended.
+    pub archive_len_before: u64,
+    /// Length of the appended frame.
+    pub frame_len: u64,
+    /// Length of the archived active log.
+    pub active_len: u64,
+    /// xxh64 of the archived active log, 16 hex digits.
+    pub active_hash: String,
+    /// `line_hash` of its last line: the hash a snapshot that read all of it carries.
+    pub last_line_hash: String,
+}
+
+impl RotationRecord {
+    fn archive_len_after(&self) -> u64 {
+        self.archive_len_before.saturating_add(self.frame_len)
+    }
+}
+
+pub(crate) fn record_path(dir: &Path) -> PathBuf {
+    dir.join(RECORD_NAME)
+}
+
+/// Reads the rotation record; an unreadable record counts as absent.
+pub(crate) fn read_record(dir: &Path) -> io::Result<Option<RotationRecord>> {
+    match fs::read(record_path(dir)) {
+        Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub(crate) fn write_record(dir: &Path, record: &RotationRecord) -> io::Result<()> {
+    let json = serde_json::to_vec(record).map_err(io::Error::other)?;
+    let path = record_path(dir);
+    fsutil::write_atomic(&path, &dir.join("rotation.json.tmp"), &json)
+}
+
+/// Removes the rotation record (durably) if it exists.
+pub(crate) fn clear_record(dir: &Path) -> io::Result<()> {
+    if fsutil::remove_if_exists(&record_path(dir))? {
+        fsutil::sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn content_hash(bytes: &[u8]) -> String {
+    format!("{:016x}", xxhash_rust::xxh64::xxh64(bytes, 0))
+}
+
+/// Whether the active log holds exactly what `record` says was archived.
+fn active_matches(log_path: &Path, record: &RotationRecord) -> io::Result<bool> {
+    let file = match File::open(log_path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    if len != record.active_len || len == 0 {
+        return Ok(false);
+    }
+    let bytes = mmap::read_range(&file, 0, len)?;
+    Ok(content_hash(&bytes) == record.active_hash)
+}
+
+/// Whether `app.jsonl` is a leftover copy of the archive's last frame (a rotation stopped
+/// between appending the frame and replacing the active log). Readers skip such a log.
+pub(crate) fn active_already_archived(
+    dir: &Path,
+    log_path: &Path,
+    archive_path: &Path,
+) -> io::Result<bool> {
+    let Some(record) = read_record(dir)? else {
+        return Ok(false);
+    };
+    Ok(
+        fsutil::len_or_zero(archive_path)? == record.archive_len_after()
+            && active_matches(log_path, &record)?,
+    )
+}
+
+/// Creates an empty active log beside `log_path` and renames it over `log_path`.
+///
+/// The old file keeps its length, so maps of it held by readers stay valid. With `lock`, the new
+/// file is locked before it becomes visible, so no other writer can slip in.
+pub(crate) fn replace_active(log_path: &Path, lock: bool) -> io::Result<File> {
+    let next = log_path.with_file_name(NEXT_LOG_NAME);
+    fsutil::remove_if_exists(&next)?;
+    // This handle becomes the writer's: it appends, and it carries the lock.
+    let file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create_new(true)
+        .open(&next)?;
+    if lock {
+        file.try_lock().map_err(|e| {
+            io::Error::other(format!(
+                "cannot lock the new active log {}: {e}",
+                next.display()
+            ))
+        })?;
+    }
+    file.sync_all()?;
+    fs::rename(&next, log_path)?;
+    fsutil::sync_parent(log_path)?;
+    Ok(file)
+}
+
+/// What opening a writer repaired.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Repairs {
+    /// Bytes of a torn last line cut from `app.jsonl`.
+    pub torn_tail: u64,
+    /// Bytes of a torn frame cut from the archive.
+    pub torn_frame: u64,
+    /// A rotation that had archived the active log was finished.
+    pub finished_rotation: bool,
+}
+
+/// Brings the directory to a consistent state before a writer appends. Must run under the
+/// writer's lock. Returns the active log handle to use (replaced if a rotation was finished).
+pub(crate) fn recover(
+    dir: &Path,
+    log_path: &Path,
+    archive_path: &Path,
+    views_dir: &Path,
+    mut file: File,
+    lock: bool,
+) -> io::Result<(File, Repairs)> {
+    let mut repairs = Repairs::default();
+    // An empty log prepared by a rotation that never renamed it holds nothing.
+    fsutil::remove_if_exists(&log_path.with_file_name(NEXT_LOG_NAME))?;
+    fsutil::remove_if_exists(&dir.join("rotation.json.tmp"))?;
+
+    if let Some(record) = read_record(dir)? {
+        let archive_len = fsutil::len_or_zero(archive_path)?;
+        if archive_len < record.archive_len_after() {
+            // The frame never fully reached the archive: cut what did and forget the rotation;
+            // the active log still holds every event.
+            if archive_len > record.archive_len_before {
+                let archive = OpenOptions::new().write(true).open(archive_path)?;
+                archive.set_len(record.archive_len_before)?;
+                archive.sync_all()?;
+                repairs.torn_frame = archive_len - record.archive_len_before;
+            }
+            clear_record(dir)?;
+        } else if archive_len == record.archive_len_after() && active_matches(log_path, &record)? {
+            // The frame is complete but the active log was not replaced: finish the rotation.
+            file = replace_active(log_path, lock)?;
+            crate::snapshot::retire_after_rotation(
+                views_dir,
+                record.active_len,
+                &record.last_line_hash,
+                &[],
+            )?;
+            repairs.finished_rotation = true;
+        } else if archive_len != record.archive_len_after() || file.metadata()?.len() != 0 {
+            // Something else wrote since (another rotation, or events appended by a program
+            // that does not know the record): the record no longer describes the files.
+            clear_record(dir)?;
+        }
+    }
+
+    let len = file.metadata()?.len();
+    let committed = mmap::committed_end(&file, 0, len)?;
+    if committed < len {
+        // A torn last line: the append that wrote it never returned. Cut it so the next append
+        // starts on a line of its own.
+        file.set_len(committed)?;
+        file.sync_all()?;
+        repairs.torn_tail = len - committed;
+    }
+    Ok((file, repairs))
+}

@@ -1,0 +1,558 @@
+//! Writing: [`EventWriter`] appends lines, fsyncs them, and rotates the active log.
+
+use crate::archive;
+use crate::error::Error;
+use crate::event::Event;
+use crate::fsutil;
+use crate::mmap;
+use crate::reader::{EventReader, line_hash};
+use crate::recovery::{self, RotationRecord};
+use crate::snapshot;
+use crate::view::ViewOps;
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// How a writer keeps other writers out.
+///
+/// # Examples
+///
+/// ```
+/// use eventfold::LockMode;
+/// assert_eq!(LockMode::default(), LockMode::Flock);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LockMode {
+    /// Hold an exclusive advisory lock (`flock`) on `app.jsonl`; a second writer, in this process
+    /// or another, fails to open. The default.
+    #[default]
+    Flock,
+    /// Take no lock. Only for setups where a single writer is guaranteed some other way.
+    None,
+}
+
+/// Where an appended event landed.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// use eventfold::{Event, EventLog};
+/// let mut log = EventLog::open(dir.path())?;
+/// let r = log.append(&Event::new("a", serde_json::json!({})))?;
+/// assert_eq!(r.start_offset, 0);
+/// assert_eq!(r.end_offset, log.active_log_size()?);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendResult {
+    /// Byte offset in `app.jsonl` of the line's first byte.
+    pub start_offset: u64,
+    /// Byte offset just past the line's newline: where the next event will start.
+    pub end_offset: u64,
+    /// [`line_hash`](crate::line_hash) of the line written.
+    pub line_hash: String,
+}
+
+/// Why [`EventWriter::append_if`] did not append: the log is not where the caller expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendConflict {
+    /// The log size the caller expected.
+    pub expected_offset: u64,
+    /// The log size found.
+    pub actual_offset: u64,
+    /// The last-line hash the caller expected.
+    pub expected_hash: String,
+    /// The last-line hash found, when the size matched but the hash did not; `None` when the
+    /// size already differed.
+    pub actual_hash: Option<String>,
+}
+
+/// The error of a conditional append.
+#[derive(Debug)]
+pub enum ConditionalAppendError {
+    /// The log had moved on; nothing was written.
+    Conflict(AppendConflict),
+    /// Reading or writing failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for ConditionalAppendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConditionalAppendError::Conflict(c) => write!(
+                f,
+                "conditional append refused: expected the log at offset {} with last-line hash \
+                 {:?}, found offset {} with hash {:?}",
+                c.expected_offset, c.expected_hash, c.actual_offset, c.actual_hash
+            ),
+            ConditionalAppendError::Io(e) => write!(f, "I/O error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ConditionalAppendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConditionalAppendError::Conflict(_) => None,
+            ConditionalAppendError::Io(e) => Some(e),
+        }
+    }
+}
+
+impl From<io::Error> for ConditionalAppendError {
+    fn from(err: io::Error) -> Self {
+        ConditionalAppendError::Io(err)
+    }
+}
+
+/// The single writer of a log directory.
+///
+/// Opening a writer creates the directory layout, takes the lock, and repairs what a crash may
+/// have left: a torn last line is cut off, and a rotation that stopped half-way is finished or
+/// undone (see `docs/format.md`). Every append is written with one `write` and synced with
+/// `fsync` before it returns.
+///
+/// Use [`EventLog`](crate::EventLog) for views and auto-rotation; use the writer directly when
+/// you manage views yourself.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// use eventfold::{Event, EventWriter};
+/// let mut writer = EventWriter::open(dir.path())?;
+/// let r = writer.append(&Event::new("a", serde_json::json!({"n": 1})))?;
+/// assert_eq!(r.start_offset, 0);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct EventWriter {
+    file: File,
+    dir: PathBuf,
+    log_path: PathBuf,
+    archive_path: PathBuf,
+    views_dir: PathBuf,
+    max_log_size: u64,
+    lock: LockMode,
+    /// Whether `rotation.json` may exist and must be retired before the next append.
+    rotation_record: bool,
+    /// Set when a write or sync failed: what is on disk is then unknown.
+    poisoned: Option<String>,
+    /// Reused serialization buffer.
+    line_buf: Vec<u8>,
+}
+
+impl fmt::Debug for EventWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventWriter")
+            .field("log_path", &self.log_path)
+            .field("archive_path", &self.archive_path)
+            .field("views_dir", &self.views_dir)
+            .field("max_log_size", &self.max_log_size)
+            .field("lock", &self.lock)
+            .finish()
+    }
+}
+
+impl EventWriter {
+    /// Opens (creating if needed) the log directory `dir` for writing, with the default lock.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if the directory or files cannot be created, if recovery fails, or, with
+    /// [`io::ErrorKind::AlreadyExists`], if another writer holds the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::EventWriter;
+    /// let _writer = EventWriter::open(dir.path())?;
+    /// assert!(EventWriter::open(dir.path()).is_err()); // locked
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn open(dir: impl AsRef<Path>) -> io::Result<Self> {
+        Self::open_with_lock(dir, LockMode::Flock)
+    }
+
+    /// Opens the log directory `dir` for writing with the given [`LockMode`].
+    ///
+    /// Creates `dir/`, `dir/views/` and `dir/app.jsonl` as needed (syncing the directory after
+    /// creating them), locks `app.jsonl` without blocking, then repairs the directory.
+    ///
+    /// # Errors
+    ///
+    /// As [`EventWriter::open`]; with [`LockMode::None`] no lock error can occur.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{EventWriter, LockMode};
+    /// let _a = EventWriter::open_with_lock(dir.path(), LockMode::None)?;
+    /// let _b = EventWriter::open_with_lock(dir.path(), LockMode::None)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn open_with_lock(dir: impl AsRef<Path>, lock: LockMode) -> io::Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        let views_dir = dir.join("views");
+        let log_path = dir.join("app.jsonl");
+        let archive_path = dir.join("archive.jsonl.zst");
+
+        let dir_existed = dir.is_dir();
+        fs::create_dir_all(&views_dir)?;
+        let (file, created) = fsutil::open_append(&log_path)?;
+        if created || !dir_existed {
+            fsutil::sync_dir(&dir)?;
+            if !dir_existed {
+                fsutil::sync_parent(&dir)?;
+            }
+        }
+        if lock == LockMode::Flock {
+            file.try_lock().map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!(
+                        "another writer holds the lock on {}: {e}",
+                        log_path.display()
+                    ),
+                )
+            })?;
+        }
+        let (file, _repairs) = recovery::recover(
+            &dir,
+            &log_path,
+            &archive_path,
+            &views_dir,
+            file,
+            lock == LockMode::Flock,
+        )?;
+        let rotation_record = recovery::record_path(&dir).exists();
+        Ok(EventWriter {
+            file,
+            dir,
+            log_path,
+            archive_path,
+            views_dir,
+            max_log_size: 0,
+            lock,
+            rotation_record,
+            poisoned: None,
+            line_buf: Vec::with_capacity(256),
+        })
+    }
+
+    /// Appends one event and syncs it to disk before returning.
+    ///
+    /// Never rotates; [`EventLog::append`](crate::EventLog::append) does.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if the event cannot be serialized or the write or sync fails. After a
+    /// failed write or sync the writer refuses further appends ([`Error::Poisoned`]) until the
+    /// log is reopened.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventWriter};
+    /// let mut writer = EventWriter::open(dir.path())?;
+    /// let a = writer.append(&Event::new("a", serde_json::json!({})))?;
+    /// let b = writer.append(&Event::new("b", serde_json::json!({})))?;
+    /// assert_eq!(b.start_offset, a.end_offset);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn append(&mut self, event: &Event) -> io::Result<AppendResult> {
+        let mut results = self.append_events(std::slice::from_ref(event))?;
+        Ok(results.pop().expect("one event gives one result"))
+    }
+
+    /// Appends several events with one write and one sync.
+    ///
+    /// The results are those that appending the events one by one would have given. Either all
+    /// events are durable when this returns `Ok`, or the call failed (and the writer is poisoned
+    /// if anything may have reached the file).
+    ///
+    /// # Errors
+    ///
+    /// As [`EventWriter::append`]. An event that cannot be serialized fails the whole batch
+    /// before anything is written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventWriter};
+    /// use serde_json::json;
+    /// let mut writer = EventWriter::open(dir.path())?;
+    /// let batch = [Event::new("a", json!(1)), Event::new("b", json!(2))];
+    /// let results = writer.append_batch(&batch)?;
+    /// assert_eq!(results.len(), 2);
+    /// assert_eq!(results[1].start_offset, results[0].end_offset);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn append_batch(&mut self, events: &[Event]) -> io::Result<Vec<AppendResult>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.append_events(events)
+    }
+
+    fn append_events(&mut self, events: &[Event]) -> io::Result<Vec<AppendResult>> {
+        self.check_poisoned()?;
+        let mut buf = std::mem::take(&mut self.line_buf);
+        buf.clear();
+        let mut spans = Vec::with_capacity(events.len());
+        for event in events {
+            let start = buf.len();
+            if let Err(e) = serde_json::to_writer(&mut buf, event) {
+                self.line_buf = buf;
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            }
+            spans.push((start, buf.len()));
+            buf.push(b'\n');
+        }
+        if self.rotation_record {
+            // The first append after a rotation retires its record: from here on, content equal
+            // to the archived log is new events.
+            recovery::clear_record(&self.dir)?;
+            self.rotation_record = false;
+        }
+        let base = self.file.seek(SeekFrom::End(0))?;
+        let written = self
+            .file
+            .write_all(&buf)
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            self.poisoned = Some(e.to_string());
+            self.line_buf = buf;
+            return Err(e);
+        }
+        let results = spans
+            .iter()
+            .map(|&(start, end)| AppendResult {
+                start_offset: base + start as u64,
+                end_offset: base + end as u64 + 1,
+                line_hash: line_hash(&buf[start..end]),
+            })
+            .collect();
+        self.line_buf = buf;
+        Ok(results)
+    }
+
+    fn check_poisoned(&self) -> io::Result<()> {
+        match &self.poisoned {
+            None => Ok(()),
+            Some(cause) => Err(Error::Poisoned {
+                path: self.log_path.clone(),
+                cause: cause.clone(),
+            }
+            .into()),
+        }
+    }
+
+    /// Whether the active log has reached the auto-rotation size.
+    pub(crate) fn needs_rotation(&self, size: u64) -> bool {
+        self.max_log_size > 0 && size >= self.max_log_size
+    }
+
+    /// Appends `event` only if the active log is exactly `expected_offset` bytes long and, when
+    /// non-empty, its last line hashes to `expected_hash`: optimistic concurrency for
+    /// read-decide-write sequences.
+    ///
+    /// For an empty log pass `0` and `""`; afterwards pass the previous
+    /// [`AppendResult`]'s `end_offset` and `line_hash`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConditionalAppendError::Conflict`] when the log is elsewhere (nothing is written);
+    /// [`ConditionalAppendError::Io`] when reading or appending fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{ConditionalAppendError, Event, EventWriter};
+    /// use serde_json::json;
+    /// let mut writer = EventWriter::open(dir.path())?;
+    /// let first = writer.append_if(&Event::new("a", json!({})), 0, "")?;
+    /// // A stale expectation is refused.
+    /// let stale = writer.append_if(&Event::new("b", json!({})), 0, "");
+    /// assert!(matches!(stale, Err(ConditionalAppendError::Conflict(_))));
+    /// writer.append_if(&Event::new("b", json!({})), first.end_offset, &first.line_hash)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn append_if(
+        &mut self,
+        event: &Event,
+        expected_offset: u64,
+        expected_hash: &str,
+    ) -> Result<AppendResult, ConditionalAppendError> {
+        let actual_offset = self.active_log_size()?;
+        let conflict = |actual_hash| {
+            ConditionalAppendError::Conflict(AppendConflict {
+                expected_offset,
+                actual_offset,
+                expected_hash: expected_hash.to_string(),
+                actual_hash,
+            })
+        };
+        if actual_offset != expected_offset {
+            return Err(conflict(None));
+        }
+        if expected_offset > 0 {
+            let actual = self
+                .reader()
+                .read_line_hash_before(expected_offset)?
+                .unwrap_or_default();
+            if actual != expected_hash {
+                return Err(conflict(Some(actual)));
+            }
+        }
+        Ok(self.append(event)?)
+    }
+
+    /// Rotates the active log into the archive.
+    ///
+    /// In order: refreshes every view in `views` (so each snapshot includes the whole active
+    /// log); compresses the active log into one zstd frame and appends it to
+    /// `archive.jsonl.zst`; replaces `app.jsonl` with an empty file (by rename, never by
+    /// truncation, so readers holding a map of the old file are unaffected); sets every view's
+    /// snapshot to offset 0. Snapshots of views not in `views` that can no longer be placed are
+    /// deleted, so those views rebuild. Does nothing when the active log is empty. Blocks until
+    /// done; each step is synced, and a crash at any point is repaired by the next open.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if a view cannot be refreshed or if reading, compressing, writing or
+    /// syncing fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventWriter};
+    /// use std::collections::HashMap;
+    /// let mut writer = EventWriter::open(dir.path())?;
+    /// writer.append(&Event::new("a", serde_json::json!({})))?;
+    /// let reader = writer.reader();
+    /// writer.rotate(&reader, &mut HashMap::new())?;
+    /// assert_eq!(writer.active_log_size()?, 0);
+    /// assert!(writer.archive_path().exists());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn rotate(
+        &mut self,
+        reader: &EventReader,
+        views: &mut HashMap<String, Box<dyn ViewOps>>,
+    ) -> io::Result<()> {
+        self.rotate_views(reader, views.values_mut())
+    }
+
+    pub(crate) fn rotate_views<'v, I>(&mut self, reader: &EventReader, views: I) -> io::Result<()>
+    where
+        I: IntoIterator<Item = &'v mut Box<dyn ViewOps>>,
+    {
+        self.check_poisoned()?;
+        let mut views: Vec<&'v mut Box<dyn ViewOps>> = views.into_iter().collect();
+        for view in views.iter_mut() {
+            view.refresh_boxed(reader)?;
+        }
+        let region = mmap::committed(&self.file, 0)?;
+        if region.is_empty() {
+            return Ok(());
+        }
+        let frame = archive::compress_frame(&region)?;
+        let last_line = {
+            let body = &region[..region.len() - 1];
+            let start = memchr::memrchr(b'\n', body).map_or(0, |i| i + 1);
+            &body[start..]
+        };
+        let record = RotationRecord {
+            archive_len_before: fsutil::len_or_zero(&self.archive_path)?,
+            frame_len: frame.len() as u64,
+            active_len: region.len() as u64,
+            active_hash: recovery::content_hash(&region),
+            last_line_hash: line_hash(last_line),
+        };
+        drop(region);
+
+        let steps = (|| {
+            recovery::write_record(&self.dir, &record)?;
+            self.rotation_record = true;
+            archive::append_frame(&self.archive_path, &frame)?;
+            recovery::replace_active(&self.log_path, self.lock == LockMode::Flock)
+        })();
+        match steps {
+            Ok(file) => self.file = file,
+            Err(e) => {
+                // The files are in one of the states recovery repairs; the next open does so.
+                self.poisoned = Some(format!("rotation failed: {e}"));
+                return Err(e);
+            }
+        }
+        let mut names = Vec::with_capacity(views.len());
+        for view in views.iter_mut() {
+            view.reset_offset()?;
+            names.push(view.view_name().to_string());
+        }
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        snapshot::retire_after_rotation(
+            &self.views_dir,
+            record.active_len,
+            &record.last_line_hash,
+            &names,
+        )
+    }
+
+    /// Returns a reader for this writer's directory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::EventWriter;
+    /// let writer = EventWriter::open(dir.path())?;
+    /// assert_eq!(writer.reader().log_path(), writer.log_path());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn reader(&self) -> EventReader {
+        EventReader::new(&self.dir)
+    }
+
+    /// Returns the log directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Returns the path to `app.jsonl`.
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// Returns the path to `archive.jsonl.zst`.
+    pub fn archive_path(&self) -> &Path {
+        &self.archive_path
+    }
+
+    /// Returns the path to the `views/` directory.
+    pub fn views_dir(&self) -> &Path {
+        &self.views_dir
+    }
+
+    /// Returns the size of `app.jsonl` in bytes.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if the file's metadata cannot be read.
+    pub fn active_log_size(&self) -> io::Result<u64> {
+        Ok(fs::metadata(&self.log_path)?.len())
+    }
+
+    pub(crate) fn set_max_log_size(&mut self, bytes: u64) {
+        self.max_log_size = bytes;
+    }
+}

@@ -1,0 +1,482 @@
+//! Rotation: moving the active log into the zstd archive, by hand and automatically when
+//! `max_log_size` is crossed. Views must not notice, apart from their offsets resetting.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use common::{
+    TodoState, append_all, counter_reducer, fold_model, load_snapshot, numbered_event,
+    numbered_events, read_active, read_all, sum_reducer, test_dir, todo_added, todo_completed,
+    todo_reducer, trace_reducer,
+};
+use eventfold::{Event, EventLog, View};
+
+fn open_with_views(dir: &Path, max_log_size: u64) -> EventLog {
+    EventLog::builder(dir)
+        .max_log_size(max_log_size)
+        .view::<u64>("count", counter_reducer)
+        .view::<Vec<String>>("trace", trace_reducer)
+        .open()
+        .unwrap()
+}
+
+fn assert_views_match(log: &EventLog, events: &[Event]) {
+    assert_eq!(
+        *log.view::<u64>("count").unwrap(),
+        fold_model(events, counter_reducer)
+    );
+    assert_eq!(
+        log.view::<Vec<String>>("trace").unwrap(),
+        &fold_model(events, trace_reducer)
+    );
+}
+
+fn decompressed_archive(log: &EventLog) -> Vec<u8> {
+    zstd::stream::decode_all(fs::File::open(log.archive_path()).unwrap()).unwrap()
+}
+
+fn line_of(event: &Event) -> String {
+    format!("{}\n", serde_json::to_string(event).unwrap())
+}
+
+#[test]
+fn rotate_empties_the_active_log_into_the_archive() {
+    let dir = test_dir();
+    let mut log = open_with_views(dir.path(), 0);
+    let events = numbered_events(0, 6);
+    append_all(&mut log, &events);
+    let active_bytes = fs::read(log.log_path()).unwrap();
+
+    log.rotate().unwrap();
+
+    assert_eq!(fs::metadata(log.log_path()).unwrap().len(), 0);
+    assert_eq!(log.active_log_size().unwrap(), 0);
+    assert!(log.archive_path().is_file());
+    assert!(fs::metadata(log.archive_path()).unwrap().len() > 0);
+    assert_eq!(
+        decompressed_archive(&log),
+        active_bytes,
+        "the archive holds the old bytes"
+    );
+    assert_eq!(read_all(&log.reader()), events);
+}
+
+#[test]
+fn rotate_resets_every_snapshot_offset_to_zero() {
+    let dir = test_dir();
+    let mut log = open_with_views(dir.path(), 0);
+    let events = numbered_events(0, 5);
+    append_all(&mut log, &events);
+    log.refresh_all().unwrap();
+    assert!(load_snapshot::<u64>(&log, "count").unwrap().offset > 0);
+
+    log.rotate().unwrap();
+
+    let count = load_snapshot::<u64>(&log, "count").unwrap();
+    let trace = load_snapshot::<Vec<String>>(&log, "trace").unwrap();
+    assert_eq!((count.offset, trace.offset), (0, 0));
+    assert_eq!(count.state, 5);
+    assert_eq!(trace.state, fold_model(&events, trace_reducer));
+}
+
+#[test]
+fn rotate_brings_views_up_to_date_before_archiving() {
+    let dir = test_dir();
+    let mut log = open_with_views(dir.path(), 0);
+    let events = numbered_events(0, 4);
+    append_all(&mut log, &events);
+    // No refresh_all: rotation itself must fold the pending events first.
+    log.rotate().unwrap();
+    assert_views_match(&log, &events);
+    assert_eq!(load_snapshot::<u64>(&log, "count").unwrap().state, 4);
+}
+
+#[test]
+fn view_state_is_unchanged_by_rotation() {
+    let dir = test_dir();
+    let mut log = open_with_views(dir.path(), 0);
+    let events = numbered_events(0, 7);
+    append_all(&mut log, &events);
+    log.refresh_all().unwrap();
+    let before = log.view::<Vec<String>>("trace").unwrap().clone();
+
+    log.rotate().unwrap();
+    assert_eq!(log.view::<Vec<String>>("trace").unwrap(), &before);
+    log.refresh_all().unwrap();
+    assert_eq!(log.view::<Vec<String>>("trace").unwrap(), &before);
+    assert_views_match(&log, &events);
+}
+
+#[test]
+fn events_after_rotation_are_folded_on_top() {
+    let dir = test_dir();
+    let mut log = open_with_views(dir.path(), 0);
+    let mut events = numbered_events(0, 3);
+    append_all(&mut log, &events);
+    log.rotate().unwrap();
+
+    let later = numbered_events(3, 4);
+    let results = append_all(&mut log, &later);
+    assert_eq!(
+        results[0].start_offset, 0,
+        "the fresh active log starts at zero"
+    );
+    events.extend(later.iter().cloned());
+    log.refresh_all().unwrap();
+
+    assert_views_match(&log, &events);
+    assert_eq!(read_active(&log.reader()), later);
+    let snap = load_snapshot::<u64>(&log, "count").unwrap();
+    assert_eq!(snap.offset, results.last().unwrap().end_offset);
+}
+
+#[test]
+fn several_rotations_accumulate_in_the_archive() {
+    let dir = test_dir();
+    let mut log = open_with_views(dir.path(), 0);
+    let mut events = Vec::new();
+    let mut expected_archive = Vec::new();
+    for round in 0..4u64 {
+        let batch = numbered_events(round * 10, 2 + round as usize);
+        append_all(&mut log, &batch);
+        expected_archive.extend(fs::read(log.log_path()).unwrap());
+        events.extend(batch);
+        log.rotate().unwrap();
+        assert_eq!(read_all(&log.reader()), events, "after rotation {round}");
+    }
+    assert_eq!(decompressed_archive(&log), expected_archive);
+    assert_views_match(&log, &events);
+}
+
+#[test]
+fn read_full_keeps_order_across_rotations_and_active_log() {
+    let dir = test_dir();
+    let mut log = EventLog::open(dir.path()).unwrap();
+    let events: Vec<Event> = (0..20)
+        .map(|n| numbered_event(&format!("e{n}"), n))
+        .collect();
+    for (i, event) in events.iter().enumerate() {
+        log.append(event).unwrap();
+        if i % 6 == 5 {
+            log.rotate().unwrap();
+        }
+    }
+    let expected_types: Vec<String> = (0..20).map(|n| format!("e{n}")).collect();
+    let expected_types: Vec<&str> = expected_types.iter().map(String::as_str).collect();
+    let all = read_all(&log.reader());
+    common::assert_events_eq(&all, &expected_types);
+    assert_eq!(all, events);
+    assert_eq!(read_active(&log.reader()), events[18..]);
+}
+
+#[test]
+fn view_added_after_rotation_replays_archive_and_active_log() {
+    let dir = test_dir();
+    let mut events = vec![todo_added("a"), todo_added("b"), todo_completed(0)];
+    {
+        let mut log = open_with_views(dir.path(), 0);
+        append_all(&mut log, &events);
+        log.rotate().unwrap();
+        let later = vec![todo_added("c"), todo_completed(2)];
+        append_all(&mut log, &later);
+        events.extend(later);
+        log.refresh_all().unwrap();
+    }
+
+    let mut log = EventLog::builder(dir.path())
+        .view::<u64>("count", counter_reducer)
+        .view::<TodoState>("todos", todo_reducer)
+        .open()
+        .unwrap();
+    log.refresh_all().unwrap();
+    let todos = log.view::<TodoState>("todos").unwrap();
+    assert_eq!(todos, &fold_model(&events, todo_reducer));
+    assert_eq!(todos.items.iter().filter(|t| t.done).count(), 2);
+
+    let mut standalone = View::new("solo", todo_reducer, log.views_dir());
+    assert_eq!(standalone.refresh(&log.reader()).unwrap(), todos);
+}
+
+#[test]
+fn rebuild_after_rotation_includes_the_archive() {
+    let dir = test_dir();
+    let mut log = EventLog::open(dir.path()).unwrap();
+    let mut events = numbered_events(1, 5);
+    append_all(&mut log, &events);
+    log.rotate().unwrap();
+    let later = numbered_events(20, 2);
+    append_all(&mut log, &later);
+    events.extend(later);
+
+    let mut view = View::new("sum", sum_reducer, log.views_dir());
+    let incremental = *view.refresh(&log.reader()).unwrap();
+    let rebuilt = *view.rebuild(&log.reader()).unwrap();
+    assert_eq!(incremental, fold_model(&events, sum_reducer));
+    assert_eq!(rebuilt, incremental);
+}
+
+#[test]
+fn rotating_an_empty_active_log_changes_nothing() {
+    let dir = test_dir();
+    let mut log = open_with_views(dir.path(), 0);
+    log.rotate().unwrap();
+    assert!(read_all(&log.reader()).is_empty());
+    assert_eq!(log.active_log_size().unwrap(), 0);
+    assert_views_match(&log, &[]);
+
+    let events = numbered_events(0, 3);
+    append_all(&mut log, &events);
+    log.rotate().unwrap();
+    log.rotate().unwrap();
+    assert_eq!(
+        read_all(&log.reader()),
+        events,
+        "a second rotation adds no events"
+    );
+    assert_views_match(&log, &events);
+}
+
+#[test]
+fn rotation_without_registered_views() {
+    let dir = test_dir();
+    let mut log = EventLog::open(dir.path()).unwrap();
+    let events = numbered_events(0, 4);
+    append_all(&mut log, &events);
+    log.rotate().unwrap();
+    assert_eq!(log.active_log_size().unwrap(), 0);
+    assert_eq!(read_all(&log.reader()), events);
+    assert!(
+        fs::read_dir(log.views_dir()).unwrap().next().is_none(),
+        "no snapshots appear"
+    );
+}
+
+#[test]
+fn archive_made_of_hand_written_zstd_frames_is_readable() {
+    let dir = test_dir();
+    let early = numbered_events(0, 3);
+    let late = numbered_events(3, 2);
+    let archive = dir.path().join("archive.jsonl.zst");
+    for chunk in [&early, &late] {
+        let text: String = chunk.iter().map(line_of).collect();
+        let frame = zstd::stream::encode_all(text.as_bytes(), 3).unwrap();
+        fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&archive)
+            .unwrap()
+            .write_all(&frame)
+            .unwrap();
+    }
+    let active = numbered_events(5, 2);
+    fs::write(
+        dir.path().join("app.jsonl"),
+        active.iter().map(line_of).collect::<String>(),
+    )
+    .unwrap();
+
+    let mut log = open_with_views(dir.path(), 0);
+    let all: Vec<Event> = early.iter().chain(&late).chain(&active).cloned().collect();
+    assert_eq!(read_all(&log.reader()), all);
+    log.refresh_all().unwrap();
+    assert_views_match(&log, &all);
+}
+
+#[test]
+fn crossing_max_log_size_rotates_automatically() {
+    let dir = test_dir();
+    let threshold = 300;
+    let mut log = open_with_views(dir.path(), threshold);
+    let mut events = Vec::new();
+    let mut n = 0;
+    while !log.archive_path().exists() {
+        let event = numbered_event("grow", n);
+        let size_before = log.active_log_size().unwrap();
+        let result = log.append(&event).unwrap();
+        events.push(event);
+        n += 1;
+        if log.archive_path().exists() {
+            assert!(
+                result.end_offset >= threshold,
+                "rotated at {} bytes",
+                result.end_offset
+            );
+            assert_eq!(result.start_offset, size_before);
+        } else {
+            assert!(result.end_offset < threshold);
+        }
+        assert!(n < 100, "no rotation after {n} appends");
+    }
+    assert_eq!(log.active_log_size().unwrap(), 0);
+    assert_eq!(
+        read_all(&log.reader()),
+        events,
+        "the crossing event is in the archive"
+    );
+}
+
+#[test]
+fn views_are_consistent_after_auto_rotation() {
+    let dir = test_dir();
+    let mut log = open_with_views(dir.path(), 250);
+    let events = numbered_events(0, 12);
+    append_all(&mut log, &events);
+    assert!(log.archive_path().exists());
+
+    log.refresh_all().unwrap();
+    assert_views_match(&log, &events);
+    let snap = load_snapshot::<u64>(&log, "count").unwrap();
+    assert_eq!(snap.state, 12);
+    assert_eq!(snap.offset, log.active_log_size().unwrap());
+}
+
+#[test]
+fn appends_after_auto_rotation_go_to_a_fresh_active_log() {
+    let dir = test_dir();
+    let first = numbered_event("first", 0);
+    let threshold = line_of(&first).len() as u64;
+    let mut log = open_with_views(dir.path(), threshold);
+
+    log.append(&first).unwrap();
+    assert_eq!(log.active_log_size().unwrap(), 0);
+
+    let small = Event {
+        data: serde_json::json!(null),
+        ..numbered_event("s", 1)
+    };
+    assert!((line_of(&small).len() as u64) < threshold);
+    let result = log.append(&small).unwrap();
+    assert_eq!(result.start_offset, 0);
+    assert_eq!(read_active(&log.reader()), std::slice::from_ref(&small));
+    assert_eq!(read_all(&log.reader()), [first.clone(), small.clone()]);
+    log.refresh_all().unwrap();
+    assert_views_match(&log, &[first, small]);
+}
+
+#[test]
+fn threshold_is_reached_when_the_size_equals_it() {
+    let event = numbered_event("edge", 7);
+    let len = line_of(&event).len() as u64;
+
+    let at = test_dir();
+    let mut log = open_with_views(at.path(), len);
+    log.append(&event).unwrap();
+    assert!(log.archive_path().exists(), "size == max_log_size rotates");
+    assert_eq!(log.active_log_size().unwrap(), 0);
+
+    let above = test_dir();
+    let mut log = open_with_views(above.path(), len + 1);
+    log.append(&event).unwrap();
+    assert!(
+        !log.archive_path().exists(),
+        "size < max_log_size does not rotate"
+    );
+    assert_eq!(log.active_log_size().unwrap(), len);
+}
+
+#[test]
+fn append_result_of_a_rotating_append_describes_the_written_line() {
+    let dir = test_dir();
+    let mut log = open_with_views(dir.path(), 1);
+    let events = numbered_events(0, 5);
+    for event in &events {
+        let result = log.append(event).unwrap();
+        assert_eq!(result.start_offset, 0);
+        assert_eq!(result.end_offset, line_of(event).len() as u64);
+        assert_eq!(
+            result.line_hash,
+            eventfold::line_hash(line_of(event).trim_end().as_bytes())
+        );
+        assert_eq!(log.active_log_size().unwrap(), 0);
+    }
+    assert_eq!(read_all(&log.reader()), events);
+    assert_views_match(&log, &events);
+}
+
+#[test]
+fn max_log_size_zero_never_rotates() {
+    let dir = test_dir();
+    let mut log = open_with_views(dir.path(), 0);
+    let events = numbered_events(0, 150);
+    append_all(&mut log, &events);
+    assert!(!log.archive_path().exists());
+    assert!(log.active_log_size().unwrap() > 4_000);
+    assert_eq!(read_active(&log.reader()), events);
+    log.refresh_all().unwrap();
+    assert_views_match(&log, &events);
+}
+
+#[test]
+fn a_hundred_events_with_a_small_threshold_match_sequential_replay() {
+    let dir = test_dir();
+    let threshold = 400;
+    let mut log = open_with_views(dir.path(), threshold);
+    let events: Vec<Event> = (0..100u64)
+        .map(|n| {
+            if n % 3 == 0 {
+                todo_added(&format!("task {n}"))
+            } else {
+                numbered_event("t", n)
+            }
+        })
+        .collect();
+    let mut rotations = 0;
+    for (i, event) in events.iter().enumerate() {
+        let before = log.active_log_size().unwrap();
+        log.append(event).unwrap();
+        if log.active_log_size().unwrap() < before {
+            rotations += 1;
+        }
+        if i % 17 == 0 {
+            log.refresh_all().unwrap();
+            assert_views_match(&log, &events[..=i]);
+        }
+    }
+    assert!(rotations >= 3, "only {rotations} rotations happened");
+    assert!(log.active_log_size().unwrap() < threshold);
+    log.refresh_all().unwrap();
+    assert_views_match(&log, &events);
+    assert_eq!(read_all(&log.reader()), events);
+
+    let mut late = View::new("todos", todo_reducer, log.views_dir());
+    assert_eq!(
+        late.refresh(&log.reader()).unwrap(),
+        &fold_model(&events, todo_reducer)
+    );
+}
+
+#[test]
+fn open_rotates_a_log_that_is_already_too_big() {
+    let dir = test_dir();
+    let events = numbered_events(0, 10);
+    {
+        let mut log = open_with_views(dir.path(), 0);
+        append_all(&mut log, &events);
+    }
+    let size = fs::metadata(dir.path().join("app.jsonl")).unwrap().len();
+
+    let log = open_with_views(dir.path(), size);
+    assert_eq!(log.active_log_size().unwrap(), 0);
+    assert!(log.archive_path().exists());
+    assert_eq!(read_all(&log.reader()), events);
+    assert_views_match(&log, &events);
+    assert_eq!(load_snapshot::<u64>(&log, "count").unwrap().offset, 0);
+}
+
+#[test]
+fn open_leaves_a_log_below_the_threshold_alone() {
+    let dir = test_dir();
+    let events = numbered_events(0, 3);
+    {
+        let mut log = open_with_views(dir.path(), 0);
+        append_all(&mut log, &events);
+    }
+    let size = fs::metadata(dir.path().join("app.jsonl")).unwrap().len();
+    let log = open_with_views(dir.path(), size + 1);
+    assert_eq!(log.active_log_size().unwrap(), size);
+    assert!(!log.archive_path().exists());
+    assert_eq!(read_active(&log.reader()), events);
+}
