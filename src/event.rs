@@ -1,9 +1,9 @@
 //! Events: the owned [`Event`] that is appended, and the borrowed [`EventRef`] that zero-copy
 //! reducers read.
 
+use crate::parse::{self, ParseError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::io;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -126,25 +126,6 @@ impl Event {
     }
 }
 
-/// The fields of a line as the parser finds them, borrowing from the line.
-///
-/// `data` and `meta` stay raw JSON text: they are checked to be valid JSON but not built into
-/// values until a reducer asks for them.
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(rename = "type", borrow)]
-    event_type: Cow<'a, str>,
-    #[serde(borrow)]
-    data: &'a RawValue,
-    ts: u64,
-    #[serde(default, borrow)]
-    id: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    actor: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    meta: Option<&'a RawValue>,
-}
-
 /// A borrowed view of one event line, for zero-copy reducers.
 ///
 /// An `EventRef<'a>` borrows the bytes of its line (in the memory-mapped active log, or in the
@@ -178,8 +159,8 @@ pub struct EventRef<'a> {
     ts: u64,
     id: Option<Cow<'a, str>>,
     actor: Option<Cow<'a, str>>,
-    data: &'a RawValue,
-    meta: Option<&'a RawValue>,
+    data: &'a [u8],
+    meta: Option<&'a [u8]>,
 }
 
 impl<'a> EventRef<'a> {
@@ -201,11 +182,12 @@ impl<'a> EventRef<'a> {
     /// assert!(EventRef::parse(br#"{"type":"a","ts":1}"#).is_err());
     /// ```
     pub fn parse(line: &'a [u8]) -> io::Result<Self> {
-        Self::parse_line(line).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        Self::parse_line(line)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
     }
 
-    pub(crate) fn parse_line(line: &'a [u8]) -> Result<Self, serde_json::Error> {
-        let env: Envelope<'a> = serde_json::from_slice(line)?;
+    pub(crate) fn parse_line(line: &'a [u8]) -> Result<Self, ParseError> {
+        let env = parse::envelope(line)?;
         Ok(EventRef {
             line,
             event_type: env.event_type,
@@ -244,12 +226,12 @@ impl<'a> EventRef<'a> {
 
     /// The JSON text of `data`, exactly as it stands in the line.
     pub fn data_raw(&self) -> &'a str {
-        self.data.get()
+        parse::raw_str(self.data)
     }
 
-    /// The JSON text of `meta`, if present.
+    /// The JSON text of `meta`, if present and not `null`.
     pub fn meta_raw(&self) -> Option<&'a str> {
-        self.meta.map(RawValue::get)
+        self.meta.map(parse::raw_str)
     }
 
     /// `data` as a simd-json value whose strings borrow the line where they hold no escapes.
@@ -294,8 +276,7 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn data_as<T: Deserialize<'a>>(&self) -> io::Result<T> {
-        serde_json::from_str(self.data.get())
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        serde_json::from_slice(self.data).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
 
     /// Builds the owned [`Event`] this line holds.
@@ -323,13 +304,13 @@ impl<'a> EventRef<'a> {
     }
 }
 
-// The raw values were validated by the same parser when the line was read, so turning them into
-// values again cannot fail; the fallbacks below are never taken for text that passed.
-fn raw_to_value(raw: &RawValue) -> simd_json::BorrowedValue<'_> {
-    serde_json::from_str(raw.get())
+// The raw values were validated when the line was parsed, so building values from them cannot
+// fail, except for a number too large for `f64` (see `parse`), which becomes `null`.
+fn raw_to_value(raw: &[u8]) -> simd_json::BorrowedValue<'_> {
+    serde_json::from_slice(raw)
         .unwrap_or_else(|_| simd_json::BorrowedValue::Static(simd_json::StaticNode::Null))
 }
 
-fn raw_to_json(raw: &RawValue) -> Value {
-    serde_json::from_str(raw.get()).unwrap_or(Value::Null)
+fn raw_to_json(raw: &[u8]) -> Value {
+    serde_json::from_slice(raw).unwrap_or(Value::Null)
 }

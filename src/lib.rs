@@ -49,10 +49,12 @@
 mod archive;
 mod error;
 mod event;
+mod fold;
 mod fsutil;
 mod lines;
 mod log;
 mod mmap;
+mod parse;
 mod reader;
 mod recovery;
 pub mod snapshot;

@@ -8,6 +8,7 @@ use crate::WaitResult;
 use crate::archive::{self, Frames};
 use crate::error::Error;
 use crate::event::{Event, EventRef};
+use crate::fold::{self, LineFold};
 use crate::lines::{self, Lines};
 use crate::mmap::{self, Region};
 use crate::recovery;
@@ -360,11 +361,8 @@ impl EventReader {
         &self.archive_path
     }
 
-    /// Folds the active log from `from` on through `step`.
-    pub(crate) fn fold_active<A, F>(&self, from: u64, acc: A, step: &mut F) -> Folded<A>
-    where
-        F: FnMut(A, &[u8]) -> Result<A, (A, String)>,
-    {
+    /// Folds the active log from `from` on.
+    pub(crate) fn fold_active<A, F: LineFold<A>>(&self, from: u64, acc: A, fold: &F) -> Folded<A> {
         let region = match File::open(&self.log_path).and_then(|f| mmap::committed(&f, from)) {
             Ok(region) => region,
             Err(e) => {
@@ -377,17 +375,23 @@ impl EventReader {
                 };
             }
         };
-        let origin = Origin::Active { from };
-        let (acc, last, bad) = fold_buf(&region, acc, step);
-        let tail = last.map(|line| Tail {
-            end: from + line.end() as u64,
-            hash: line_hash(line.bytes),
+        let done = fold::fold_buf(&region, acc, fold);
+        let tail = done.last.map(|(end, line)| Tail {
+            end: from + end as u64,
+            hash: line_hash(&region[line]),
         });
-        let error =
-            bad.map(|(start, reason)| malformed(&self.log_path, origin, &region, start, reason));
+        let error = done.bad.map(|(start, reason)| {
+            malformed(
+                &self.log_path,
+                Origin::Active { from },
+                &region,
+                start,
+                reason,
+            )
+        });
         let any = tail.is_some();
         Folded {
-            acc,
+            acc: done.acc,
             tail,
             error,
             failed_in_archive: false,
@@ -395,12 +399,9 @@ impl EventReader {
         }
     }
 
-    /// Folds the whole history (archive, then active log) through `step`.
-    pub(crate) fn fold_full<A, F>(&self, acc: A, step: &mut F) -> Folded<A>
-    where
-        F: FnMut(A, &[u8]) -> Result<A, (A, String)>,
-    {
-        let (acc, any) = match self.fold_archive(acc, step) {
+    /// Folds the whole history: the archive, then the active log.
+    pub(crate) fn fold_full<A, F: LineFold<A>>(&self, acc: A, fold: &F) -> Folded<A> {
+        let (acc, any) = match self.fold_archive(acc, fold) {
             Ok(done) => done,
             Err((acc, error)) => {
                 return Folded {
@@ -414,7 +415,7 @@ impl EventReader {
         };
         match self.active_is_archived() {
             Ok(false) => {
-                let mut folded = self.fold_active(0, acc, step);
+                let mut folded = self.fold_active(0, acc, fold);
                 folded.any |= any;
                 folded
             }
@@ -435,11 +436,14 @@ impl EventReader {
         }
     }
 
-    /// Folds every archived event; also reports whether there was any.
-    fn fold_archive<A, F>(&self, mut acc: A, step: &mut F) -> Result<(A, bool), (A, io::Error)>
-    where
-        F: FnMut(A, &[u8]) -> Result<A, (A, String)>,
-    {
+    /// Folds every archived event; also reports whether there was any. The next frame is
+    /// decompressed on a worker while the current one is folded, so at most two decompressed
+    /// frames are in memory.
+    fn fold_archive<A, F: LineFold<A>>(
+        &self,
+        mut acc: A,
+        fold: &F,
+    ) -> Result<(A, bool), (A, io::Error)> {
         let path = &self.archive_path;
         let mut frames = match Frames::open(path) {
             Ok(frames) => frames,
@@ -448,21 +452,32 @@ impl EventReader {
         let mut stream_offset = 0u64;
         let mut lines_before = 0u64;
         let mut any = false;
-        loop {
-            let content = match frames.next_frame(path) {
-                Ok(Some(frame)) => archive::decompress_frame(path, &frame),
-                Ok(None) => return Ok((acc, any)),
-                Err(e) => Err(e),
+        let decompress =
+            |frame: io::Result<Option<archive::Frame>>| -> io::Result<Option<Vec<u8>>> {
+                match frame? {
+                    Some(frame) => archive::decompress_frame(path, &frame).map(Some),
+                    None => Ok(None),
+                }
             };
-            let content = match content {
-                Ok(content) => content,
+        let mut current = decompress(frames.next_frame(path));
+        loop {
+            let content = match current {
+                Ok(Some(content)) => content,
+                Ok(None) => return Ok((acc, any)),
                 Err(e) => return Err((acc, e)),
             };
-            let committed = &content[..lines::committed_len(&content)];
-            let (next, last, bad) = fold_buf(committed, acc, step);
-            acc = next;
-            any |= last.is_some();
-            if let Some((start, reason)) = bad {
+            // Reading the next frame's compressed bytes is cheap; decompressing it is not.
+            let next_frame = frames.next_frame(path);
+            let mut next = None;
+            let done = rayon::in_place_scope(|scope| {
+                let slot = &mut next;
+                scope.spawn(move |_| *slot = Some(decompress(next_frame)));
+                let committed = &content[..lines::committed_len(&content)];
+                fold::fold_buf(committed, acc, fold)
+            });
+            acc = done.acc;
+            any |= done.last.is_some();
+            if let Some((start, reason)) = done.bad {
                 let origin = Origin::Archive {
                     stream_offset,
                     lines_before,
@@ -471,30 +486,9 @@ impl EventReader {
             }
             stream_offset += content.len() as u64;
             lines_before += memchr::memchr_iter(b'\n', &content).count() as u64;
+            current = next.expect("the scope ran the decompression");
         }
     }
-}
-
-/// Folds the complete lines of `buf`. Returns the accumulator, the last line folded, and the
-/// start and reason of the line that stopped the fold, if one did.
-#[inline]
-fn fold_buf<'b, A, F>(
-    buf: &'b [u8],
-    mut acc: A,
-    step: &mut F,
-) -> (A, Option<lines::Line<'b>>, Option<(usize, String)>)
-where
-    F: FnMut(A, &[u8]) -> Result<A, (A, String)>,
-{
-    let mut last = None;
-    for line in Lines::new(buf) {
-        match step(acc, line.bytes) {
-            Ok(next) => acc = next,
-            Err((back, reason)) => return (back, last, Some((line.start, reason))),
-        }
-        last = Some(line);
-    }
-    (acc, last, None)
 }
 
 /// Builds the error for the bad line starting at `start` in `buf`.
@@ -527,14 +521,11 @@ fn count_lines_before(path: &Path, len: u64) -> io::Result<u64> {
     }
 }
 
-/// Parses a line into an owned event, for the compatible API.
+/// Parses a line into an owned event.
 pub(crate) fn parse_event(line: &[u8]) -> Result<Event, String> {
-    serde_json::from_slice(line).map_err(|e| e.to_string())
-}
-
-/// Parses a line into a borrowed event.
-pub(crate) fn parse_event_ref(line: &[u8]) -> Result<EventRef<'_>, String> {
-    EventRef::parse_line(line).map_err(|e| e.to_string())
+    EventRef::parse_line(line)
+        .map(|e| e.to_event())
+        .map_err(|e| e.to_string())
 }
 
 /// A buffer of lines being handed out one event at a time.

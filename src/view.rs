@@ -2,7 +2,8 @@
 
 use crate::error::check_view_name;
 use crate::event::{Event, EventRef};
-use crate::reader::{self, EventReader, Folded};
+use crate::fold::{self, LineFold};
+use crate::reader::{EventReader, Folded};
 use crate::snapshot;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -212,20 +213,8 @@ where
         let full = std::mem::take(&mut self.needs_full_replay);
         let state = std::mem::take(&mut self.state);
         let folded = match self.reducer {
-            Reducer::Owned(reduce) => {
-                let mut step = |s: S, line: &[u8]| match reader::parse_event(line) {
-                    Ok(event) => Ok(reduce(s, &event)),
-                    Err(reason) => Err((s, reason)),
-                };
-                self.fold(reader, full, state, &mut step)
-            }
-            Reducer::Borrowed(reduce) => {
-                let mut step = |s: S, line: &[u8]| match reader::parse_event_ref(line) {
-                    Ok(event) => Ok(reduce(s, &event)),
-                    Err(reason) => Err((s, reason)),
-                };
-                self.fold(reader, full, state, &mut step)
-            }
+            Reducer::Owned(reduce) => self.fold(reader, full, state, &fold::Owned(reduce)),
+            Reducer::Borrowed(reduce) => self.fold(reader, full, state, &fold::Borrowed(reduce)),
         };
         let Folded {
             acc,
@@ -265,14 +254,17 @@ where
         Ok(&self.state)
     }
 
-    fn fold<F>(&self, reader: &EventReader, full: bool, state: S, step: &mut F) -> Folded<S>
-    where
-        F: FnMut(S, &[u8]) -> Result<S, (S, String)>,
-    {
+    fn fold<F: LineFold<S>>(
+        &self,
+        reader: &EventReader,
+        full: bool,
+        state: S,
+        fold: &F,
+    ) -> Folded<S> {
         if full {
-            reader.fold_full(state, step)
+            reader.fold_full(state, fold)
         } else {
-            reader.fold_active(self.offset, state, step)
+            reader.fold_active(self.offset, state, fold)
         }
     }
 

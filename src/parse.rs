@@ -1,0 +1,685 @@
+//! The line parser: finds an event's envelope without building its payload.
+//!
+//! A line is one JSON object. The parser reads `type`, `ts`, `id` and `actor`, and records where
+//! the raw JSON of `data` and `meta` lies in the line; every other byte is validated (UTF-8,
+//! JSON grammar, nesting depth) but nothing is allocated for it. It accepts exactly the lines
+//! that deserializing an [`Event`](crate::Event) with serde_json accepts, with one documented
+//! exception: a number too large for `f64` inside `data` or `meta` is accepted here (serde_json
+//! refuses it when building a value).
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// serde_json's nesting limit: a line may nest objects and arrays 127 deep, itself included.
+const MAX_DEPTH: usize = 128;
+
+/// Why a line is not an event, and the byte of the line where that was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ParseError {
+    /// Zero-based byte position in the line.
+    pub at: usize,
+    pub what: Cow<'static, str>,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at column {}", self.what, self.at + 1)
+    }
+}
+
+/// The envelope of an event line, borrowing the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Envelope<'a> {
+    pub event_type: Cow<'a, str>,
+    pub ts: u64,
+    pub id: Option<Cow<'a, str>>,
+    pub actor: Option<Cow<'a, str>>,
+    /// Raw JSON text of `data` (valid UTF-8).
+    pub data: &'a [u8],
+    /// Raw JSON text of `meta` (valid UTF-8), `None` when absent or `null`.
+    pub meta: Option<&'a [u8]>,
+}
+
+/// Parses one line (without its newline).
+pub(crate) fn envelope(line: &[u8]) -> Result<Envelope<'_>, ParseError> {
+    Parser {
+        b: line,
+        i: 0,
+        depth: 0,
+    }
+    .envelope()
+}
+
+/// Bytes outside strings must be ASCII JSON syntax, so only string contents can hold other
+/// bytes; those are checked to be UTF-8 where they occur. Raw values are therefore valid UTF-8.
+pub(crate) fn raw_str(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or("null")
+}
+
+struct Parser<'a> {
+    b: &'a [u8],
+    i: usize,
+    depth: usize,
+}
+
+fn err<T>(at: usize, what: &'static str) -> Result<T, ParseError> {
+    Err(ParseError {
+        at,
+        what: what.into(),
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Type,
+    Data,
+    Ts,
+    Id,
+    Actor,
+    Meta,
+    Other,
+}
+
+impl<'a> Parser<'a> {
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    #[inline]
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    #[inline]
+    fn expect(&mut self, byte: u8, what: &'static str) -> Result<(), ParseError> {
+        self.skip_ws();
+        if self.peek() == Some(byte) {
+            self.i += 1;
+            Ok(())
+        } else {
+            self.unexpected(what)
+        }
+    }
+
+    fn unexpected<T>(&self, expected: &'static str) -> Result<T, ParseError> {
+        match self.peek() {
+            None => err(self.i, "the line ends too early"),
+            Some(_) => err(self.i, expected),
+        }
+    }
+
+    fn enter(&mut self) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth >= MAX_DEPTH {
+            return err(self.i, "nesting is deeper than 127 levels");
+        }
+        Ok(())
+    }
+
+    fn envelope(mut self) -> Result<Envelope<'a>, ParseError> {
+        let mut event_type = None;
+        let mut ts = None;
+        let mut id = None;
+        let mut actor = None;
+        let mut data = None;
+        let mut meta = None;
+        let mut seen_id = false;
+        let mut seen_actor = false;
+        let mut seen_meta = false;
+
+        self.skip_ws();
+        if self.peek() != Some(b'{') {
+            return self.unexpected("expected `{` to open the event object");
+        }
+        self.enter()?;
+        self.i += 1;
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+        } else {
+            loop {
+                self.skip_ws();
+                if self.peek() != Some(b'"') {
+                    return self.unexpected("expected a field name");
+                }
+                let key_at = self.i;
+                let key = self.key()?;
+                let field = match &*key {
+                    b"type" => Field::Type,
+                    b"data" => Field::Data,
+                    b"ts" => Field::Ts,
+                    b"id" => Field::Id,
+                    b"actor" => Field::Actor,
+                    b"meta" => Field::Meta,
+                    _ => Field::Other,
+                };
+                self.expect(b':', "expected `:` after a field name")?;
+                self.skip_ws();
+                let duplicate = match field {
+                    Field::Type => event_type.replace(self.string_value("`type`")?).is_some(),
+                    Field::Data => data.replace(self.raw_value()?).is_some(),
+                    Field::Ts => ts.replace(self.timestamp()?).is_some(),
+                    Field::Id => {
+                        id = self.optional_string("`id`")?;
+                        std::mem::replace(&mut seen_id, true)
+                    }
+                    Field::Actor => {
+                        actor = self.optional_string("`actor`")?;
+                        std::mem::replace(&mut seen_actor, true)
+                    }
+                    Field::Meta => {
+                        let raw = self.raw_value()?;
+                        meta = (raw != b"null").then_some(raw);
+                        std::mem::replace(&mut seen_meta, true)
+                    }
+                    Field::Other => {
+                        self.value()?;
+                        false
+                    }
+                };
+                if duplicate {
+                    return Err(ParseError {
+                        at: key_at,
+                        what: format!("duplicate field `{}`", String::from_utf8_lossy(&key)).into(),
+                    });
+                }
+                self.skip_ws();
+                match self.peek() {
+                    Some(b',') => self.i += 1,
+                    Some(b'}') => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ => return self.unexpected("expected `,` or `}` after a field"),
+                }
+            }
+        }
+        self.depth -= 1;
+        self.skip_ws();
+        if self.i != self.b.len() {
+            return err(self.i, "unexpected bytes after the event object");
+        }
+        let end = self.i;
+        Ok(Envelope {
+            event_type: event_type.ok_or(ParseError {
+                at: end,
+                what: "missing field `type`".into(),
+            })?,
+            data: data.ok_or(ParseError {
+                at: end,
+                what: "missing field `data`".into(),
+            })?,
+            ts: ts.ok_or(ParseError {
+                at: end,
+                what: "missing field `ts`".into(),
+            })?,
+            id,
+            actor,
+            meta,
+        })
+    }
+
+    fn string_value(&mut self, field: &'static str) -> Result<Cow<'a, str>, ParseError> {
+        if self.peek() != Some(b'"') {
+            self.value()?;
+            return Err(ParseError {
+                at: self.i,
+                what: format!("{field} must be a string").into(),
+            });
+        }
+        self.string()
+    }
+
+    fn optional_string(&mut self, field: &'static str) -> Result<Option<Cow<'a, str>>, ParseError> {
+        if self.b[self.i..].starts_with(b"null") {
+            self.i += 4;
+            return Ok(None);
+        }
+        self.string_value(field).map(Some)
+    }
+
+    fn timestamp(&mut self) -> Result<u64, ParseError> {
+        let start = self.i;
+        let mut n: u64 = 0;
+        let mut digits = 0;
+        while let Some(d @ b'0'..=b'9') = self.peek() {
+            n = match n
+                .checked_mul(10)
+                .and_then(|n| n.checked_add(u64::from(d - b'0')))
+            {
+                Some(n) => n,
+                None => return err(start, "`ts` does not fit in an unsigned 64-bit integer"),
+            };
+            digits += 1;
+            self.i += 1;
+        }
+        let leading_zero = digits > 1 && self.b[start] == b'0';
+        if digits == 0 || leading_zero || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
+            self.i = start;
+            self.value()?;
+            return err(
+                start,
+                "`ts` must be an unsigned integer (seconds since the epoch)",
+            );
+        }
+        Ok(n)
+    }
+
+    /// Skips one value and returns its raw text.
+    fn raw_value(&mut self) -> Result<&'a [u8], ParseError> {
+        let start = self.i;
+        self.value()?;
+        Ok(&self.b[start..self.i])
+    }
+
+    /// Validates and skips one JSON value starting at the current byte.
+    fn value(&mut self) -> Result<(), ParseError> {
+        match self.peek() {
+            Some(b'"') => self.skip_string(),
+            Some(b'{') => self.object(),
+            Some(b'[') => self.array(),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => self.unexpected("expected a JSON value"),
+        }
+    }
+
+    fn literal(&mut self, word: &'static [u8]) -> Result<(), ParseError> {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            Ok(())
+        } else {
+            err(self.i, "invalid literal")
+        }
+    }
+
+    fn object(&mut self) -> Result<(), ParseError> {
+        self.enter()?;
+        self.i += 1;
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return self.unexpected("expected a key string");
+            }
+            self.skip_string()?;
+            self.expect(b':', "expected `:` after a key")?;
+            self.skip_ws();
+            self.value()?;
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return self.unexpected("expected `,` or `}` in an object"),
+            }
+        }
+    }
+
+    fn array(&mut self) -> Result<(), ParseError> {
+        self.enter()?;
+        self.i += 1;
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            self.skip_ws();
+            self.value()?;
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return self.unexpected("expected `,` or `]` in an array"),
+            }
+        }
+    }
+
+    fn number(&mut self) -> Result<(), ParseError> {
+        let start = self.i;
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return err(start, "invalid number"),
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return err(self.i, "invalid number: expected a digit after `.`");
+            }
+            self.digits();
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return err(self.i, "invalid number: expected a digit in the exponent");
+            }
+            self.digits();
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    /// Validates and skips a string; the current byte is its opening quote.
+    #[inline]
+    fn skip_string(&mut self) -> Result<(), ParseError> {
+        self.i += 1;
+        loop {
+            let start = self.i;
+            self.i = scan_string(self.b, start)?;
+            if self.b[self.i] == b'"' {
+                self.i += 1;
+                return Ok(());
+            }
+            self.escape(&mut None)?;
+        }
+    }
+
+    /// Reads a field name as bytes (borrowed unless it holds escapes).
+    #[inline]
+    fn key(&mut self) -> Result<Cow<'a, [u8]>, ParseError> {
+        let start = self.i + 1;
+        let end = scan_string(self.b, start)?;
+        if self.b[end] == b'"' {
+            self.i = end + 1;
+            return Ok(Cow::Borrowed(&self.b[start..end]));
+        }
+        Ok(Cow::Owned(self.string()?.into_owned().into_bytes()))
+    }
+
+    /// Reads a string, borrowing it when it holds no escapes; the current byte is its quote.
+    #[inline]
+    fn string(&mut self) -> Result<Cow<'a, str>, ParseError> {
+        self.i += 1;
+        let start = self.i;
+        self.i = scan_string(self.b, start)?;
+        let first = raw_str(&self.b[start..self.i]);
+        if self.b[self.i] == b'"' {
+            self.i += 1;
+            return Ok(Cow::Borrowed(first));
+        }
+        // Escapes: build the unescaped string.
+        let mut out = Some(String::from(first));
+        loop {
+            self.escape(&mut out)?;
+            let seg_start = self.i;
+            self.i = scan_string(self.b, seg_start)?;
+            if let Some(out) = out.as_mut() {
+                out.push_str(raw_str(&self.b[seg_start..self.i]));
+            }
+            if self.b[self.i] == b'"' {
+                self.i += 1;
+                return Ok(Cow::Owned(out.unwrap_or_default()));
+            }
+        }
+    }
+
+    /// Validates one escape (the current byte is its backslash), appending its character to
+    /// `out` when given.
+    fn escape(&mut self, out: &mut Option<String>) -> Result<(), ParseError> {
+        let at = self.i;
+        let Some(&kind) = self.b.get(at + 1) else {
+            return err(at, "unterminated string");
+        };
+        self.i += 2;
+        let c = match kind {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let first = self.hex4(at)?;
+                match first {
+                    0xD800..=0xDBFF => {
+                        if self.b.get(self.i) != Some(&b'\\')
+                            || self.b.get(self.i + 1) != Some(&b'u')
+                        {
+                            return err(at, "lone leading surrogate in a \\u escape");
+                        }
+                        self.i += 2;
+                        let second = self.hex4(at)?;
+                        if !(0xDC00..=0xDFFF).contains(&second) {
+                            return err(at, "invalid surrogate pair in a \\u escape");
+                        }
+                        let code = 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00);
+                        char::from_u32(code).expect("a surrogate pair decodes to a scalar value")
+                    }
+                    0xDC00..=0xDFFF => return err(at, "lone trailing surrogate in a \\u escape"),
+                    _ => char::from_u32(first).expect("a non-surrogate code point is a char"),
+                }
+            }
+            _ => return err(at, "invalid escape"),
+        };
+        if let Some(out) = out.as_mut() {
+            out.push(c);
+        }
+        Ok(())
+    }
+
+    fn hex4(&mut self, at: usize) -> Result<u32, ParseError> {
+        let Some(digits) = self.b.get(self.i..self.i + 4) else {
+            return err(at, "a \\u escape needs four hex digits");
+        };
+        let mut n = 0u32;
+        for &d in digits {
+            let v = match d {
+                b'0'..=b'9' => d - b'0',
+                b'a'..=b'f' => d - b'a' + 10,
+                b'A'..=b'F' => d - b'A' + 10,
+                _ => return err(at, "a \\u escape needs four hex digits"),
+            };
+            n = n * 16 + u32::from(v);
+        }
+        self.i += 4;
+        Ok(n)
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Marks (high bit of each byte) the bytes of `x` equal to `c`; exact for the lowest match.
+#[inline(always)]
+fn bytes_eq(x: u64, c: u8) -> u64 {
+    let y = x ^ (ONES * u64::from(c));
+    y.wrapping_sub(ONES) & !y & HIGHS
+}
+
+/// Finds the end of a run of plain string bytes from `start`: the next `"` or `\`. Control
+/// characters are refused and non-ASCII runs are checked to be UTF-8 on the way.
+#[inline]
+fn scan_string(b: &[u8], start: usize) -> Result<usize, ParseError> {
+    let mut i = start;
+    let mut high = false;
+    // Eight bytes at a time: stop at a quote, a backslash or a control character.
+    while let Some(chunk) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().expect("an 8-byte chunk"));
+        let stop =
+            bytes_eq(x, b'"') | bytes_eq(x, b'\\') | (x.wrapping_sub(ONES * 0x20) & !x & HIGHS);
+        high |= x & HIGHS != 0;
+        if stop != 0 {
+            i += (stop.trailing_zeros() / 8) as usize;
+            break;
+        }
+        i += 8;
+    }
+    loop {
+        match b.get(i) {
+            None => return err(b.len(), "unterminated string"),
+            Some(b'"' | b'\\') => break,
+            Some(&c) if c < 0x20 => return err(i, "control character in a string"),
+            Some(&c) => {
+                high |= c >= 0x80;
+                i += 1;
+            }
+        }
+    }
+    if high && let Err(e) = std::str::from_utf8(&b[start..i]) {
+        return err(start + e.valid_up_to(), "invalid UTF-8 in a string");
+    }
+    Ok(i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::value::RawValue;
+
+    /// The reference: what serde_json's derived deserializer accepts and finds.
+    #[derive(Deserialize)]
+    struct Reference<'a> {
+        #[serde(rename = "type")]
+        event_type: String,
+        #[serde(borrow)]
+        data: &'a RawValue,
+        ts: u64,
+        #[serde(default)]
+        id: Option<String>,
+        #[serde(default)]
+        actor: Option<String>,
+        #[serde(default, borrow)]
+        meta: Option<&'a RawValue>,
+    }
+
+    /// Whether serde_json refuses `line` as an `Event` only because a number in it overflows
+    /// `f64`: the one documented difference.
+    fn only_number_overflow(line: &[u8]) -> bool {
+        serde_json::from_slice::<crate::Event>(line)
+            .is_err_and(|e| e.to_string().contains("number out of range"))
+            && serde_json::from_slice::<Reference<'_>>(line).is_ok()
+    }
+
+    fn check_against_serde(line: &[u8]) {
+        let ours = envelope(line);
+        let accepted = serde_json::from_slice::<crate::Event>(line).is_ok();
+        let reference = serde_json::from_slice::<Reference<'_>>(line);
+        match (ours, accepted) {
+            (Ok(ours), true) => {
+                let reference = reference.expect("an accepted event has an envelope");
+                assert_eq!(ours.event_type, reference.event_type, "type of {line:?}");
+                assert_eq!(ours.ts, reference.ts);
+                assert_eq!(ours.id.as_deref(), reference.id.as_deref());
+                assert_eq!(ours.actor.as_deref(), reference.actor.as_deref());
+                assert_eq!(ours.data, reference.data.get().as_bytes());
+                assert_eq!(ours.meta, reference.meta.map(|m| m.get().as_bytes()));
+            }
+            (Err(_), false) => {}
+            (Ok(_), false) if only_number_overflow(line) => {}
+            (ours, _) => panic!(
+                "disagreement on {:?}: ours {:?}, serde_json accepts: {accepted}",
+                String::from_utf8_lossy(line),
+                ours.map(|_| ()),
+            ),
+        }
+    }
+
+    #[test]
+    fn agrees_with_serde_json_on_handpicked_lines() {
+        let lines: &[&[u8]] = &[
+            br#"{"type":"a","data":{},"ts":1}"#,
+            br#" { "ts" : 5 , "data" : [1, 2.5e3, -0, true, false, null, "x"], "type" : "b" } "#,
+            br#"{"type":"a\"b\\c\u00e9\ud83d\ude00","data":"\n","ts":0,"id":"i","actor":null}"#,
+            br#"{"type":"a","data":{"k":{"k":[{}]}},"ts":18446744073709551615,"meta":{"m":1}}"#,
+            br#"{"type":"a","data":1,"ts":18446744073709551616}"#,
+            br#"{"type":"a","data":1,"ts":1.0}"#,
+            br#"{"type":"a","data":1,"ts":-1}"#,
+            br#"{"type":"a","data":1,"ts":01}"#,
+            br#"{"type":"a","data":1}"#,
+            br#"{"data":1,"ts":1}"#,
+            br#"{"type":"a","ts":1}"#,
+            br#"{"type":"a","data":1,"ts":1,"type":"b"}"#,
+            br#"{"type":1,"data":1,"ts":1}"#,
+            br#"{"type":"a","data":01,"ts":1}"#,
+            br#"{"type":"a","data":1.,"ts":1}"#,
+            br#"{"type":"a","data":"\x","ts":1}"#,
+            br#"{"type":"a","data":"\ud800","ts":1}"#,
+            br#"{"type":"a","data":"\udc00","ts":1}"#,
+            br#"{"type":"a","data":tru,"ts":1}"#,
+            br#"{"type":"a","data":1,"ts":1,}"#,
+            br#"{"type":"a","data":1,"ts":1} x"#,
+            br#"{"type":"a","data":[1,],"ts":1}"#,
+            br#"{"type":"a","data":{"k":1,},"ts":1}"#,
+            br#"{"type":"a","data":1,"ts":1,"meta":null,"extra":{"deep":[1]}}"#,
+            br#"{"type":"a","data":1,"ts":1,"id":5}"#,
+            br#"{"type":"a","data":[1e400],"ts":1}"#,
+            b"{\"type\":\"a\x01\",\"data\":1,\"ts\":1}",
+            b"{\"type\":\"a\",\"data\":\"\xff\",\"ts\":1}",
+            b"",
+            b"[]",
+            b"{",
+            br#"{"type":"a","data":"unterminated"#,
+        ];
+        for line in lines {
+            check_against_serde(line);
+        }
+    }
+
+    #[test]
+    fn nesting_limit_matches_serde_json() {
+        for depth in [120, 125, 126, 127, 128, 129, 200] {
+            let data = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            check_against_serde(format!(r#"{{"type":"a","data":{data},"ts":1}}"#).as_bytes());
+        }
+    }
+
+    #[test]
+    fn errors_name_a_column() {
+        let e = envelope(br#"{"type":"a","data":[1,,2],"ts":1}"#).unwrap_err();
+        assert_eq!(e.at, 22);
+        assert!(e.to_string().ends_with("at column 23"), "{e}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        #[test]
+        fn agrees_with_serde_json_on_mutated_lines(
+            pos in 0usize..80,
+            byte in proptest::prelude::any::<u8>(),
+            cut in 0usize..90,
+        ) {
+            let base = br#"{"type":"t\u00e9","data":{"a":[1,-2.5e-3,"s\"q"],"b":null},"ts":17,"id":"x"}"#;
+            let mut line = base.to_vec();
+            let pos = pos % line.len();
+            line[pos] = byte;
+            check_against_serde(&line);
+            line.truncate(cut.min(line.len()));
+            check_against_serde(&line);
+        }
+    }
+}
