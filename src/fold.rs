@@ -33,7 +33,7 @@ impl<S> LineFold<S> for Owned<S> {
     type Item<'b> = Event;
 
     #[inline]
-    fn parse<'b>(&self, line: &'b [u8]) -> Result<Event, String> {
+    fn parse(&self, line: &[u8]) -> Result<Event, String> {
         EventRef::parse_line(line)
             .map(|e| e.to_event())
             .map_err(|e| e.to_string())
