@@ -40,6 +40,8 @@ pub(crate) struct Frames {
     buf: Vec<u8>,
     /// Offset in the file of `buf[0]`.
     buf_offset: u64,
+    /// Bytes of the file not yet read that belong to the archive being read.
+    remaining: u64,
     eof: bool,
 }
 
@@ -51,8 +53,9 @@ pub(crate) struct Frame {
 }
 
 impl Frames {
-    /// Opens the archive at `path`; a missing archive has no frames.
-    pub fn open(path: &Path) -> io::Result<Self> {
+    /// Opens the archive at `path`; a missing archive has no frames. With `limit`, only the
+    /// first `limit` bytes are read (the rest is a frame still being written).
+    pub fn open(path: &Path, limit: Option<u64>) -> io::Result<Self> {
         let file = match File::open(path) {
             Ok(file) => Some(file),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -62,6 +65,7 @@ impl Frames {
             file,
             buf: Vec::new(),
             buf_offset: 0,
+            remaining: limit.unwrap_or(u64::MAX),
             eof: false,
         })
     }
@@ -107,8 +111,10 @@ impl Frames {
                 return Ok(None);
             }
             let old = self.buf.len();
-            self.buf.resize(old + READ_CHUNK, 0);
+            let want = self.remaining.min(READ_CHUNK as u64) as usize;
+            self.buf.resize(old + want, 0);
             let n = read_full(file, &mut self.buf[old..])?;
+            self.remaining -= n as u64;
             self.buf.truncate(old + n);
             if n == 0 {
                 self.eof = true;
@@ -201,7 +207,7 @@ mod tests {
         streamed.write_all(b"old\n").unwrap();
         append_frame(&path, &streamed.finish().unwrap()).unwrap();
 
-        let mut frames = Frames::open(&path).unwrap();
+        let mut frames = Frames::open(&path, None).unwrap();
         let mut got = Vec::new();
         while let Some(frame) = frames.next_frame(&path).unwrap() {
             got.push(decompress_frame(&path, &frame).unwrap());
@@ -220,7 +226,7 @@ mod tests {
         let second = compress_frame(&b"b\n".repeat(500)).unwrap();
         append_frame(&path, &second[..second.len() / 2]).unwrap();
 
-        let mut frames = Frames::open(&path).unwrap();
+        let mut frames = Frames::open(&path, None).unwrap();
         assert!(frames.next_frame(&path).unwrap().is_some());
         let err = frames.next_frame(&path).unwrap_err();
         match Error::from_io(&err) {

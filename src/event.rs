@@ -305,12 +305,152 @@ impl<'a> EventRef<'a> {
 }
 
 // The raw values were validated when the line was parsed, so building values from them cannot
-// fail, except for a number too large for `f64` (see `parse`), which becomes `null`.
+// fail; the fallbacks below are never taken for text that passed.
 fn raw_to_value(raw: &[u8]) -> simd_json::BorrowedValue<'_> {
-    serde_json::from_slice(raw)
-        .unwrap_or_else(|_| simd_json::BorrowedValue::Static(simd_json::StaticNode::Null))
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    BorrowedSeed
+        .deserialize(&mut de)
+        .unwrap_or(simd_json::BorrowedValue::Static(StaticNode::Null))
 }
 
 fn raw_to_json(raw: &[u8]) -> Value {
     serde_json::from_slice(raw).unwrap_or(Value::Null)
+}
+
+use simd_json::StaticNode;
+use simd_json::borrowed::{Object, Value as Borrowed};
+
+/// Builds a simd-json [`Borrowed`] value from a serde deserializer, borrowing strings and keys
+/// from the input where they hold no escapes and owning them where they do. (simd-json's own
+/// `Deserialize` impl cannot take an escaped key from serde_json.)
+struct BorrowedSeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for BorrowedSeed {
+    type Value = Borrowed<'de>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Borrowed<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for BorrowedSeed {
+    type Value = Borrowed<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Borrowed<'de>, E> {
+        Ok(Borrowed::Static(StaticNode::Bool(v)))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Borrowed<'de>, E> {
+        Ok(Borrowed::Static(StaticNode::I64(v)))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Borrowed<'de>, E> {
+        Ok(Borrowed::Static(StaticNode::U64(v)))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Borrowed<'de>, E> {
+        Ok(Borrowed::Static(StaticNode::from(v)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Borrowed<'de>, E> {
+        Ok(Borrowed::Static(StaticNode::Null))
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Borrowed<'de>, E> {
+        Ok(Borrowed::String(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Borrowed<'de>, E> {
+        Ok(Borrowed::String(Cow::Owned(v.to_string())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Borrowed<'de>, E> {
+        Ok(Borrowed::String(Cow::Owned(v)))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> Result<Borrowed<'de>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element_seed(BorrowedSeed)? {
+            items.push(item);
+        }
+        Ok(Borrowed::Array(Box::new(items)))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> Result<Borrowed<'de>, A::Error> {
+        let mut object =
+            Object::with_capacity_and_hasher(map.size_hint().unwrap_or(0), Default::default());
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let value = map.next_value_seed(BorrowedSeed)?;
+            object.insert(key, value);
+        }
+        Ok(Borrowed::Object(Box::new(object)))
+    }
+}
+
+/// A key borrowed from the input when it holds no escapes.
+struct KeySeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use simd_json::prelude::*;
+
+    #[test]
+    fn data_borrows_plain_keys_and_strings_and_owns_escaped_ones() {
+        let line = br#"{"type":"a","data":{"plain":"text","esc\"aped":"x\ny","n":[1,-2,2.5,null,true]},"ts":1}"#;
+        let event = EventRef::parse(line).unwrap();
+        let data = event.data();
+        let object = data.as_object().expect("an object");
+        let (plain_key, plain) = object.iter().find(|(k, _)| k.as_ref() == "plain").unwrap();
+        assert!(matches!(plain_key, Cow::Borrowed(_)));
+        assert!(matches!(plain, Borrowed::String(Cow::Borrowed("text"))));
+        assert_eq!(data.get("esc\"aped").and_then(|v| v.as_str()), Some("x\ny"));
+        let n = data.get("n").and_then(|v| v.as_array()).unwrap();
+        assert_eq!(n[0].as_u64(), Some(1));
+        assert_eq!(n[1].as_i64(), Some(-2));
+        assert_eq!(n[2].as_f64(), Some(2.5));
+        assert!(n[3].is_null());
+        assert_eq!(n[4].as_bool(), Some(true));
+        // The same payload through serde_json agrees.
+        assert_eq!(event.to_event().data["esc\"aped"], "x\ny");
+    }
 }

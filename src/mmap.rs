@@ -53,6 +53,56 @@ pub(crate) fn committed_end(file: &File, from: u64, len: u64) -> io::Result<u64>
     Ok(from)
 }
 
+/// Offset just past the first newline at or after `from` (and before `end`), or `end`.
+pub(crate) fn next_line_end(file: &File, from: u64, end: u64) -> io::Result<u64> {
+    let mut pos = from;
+    let mut chunk = vec![0u8; 64 << 10];
+    while pos < end {
+        let n = (end - pos).min(chunk.len() as u64) as usize;
+        let buf = &mut chunk[..n];
+        file.read_exact_at(buf, pos)?;
+        if let Some(i) = memchr::memchr(b'\n', buf) {
+            return Ok(pos + i as u64 + 1);
+        }
+        pos += n as u64;
+    }
+    Ok(end)
+}
+
+/// Splits the committed range `from..end` into consecutive ranges of about `segment` bytes,
+/// each ending just after a newline, so each can be mapped, read and released in turn.
+pub(crate) fn segments(
+    file: &File,
+    from: u64,
+    end: u64,
+    segment: u64,
+) -> impl Iterator<Item = io::Result<(u64, u64)>> + '_ {
+    let mut pos = from;
+    std::iter::from_fn(move || {
+        if pos >= end {
+            return None;
+        }
+        let target = pos.saturating_add(segment).min(end);
+        let seg_end = if target == end {
+            Ok(end)
+        } else {
+            committed_end(file, pos, target).and_then(|e| {
+                // A line longer than a segment: extend to its end.
+                if e > pos {
+                    Ok(e)
+                } else {
+                    next_line_end(file, target, end)
+                }
+            })
+        };
+        Some(seg_end.map(|seg_end| {
+            let range = (pos, seg_end);
+            pos = seg_end;
+            range
+        }))
+    })
+}
+
 /// The committed bytes of `file` from `from` on: up to and including the last newline present
 /// when this is called. Bytes of a line still being appended are never included, and so never
 /// mapped.
@@ -98,4 +148,42 @@ pub(crate) fn read_range(file: &File, from: u64, end: u64) -> io::Result<Region>
 fn advise_sequential(map: &memmap2::Mmap) {
     // A hint only: a failure changes nothing but speed.
     let _ = map.advise(memmap2::Advice::Sequential);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn segments_cover_the_range_and_end_at_newlines() {
+        let mut file = tempfile::tempfile().unwrap();
+        let mut content = Vec::new();
+        for i in 0..200 {
+            content.extend_from_slice(&vec![b'x'; i % 37]);
+            content.push(b'\n');
+        }
+        content.extend_from_slice(b"torn");
+        file.write_all(&content).unwrap();
+        let end = committed_end(&file, 0, content.len() as u64).unwrap();
+        assert_eq!(end as usize, content.len() - 4);
+        for segment in [1, 7, 64, 1000, 1 << 20] {
+            for from in [0u64, 38] {
+                let ranges: Vec<_> = segments(&file, from, end, segment)
+                    .collect::<io::Result<_>>()
+                    .unwrap();
+                assert_eq!(ranges.first().map(|r| r.0), Some(from));
+                assert_eq!(ranges.last().map(|r| r.1), Some(end));
+                for pair in ranges.windows(2) {
+                    assert_eq!(pair[0].1, pair[1].0);
+                }
+                for &(start, stop) in &ranges {
+                    assert!(stop > start);
+                    assert_eq!(content[stop as usize - 1], b'\n');
+                    let region = read_range(&file, start, stop).unwrap();
+                    assert_eq!(&region[..], &content[start as usize..stop as usize]);
+                }
+            }
+        }
+    }
 }

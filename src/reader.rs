@@ -7,7 +7,7 @@
 use crate::WaitResult;
 use crate::archive::{self, Frames};
 use crate::error::Error;
-use crate::event::{Event, EventRef};
+use crate::event::Event;
 use crate::fold::{self, LineFold};
 use crate::lines::{self, Lines};
 use crate::mmap::{self, Region};
@@ -62,6 +62,9 @@ pub struct EventReader {
     log_path: PathBuf,
     archive_path: PathBuf,
 }
+
+/// How much of the active log is mapped at a time while folding.
+const SEGMENT: u64 = 32 << 20;
 
 /// The iterator [`EventReader::read_full`] returns: `(event, line_hash)` items.
 pub(crate) type FullHistory = Box<dyn Iterator<Item = io::Result<(Event, String)>>>;
@@ -192,7 +195,7 @@ impl EventReader {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn read_full(&self) -> io::Result<FullHistory> {
-        let frames = Frames::open(&self.archive_path)?;
+        let frames = Frames::open(&self.archive_path, self.archive_limit()?)?;
         let active = if self.active_is_archived()? {
             None
         } else {
@@ -209,6 +212,10 @@ impl EventReader {
             active,
             done: false,
         }))
+    }
+
+    fn archive_limit(&self) -> io::Result<Option<u64>> {
+        recovery::archive_read_limit(self.dir(), &self.archive_path)
     }
 
     fn active_is_archived(&self) -> io::Result<bool> {
@@ -362,41 +369,61 @@ impl EventReader {
     }
 
     /// Folds the active log from `from` on.
+    ///
+    /// The committed range is mapped one segment at a time, so memory use does not grow with
+    /// the log.
     pub(crate) fn fold_active<A, F: LineFold<A>>(&self, from: u64, acc: A, fold: &F) -> Folded<A> {
-        let region = match File::open(&self.log_path).and_then(|f| mmap::committed(&f, from)) {
-            Ok(region) => region,
+        let mut folded = Folded {
+            acc,
+            tail: None,
+            error: None,
+            failed_in_archive: false,
+            any: false,
+        };
+        let file = match File::open(&self.log_path) {
+            Ok(file) => file,
             Err(e) => {
-                return Folded {
-                    acc,
-                    tail: None,
-                    error: Some(e),
-                    failed_in_archive: false,
-                    any: false,
-                };
+                folded.error = Some(e);
+                return folded;
             }
         };
-        let done = fold::fold_buf(&region, acc, fold);
-        let tail = done.last.map(|(end, line)| Tail {
-            end: from + end as u64,
-            hash: line_hash(&region[line]),
-        });
-        let error = done.bad.map(|(start, reason)| {
-            malformed(
-                &self.log_path,
-                Origin::Active { from },
-                &region,
-                start,
-                reason,
-            )
-        });
-        let any = tail.is_some();
-        Folded {
-            acc: done.acc,
-            tail,
-            error,
-            failed_in_archive: false,
-            any,
+        let end = match file
+            .metadata()
+            .and_then(|m| mmap::committed_end(&file, from, m.len()))
+        {
+            Ok(end) => end,
+            Err(e) => {
+                folded.error = Some(e);
+                return folded;
+            }
+        };
+        for segment in mmap::segments(&file, from, end, SEGMENT) {
+            let region = match segment.and_then(|(start, end)| {
+                mmap::read_range(&file, start, end).map(|region| (start, region))
+            }) {
+                Ok(found) => found,
+                Err(e) => {
+                    folded.error = Some(e);
+                    return folded;
+                }
+            };
+            let (start, region) = region;
+            let done = fold::fold_buf(&region, folded.acc, fold);
+            folded.acc = done.acc;
+            if let Some((end, line)) = done.last {
+                folded.tail = Some(Tail {
+                    end: start + end as u64,
+                    hash: line_hash(&region[line]),
+                });
+                folded.any = true;
+            }
+            if let Some((at, reason)) = done.bad {
+                let origin = Origin::Active { from: start };
+                folded.error = Some(malformed(&self.log_path, origin, &region, at, reason));
+                return folded;
+            }
         }
+        folded
     }
 
     /// Folds the whole history: the archive, then the active log.
@@ -445,7 +472,10 @@ impl EventReader {
         fold: &F,
     ) -> Result<(A, bool), (A, io::Error)> {
         let path = &self.archive_path;
-        let mut frames = match Frames::open(path) {
+        let mut frames = match self
+            .archive_limit()
+            .and_then(|limit| Frames::open(path, limit))
+        {
             Ok(frames) => frames,
             Err(e) => return Err((acc, e)),
         };
@@ -521,13 +551,6 @@ fn count_lines_before(path: &Path, len: u64) -> io::Result<u64> {
     }
 }
 
-/// Parses a line into an owned event.
-pub(crate) fn parse_event(line: &[u8]) -> Result<Event, String> {
-    EventRef::parse_line(line)
-        .map(|e| e.to_event())
-        .map_err(|e| e.to_string())
-}
-
 /// A buffer of lines being handed out one event at a time.
 struct Source {
     region: Region,
@@ -552,7 +575,7 @@ impl Source {
         let line = lines.next()?;
         let start = self.pos + line.start;
         let end = self.pos + line.end();
-        let result = match parse_event(line.bytes) {
+        let result = match fold::parse_owned(line.bytes) {
             Ok(event) => Ok((event, end, line_hash(line.bytes))),
             Err(reason) => {
                 let err = malformed(&self.path, self.origin, &self.region, start, reason);

@@ -105,6 +105,19 @@ pub(crate) fn active_already_archived(
     )
 }
 
+/// How much of the archive a reader may read: everything, unless the rotation record shows a
+/// frame still being appended (or cut short by a crash), which is left out.
+pub(crate) fn archive_read_limit(dir: &Path, archive_path: &Path) -> io::Result<Option<u64>> {
+    let Some(record) = read_record(dir)? else {
+        return Ok(None);
+    };
+    let len = fsutil::len_or_zero(archive_path)?;
+    Ok(
+        (len >= record.archive_len_before && len < record.archive_len_after())
+            .then_some(record.archive_len_before),
+    )
+}
+
 /// Creates an empty active log beside `log_path` and renames it over `log_path`.
 ///
 /// The old file keeps its length, so maps of it held by readers stay valid. With `lock`, the new
@@ -180,7 +193,16 @@ pub(crate) fn recover(
                 &[],
             )?;
             repairs.finished_rotation = true;
-        } else if archive_len != record.archive_len_after() || file.metadata()?.len() != 0 {
+        } else if archive_len == record.archive_len_after() && file.metadata()?.len() == 0 {
+            // The active log was replaced; the crash may have come before the snapshots were
+            // reset. Snapshots already reset are left alone.
+            crate::snapshot::retire_after_rotation(
+                views_dir,
+                record.active_len,
+                &record.last_line_hash,
+                &[],
+            )?;
+        } else {
             // Something else wrote since (another rotation, or events appended by a program
             // that does not know the record): the record no longer describes the files.
             clear_record(dir)?;

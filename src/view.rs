@@ -225,8 +225,8 @@ where
         } = folded;
         self.state = acc;
         if let Some(error) = error {
-            if full && (failed_in_archive || tail.is_none()) {
-                // A partial history with no place in the active log: start over next time.
+            if failed_in_archive {
+                // A partial archive replay has no place in the active log: start over next time.
                 self.state = S::default();
                 self.offset = 0;
                 self.hash.clear();
@@ -234,6 +234,10 @@ where
             } else if let Some(tail) = tail {
                 self.offset = tail.end;
                 self.hash = tail.hash;
+            } else if full {
+                // The whole archive was folded; the active log failed before its first event.
+                self.offset = 0;
+                self.hash.clear();
             }
             return Err(error);
         }
@@ -302,13 +306,6 @@ where
         snapshot::save_parts(&self.snapshot_path, &self.state, self.offset, &self.hash)
     }
 
-    /// Returns the state in memory, without any I/O.
-    ///
-    /// Before the first [`refresh`](View::refresh) this is `S::default()`.
-    pub fn state(&self) -> &S {
-        &self.state
-    }
-
     /// Discards the snapshot and the state and replays the whole history.
     ///
     /// Use it after changing the reducer: the log is the truth, the snapshot only a cache.
@@ -338,6 +335,15 @@ where
         self.loaded = true;
         self.needs_full_replay = true;
         self.refresh(reader)
+    }
+}
+
+impl<S> View<S> {
+    /// Returns the state in memory, without any I/O.
+    ///
+    /// Before the first [`refresh`](View::refresh) this is `S::default()`.
+    pub fn state(&self) -> &S {
+        &self.state
     }
 
     /// Returns the view's name.

@@ -216,3 +216,36 @@ pub fn snapshot_path(views_dir: &Path, name: &str) -> PathBuf {
 pub fn load_snapshot<S: DeserializeOwned>(log: &EventLog, name: &str) -> Option<Snapshot<S>> {
     snapshot::load(&snapshot_path(log.views_dir(), name)).expect("snapshot load failed")
 }
+
+/// The line `event` is stored as, newline included.
+pub fn line_of(event: &Event) -> String {
+    format!(
+        "{}\n",
+        serde_json::to_string(event).expect("event serializes")
+    )
+}
+
+/// The active log `events` make when appended to an empty log.
+pub fn lines_of(events: &[Event]) -> String {
+    events.iter().map(line_of).collect()
+}
+
+/// Append raw bytes to a file, as a crash or another program would leave them.
+pub fn append_bytes(path: &Path, bytes: &[u8]) {
+    use std::io::Write;
+    let mut file = fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .expect("could not open the file to append to");
+    file.write_all(bytes).expect("could not append");
+}
+
+/// The whole archive decompressed with nothing but the `zstd` crate (every frame, in order);
+/// empty when there is no archive.
+pub fn decompress_archive(path: &Path) -> Vec<u8> {
+    match fs::File::open(path) {
+        Ok(file) => zstd::stream::decode_all(file).expect("the archive does not decompress"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => panic!("could not open the archive: {e}"),
+    }
+}
