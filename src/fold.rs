@@ -141,14 +141,18 @@ struct Parsed<T> {
     bad: Option<(usize, String)>,
 }
 
+/// Parses the lines of `buf[range]` into `items` (emptied first, its capacity reused: a fresh
+/// vector per chunk would be a large allocation, mapped and faulted in every time).
 fn parse_chunk<'b, A, F: LineFold<A>>(
     buf: &'b [u8],
     range: std::ops::Range<usize>,
     fold: &F,
+    mut items: Vec<F::Item<'b>>,
 ) -> Parsed<F::Item<'b>> {
     let base = range.start;
+    items.clear();
     let mut parsed = Parsed {
-        items: Vec::with_capacity(range.len() / 64),
+        items,
         last: None,
         bad: None,
     };
@@ -205,14 +209,16 @@ pub(crate) fn fold_threads<A, F: LineFold<A>>(
             let (return_tx, return_rx) = mpsc::channel::<Parsed<F::Item<'_>>>();
             let ranges = &ranges;
             scope.spawn(move || {
+                let mut spare = Vec::new();
                 for range in ranges.iter().skip(lane).step_by(lanes) {
-                    let parsed = parse_chunk(buf, range.clone(), fold);
+                    let parsed = parse_chunk(buf, range.clone(), fold, std::mem::take(&mut spare));
                     let stop = parsed.bad.is_some();
                     if result_tx.send(parsed).is_err() || stop {
                         break;
                     }
-                    while let Ok(done) = return_rx.try_recv() {
-                        drop(done);
+                    while let Ok(mut done) = return_rx.try_recv() {
+                        done.items.clear();
+                        spare = done.items;
                     }
                 }
                 drop(result_tx);
@@ -224,10 +230,11 @@ pub(crate) fn fold_threads<A, F: LineFold<A>>(
             results.push(result_rx);
             returns.push(return_tx);
         }
+        let mut spare = Vec::new();
         for (i, range) in ranges.iter().enumerate() {
             let lane = i % lanes;
             let parsed = if lane == 0 {
-                parse_chunk(buf, range.clone(), fold)
+                parse_chunk(buf, range.clone(), fold, std::mem::take(&mut spare))
             } else {
                 match results[lane - 1].recv() {
                     Ok(parsed) => parsed,
@@ -243,6 +250,8 @@ pub(crate) fn fold_threads<A, F: LineFold<A>>(
             let bad = parsed.bad.clone();
             if lane > 0 {
                 let _ = returns[lane - 1].send(parsed);
+            } else {
+                spare = parsed.items;
             }
             if bad.is_some() {
                 return BufFold { acc, last, bad };
