@@ -5,8 +5,10 @@
 //! without a content size) are still read.
 
 use crate::error::Error;
+#[cfg_attr(test, allow(unused_imports))]
+use crate::fsutil::Fs;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::Path;
 
 /// zstd level for new frames (the level eventfold 0.2.0 uses).
@@ -24,9 +26,10 @@ pub(crate) fn compress_frame(content: &[u8]) -> io::Result<Vec<u8>> {
 
 /// Appends a finished frame to the archive and syncs it. Returns whether the file was created.
 pub(crate) fn append_frame(path: &Path, frame: &[u8]) -> io::Result<bool> {
-    let (mut file, created) = crate::fsutil::open_append(path)?;
-    file.write_all(frame)?;
-    file.sync_data()?;
+    let fs = crate::fsutil::fs();
+    let (mut file, created) = fs.open_append(path)?;
+    fs.write_all(&mut file, path, frame)?;
+    fs.sync_data(&file, path)?;
     if created {
         crate::fsutil::sync_parent(path)?;
     }
@@ -191,6 +194,7 @@ pub(crate) fn decompress_frame(path: &Path, frame: &Frame) -> io::Result<Vec<u8>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn frames_round_trip_and_split_at_boundaries() {

@@ -49,6 +49,8 @@
 mod archive;
 mod error;
 mod event;
+#[cfg(test)]
+mod fault;
 mod fold;
 mod fsutil;
 mod lines;

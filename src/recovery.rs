@@ -11,6 +11,8 @@
 //! are new events and are kept.
 
 use crate::fsutil;
+#[cfg_attr(test, allow(unused_imports))]
+use crate::fsutil::Fs;
 use crate::mmap;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
@@ -126,11 +128,8 @@ pub(crate) fn replace_active(log_path: &Path, lock: bool) -> io::Result<File> {
     let next = log_path.with_file_name(NEXT_LOG_NAME);
     fsutil::remove_if_exists(&next)?;
     // This handle becomes the writer's: it appends, and it carries the lock.
-    let file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create_new(true)
-        .open(&next)?;
+    let fs = fsutil::fs();
+    let file = fs.create_new(&next)?;
     if lock {
         file.try_lock().map_err(|e| {
             io::Error::other(format!(
@@ -139,8 +138,8 @@ pub(crate) fn replace_active(log_path: &Path, lock: bool) -> io::Result<File> {
             ))
         })?;
     }
-    file.sync_all()?;
-    fs::rename(&next, log_path)?;
+    fs.sync_data(&file, &next)?;
+    fs.rename(&next, log_path)?;
     fsutil::sync_parent(log_path)?;
     Ok(file)
 }
@@ -177,9 +176,10 @@ pub(crate) fn recover(
             // The frame never fully reached the archive: cut what did and forget the rotation;
             // the active log still holds every event.
             if archive_len > record.archive_len_before {
+                let fs = fsutil::fs();
                 let archive = OpenOptions::new().write(true).open(archive_path)?;
-                archive.set_len(record.archive_len_before)?;
-                archive.sync_all()?;
+                fs.set_len(&archive, archive_path, record.archive_len_before)?;
+                fs.sync_data(&archive, archive_path)?;
                 repairs.torn_frame = archive_len - record.archive_len_before;
             }
             clear_record(dir)?;
@@ -214,8 +214,9 @@ pub(crate) fn recover(
     if committed < len {
         // A torn last line: the append that wrote it never returned. Cut it so the next append
         // starts on a line of its own.
-        file.set_len(committed)?;
-        file.sync_all()?;
+        let fs = fsutil::fs();
+        fs.set_len(&file, log_path, committed)?;
+        fs.sync_data(&file, log_path)?;
         repairs.torn_tail = len - committed;
     }
     Ok((file, repairs))

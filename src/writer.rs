@@ -4,6 +4,8 @@ use crate::archive;
 use crate::error::Error;
 use crate::event::Event;
 use crate::fsutil;
+#[cfg_attr(test, allow(unused_imports))]
+use crate::fsutil::Fs;
 use crate::mmap;
 use crate::reader::{EventReader, line_hash};
 use crate::recovery::{self, RotationRecord};
@@ -12,7 +14,7 @@ use crate::view::ViewOps;
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::{self, File};
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// How a writer keeps other writers out.
@@ -322,10 +324,10 @@ impl EventWriter {
             self.rotation_record = false;
         }
         let base = self.file.seek(SeekFrom::End(0))?;
-        let written = self
-            .file
-            .write_all(&buf)
-            .and_then(|()| self.file.sync_data());
+        let fs = fsutil::fs();
+        let written = fs
+            .write_all(&mut self.file, &self.log_path, &buf)
+            .and_then(|()| fs.sync_data(&self.file, &self.log_path));
         if let Err(e) = written {
             self.poisoned = Some(e.to_string());
             self.line_buf = buf;
