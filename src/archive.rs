@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::fsutil::Fs;
 use std::fs::File;
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// zstd level for new frames (the level eventfold 0.2.0 uses).
 const LEVEL: i32 = 3;
@@ -148,47 +148,130 @@ fn read_full(file: &mut File, mut buf: &mut [u8]) -> io::Result<usize> {
     Ok(total)
 }
 
-/// Decompresses one frame. Frames that declare their content size are decompressed straight
-/// into a buffer of that size; older frames are streamed. A skippable frame yields no bytes.
-pub(crate) fn decompress_frame(path: &Path, frame: &Frame) -> io::Result<Vec<u8>> {
-    let fail = |reason: String| -> io::Error {
-        Error::Archive {
+/// Decompressed bytes are handed out in windows of about this size.
+const WINDOW: usize = 4 << 20;
+
+/// The decompressed archive, handed out in windows of whole lines.
+///
+/// Frames are decompressed as streams, so memory holds one compressed frame and the windows in
+/// use, never a whole decompressed frame: a large `max_log_size` does not make replay use more
+/// memory. A line cut short at the end of a frame (possible only in frames written by 0.2.0
+/// from a torn active log) is dropped.
+pub(crate) struct Windows {
+    frames: Frames,
+    path: PathBuf,
+    /// The frame being decompressed, and where it starts in the archive file.
+    decoder: Option<(u64, Decoder)>,
+    /// Bytes of an unfinished line, carried into the next window.
+    carry: Vec<u8>,
+    /// Offset in the decompressed stream of the next window's first byte.
+    offset: u64,
+}
+
+type Decoder = zstd::stream::read::Decoder<'static, io::BufReader<io::Cursor<Vec<u8>>>>;
+
+/// Whole lines of the decompressed archive.
+pub(crate) struct Window {
+    /// Offset of `bytes[0]` in the decompressed stream.
+    pub offset: u64,
+    /// Complete lines, each ending in a newline.
+    pub bytes: Vec<u8>,
+}
+
+impl Windows {
+    /// Opens the archive at `path` (see [`Frames::open`] for `limit`).
+    pub fn open(path: &Path, limit: Option<u64>) -> io::Result<Self> {
+        Ok(Windows {
+            frames: Frames::open(path, limit)?,
             path: path.to_path_buf(),
-            frame_offset: frame.offset,
-            reason,
-        }
-        .into()
-    };
-    // A declared size is trusted for pre-sizing only when it is plausible for the frame's
-    // compressed length; a damaged header cannot make us allocate gigabytes up front.
-    let plausible = |size: u64| size <= (frame.bytes.len() as u64).saturating_mul(256) + (1 << 16);
-    match zstd::zstd_safe::get_frame_content_size(&frame.bytes) {
-        Ok(Some(size)) if plausible(size) => {
-            let size = usize::try_from(size)
-                .map_err(|_| fail(format!("frame declares {size} bytes, too many for memory")))?;
-            let mut out = Vec::with_capacity(size);
-            zstd::bulk::Decompressor::new()
-                .and_then(|mut d| d.decompress_to_buffer(&frame.bytes, &mut out))
-                .map_err(|e| fail(e.to_string()))?;
-            if out.len() != size {
-                return Err(fail(format!(
-                    "frame declares {size} bytes but holds {}",
-                    out.len()
-                )));
+            decoder: None,
+            carry: Vec::new(),
+            offset: 0,
+        })
+    }
+
+    /// The next window of whole lines, reusing `buf`'s allocation; `Ok(None)` at the end.
+    pub fn next_window(&mut self, mut buf: Vec<u8>) -> io::Result<Option<Window>> {
+        buf.clear();
+        buf.append(&mut self.carry);
+        loop {
+            if self.decoder.is_none() {
+                let Some(frame) = self.frames.next_frame(&self.path)? else {
+                    // A partial line can only be left here by a frame that ended without its
+                    // newline, which is dropped below; nothing remains.
+                    return Ok(None);
+                };
+                let decoder = zstd::stream::read::Decoder::new(io::Cursor::new(frame.bytes))
+                    .map_err(|e| self.fail(frame.offset, e))?
+                    .single_frame();
+                self.decoder = Some((frame.offset, decoder));
             }
-            Ok(out)
-        }
-        _ => {
-            let mut out = Vec::new();
-            let mut decoder = zstd::stream::read::Decoder::with_buffer(&frame.bytes[..])
-                .map_err(|e| fail(e.to_string()))?
-                .single_frame();
-            decoder
-                .read_to_end(&mut out)
-                .map_err(|e| fail(e.to_string()))?;
-            Ok(out)
+            let (frame_offset, decoder) = self.decoder.as_mut().expect("set above");
+            let frame_offset = *frame_offset;
+            let frame_done =
+                fill(decoder, &mut buf, WINDOW).map_err(|e| self.fail(frame_offset, e))?;
+            let complete = crate::lines::committed_len(&buf);
+            if frame_done {
+                self.decoder = None;
+                // Bytes after the frame's last newline: a line the frame never finished.
+                let torn = buf.len() - complete;
+                buf.truncate(complete);
+                if buf.is_empty() {
+                    self.offset += torn as u64;
+                    continue;
+                }
+                let window = Window {
+                    offset: self.offset,
+                    bytes: buf,
+                };
+                self.offset += (complete + torn) as u64;
+                return Ok(Some(window));
+            }
+            if complete == 0 {
+                // One line longer than a window: keep reading until it ends.
+                continue;
+            }
+            self.carry.extend_from_slice(&buf[complete..]);
+            buf.truncate(complete);
+            let window = Window {
+                offset: self.offset,
+                bytes: buf,
+            };
+            self.offset += complete as u64;
+            return Ok(Some(window));
         }
     }
+
+    fn fail(&self, frame_offset: u64, e: io::Error) -> io::Error {
+        Error::Archive {
+            path: self.path.clone(),
+            frame_offset,
+            reason: e.to_string(),
+        }
+        .into()
+    }
+}
+
+/// Appends up to `want` decompressed bytes to `buf`; returns whether the frame ended.
+fn fill(decoder: &mut Decoder, buf: &mut Vec<u8>, want: usize) -> io::Result<bool> {
+    let target = buf.len() + want;
+    while buf.len() < target {
+        let start = buf.len();
+        buf.resize(target, 0);
+        match decoder.read(&mut buf[start..]) {
+            Ok(0) => {
+                buf.truncate(start);
+                return Ok(true);
+            }
+            Ok(n) => buf.truncate(start + n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(start),
+            Err(e) => {
+                buf.truncate(start);
+                return Err(e);
+            }
+        }
+    }
+    Ok(false)
 }
 
 #[cfg(test)]
@@ -212,13 +295,20 @@ mod tests {
         append_frame(&path, &streamed.finish().unwrap()).unwrap();
 
         let mut frames = Frames::open(&path, None).unwrap();
-        let mut got = Vec::new();
-        while let Some(frame) = frames.next_frame(&path).unwrap() {
-            got.push(decompress_frame(&path, &frame).unwrap());
+        let mut count = 0;
+        while frames.next_frame(&path).unwrap().is_some() {
+            count += 1;
         }
-        assert_eq!(got.len(), 4);
-        assert_eq!(&got[..3], &contents[..]);
-        assert_eq!(got[3], b"old\n");
+        assert_eq!(count, 4);
+
+        let mut windows = Windows::open(&path, None).unwrap();
+        let mut stream = Vec::new();
+        while let Some(window) = windows.next_window(Vec::new()).unwrap() {
+            assert_eq!(window.offset, stream.len() as u64);
+            assert_eq!(window.bytes.last(), Some(&b'\n'));
+            stream.extend_from_slice(&window.bytes);
+        }
+        assert_eq!(stream, [contents.concat(), b"old\n".to_vec()].concat());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! each line, and report a bad line with its file, byte offset and line number.
 
 use crate::WaitResult;
-use crate::archive::{self, Frames};
+use crate::archive::Windows;
 use crate::error::Error;
 use crate::event::Event;
 use crate::fold::{self, LineFold};
@@ -195,7 +195,7 @@ impl EventReader {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn read_full(&self) -> io::Result<FullHistory> {
-        let frames = Frames::open(&self.archive_path, self.archive_limit()?)?;
+        let windows = Windows::open(&self.archive_path, self.archive_limit()?)?;
         let active = if self.active_is_archived()? {
             None
         } else {
@@ -203,11 +203,10 @@ impl EventReader {
             Some(mmap::committed(&file, 0)?)
         };
         Ok(Box::new(FullEvents {
-            frames: Some(frames),
+            windows: Some(windows),
             archive_path: self.archive_path.clone(),
             log_path: self.log_path.clone(),
             current: None,
-            stream_offset: 0,
             lines_before: 0,
             active,
             done: false,
@@ -472,51 +471,45 @@ impl EventReader {
         fold: &F,
     ) -> Result<(A, bool), (A, io::Error)> {
         let path = &self.archive_path;
-        let mut frames = match self
+        let mut windows = match self
             .archive_limit()
-            .and_then(|limit| Frames::open(path, limit))
+            .and_then(|limit| Windows::open(path, limit))
         {
-            Ok(frames) => frames,
+            Ok(windows) => windows,
             Err(e) => return Err((acc, e)),
         };
-        let mut stream_offset = 0u64;
         let mut lines_before = 0u64;
         let mut any = false;
-        let decompress =
-            |frame: io::Result<Option<archive::Frame>>| -> io::Result<Option<Vec<u8>>> {
-                match frame? {
-                    Some(frame) => archive::decompress_frame(path, &frame).map(Some),
-                    None => Ok(None),
-                }
-            };
-        let mut current = decompress(frames.next_frame(path));
+        let mut current = windows.next_window(Vec::new());
+        let mut spare = Vec::new();
         loop {
-            let content = match current {
-                Ok(Some(content)) => content,
+            let window = match current {
+                Ok(Some(window)) => window,
                 Ok(None) => return Ok((acc, any)),
                 Err(e) => return Err((acc, e)),
             };
-            // Reading the next frame's compressed bytes is cheap; decompressing it is not.
-            let next_frame = frames.next_frame(path);
+            // The next window is decompressed on a rayon worker while this one is folded; two
+            // buffers take turns.
             let mut next = None;
             let done = rayon::in_place_scope(|scope| {
                 let slot = &mut next;
-                scope.spawn(move |_| *slot = Some(decompress(next_frame)));
-                let committed = &content[..lines::committed_len(&content)];
-                fold::fold_buf(committed, acc, fold)
+                let windows = &mut windows;
+                let spare = std::mem::take(&mut spare);
+                scope.spawn(move |_| *slot = Some(windows.next_window(spare)));
+                fold::fold_buf(&window.bytes, acc, fold)
             });
             acc = done.acc;
             any |= done.last.is_some();
             if let Some((start, reason)) = done.bad {
                 let origin = Origin::Archive {
-                    stream_offset,
+                    stream_offset: window.offset,
                     lines_before,
                 };
-                return Err((acc, malformed(path, origin, &content, start, reason)));
+                return Err((acc, malformed(path, origin, &window.bytes, start, reason)));
             }
-            stream_offset += content.len() as u64;
-            lines_before += memchr::memchr_iter(b'\n', &content).count() as u64;
+            lines_before += memchr::memchr_iter(b'\n', &window.bytes).count() as u64;
             current = next.expect("the scope ran the decompression");
+            spare = window.bytes;
         }
     }
 }
@@ -611,42 +604,41 @@ impl Iterator for ActiveEvents {
 
 /// The iterator behind [`EventReader::read_full`].
 struct FullEvents {
-    frames: Option<Frames>,
+    windows: Option<Windows>,
     archive_path: PathBuf,
     log_path: PathBuf,
     current: Option<Source>,
-    stream_offset: u64,
     lines_before: u64,
     active: Option<Region>,
     done: bool,
 }
 
 impl FullEvents {
-    /// Moves to the next frame, or to the active log after the last frame.
+    /// Moves to the next window of the archive, or to the active log after the archive.
     fn advance(&mut self) -> io::Result<bool> {
-        if let Some(frames) = self.frames.as_mut() {
-            match frames.next_frame(&self.archive_path)? {
-                Some(frame) => {
-                    let content = archive::decompress_frame(&self.archive_path, &frame)?;
-                    let committed = lines::committed_len(&content);
+        if let Some(windows) = self.windows.as_mut() {
+            let spare = match self.current.take().map(|source| source.region) {
+                Some(Region::Read(buf)) => buf,
+                _ => Vec::new(),
+            };
+            match windows.next_window(spare)? {
+                Some(window) => {
                     let origin = Origin::Archive {
-                        stream_offset: self.stream_offset,
+                        stream_offset: window.offset,
                         lines_before: self.lines_before,
                     };
-                    self.stream_offset += content.len() as u64;
-                    self.lines_before += memchr::memchr_iter(b'\n', &content).count() as u64;
-                    let mut content = content;
-                    content.truncate(committed);
+                    self.lines_before += memchr::memchr_iter(b'\n', &window.bytes).count() as u64;
                     self.current = Some(Source::new(
-                        Region::Read(content),
+                        Region::Read(window.bytes),
                         self.archive_path.clone(),
                         origin,
                     ));
                     return Ok(true);
                 }
-                None => self.frames = None,
+                None => self.windows = None,
             }
         }
+        self.current = None;
         match self.active.take() {
             Some(region) => {
                 self.current = Some(Source::new(
@@ -676,7 +668,7 @@ impl Iterator for FullEvents {
                         self.done = true;
                         return Some(Err(e));
                     }
-                    None => self.current = None,
+                    None => {}
                 }
             }
             match self.advance() {
