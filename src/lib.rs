@@ -44,7 +44,7 @@
 //! See `docs/guide.md` for the concepts at length and `docs/format.md` for the bytes on disk.
 
 #![deny(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod archive;
 mod error;

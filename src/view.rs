@@ -188,7 +188,7 @@ where
     /// # Errors
     ///
     /// Returns an error if the view's name is not a valid file name, if a file cannot be read,
-    /// if a line is malformed ([`Error::Malformed`], naming file, byte offset and line), or if
+    /// if a line is malformed ([`Error::Malformed`](crate::Error::Malformed), naming file, byte offset and line), or if
     /// the snapshot cannot be saved. After an error in the active log the view keeps the events
     /// folded before the bad line, with its offset just past the last of them.
     ///
