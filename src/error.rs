@@ -90,6 +90,23 @@ impl Error {
     }
 
     /// The [`io::ErrorKind`] this error is reported with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Error, Event, EventLog};
+    /// use std::io::ErrorKind;
+    /// fn count(n: u64, _e: &Event) -> u64 { n + 1 }
+    /// let Err(err) = EventLog::builder(dir.path()).view::<u64>("a/b", count).open() else {
+    ///     panic!("a view name with a path separator is refused");
+    /// };
+    /// let Some(inner) = Error::from_io(&err) else { panic!("an eventfold error") };
+    /// assert!(matches!(inner, Error::InvalidViewName { .. }));
+    /// assert_eq!(inner.io_kind(), ErrorKind::InvalidInput);
+    /// assert_eq!(err.kind(), inner.io_kind());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn io_kind(&self) -> io::ErrorKind {
         match self {
             Error::Malformed { .. } | Error::Archive { .. } => io::ErrorKind::InvalidData,

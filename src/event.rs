@@ -200,36 +200,106 @@ impl<'a> EventRef<'a> {
     }
 
     /// The event type (`"type"` on disk).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let event = EventRef::parse(br#"{"type":"caf\u00e9_opened","data":{},"ts":1}"#)?;
+    /// assert_eq!(event.event_type(), "café_opened"); // escapes are decoded
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn event_type(&self) -> &str {
         &self.event_type
     }
 
     /// The timestamp, seconds since the Unix epoch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let event = EventRef::parse(br#"{"type":"a","data":null,"ts":1700000000}"#)?;
+    /// assert_eq!(event.ts(), 1_700_000_000);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn ts(&self) -> u64 {
         self.ts
     }
 
     /// The event's identifier, if it has one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let with_id = EventRef::parse(br#"{"type":"a","data":null,"ts":1,"id":"ord-7"}"#)?;
+    /// assert_eq!(with_id.id(), Some("ord-7"));
+    /// let without = EventRef::parse(br#"{"type":"a","data":null,"ts":1}"#)?;
+    /// assert_eq!(without.id(), None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn id(&self) -> Option<&str> {
         self.id.as_deref()
     }
 
     /// The actor that caused the event, if recorded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let event = EventRef::parse(br#"{"type":"login","data":{},"ts":1,"actor":"user_42"}"#)?;
+    /// assert_eq!(event.actor(), Some("user_42"));
+    /// assert_eq!(EventRef::parse(br#"{"type":"tick","data":{},"ts":1}"#)?.actor(), None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn actor(&self) -> Option<&str> {
         self.actor.as_deref()
     }
 
     /// The raw bytes of the whole line, without its newline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let line = br#"{"type":"a","data":{"n":1},"ts":1}"#;
+    /// let event = EventRef::parse(line)?;
+    /// assert_eq!(event.line(), line);
+    /// assert!(std::ptr::eq(event.line(), &line[..])); // borrowed, not copied
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn line(&self) -> &'a [u8] {
         self.line
     }
 
     /// The JSON text of `data`, exactly as it stands in the line.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let event = EventRef::parse(br#"{"type":"a","data":{"n": [1, 2]},"ts":1}"#)?;
+    /// assert_eq!(event.data_raw(), r#"{"n": [1, 2]}"#);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn data_raw(&self) -> &'a str {
         parse::raw_str(self.data)
     }
 
     /// The JSON text of `meta`, if present and not `null`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let event = EventRef::parse(br#"{"type":"a","data":1,"ts":1,"meta":{"trace":"t9"}}"#)?;
+    /// assert_eq!(event.meta_raw(), Some(r#"{"trace":"t9"}"#));
+    /// let null_meta = EventRef::parse(br#"{"type":"a","data":1,"ts":1,"meta":null}"#)?;
+    /// assert_eq!(null_meta.meta_raw(), None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn meta_raw(&self) -> Option<&'a str> {
         self.meta.map(parse::raw_str)
     }
@@ -252,6 +322,18 @@ impl<'a> EventRef<'a> {
     }
 
     /// `meta` as a simd-json value, if present.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// use simd_json::prelude::*;
+    /// let event = EventRef::parse(br#"{"type":"a","data":1,"ts":1,"meta":{"schema":2}}"#)?;
+    /// let meta = event.meta();
+    /// assert_eq!(meta.as_ref().and_then(|m| m.get("schema")).and_then(|v| v.as_u64()), Some(2));
+    /// assert!(EventRef::parse(br#"{"type":"a","data":1,"ts":1}"#)?.meta().is_none());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn meta(&self) -> Option<simd_json::BorrowedValue<'a>> {
         self.meta.map(raw_to_value)
     }

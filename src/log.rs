@@ -119,12 +119,35 @@ impl EventLogBuilder {
     /// After an append leaves `app.jsonl` at this size or larger, the append rotates before it
     /// returns; [`open`](EventLogBuilder::open) also rotates a log already past it. `0`, the
     /// default, turns auto-rotation off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog};
+    /// let mut log = EventLog::builder(dir.path()).max_log_size(1).open()?;
+    /// log.append(&Event::new("a", serde_json::json!({})))?; // past 1 byte: rotates before returning
+    /// assert_eq!(log.active_log_size()?, 0);
+    /// assert!(log.archive_path().exists());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn max_log_size(mut self, bytes: u64) -> Self {
         self.max_log_size = bytes;
         self
     }
 
     /// Sets the [`LockMode`] of the writer; [`LockMode::Flock`] by default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{EventLog, EventWriter, LockMode};
+    /// let log = EventLog::builder(dir.path()).lock_mode(LockMode::None).open()?;
+    /// // No lock is held, so nothing stops a second writer: keep it out some other way.
+    /// assert!(EventWriter::open(dir.path()).is_ok());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn lock_mode(mut self, mode: LockMode) -> Self {
         self.lock_mode = mode;
         self
@@ -134,6 +157,21 @@ impl EventLogBuilder {
     ///
     /// Its snapshot is `views/NAME.snapshot.json`. Registering two views under one name makes
     /// [`open`](EventLogBuilder::open) fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog};
+    /// fn total(sum: i64, e: &Event) -> i64 { sum + e.data["amount"].as_i64().unwrap_or(0) }
+    /// let mut log = EventLog::builder(dir.path()).view::<i64>("total", total).open()?;
+    /// log.append(&Event::new("paid", serde_json::json!({"amount": 30})))?;
+    /// log.append(&Event::new("paid", serde_json::json!({"amount": 12})))?;
+    /// log.refresh_all()?;
+    /// assert_eq!(*log.view::<i64>("total")?, 42);
+    /// assert!(log.views_dir().join("total.snapshot.json").exists());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn view<S>(mut self, name: &str, reducer: ReduceFn<S>) -> Self
     where
         S: Serialize + DeserializeOwned + Default + Clone + Send + 'static,
@@ -188,6 +226,25 @@ impl EventLogBuilder {
     /// Returns an error if a view name is invalid ([`Error::InvalidViewName`]) or registered
     /// twice ([`Error::DuplicateView`]), if the writer cannot be opened (see
     /// [`EventWriter::open_with_lock`]), or if the rotation on open fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Error, Event, EventLog};
+    /// fn count(n: u64, _e: &Event) -> u64 { n + 1 }
+    /// let log = EventLog::builder(dir.path()).view::<u64>("count", count).open()?;
+    /// assert!(log.log_path().exists() && log.views_dir().is_dir());
+    /// drop(log);
+    ///
+    /// let twice = EventLog::builder(dir.path())
+    ///     .view::<u64>("count", count)
+    ///     .view::<u64>("count", count)
+    ///     .open();
+    /// let Err(err) = twice else { panic!("a name registered twice is refused") };
+    /// assert!(matches!(Error::from_io(&err), Some(Error::DuplicateView { .. })));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn open(self) -> io::Result<EventLog> {
         for (i, (name, _)) in self.views.iter().enumerate() {
             check_view_name(name)?;
@@ -357,6 +414,22 @@ impl EventLog {
     /// # Errors
     ///
     /// As [`EventReader::read_from`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog};
+    /// let mut log = EventLog::open(dir.path())?;
+    /// let a = log.append(&Event::new("a", serde_json::json!({})))?;
+    /// let b = log.append(&Event::new("b", serde_json::json!({})))?;
+    /// let read: Vec<_> = log.read_from(0)?.collect::<Result<_, _>>()?;
+    /// let (event, next_offset, hash) = &read[1];
+    /// assert_eq!(event.event_type, "b");
+    /// assert_eq!((*next_offset, hash), (b.end_offset, &b.line_hash));
+    /// assert_eq!(read[0].1, a.end_offset);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn read_from(
         &self,
         offset: u64,
@@ -371,6 +444,23 @@ impl EventLog {
     /// # Errors
     ///
     /// As [`EventReader::read_full`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog};
+    /// let mut log = EventLog::open(dir.path())?;
+    /// let archived = log.append(&Event::new("old", serde_json::json!({})))?;
+    /// log.rotate()?;
+    /// log.append(&Event::new("new", serde_json::json!({})))?;
+    /// let history: Vec<_> = log.read_full()?.collect::<Result<_, _>>()?;
+    /// assert_eq!(history.len(), 2);
+    /// assert_eq!(history[0].0.event_type, "old"); // from the archive
+    /// assert_eq!(history[0].1, archived.line_hash);
+    /// assert_eq!(history[1].0.event_type, "new"); // from the active log
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn read_full(&self) -> io::Result<FullHistory> {
         self.reader.read_full()
     }
@@ -407,6 +497,28 @@ impl EventLog {
     /// # Errors
     ///
     /// Returns the first error of a view's refresh (see [`View::refresh`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog};
+    /// fn count(n: u64, _e: &Event) -> u64 { n + 1 }
+    /// fn types(mut seen: Vec<String>, e: &Event) -> Vec<String> {
+    ///     seen.push(e.event_type.clone());
+    ///     seen
+    /// }
+    /// let mut log = EventLog::builder(dir.path())
+    ///     .view::<u64>("count", count)
+    ///     .view::<Vec<String>>("types", types)
+    ///     .open()?;
+    /// log.append(&Event::new("a", serde_json::json!({})))?;
+    /// assert_eq!(*log.view::<u64>("count")?, 0); // not refreshed yet
+    /// log.refresh_all()?;
+    /// assert_eq!(*log.view::<u64>("count")?, 1);
+    /// assert_eq!(*log.view::<Vec<String>>("types")?, ["a"]);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn refresh_all(&mut self) -> io::Result<()> {
         for view in &mut self.views {
             view.refresh_boxed(&self.reader)?;
@@ -460,36 +572,119 @@ impl EventLog {
     }
 
     /// Returns a reader for this log (cheap; readers are independent handles).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog};
+    /// let mut log = EventLog::open(dir.path())?;
+    /// let reader = log.reader();
+    /// log.append(&Event::new("a", serde_json::json!({})))?;
+    /// assert_eq!(reader.read_from(0)?.count(), 1); // sees what the log appended since
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn reader(&self) -> EventReader {
         self.reader.clone()
     }
 
     /// Returns the writer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::EventLog;
+    /// let log = EventLog::open(dir.path())?;
+    /// assert_eq!(log.writer().log_path(), log.log_path());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn writer(&self) -> &EventWriter {
         &self.writer
     }
 
     /// Returns the writer, mutably.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog};
+    /// let mut log = EventLog::builder(dir.path()).max_log_size(1).open()?;
+    /// // The writer never rotates, so this append stays in the active log.
+    /// let r = log.writer_mut().append(&Event::new("a", serde_json::json!({})))?;
+    /// assert_eq!(log.active_log_size()?, r.end_offset);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn writer_mut(&mut self) -> &mut EventWriter {
         &mut self.writer
     }
 
     /// Returns the log directory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::EventLog;
+    /// let log = EventLog::open(dir.path())?;
+    /// assert_eq!(log.dir(), dir.path());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn dir(&self) -> &Path {
         self.writer.dir()
     }
 
     /// Returns the path to `app.jsonl`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::EventLog;
+    /// let log = EventLog::open(dir.path())?;
+    /// assert_eq!(log.log_path(), dir.path().join("app.jsonl"));
+    /// assert!(log.log_path().is_file());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn log_path(&self) -> &Path {
         self.writer.log_path()
     }
 
     /// Returns the path to `archive.jsonl.zst`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog};
+    /// let mut log = EventLog::open(dir.path())?;
+    /// assert_eq!(log.archive_path(), dir.path().join("archive.jsonl.zst"));
+    /// assert!(!log.archive_path().exists()); // created by the first rotation
+    /// log.append(&Event::new("a", serde_json::json!({})))?;
+    /// log.rotate()?;
+    /// assert!(log.archive_path().exists());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn archive_path(&self) -> &Path {
         self.writer.archive_path()
     }
 
     /// Returns the path to `views/`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog};
+    /// fn count(n: u64, _e: &Event) -> u64 { n + 1 }
+    /// let mut log = EventLog::builder(dir.path()).view::<u64>("count", count).open()?;
+    /// assert_eq!(log.views_dir(), dir.path().join("views"));
+    /// log.append(&Event::new("a", serde_json::json!({})))?;
+    /// log.refresh_all()?;
+    /// assert!(log.views_dir().join("count.snapshot.json").exists());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn views_dir(&self) -> &Path {
         self.writer.views_dir()
     }
@@ -499,6 +694,18 @@ impl EventLog {
     /// # Errors
     ///
     /// Returns an error if the file's metadata cannot be read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog};
+    /// let mut log = EventLog::open(dir.path())?;
+    /// assert_eq!(log.active_log_size()?, 0);
+    /// let r = log.append(&Event::new("a", serde_json::json!({})))?;
+    /// assert_eq!(log.active_log_size()?, r.end_offset);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn active_log_size(&self) -> io::Result<u64> {
         self.reader.active_log_size()
     }
@@ -508,6 +715,25 @@ impl EventLog {
     /// # Errors
     ///
     /// Returns an error if the file's metadata cannot be read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog};
+    /// let mut log = EventLog::open(dir.path())?;
+    /// let mut seen = 0;
+    /// log.append(&Event::new("a", serde_json::json!({})))?;
+    /// if log.has_new_events(seen)? {
+    ///     for item in log.read_from(seen)? {
+    ///         let (_event, next, _hash) = item?;
+    ///         seen = next;
+    ///     }
+    /// }
+    /// assert_eq!(seen, log.active_log_size()?);
+    /// assert!(!log.has_new_events(seen)?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn has_new_events(&self, offset: u64) -> io::Result<bool> {
         self.reader.has_new_events(offset)
     }
@@ -518,6 +744,20 @@ impl EventLog {
     /// # Errors
     ///
     /// As [`EventReader::wait_for_events`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog, WaitResult};
+    /// use std::time::Duration;
+    /// let mut log = EventLog::open(dir.path())?;
+    /// let r = log.append(&Event::new("a", serde_json::json!({})))?;
+    /// // The log is already past offset 0, so this returns at once.
+    /// let waited = log.wait_for_events(0, Duration::from_secs(5))?;
+    /// assert_eq!(waited, WaitResult::NewData(r.end_offset));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn wait_for_events(&self, offset: u64, timeout: Duration) -> io::Result<WaitResult> {
         self.reader.wait_for_events(offset, timeout)
     }
@@ -528,6 +768,20 @@ impl EventLog {
     /// # Errors
     ///
     /// As [`EventReader::read_line_hash_before`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog};
+    /// let mut log = EventLog::open(dir.path())?;
+    /// let a = log.append(&Event::new("a", serde_json::json!({})))?;
+    /// let b = log.append(&Event::new("b", serde_json::json!({})))?;
+    /// assert_eq!(log.read_line_hash_before(a.end_offset)?, Some(a.line_hash));
+    /// assert_eq!(log.read_line_hash_before(b.end_offset)?, Some(b.line_hash));
+    /// assert_eq!(log.read_line_hash_before(b.end_offset + 1)?, None); // past the end
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn read_line_hash_before(&self, offset: u64) -> io::Result<Option<String>> {
         self.reader.read_line_hash_before(offset)
     }

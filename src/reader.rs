@@ -270,6 +270,20 @@ impl EventReader {
     /// # Errors
     ///
     /// Returns an error if the file's metadata cannot be read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventReader, EventWriter};
+    /// let mut writer = EventWriter::open(dir.path())?;
+    /// let reader = EventReader::new(dir.path());
+    /// assert_eq!(reader.active_log_size()?, 0);
+    /// let r = writer.append(&Event::new("a", serde_json::json!({})))?;
+    /// assert_eq!(reader.active_log_size()?, r.end_offset);
+    /// assert!(EventReader::new(dir.path().join("missing")).active_log_size().is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn active_log_size(&self) -> io::Result<u64> {
         Ok(fs::metadata(&self.log_path)?.len())
     }
@@ -358,11 +372,29 @@ impl EventReader {
     }
 
     /// Returns the path to `app.jsonl`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventReader;
+    /// use std::path::Path;
+    /// let reader = EventReader::new("data");
+    /// assert_eq!(reader.log_path(), Path::new("data").join("app.jsonl"));
+    /// ```
     pub fn log_path(&self) -> &Path {
         &self.log_path
     }
 
     /// Returns the path to `archive.jsonl.zst`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventReader;
+    /// use std::path::Path;
+    /// let reader = EventReader::new("data");
+    /// assert_eq!(reader.archive_path(), Path::new("data").join("archive.jsonl.zst"));
+    /// ```
     pub fn archive_path(&self) -> &Path {
         &self.archive_path
     }

@@ -56,6 +56,26 @@ mod sealed {
 /// The operations a log performs on every registered view, whatever its state type.
 ///
 /// Sealed: only [`View`] implements it.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// use eventfold::{Event, EventWriter, View, ViewOps};
+/// use std::collections::HashMap;
+/// fn count(n: u64, _e: &Event) -> u64 { n + 1 }
+/// let mut writer = EventWriter::open(dir.path())?;
+/// writer.append(&Event::new("a", serde_json::json!({})))?;
+///
+/// let mut views: HashMap<String, Box<dyn ViewOps>> = HashMap::new();
+/// views.insert("count".into(), Box::new(View::<u64>::new("count", count, writer.views_dir())));
+/// let reader = writer.reader();
+/// writer.rotate(&reader, &mut views)?; // refreshes every view first
+/// let view = &views["count"];
+/// assert_eq!(view.view_name(), "count");
+/// assert_eq!(view.as_any().downcast_ref::<View<u64>>().map(View::state), Some(&1));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub trait ViewOps: sealed::Sealed + Send {
     /// Refreshes the view (see [`View::refresh`]).
     ///
@@ -342,11 +362,39 @@ impl<S> View<S> {
     /// Returns the state in memory, without any I/O.
     ///
     /// Before the first [`refresh`](View::refresh) this is `S::default()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventWriter, View};
+    /// let mut writer = EventWriter::open(dir.path())?;
+    /// writer.append(&Event::new("a", serde_json::json!({})))?;
+    /// let mut view: View<u64> = View::new("count", |n, _e| n + 1, writer.views_dir());
+    /// assert_eq!(*view.state(), 0); // nothing read yet
+    /// view.refresh(&writer.reader())?;
+    /// assert_eq!(*view.state(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn state(&self) -> &S {
         &self.state
     }
 
     /// Returns the view's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventWriter, View};
+    /// let mut writer = EventWriter::open(dir.path())?;
+    /// writer.append(&Event::new("a", serde_json::json!({})))?;
+    /// let mut view: View<u64> = View::new("count", |n, _e| n + 1, writer.views_dir());
+    /// assert_eq!(view.name(), "count");
+    /// view.refresh(&writer.reader())?;
+    /// assert!(writer.views_dir().join("count.snapshot.json").exists()); // named after the view
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }

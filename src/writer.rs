@@ -59,6 +59,30 @@ pub struct AppendResult {
 }
 
 /// Why [`EventWriter::append_if`] did not append: the log is not where the caller expected.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// use eventfold::{ConditionalAppendError, Event, EventWriter};
+/// use serde_json::json;
+/// let mut writer = EventWriter::open(dir.path())?;
+/// let first = writer.append(&Event::new("a", json!({})))?;
+///
+/// // The size differs: only the offsets are compared.
+/// let stale = writer.append_if(&Event::new("b", json!({})), 0, "");
+/// let Err(ConditionalAppendError::Conflict(c)) = stale else { panic!("stale offset refused") };
+/// assert_eq!((c.expected_offset, c.actual_offset), (0, first.end_offset));
+/// assert_eq!(c.actual_hash, None);
+///
+/// // The size matches but the last line is not the one expected.
+/// let wrong = "0000000000000000";
+/// let moved = writer.append_if(&Event::new("b", json!({})), first.end_offset, wrong);
+/// let Err(ConditionalAppendError::Conflict(c)) = moved else { panic!("wrong hash refused") };
+/// assert_eq!(c.expected_hash, wrong);
+/// assert_eq!(c.actual_hash, Some(first.line_hash));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendConflict {
     /// The log size the caller expected.
@@ -73,6 +97,26 @@ pub struct AppendConflict {
 }
 
 /// The error of a conditional append.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// use eventfold::{ConditionalAppendError, Event, EventWriter};
+/// use serde_json::json;
+/// let mut writer = EventWriter::open(dir.path())?;
+/// writer.append(&Event::new("a", json!({})))?;
+/// match writer.append_if(&Event::new("b", json!({})), 0, "") {
+///     Err(ConditionalAppendError::Conflict(c)) => {
+///         // Re-read the log, decide again, retry from where it is now.
+///         assert_eq!(c.actual_offset, writer.active_log_size()?);
+///     }
+///     Err(ConditionalAppendError::Io(e)) => return Err(e.into()),
+///     Ok(_) => panic!("a stale expectation is refused"),
+/// }
+/// assert_eq!(writer.reader().read_from(0)?.count(), 1); // nothing was written
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub enum ConditionalAppendError {
     /// The log had moved on; nothing was written.
@@ -526,21 +570,64 @@ impl EventWriter {
     }
 
     /// Returns the log directory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::EventWriter;
+    /// let writer = EventWriter::open(dir.path())?;
+    /// assert_eq!(writer.dir(), dir.path());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// Returns the path to `app.jsonl`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::EventWriter;
+    /// let writer = EventWriter::open(dir.path())?;
+    /// assert_eq!(writer.log_path(), dir.path().join("app.jsonl"));
+    /// assert!(writer.log_path().is_file()); // created by open
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn log_path(&self) -> &Path {
         &self.log_path
     }
 
     /// Returns the path to `archive.jsonl.zst`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::EventWriter;
+    /// let writer = EventWriter::open(dir.path())?;
+    /// assert_eq!(writer.archive_path(), dir.path().join("archive.jsonl.zst"));
+    /// assert!(!writer.archive_path().exists()); // created by the first rotation
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn archive_path(&self) -> &Path {
         &self.archive_path
     }
 
     /// Returns the path to the `views/` directory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::EventWriter;
+    /// let writer = EventWriter::open(dir.path())?;
+    /// assert_eq!(writer.views_dir(), dir.path().join("views"));
+    /// assert!(writer.views_dir().is_dir()); // created by open
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn views_dir(&self) -> &Path {
         &self.views_dir
     }
@@ -550,6 +637,18 @@ impl EventWriter {
     /// # Errors
     ///
     /// Returns an error if the file's metadata cannot be read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventWriter};
+    /// let mut writer = EventWriter::open(dir.path())?;
+    /// assert_eq!(writer.active_log_size()?, 0);
+    /// let r = writer.append(&Event::new("a", serde_json::json!({})))?;
+    /// assert_eq!(writer.active_log_size()?, r.end_offset);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn active_log_size(&self) -> io::Result<u64> {
         Ok(fs::metadata(&self.log_path)?.len())
     }
