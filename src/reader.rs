@@ -120,7 +120,7 @@ impl EventReader {
         }
     }
 
-    fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         self.log_path.parent().unwrap_or(Path::new("."))
     }
 

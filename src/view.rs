@@ -3,7 +3,9 @@
 use crate::error::check_view_name;
 use crate::event::{Event, EventRef};
 use crate::fold::{self, LineFold};
+use crate::fsutil;
 use crate::reader::{EventReader, Folded};
+use crate::recovery;
 use crate::snapshot;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -130,6 +132,9 @@ pub struct View<S> {
     hash: String,
     loaded: bool,
     needs_full_replay: bool,
+    /// The archive's length when the state was last brought up to date, to notice a rotation
+    /// that happened since (for views not reset by the rotation, such as standalone ones).
+    archive_len: Option<u64>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for View<S> {
@@ -194,6 +199,7 @@ where
             hash: String::new(),
             loaded: false,
             needs_full_replay: false,
+            archive_len: None,
         }
     }
 
@@ -227,9 +233,13 @@ where
     /// ```
     pub fn refresh(&mut self, reader: &EventReader) -> io::Result<&S> {
         check_view_name(&self.name)?;
+        let archive_len = fsutil::len_or_zero(reader.archive_path())?;
         if !self.loaded {
             self.load(reader)?;
+        } else if !self.needs_full_replay {
+            self.follow_rotation(reader, archive_len)?;
         }
+        self.archive_len = Some(archive_len);
         let full = std::mem::take(&mut self.needs_full_replay);
         let state = std::mem::take(&mut self.state);
         let folded = match self.reducer {
@@ -290,6 +300,35 @@ where
         } else {
             reader.fold_active(self.offset, state, fold)
         }
+    }
+
+    /// Notices a rotation since the last refresh. If it archived exactly what this view had
+    /// read, the view goes on at offset 0 of the new active log; otherwise the view missed
+    /// archived events (or cannot tell) and replays the whole history.
+    fn follow_rotation(&mut self, reader: &EventReader, archive_len: u64) -> io::Result<()> {
+        let Some(seen) = self.archive_len else {
+            return Ok(());
+        };
+        if seen == archive_len {
+            return Ok(());
+        }
+        let record = recovery::read_record(reader.dir())?;
+        let caught_up = record.is_some_and(|r| {
+            r.archive_len_before == seen
+                && r.archive_len_before + r.frame_len == archive_len
+                && r.active_len == self.offset
+                && r.last_line_hash == self.hash
+        });
+        if caught_up {
+            self.offset = 0;
+            self.hash.clear();
+        } else {
+            self.state = S::default();
+            self.offset = 0;
+            self.hash.clear();
+            self.needs_full_replay = true;
+        }
+        Ok(())
     }
 
     /// Loads the snapshot and decides whether it can be trusted.
@@ -414,6 +453,8 @@ where
         check_view_name(&self.name)?;
         self.offset = 0;
         self.hash.clear();
+        // The rotation that reset this view is accounted for; the next refresh starts afresh.
+        self.archive_len = None;
         self.save()
     }
 

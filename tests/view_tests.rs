@@ -493,3 +493,28 @@ fn snapshot_offset_past_the_end_forces_a_correct_replay() {
     let saved: Snapshot<i64> = snapshot::load(&path).unwrap().unwrap();
     assert_eq!(saved.offset, size);
 }
+
+/// A view kept outside the log (not reset by rotations) follows them: it goes on from the new
+/// active log when the rotation archived exactly what it had read, and replays the history when
+/// the rotation archived events it had not seen.
+#[test]
+fn a_standalone_view_follows_rotations_it_did_not_take_part_in() {
+    let dir = test_dir();
+    let mut log = EventLog::open(dir.path()).unwrap();
+    let mut view: View<u64> = View::new("standalone", counter_reducer, log.views_dir());
+    let reader = log.reader();
+    append_n(&mut log, 10);
+    assert_eq!(*view.refresh(&reader).unwrap(), 10);
+
+    // The rotation archived exactly what the view had read: it continues incrementally.
+    log.rotate().unwrap();
+    append_n(&mut log, 3);
+    assert_eq!(*view.refresh(&reader).unwrap(), 13);
+
+    // Events the view never saw are archived by the next rotation: it replays.
+    append_n(&mut log, 4);
+    log.rotate().unwrap();
+    append_n(&mut log, 2);
+    assert_eq!(*view.refresh(&reader).unwrap(), 19);
+    assert_eq!(*view.refresh(&reader).unwrap(), 19);
+}
