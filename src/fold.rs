@@ -60,14 +60,20 @@ impl<S> LineFold<S> for Owned<S> {
 /// Parses a line into an owned [`Event`].
 #[inline]
 pub(crate) fn parse_owned(line: &[u8]) -> Result<Event, String> {
-    {
-        // One pass over the JSON: from a `&str`, serde_json accepts exactly the lines the
-        // envelope parser accepts (the parser's tests check this), and builds `data` as it
-        // validates it.
-        let text = std::str::from_utf8(line)
-            .map_err(|e| format!("invalid UTF-8 at column {}", e.valid_up_to() + 1))?;
-        serde_json::from_str(text).map_err(|e| e.to_string())
+    // One pass over the JSON: from a `&str` and given an object, serde_json accepts exactly the
+    // lines the envelope parser accepts (the parser's tests check this), and builds `data` as
+    // it validates it. (serde would also take an array of the fields in order; an event is an
+    // object, so that form is refused as the envelope parser refuses it.)
+    let text = std::str::from_utf8(line)
+        .map_err(|e| format!("invalid UTF-8 at column {}", e.valid_up_to() + 1))?;
+    let start = text.len() - text.trim_start().len();
+    if !text[start..].starts_with('{') {
+        return Err(format!(
+            "expected `{{` to open the event object at column {}",
+            start + 1
+        ));
     }
+    serde_json::from_str(text).map_err(|e| e.to_string())
 }
 
 /// A reducer over borrowed events: each line is parsed into an [`EventRef`] of the buffer.

@@ -82,25 +82,27 @@ pub(crate) fn segments(
         if pos >= end {
             return None;
         }
-        let target = pos.saturating_add(segment).min(end);
-        let seg_end = if target == end {
-            Ok(end)
-        } else {
-            committed_end(file, pos, target).and_then(|e| {
-                // A line longer than a segment: extend to its end.
-                if e > pos {
-                    Ok(e)
-                } else {
-                    next_line_end(file, target, end)
-                }
-            })
-        };
-        Some(seg_end.map(|seg_end| {
+        Some(segment_end(file, pos, end, segment).map(|seg_end| {
             let range = (pos, seg_end);
             pos = seg_end;
             range
         }))
     })
+}
+
+/// Where the segment starting at `pos` ends: just after the last newline within `segment`
+/// bytes, or after the line that crosses that point when it is longer than a segment.
+pub(crate) fn segment_end(file: &File, pos: u64, end: u64, segment: u64) -> io::Result<u64> {
+    let target = pos.saturating_add(segment).min(end);
+    if target == end {
+        return Ok(end);
+    }
+    let e = committed_end(file, pos, target)?;
+    if e > pos {
+        Ok(e)
+    } else {
+        next_line_end(file, target, end)
+    }
 }
 
 /// The committed bytes of `file` from `from` on: up to and including the last newline present

@@ -175,7 +175,7 @@ impl<'a> Parser<'a> {
                         std::mem::replace(&mut seen_meta, true)
                     }
                     Field::Other => {
-                        self.value()?;
+                        self.skip_unknown()?;
                         false
                     }
                 };
@@ -286,6 +286,64 @@ impl<'a> Parser<'a> {
             Some(b'-' | b'0'..=b'9') => self.number(),
             _ => self.unexpected("expected a JSON value"),
         }
+    }
+
+    /// Validates and skips the value of an unknown field. Like serde_json, which skips such
+    /// values without a nesting limit, this has none; it keeps its own stack instead of
+    /// recursing, so no nesting can overflow the call stack.
+    fn skip_unknown(&mut self) -> Result<(), ParseError> {
+        let mut open: Vec<u8> = Vec::new();
+        loop {
+            // A value starts here.
+            self.skip_ws();
+            match self.peek() {
+                Some(c @ (b'{' | b'[')) => {
+                    self.i += 1;
+                    self.skip_ws();
+                    let close = if c == b'{' { b'}' } else { b']' };
+                    if self.peek() == Some(close) {
+                        self.i += 1;
+                    } else {
+                        open.push(c);
+                        if c == b'{' {
+                            self.key_and_colon()?;
+                        }
+                        continue;
+                    }
+                }
+                _ => self.value()?,
+            }
+            // After a value: close what ends here, then expect the next item.
+            loop {
+                let Some(&c) = open.last() else { return Ok(()) };
+                self.skip_ws();
+                match (c, self.peek()) {
+                    (_, Some(b',')) => {
+                        self.i += 1;
+                        if c == b'{' {
+                            self.skip_ws();
+                            self.key_and_colon()?;
+                        }
+                        break;
+                    }
+                    (b'{', Some(b'}')) | (b'[', Some(b']')) => {
+                        self.i += 1;
+                        open.pop();
+                    }
+                    (b'{', _) => return self.unexpected("expected `,` or `}` in an object"),
+                    _ => return self.unexpected("expected `,` or `]` in an array"),
+                }
+            }
+        }
+    }
+
+    /// A key string and its colon, inside an object being skipped.
+    fn key_and_colon(&mut self) -> Result<(), ParseError> {
+        if self.peek() != Some(b'"') {
+            return self.unexpected("expected a key string");
+        }
+        self.skip_string()?;
+        self.expect(b':', "expected `:` after a key")
     }
 
     fn literal(&mut self, word: &'static [u8]) -> Result<(), ParseError> {
@@ -590,8 +648,10 @@ mod tests {
 
     fn check_against_serde(line: &[u8]) {
         let ours = envelope(line);
-        let accepted = std::str::from_utf8(line)
-            .is_ok_and(|text| serde_json::from_str::<crate::Event>(text).is_ok());
+        // An event is a JSON object (serde would also read an array of the fields).
+        let accepted = std::str::from_utf8(line).is_ok_and(|text| {
+            text.trim_start().starts_with('{') && serde_json::from_str::<crate::Event>(text).is_ok()
+        });
         let reference = serde_json::from_slice::<Reference<'_>>(line);
         match (ours, accepted) {
             (Ok(ours), true) => {
@@ -641,6 +701,7 @@ mod tests {
             br#"{"type":"a","data":1,"ts":1,"meta":null,"extra":{"deep":[1]}}"#,
             br#"{"type":"a","data":1,"ts":1,"id":5}"#,
             br#"{"type":"a","data":[1e400],"ts":1}"#,
+            br#"["a",{"k":1},5]"#,
             br#"{"type":"a","data":[1.7976931348623157e308, -1e308, 1e-400],"ts":1}"#,
             br#"{"type":"a","data":[123456789012345678901234567890],"ts":1}"#,
             b"{\"type\":\"a\",\"data\":1,\"ts\":1,\"x\":\"\xff\"}",
@@ -661,7 +722,18 @@ mod tests {
         for depth in [120, 125, 126, 127, 128, 129, 200] {
             let data = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
             check_against_serde(format!(r#"{{"type":"a","data":{data},"ts":1}}"#).as_bytes());
+            // serde_json skips unknown fields with no nesting limit.
+            let deep = format!("{}{}", r#"{"k":["#.repeat(depth), "]}".repeat(depth));
+            check_against_serde(format!(r#"{{"type":"a","data":1,"ts":1,"x":{deep}}}"#).as_bytes());
         }
+        let huge = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let line = format!(r#"{{"type":"a","data":1,"ts":1,"x":{huge}}}"#);
+        assert!(envelope(line.as_bytes()).is_ok());
+        let unclosed = format!(
+            r#"{{"type":"a","data":1,"ts":1,"x":{}}}"#,
+            "[".repeat(100_000)
+        );
+        assert!(envelope(unclosed.as_bytes()).is_err());
     }
 
     #[test]

@@ -155,15 +155,7 @@ impl EventReader {
         &self,
         offset: u64,
     ) -> io::Result<impl Iterator<Item = io::Result<(Event, u64, String)>> + use<>> {
-        let file = File::open(&self.log_path)?;
-        let region = mmap::committed(&file, offset)?;
-        Ok(ActiveEvents {
-            source: Source::new(
-                region,
-                self.log_path.clone(),
-                Origin::Active { from: offset },
-            ),
-        })
+        ActiveEvents::open(&self.log_path, offset)
     }
 
     /// Reads the whole history: every event of the archive, then of the active log.
@@ -195,17 +187,14 @@ impl EventReader {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn read_full(&self) -> io::Result<FullHistory> {
-        let windows = Windows::open(&self.archive_path, self.archive_limit()?)?;
-        let active = if self.active_is_archived()? {
-            None
-        } else {
-            let file = File::open(&self.log_path)?;
-            Some(mmap::committed(&file, 0)?)
-        };
+        let history = self.history()?;
+        let windows = Windows::open(&self.archive_path, Some(history.archive_limit))?;
+        let active = history
+            .active
+            .map(|(file, end)| ActiveEvents::new(file, self.log_path.clone(), 0, end));
         Ok(Box::new(FullEvents {
             windows: Some(windows),
             archive_path: self.archive_path.clone(),
-            log_path: self.log_path.clone(),
             current: None,
             lines_before: 0,
             active,
@@ -213,12 +202,9 @@ impl EventReader {
         }))
     }
 
-    fn archive_limit(&self) -> io::Result<Option<u64>> {
-        recovery::archive_read_limit(self.dir(), &self.archive_path)
-    }
-
-    fn active_is_archived(&self) -> io::Result<bool> {
-        recovery::active_already_archived(self.dir(), &self.log_path, &self.archive_path)
+    /// A consistent view of the archive and the active log (see [`recovery::history`]).
+    pub(crate) fn history(&self) -> io::Result<recovery::History> {
+        recovery::history(self.dir(), &self.log_path, &self.archive_path)
     }
 
     /// Returns the hash of the line that ends just before `offset` (whose newline is at
@@ -411,26 +397,32 @@ impl EventReader {
             failed_in_archive: false,
             any: false,
         };
-        let file = match File::open(&self.log_path) {
-            Ok(file) => file,
+        let opened = File::open(&self.log_path).and_then(|file| {
+            let len = file.metadata()?.len();
+            let end = mmap::committed_end(&file, from, len)?;
+            Ok((file, end))
+        });
+        match opened {
+            Ok((file, end)) => self.fold_file(&file, from, end, folded, fold),
             Err(e) => {
                 folded.error = Some(e);
-                return folded;
+                folded
             }
-        };
-        let end = match file
-            .metadata()
-            .and_then(|m| mmap::committed_end(&file, from, m.len()))
-        {
-            Ok(end) => end,
-            Err(e) => {
-                folded.error = Some(e);
-                return folded;
-            }
-        };
-        for segment in mmap::segments(&file, from, end, SEGMENT) {
+        }
+    }
+
+    /// Folds `from..end` of the open active log `file` into `folded`.
+    fn fold_file<A, F: LineFold<A>>(
+        &self,
+        file: &File,
+        from: u64,
+        end: u64,
+        mut folded: Folded<A>,
+        fold: &F,
+    ) -> Folded<A> {
+        for segment in mmap::segments(file, from, end, SEGMENT) {
             let region = match segment.and_then(|(start, end)| {
-                mmap::read_range(&file, start, end).map(|region| (start, region))
+                mmap::read_range(file, start, end).map(|region| (start, region))
             }) {
                 Ok(found) => found,
                 Err(e) => {
@@ -459,7 +451,19 @@ impl EventReader {
 
     /// Folds the whole history: the archive, then the active log.
     pub(crate) fn fold_full<A, F: LineFold<A>>(&self, acc: A, fold: &F) -> Folded<A> {
-        let (acc, any) = match self.fold_archive(acc, fold) {
+        let history = match self.history() {
+            Ok(history) => history,
+            Err(e) => {
+                return Folded {
+                    acc,
+                    tail: None,
+                    error: Some(e),
+                    failed_in_archive: false,
+                    any: false,
+                };
+            }
+        };
+        let (acc, any) = match self.fold_archive(history.archive_limit, acc, fold) {
             Ok(done) => done,
             Err((acc, error)) => {
                 return Folded {
@@ -471,26 +475,16 @@ impl EventReader {
                 };
             }
         };
-        match self.active_is_archived() {
-            Ok(false) => {
-                let mut folded = self.fold_active(0, acc, fold);
-                folded.any |= any;
-                folded
-            }
-            Ok(true) => Folded {
-                acc,
-                tail: None,
-                error: None,
-                failed_in_archive: false,
-                any,
-            },
-            Err(e) => Folded {
-                acc,
-                tail: None,
-                error: Some(e),
-                failed_in_archive: false,
-                any,
-            },
+        let folded = Folded {
+            acc,
+            tail: None,
+            error: None,
+            failed_in_archive: false,
+            any,
+        };
+        match history.active {
+            Some((file, end)) => self.fold_file(&file, 0, end, folded, fold),
+            None => folded,
         }
     }
 
@@ -499,14 +493,12 @@ impl EventReader {
     /// frames are in memory.
     fn fold_archive<A, F: LineFold<A>>(
         &self,
+        limit: u64,
         mut acc: A,
         fold: &F,
     ) -> Result<(A, bool), (A, io::Error)> {
         let path = &self.archive_path;
-        let mut windows = match self
-            .archive_limit()
-            .and_then(|limit| Windows::open(path, limit))
-        {
+        let mut windows = match Windows::open(path, Some(limit)) {
             Ok(windows) => windows,
             Err(e) => return Err((acc, e)),
         };
@@ -614,23 +606,87 @@ impl Source {
     }
 }
 
-/// The iterator behind [`EventReader::read_from`].
+/// The iterator behind [`EventReader::read_from`]: the committed part of the active log (as
+/// of its creation), mapped one segment at a time.
 struct ActiveEvents {
-    source: Source,
+    file: File,
+    path: PathBuf,
+    /// Where the next segment starts, and where the committed range ends.
+    pos: u64,
+    end: u64,
+    /// The segment being read and the offset of its first byte.
+    current: Option<(u64, Source)>,
+    done: bool,
+}
+
+impl ActiveEvents {
+    fn open(path: &Path, from: u64) -> io::Result<Self> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        let end = if len > from {
+            mmap::committed_end(&file, from, len)?
+        } else {
+            from
+        };
+        Ok(Self::new(file, path.to_path_buf(), from, end))
+    }
+
+    fn new(file: File, path: PathBuf, from: u64, end: u64) -> Self {
+        ActiveEvents {
+            file,
+            path,
+            pos: from,
+            end,
+            current: None,
+            done: false,
+        }
+    }
+
+    fn next_segment(&mut self) -> io::Result<bool> {
+        if self.pos >= self.end {
+            return Ok(false);
+        }
+        let seg_end = mmap::segment_end(&self.file, self.pos, self.end, SEGMENT)?;
+        let region = mmap::read_range(&self.file, self.pos, seg_end)?;
+        let origin = Origin::Active { from: self.pos };
+        self.current = Some((self.pos, Source::new(region, self.path.clone(), origin)));
+        self.pos = seg_end;
+        Ok(true)
+    }
 }
 
 impl Iterator for ActiveEvents {
     type Item = io::Result<(Event, u64, String)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let Origin::Active { from } = self.source.origin else {
-            return None;
-        };
-        Some(
-            self.source
-                .next_event()?
-                .map(|(event, end, hash)| (event, from + end as u64, hash)),
-        )
+        loop {
+            if self.done {
+                return None;
+            }
+            if let Some((base, source)) = self.current.as_mut() {
+                match source.next_event() {
+                    Some(Ok((event, end, hash))) => {
+                        return Some(Ok((event, *base + end as u64, hash)));
+                    }
+                    Some(Err(e)) => {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
+                    None => self.current = None,
+                }
+            }
+            match self.next_segment() {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
     }
 }
 
@@ -638,49 +694,40 @@ impl Iterator for ActiveEvents {
 struct FullEvents {
     windows: Option<Windows>,
     archive_path: PathBuf,
-    log_path: PathBuf,
     current: Option<Source>,
     lines_before: u64,
-    active: Option<Region>,
+    active: Option<ActiveEvents>,
     done: bool,
 }
 
 impl FullEvents {
-    /// Moves to the next window of the archive, or to the active log after the archive.
-    fn advance(&mut self) -> io::Result<bool> {
-        if let Some(windows) = self.windows.as_mut() {
-            let spare = match self.current.take().map(|source| source.region) {
-                Some(Region::Read(buf)) => buf,
-                _ => Vec::new(),
-            };
-            match windows.next_window(spare)? {
-                Some(window) => {
-                    let origin = Origin::Archive {
-                        stream_offset: window.offset,
-                        lines_before: self.lines_before,
-                    };
-                    self.lines_before += memchr::memchr_iter(b'\n', &window.bytes).count() as u64;
-                    self.current = Some(Source::new(
-                        Region::Read(window.bytes),
-                        self.archive_path.clone(),
-                        origin,
-                    ));
-                    return Ok(true);
-                }
-                None => self.windows = None,
-            }
-        }
-        self.current = None;
-        match self.active.take() {
-            Some(region) => {
+    /// Moves to the next window of the archive; `false` once the archive is exhausted.
+    fn next_window(&mut self) -> io::Result<bool> {
+        let Some(windows) = self.windows.as_mut() else {
+            return Ok(false);
+        };
+        let spare = match self.current.take().map(|source| source.region) {
+            Some(Region::Read(buf)) => buf,
+            _ => Vec::new(),
+        };
+        match windows.next_window(spare)? {
+            Some(window) => {
+                let origin = Origin::Archive {
+                    stream_offset: window.offset,
+                    lines_before: self.lines_before,
+                };
+                self.lines_before += memchr::memchr_iter(b'\n', &window.bytes).count() as u64;
                 self.current = Some(Source::new(
-                    region,
-                    self.log_path.clone(),
-                    Origin::Active { from: 0 },
+                    Region::Read(window.bytes),
+                    self.archive_path.clone(),
+                    origin,
                 ));
                 Ok(true)
             }
-            None => Ok(false),
+            None => {
+                self.windows = None;
+                Ok(false)
+            }
         }
     }
 }
@@ -703,17 +750,20 @@ impl Iterator for FullEvents {
                     None => {}
                 }
             }
-            match self.advance() {
-                Ok(true) => {}
-                Ok(false) => {
-                    self.done = true;
-                    return None;
-                }
+            match self.next_window() {
+                Ok(true) => continue,
+                Ok(false) => {}
                 Err(e) => {
                     self.done = true;
                     return Some(Err(e));
                 }
             }
+            // The archive is done: the active log follows.
+            let item = self.active.as_mut().and_then(Iterator::next);
+            if item.is_none() || matches!(item, Some(Err(_))) {
+                self.done = true;
+            }
+            return item.map(|r| r.map(|(event, _, hash)| (event, hash)));
         }
     }
 }

@@ -40,7 +40,7 @@ pub(crate) struct RotationRecord {
 }
 
 impl RotationRecord {
-    fn archive_len_after(&self) -> u64 {
+    pub(crate) fn archive_len_after(&self) -> u64 {
         self.archive_len_before.saturating_add(self.frame_len)
     }
 }
@@ -76,48 +76,72 @@ pub(crate) fn content_hash(bytes: &[u8]) -> String {
     format!("{:016x}", xxhash_rust::xxh64::xxh64(bytes, 0))
 }
 
-/// Whether the active log holds exactly what `record` says was archived.
-fn active_matches(log_path: &Path, record: &RotationRecord) -> io::Result<bool> {
-    let file = match File::open(log_path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(e),
-    };
+/// Whether the open active log `file` holds exactly what `record` says was archived.
+fn file_matches(file: &File, record: &RotationRecord) -> io::Result<bool> {
     let len = file.metadata()?.len();
     if len != record.active_len || len == 0 {
         return Ok(false);
     }
-    let bytes = mmap::read_range(&file, 0, len)?;
+    let bytes = mmap::read_range(file, 0, len)?;
     Ok(content_hash(&bytes) == record.active_hash)
 }
 
-/// Whether `app.jsonl` is a leftover copy of the archive's last frame (a rotation stopped
-/// between appending the frame and replacing the active log). Readers skip such a log.
-pub(crate) fn active_already_archived(
-    dir: &Path,
-    log_path: &Path,
-    archive_path: &Path,
-) -> io::Result<bool> {
-    let Some(record) = read_record(dir)? else {
-        return Ok(false);
-    };
-    Ok(
-        fsutil::len_or_zero(archive_path)? == record.archive_len_after()
-            && active_matches(log_path, &record)?,
-    )
+/// Whether the active log at `log_path` holds exactly what `record` says was archived.
+fn active_matches(log_path: &Path, record: &RotationRecord) -> io::Result<bool> {
+    match File::open(log_path) {
+        Ok(file) => file_matches(&file, record),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
-/// How much of the archive a reader may read: everything, unless the rotation record shows a
-/// frame still being appended (or cut short by a crash), which is left out.
-pub(crate) fn archive_read_limit(dir: &Path, archive_path: &Path) -> io::Result<Option<u64>> {
-    let Some(record) = read_record(dir)? else {
-        return Ok(None);
-    };
-    let len = fsutil::len_or_zero(archive_path)?;
-    Ok(
-        (len >= record.archive_len_before && len < record.archive_len_after())
-            .then_some(record.archive_len_before),
-    )
+/// The whole history as of one moment: the archive up to `archive_limit`, then the active log
+/// (already open, so a rotation that replaces it later does not matter) up to its committed
+/// end.
+pub(crate) struct History {
+    pub archive_limit: u64,
+    /// The active log and its committed end, or `None` when it is a leftover copy of the
+    /// archive's last frame (a rotation stopped between appending the frame and replacing it).
+    pub active: Option<(File, u64)>,
+}
+
+/// Takes a consistent view of the history, even while a writer rotates: the active log is
+/// opened between two readings of the archive's length, and taken again if the archive grew in
+/// between (a rotation appended a frame holding the log just opened). A frame still being
+/// appended, as the rotation record shows, is left out.
+pub(crate) fn history(dir: &Path, log_path: &Path, archive_path: &Path) -> io::Result<History> {
+    for _ in 0..1000 {
+        let before = fsutil::len_or_zero(archive_path)?;
+        let record = read_record(dir)?;
+        let file = File::open(log_path)?;
+        if fsutil::len_or_zero(archive_path)? != before {
+            continue;
+        }
+        let mut archive_limit = before;
+        let mut copy = false;
+        if let Some(record) = record {
+            if before >= record.archive_len_before && before < record.archive_len_after() {
+                archive_limit = record.archive_len_before;
+            } else if before == record.archive_len_after() {
+                copy = file_matches(&file, &record)?;
+            }
+        }
+        let active = if copy {
+            None
+        } else {
+            let len = file.metadata()?.len();
+            let end = mmap::committed_end(&file, 0, len)?;
+            Some((file, end))
+        };
+        return Ok(History {
+            archive_limit,
+            active,
+        });
+    }
+    Err(io::Error::other(format!(
+        "{} kept growing while its history was being opened",
+        archive_path.display()
+    )))
 }
 
 /// Creates an empty active log beside `log_path` and renames it over `log_path`.

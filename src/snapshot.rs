@@ -129,13 +129,24 @@ pub(crate) fn save_parts<S: Serialize>(
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn load<S: DeserializeOwned>(path: &Path) -> io::Result<Option<Snapshot<S>>> {
-    let bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
+    let file = match fs::File::open(path) {
+        Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
+    if file.metadata()?.len() > READ_WHOLE_MAX {
+        // Parsed as a stream: a damaged file of any size is refused at its first bad byte
+        // instead of being read into memory first.
+        let reader = io::BufReader::with_capacity(1 << 20, file);
+        return Ok(serde_json::from_reader(reader).ok());
+    }
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut &file, &mut bytes)?;
     Ok(serde_json::from_slice(&bytes).ok())
 }
+
+/// Snapshots up to this size are read whole and parsed from memory (the fastest way).
+const READ_WHOLE_MAX: u64 = 64 << 20;
 
 /// Removes the snapshot at `path` and any leftover temporary file beside it.
 ///

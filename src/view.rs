@@ -132,9 +132,9 @@ pub struct View<S> {
     hash: String,
     loaded: bool,
     needs_full_replay: bool,
-    /// The archive's length when the state was last brought up to date, to notice a rotation
-    /// that happened since (for views not reset by the rotation, such as standalone ones).
-    archive_len: Option<u64>,
+    /// The archive's length and the active log's inode when the state was last brought up to
+    /// date, to notice a rotation since (for views not reset by it, such as standalone ones).
+    generation: Option<(u64, u64)>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for View<S> {
@@ -199,7 +199,7 @@ where
             hash: String::new(),
             loaded: false,
             needs_full_replay: false,
-            archive_len: None,
+            generation: None,
         }
     }
 
@@ -233,13 +233,16 @@ where
     /// ```
     pub fn refresh(&mut self, reader: &EventReader) -> io::Result<&S> {
         check_view_name(&self.name)?;
-        let archive_len = fsutil::len_or_zero(reader.archive_path())?;
+        let generation = (
+            fsutil::len_or_zero(reader.archive_path())?,
+            std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(reader.log_path())?),
+        );
         if !self.loaded {
             self.load(reader)?;
         } else if !self.needs_full_replay {
-            self.follow_rotation(reader, archive_len)?;
+            self.follow_rotation(reader, generation)?;
         }
-        self.archive_len = Some(archive_len);
+        self.generation = Some(generation);
         let full = std::mem::take(&mut self.needs_full_replay);
         let state = std::mem::take(&mut self.state);
         let folded = match self.reducer {
@@ -303,25 +306,28 @@ where
     }
 
     /// Notices a rotation since the last refresh. If it archived exactly what this view had
-    /// read, the view goes on at offset 0 of the new active log; otherwise the view missed
+    /// read, the view goes on at offset 0 of the new active log (or stays where it is while the
+    /// active log is still the archived copy, the rotation half done); otherwise the view missed
     /// archived events (or cannot tell) and replays the whole history.
-    fn follow_rotation(&mut self, reader: &EventReader, archive_len: u64) -> io::Result<()> {
-        let Some(seen) = self.archive_len else {
+    fn follow_rotation(&mut self, reader: &EventReader, now: (u64, u64)) -> io::Result<()> {
+        let Some(seen) = self.generation else {
             return Ok(());
         };
-        if seen == archive_len {
+        if seen == now {
             return Ok(());
         }
         let record = recovery::read_record(reader.dir())?;
         let caught_up = record.is_some_and(|r| {
-            r.archive_len_before == seen
-                && r.archive_len_before + r.frame_len == archive_len
+            (seen.0 == r.archive_len_before || seen.0 == r.archive_len_after())
+                && now.0 == r.archive_len_after()
                 && r.active_len == self.offset
                 && r.last_line_hash == self.hash
         });
         if caught_up {
-            self.offset = 0;
-            self.hash.clear();
+            if reader.history()?.active.is_some() {
+                self.offset = 0;
+                self.hash.clear();
+            }
         } else {
             self.state = S::default();
             self.offset = 0;
@@ -454,7 +460,7 @@ where
         self.offset = 0;
         self.hash.clear();
         // The rotation that reset this view is accounted for; the next refresh starts afresh.
-        self.archive_len = None;
+        self.generation = None;
         self.save()
     }
 

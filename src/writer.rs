@@ -249,24 +249,7 @@ impl EventWriter {
 
         let dir_existed = dir.is_dir();
         fs::create_dir_all(&views_dir)?;
-        let (file, created) = fsutil::open_append(&log_path)?;
-        if created || !dir_existed {
-            fsutil::sync_dir(&dir)?;
-            if !dir_existed {
-                fsutil::sync_parent(&dir)?;
-            }
-        }
-        if lock == LockMode::Flock {
-            file.try_lock().map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    format!(
-                        "another writer holds the lock on {}: {e}",
-                        log_path.display()
-                    ),
-                )
-            })?;
-        }
+        let file = Self::open_locked(&dir, &log_path, lock, dir_existed)?;
         let (file, _repairs) = recovery::recover(
             &dir,
             &log_path,
@@ -288,6 +271,54 @@ impl EventWriter {
             poisoned: None,
             line_buf: Vec::with_capacity(256),
         })
+    }
+
+    /// Opens the active log and, with [`LockMode::Flock`], locks it. The lock must be taken on
+    /// the file that is `app.jsonl` once locked: a writer that rotates renames a new, locked
+    /// file over it and then lets the old one go, so a lock won on the old file would guard
+    /// nothing. Opening is retried until the locked file is the one in the directory.
+    fn open_locked(
+        dir: &Path,
+        log_path: &Path,
+        lock: LockMode,
+        dir_existed: bool,
+    ) -> io::Result<File> {
+        use std::os::unix::fs::MetadataExt;
+        for _ in 0..1000 {
+            let (file, created) = fsutil::open_append(log_path)?;
+            if created || !dir_existed {
+                fsutil::sync_dir(dir)?;
+                if !dir_existed {
+                    fsutil::sync_parent(dir)?;
+                }
+            }
+            if lock == LockMode::None {
+                return Ok(file);
+            }
+            file.try_lock().map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!(
+                        "another writer holds the lock on {}: {e}",
+                        log_path.display()
+                    ),
+                )
+            })?;
+            let locked = file.metadata()?;
+            match fs::metadata(log_path) {
+                Ok(current) if current.dev() == locked.dev() && current.ino() == locked.ino() => {
+                    return Ok(file);
+                }
+                // Replaced (or removed) since it was opened: try the file there now.
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::other(format!(
+            "{} kept being replaced while a writer tried to lock it",
+            log_path.display()
+        )))
     }
 
     /// Appends one event and syncs it to disk before returning.
