@@ -1,0 +1,209 @@
+//! Server functions: the whole integration between Leptos and eventfold.
+//!
+//! The one [`EventLog`] of the process lives in an `Arc<Mutex<_>>` that `main` puts in the Leptos
+//! context. A write locks it, appends one event and refreshes the views; a read locks it and
+//! clones a view's state. Every write refreshes the views, so reads never touch the disk. The
+//! lock is held for one append (a write and an fsync) at most, on a blocking thread so the async
+//! runtime keeps serving.
+//!
+//! Each server function is also a plain HTML form endpoint (`POST /api/NAME`, url-encoded), so
+//! the page works with JavaScript disabled. A form post is answered with a redirect to `/`, or to
+//! `/?error=CODE` when the request is refused; the page shows the message of that [`Problem`].
+//!
+//! In the hydrated build the `#[server]` functions become HTTP calls from the browser; the
+//! helpers marked `#[cfg(feature = "ssr")]` exist on the server only.
+
+use crate::state::{Stats, Todo};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+use eventfold::EventLog;
+#[cfg(feature = "ssr")]
+use std::sync::{Arc, Mutex};
+
+/// The event log as the server functions find it in the Leptos context.
+#[cfg(feature = "ssr")]
+pub type SharedLog = Arc<Mutex<EventLog>>;
+
+/// The longest todo accepted, in characters.
+pub const MAX_TODO_CHARS: usize = 500;
+
+/// Why a request was refused. Its [`code`](Problem::code) travels in the redirect's query string;
+/// its [`message`](Problem::message) is what the page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Problem {
+    /// The text was empty or only whitespace.
+    EmptyText,
+    /// The text was longer than [`MAX_TODO_CHARS`].
+    TextTooLong,
+    /// No todo has that id (it was deleted, perhaps in another tab).
+    NoSuchTodo,
+}
+
+impl Problem {
+    const ALL: [Problem; 3] = [
+        Problem::EmptyText,
+        Problem::TextTooLong,
+        Problem::NoSuchTodo,
+    ];
+
+    /// The short name used in `/?error=CODE`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Problem::EmptyText => "empty",
+            Problem::TextTooLong => "too-long",
+            Problem::NoSuchTodo => "not-found",
+        }
+    }
+
+    /// The problem a code names, if any.
+    pub fn from_code(code: &str) -> Option<Problem> {
+        Problem::ALL.into_iter().find(|p| p.code() == code)
+    }
+
+    /// A sentence for the user.
+    pub fn message(self) -> String {
+        match self {
+            Problem::EmptyText => "Write something first: a todo cannot be empty.".to_string(),
+            Problem::TextTooLong => {
+                format!("That todo is too long: keep it to {MAX_TODO_CHARS} characters.")
+            }
+            Problem::NoSuchTodo => "That todo no longer exists.".to_string(),
+        }
+    }
+}
+
+/// Checks a todo's text (already trimmed).
+pub fn check_text(text: &str) -> Result<(), Problem> {
+    if text.is_empty() {
+        Err(Problem::EmptyText)
+    } else if text.chars().count() > MAX_TODO_CHARS {
+        Err(Problem::TextTooLong)
+    } else {
+        Ok(())
+    }
+}
+
+/// Records a new todo with a fresh UUID; refuses empty or overlong text.
+#[server(prefix = "/api", endpoint = "add_todo")]
+pub async fn add_todo(text: String) -> Result<(), ServerFnError> {
+    let text = text.trim().to_string();
+    if let Err(problem) = check_text(&text) {
+        return refuse(problem);
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    with_log(move |log| {
+        log.append(&crate::state::todo_added(&id, &text, now()))?;
+        log.refresh_all()?;
+        Ok(Ok(()))
+    })
+    .await?
+    .map_or_else(refuse, |()| done())
+}
+
+/// Marks an open todo done, or a done one open again.
+#[server(prefix = "/api", endpoint = "toggle_todo")]
+pub async fn toggle_todo(id: String) -> Result<(), ServerFnError> {
+    append_if_exists(crate::state::todo_toggled(&id), id).await
+}
+
+/// Deletes a todo.
+#[server(prefix = "/api", endpoint = "delete_todo")]
+pub async fn delete_todo(id: String) -> Result<(), ServerFnError> {
+    append_if_exists(crate::state::todo_deleted(&id), id).await
+}
+
+/// The todo list, oldest first: a clone of the `todos` view.
+#[server(prefix = "/api", endpoint = "get_todos")]
+pub async fn get_todos() -> Result<Vec<Todo>, ServerFnError> {
+    use crate::state::{TODOS_VIEW, TodoState};
+    with_log(|log| Ok(log.view::<TodoState>(TODOS_VIEW)?.items.clone())).await
+}
+
+/// The statistics panel's numbers, from the `stats` view.
+#[server(prefix = "/api", endpoint = "get_stats")]
+pub async fn get_stats() -> Result<Stats, ServerFnError> {
+    use crate::state::{STATS_VIEW, StatsState};
+    with_log(|log| Ok(log.view::<StatsState>(STATS_VIEW)?.summary())).await
+}
+
+/// Appends `event` about the todo `id` if that todo is on the list. The check and the append
+/// happen under one lock, so no other request can delete the todo in between.
+#[cfg(feature = "ssr")]
+async fn append_if_exists(event: eventfold::Event, id: String) -> Result<(), ServerFnError> {
+    use crate::state::{TODOS_VIEW, TodoState};
+    with_log(move |log| {
+        if log.view::<TodoState>(TODOS_VIEW)?.get(&id).is_none() {
+            return Ok(Err(Problem::NoSuchTodo));
+        }
+        log.append(&event)?;
+        log.refresh_all()?;
+        Ok(Ok(()))
+    })
+    .await?
+    .map_or_else(refuse, |()| done())
+}
+
+/// Runs `f` on the event log, under its lock, on a thread where blocking is allowed.
+#[cfg(feature = "ssr")]
+async fn with_log<T: Send + 'static>(
+    f: impl FnOnce(&mut EventLog) -> std::io::Result<T> + Send + 'static,
+) -> Result<T, ServerFnError> {
+    let log = use_context::<SharedLog>()
+        .ok_or_else(|| ServerFnError::new("the event log is missing from the Leptos context"))?;
+    tokio::task::spawn_blocking(move || {
+        let mut log = log
+            .lock()
+            .map_err(|_| ServerFnError::new("a request panicked holding the event log"))?;
+        f(&mut log).map_err(|e| ServerFnError::new(format!("event log: {e}")))
+    })
+    .await
+    .map_err(|e| ServerFnError::new(format!("event log task failed: {e}")))?
+}
+
+/// Success: a plain form post goes back to the list, clearing any earlier message.
+#[cfg(feature = "ssr")]
+fn done() -> Result<(), ServerFnError> {
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+/// Refusal: a plain form post goes back to the list with the problem in the query string.
+#[cfg(feature = "ssr")]
+fn refuse(problem: Problem) -> Result<(), ServerFnError> {
+    leptos_axum::redirect(&format!("/?error={}", problem.code()));
+    Err(ServerFnError::new(problem.message()))
+}
+
+/// Seconds since the Unix epoch.
+#[cfg(feature = "ssr")]
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_checked_after_trimming_by_the_caller() {
+        assert_eq!(check_text(""), Err(Problem::EmptyText));
+        assert_eq!(check_text("milk"), Ok(()));
+        assert_eq!(check_text(&"é".repeat(MAX_TODO_CHARS)), Ok(()));
+        assert_eq!(
+            check_text(&"é".repeat(MAX_TODO_CHARS + 1)),
+            Err(Problem::TextTooLong)
+        );
+    }
+
+    #[test]
+    fn problem_codes_round_trip() {
+        for problem in Problem::ALL {
+            assert_eq!(Problem::from_code(problem.code()), Some(problem));
+        }
+        assert_eq!(Problem::from_code("<script>"), None);
+    }
+}
