@@ -5,7 +5,7 @@
 //! each line, and report a bad line with its file, byte offset and line number.
 
 use crate::WaitResult;
-use crate::archive::Windows;
+use crate::archive::{Window, Windows};
 use crate::error::Error;
 use crate::event::Event;
 use crate::fold::{self, LineFold};
@@ -502,39 +502,47 @@ impl EventReader {
             Ok(windows) => windows,
             Err(e) => return Err((acc, e)),
         };
-        let mut lines_before = 0u64;
-        let mut any = false;
-        let mut current = windows.next_window(Vec::new());
-        let mut spare = Vec::new();
-        loop {
-            let window = match current {
-                Ok(Some(window)) => window,
-                Ok(None) => return Ok((acc, any)),
-                Err(e) => return Err((acc, e)),
-            };
-            // The next window is decompressed on a rayon worker while this one is folded; two
-            // buffers take turns.
-            let mut next = None;
-            let done = rayon::in_place_scope(|scope| {
-                let slot = &mut next;
-                let windows = &mut windows;
-                let spare = std::mem::take(&mut spare);
-                scope.spawn(move |_| *slot = Some(windows.next_window(spare)));
-                fold::fold_buf(&window.bytes, acc, fold)
+        // One thread decompresses the archive a window ahead while this one folds; two
+        // buffers take turns, handed back and forth over channels. (A plain scoped thread: the
+        // fold must not wait on a task queued in a shared pool.)
+        std::thread::scope(|scope| {
+            let (window_tx, window_rx) = mpsc::sync_channel::<io::Result<Option<Window>>>(1);
+            let (spare_tx, spare_rx) = mpsc::channel::<Vec<u8>>();
+            scope.spawn(move || {
+                loop {
+                    let spare = spare_rx.try_recv().unwrap_or_default();
+                    let next = windows.next_window(spare);
+                    let last = !matches!(next, Ok(Some(_)));
+                    if window_tx.send(next).is_err() || last {
+                        return;
+                    }
+                }
             });
-            acc = done.acc;
-            any |= done.last.is_some();
-            if let Some((start, reason)) = done.bad {
-                let origin = Origin::Archive {
-                    stream_offset: window.offset,
-                    lines_before,
+            let mut lines_before = 0u64;
+            let mut any = false;
+            loop {
+                let window = match window_rx.recv() {
+                    Ok(Ok(Some(window))) => window,
+                    Ok(Ok(None)) => return Ok((acc, any)),
+                    Ok(Err(e)) => return Err((acc, e)),
+                    Err(_) => {
+                        unreachable!("the decompressing thread ends only after its last send")
+                    }
                 };
-                return Err((acc, malformed(path, origin, &window.bytes, start, reason)));
+                let done = fold::fold_buf(&window.bytes, acc, fold);
+                acc = done.acc;
+                any |= done.last.is_some();
+                if let Some((start, reason)) = done.bad {
+                    let origin = Origin::Archive {
+                        stream_offset: window.offset,
+                        lines_before,
+                    };
+                    return Err((acc, malformed(path, origin, &window.bytes, start, reason)));
+                }
+                lines_before += memchr::memchr_iter(b'\n', &window.bytes).count() as u64;
+                let _ = spare_tx.send(window.bytes);
             }
-            lines_before += memchr::memchr_iter(b'\n', &window.bytes).count() as u64;
-            current = next.expect("the scope ran the decompression");
-            spare = window.bytes;
-        }
+        })
     }
 }
 
