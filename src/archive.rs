@@ -256,24 +256,23 @@ impl Windows {
 
 /// Appends up to `want` decompressed bytes to `buf`; returns whether the frame ended.
 fn fill(decoder: &mut Decoder, buf: &mut Vec<u8>, want: usize) -> io::Result<bool> {
-    let target = buf.len() + want;
-    while buf.len() < target {
-        let start = buf.len();
-        buf.resize(target, 0);
-        match decoder.read(&mut buf[start..]) {
-            Ok(0) => {
-                buf.truncate(start);
-                return Ok(true);
-            }
-            Ok(n) => buf.truncate(start + n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(start),
-            Err(e) => {
-                buf.truncate(start);
-                return Err(e);
-            }
+    let mut filled = buf.len();
+    let target = filled + want;
+    // Zeroed once; the reads below fill it in place.
+    buf.resize(target, 0);
+    let outcome = loop {
+        if filled == target {
+            break Ok(false);
         }
-    }
-    Ok(false)
+        match decoder.read(&mut buf[filled..]) {
+            Ok(0) => break Ok(true),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    buf.truncate(filled);
+    outcome
 }
 
 #[cfg(test)]
