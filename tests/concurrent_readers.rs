@@ -486,9 +486,9 @@ fn readers_in_another_process_and_a_thread_see_consistent_prefixes_while_the_wri
 }
 
 #[test]
-#[ignore = "slow: on a loaded 2-core machine its reader loop ran for over 10 minutes in one CI \
-            run (it passed 8 of 8 runs alone); run it with `cargo test --release --test \
-            concurrent_readers -- --ignored`"]
+#[ignore = "hung twice under load (the reader thread kept iterating after the writer was \
+            done; cause not yet found); passes alone and in full runs of this binary; run it \
+            with `cargo test --release --test concurrent_readers -- --ignored`"]
 fn a_writer_reopening_over_a_torn_tail_does_not_disturb_live_readers() {
     run_scenario(
         "a_writer_reopening_over_a_torn_tail_does_not_disturb_live_readers",
