@@ -89,6 +89,30 @@ pub(crate) struct Folded<A> {
     pub any: bool,
 }
 
+impl<A> Folded<A> {
+    /// Nothing folded yet into `acc`.
+    fn start(acc: A) -> Self {
+        Folded {
+            acc,
+            tail: None,
+            error: None,
+            failed_in_archive: false,
+            any: false,
+        }
+    }
+
+    /// `acc` and an error that stopped the fold before the active log.
+    fn failed(acc: A, error: io::Error, failed_in_archive: bool) -> Self {
+        Folded {
+            acc,
+            tail: None,
+            error: Some(error),
+            failed_in_archive,
+            any: failed_in_archive,
+        }
+    }
+}
+
 /// Where a buffer of lines came from, to report a bad line's position.
 #[derive(Debug, Clone, Copy)]
 enum Origin {
@@ -390,24 +414,9 @@ impl EventReader {
     /// The committed range is mapped one segment at a time, so memory use does not grow with
     /// the log.
     pub(crate) fn fold_active<A, F: LineFold<A>>(&self, from: u64, acc: A, fold: &F) -> Folded<A> {
-        let mut folded = Folded {
-            acc,
-            tail: None,
-            error: None,
-            failed_in_archive: false,
-            any: false,
-        };
-        let opened = File::open(&self.log_path).and_then(|file| {
-            let len = file.metadata()?.len();
-            let end = mmap::committed_end(&file, from, len)?;
-            Ok((file, end))
-        });
-        match opened {
-            Ok((file, end)) => self.fold_file(&file, from, end, folded, fold),
-            Err(e) => {
-                folded.error = Some(e);
-                folded
-            }
+        match open_committed(&self.log_path, from) {
+            Ok((file, end)) => self.fold_file(&file, from, end, Folded::start(acc), fold),
+            Err(e) => Folded::failed(acc, e, false),
         }
     }
 
@@ -453,34 +462,15 @@ impl EventReader {
     pub(crate) fn fold_full<A, F: LineFold<A>>(&self, acc: A, fold: &F) -> Folded<A> {
         let history = match self.history() {
             Ok(history) => history,
-            Err(e) => {
-                return Folded {
-                    acc,
-                    tail: None,
-                    error: Some(e),
-                    failed_in_archive: false,
-                    any: false,
-                };
-            }
+            Err(e) => return Folded::failed(acc, e, false),
         };
         let (acc, any) = match self.fold_archive(history.archive_limit, acc, fold) {
             Ok(done) => done,
-            Err((acc, error)) => {
-                return Folded {
-                    acc,
-                    tail: None,
-                    error: Some(error),
-                    failed_in_archive: true,
-                    any: true,
-                };
-            }
+            Err((acc, error)) => return Folded::failed(acc, error, true),
         };
         let folded = Folded {
-            acc,
-            tail: None,
-            error: None,
-            failed_in_archive: false,
             any,
+            ..Folded::start(acc)
         };
         match history.active {
             Some((file, end)) => self.fold_file(&file, 0, end, folded, fold),
@@ -488,9 +478,8 @@ impl EventReader {
         }
     }
 
-    /// Folds every archived event; also reports whether there was any. The next frame is
-    /// decompressed on a worker while the current one is folded, so at most two decompressed
-    /// frames are in memory.
+    /// Folds the archive up to `limit`; also reports whether it held any event. The next
+    /// window is decompressed while the current one is folded (see below).
     fn fold_archive<A, F: LineFold<A>>(
         &self,
         limit: u64,
@@ -544,6 +533,15 @@ impl EventReader {
             }
         })
     }
+}
+
+/// Opens the active log and finds the end of its committed part from `from` on (`from` itself
+/// when nothing is committed past it).
+fn open_committed(path: &Path, from: u64) -> io::Result<(File, u64)> {
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let end = mmap::committed_end(&file, from, len)?;
+    Ok((file, end))
 }
 
 /// Builds the error for the bad line starting at `start` in `buf`.
@@ -629,13 +627,7 @@ struct ActiveEvents {
 
 impl ActiveEvents {
     fn open(path: &Path, from: u64) -> io::Result<Self> {
-        let file = File::open(path)?;
-        let len = file.metadata()?.len();
-        let end = if len > from {
-            mmap::committed_end(&file, from, len)?
-        } else {
-            from
-        };
+        let (file, end) = open_committed(path, from)?;
         Ok(Self::new(file, path.to_path_buf(), from, end))
     }
 
