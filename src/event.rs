@@ -159,8 +159,8 @@ pub struct EventRef<'a> {
     ts: u64,
     id: Option<Cow<'a, str>>,
     actor: Option<Cow<'a, str>>,
-    data: &'a [u8],
-    meta: Option<&'a [u8]>,
+    data: &'a str,
+    meta: Option<&'a str>,
 }
 
 impl<'a> EventRef<'a> {
@@ -285,7 +285,7 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn data_raw(&self) -> &'a str {
-        parse::raw_str(self.data)
+        self.data
     }
 
     /// The JSON text of `meta`, if present and not `null`.
@@ -301,7 +301,7 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn meta_raw(&self) -> Option<&'a str> {
-        self.meta.map(parse::raw_str)
+        self.meta
     }
 
     /// `data` as a simd-json value whose strings borrow the line where they hold no escapes.
@@ -358,7 +358,7 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn data_as<T: Deserialize<'a>>(&self) -> io::Result<T> {
-        serde_json::from_slice(self.data).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        serde_json::from_str(self.data).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
 
     /// Builds the owned [`Event`] this line holds.
@@ -388,16 +388,16 @@ impl<'a> EventRef<'a> {
 
 // The raw values were validated when the line was parsed, so building values from them cannot
 // fail; the fallbacks below are never taken for text that passed.
-fn raw_to_value(raw: &[u8]) -> simd_json::BorrowedValue<'_> {
+fn raw_to_value(raw: &str) -> simd_json::BorrowedValue<'_> {
     use serde::de::DeserializeSeed;
-    let mut de = serde_json::Deserializer::from_slice(raw);
+    let mut de = serde_json::Deserializer::from_str(raw);
     BorrowedSeed
         .deserialize(&mut de)
         .unwrap_or(simd_json::BorrowedValue::Static(StaticNode::Null))
 }
 
-fn raw_to_json(raw: &[u8]) -> Value {
-    serde_json::from_slice(raw).unwrap_or(Value::Null)
+fn raw_to_json(raw: &str) -> Value {
+    serde_json::from_str(raw).unwrap_or(Value::Null)
 }
 
 use simd_json::StaticNode;
