@@ -14,6 +14,8 @@
 
 use crate::event::{Event, EventRef};
 use crate::lines::Lines;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
 
 /// Buffers smaller than this are folded on the calling thread alone.
 const PARALLEL_MIN: usize = 2 << 20;
@@ -58,22 +60,16 @@ impl<S> LineFold<S> for Owned<S> {
 }
 
 /// Parses a line into an owned [`Event`].
+///
+/// The envelope parser validates the whole line and finds the fields; only `data` and `meta`
+/// are then built, by serde_json from text already known to be valid UTF-8 JSON. (Building the
+/// event with serde_json straight from the line needs the line checked as UTF-8 first, which
+/// cost more than the envelope pass.)
 #[inline]
 pub(crate) fn parse_owned(line: &[u8]) -> Result<Event, String> {
-    // One pass over the JSON: from a `&str` and given an object, serde_json accepts exactly the
-    // lines the envelope parser accepts (the parser's tests check this), and builds `data` as
-    // it validates it. (serde would also take an array of the fields in order; an event is an
-    // object, so that form is refused as the envelope parser refuses it.)
-    let text = std::str::from_utf8(line)
-        .map_err(|e| format!("invalid UTF-8 at column {}", e.valid_up_to() + 1))?;
-    let start = text.len() - text.trim_start().len();
-    if !text[start..].starts_with('{') {
-        return Err(format!(
-            "expected `{{` to open the event object at column {}",
-            start + 1
-        ));
-    }
-    serde_json::from_str(text).map_err(|e| e.to_string())
+    EventRef::parse_line(line)
+        .map(|event| event.to_event())
+        .map_err(|e| e.to_string())
 }
 
 /// A reducer over borrowed events: each line is parsed into an [`EventRef`] of the buffer.
@@ -193,8 +189,88 @@ fn chunk_ranges(buf: &[u8], chunk: usize) -> Vec<std::ops::Range<usize>> {
     ranges
 }
 
-/// The parallel path: chunk `i` is parsed by lane `i % (helpers + 1)`, lane 0 being the
-/// calling thread, which reduces all chunks in order.
+/// How many chunks past the one being reduced may be claimed for parsing, per thread.
+const LOOKAHEAD_PER_THREAD: usize = 3;
+
+/// What the threads of one parallel fold share.
+struct Shared {
+    /// The next chunk nobody has claimed yet.
+    next: AtomicUsize,
+    /// Chunks below this may be claimed; raised as chunks are reduced.
+    limit: Mutex<usize>,
+    /// Signalled when `limit` rises or the fold stops.
+    raised: Condvar,
+    /// Set when no more chunks should be claimed: a bad line was found, or the fold ended.
+    stop: AtomicBool,
+}
+
+impl Shared {
+    /// Claims the next chunk, waiting while it lies beyond the look-ahead limit. `None` once
+    /// every chunk is claimed or the fold stopped.
+    fn claim(&self, count: usize) -> Option<usize> {
+        if self.stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        if i >= count {
+            return None;
+        }
+        let mut limit = self.limit.lock().unwrap_or_else(PoisonError::into_inner);
+        while i >= *limit && !self.stop.load(Ordering::Relaxed) {
+            limit = self
+                .raised
+                .wait(limit)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        // A claimed chunk is parsed even after a stop: the reducer may still be waiting for it.
+        Some(i)
+    }
+
+    /// Claims the next chunk if it lies within the limit, without waiting.
+    fn try_claim(&self, count: usize, limit: usize) -> Option<usize> {
+        let mut i = self.next.load(Ordering::Relaxed);
+        loop {
+            if i >= count || i >= limit || self.stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            match self
+                .next
+                .compare_exchange_weak(i, i + 1, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return Some(i),
+                Err(now) => i = now,
+            }
+        }
+    }
+
+    fn raise(&self, to: usize) {
+        *self.limit.lock().unwrap_or_else(PoisonError::into_inner) = to;
+        self.raised.notify_all();
+    }
+
+    fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _guard = self.limit.lock().unwrap_or_else(PoisonError::into_inner);
+        self.raised.notify_all();
+    }
+}
+
+/// Stops the helpers when the reducing thread leaves the fold, returning or unwinding (a
+/// panicking reducer must not leave helpers waiting for a limit that never rises).
+struct StopOnDrop<'s>(&'s Shared);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+/// The parallel path. Every thread claims the lowest unclaimed chunk and parses it; the
+/// calling thread reduces the chunks in order, and parses chunks itself whenever the next one
+/// to reduce is not ready, so the work balances between parsing and reducing whatever the
+/// reducer costs. At most a few chunks per thread are claimed ahead of the reducer, which
+/// bounds memory. Chunks a helper parsed go back to it once reduced, to be freed (or reused)
+/// on the thread that allocated them.
 pub(crate) fn fold_threads<A, F: LineFold<A>>(
     buf: &[u8],
     mut acc: A,
@@ -202,29 +278,39 @@ pub(crate) fn fold_threads<A, F: LineFold<A>>(
     chunk: usize,
     helpers: usize,
 ) -> BufFold<A> {
+    use std::collections::VecDeque;
     use std::sync::mpsc;
 
     let ranges = chunk_ranges(buf, chunk);
-    let lanes = helpers + 1;
+    let count = ranges.len();
+    let lookahead = LOOKAHEAD_PER_THREAD * (helpers + 1);
+    let shared = Shared {
+        next: AtomicUsize::new(0),
+        limit: Mutex::new(lookahead),
+        raised: Condvar::new(),
+        stop: AtomicBool::new(false),
+    };
     let mut last = None;
     std::thread::scope(|scope| {
-        let mut results = Vec::with_capacity(helpers);
+        let (result_tx, results) = mpsc::channel::<(usize, usize, Parsed<F::Item<'_>>)>();
         let mut returns = Vec::with_capacity(helpers);
-        for lane in 1..lanes {
-            let (result_tx, result_rx) = mpsc::sync_channel::<Parsed<F::Item<'_>>>(2);
+        for lane in 1..=helpers {
             let (return_tx, return_rx) = mpsc::channel::<Parsed<F::Item<'_>>>();
-            let ranges = &ranges;
+            let (ranges, shared, result_tx) = (&ranges, &shared, result_tx.clone());
             scope.spawn(move || {
                 let mut spare = Vec::new();
-                for range in ranges.iter().skip(lane).step_by(lanes) {
-                    let parsed = parse_chunk(buf, range.clone(), fold, std::mem::take(&mut spare));
-                    let stop = parsed.bad.is_some();
-                    if result_tx.send(parsed).is_err() || stop {
-                        break;
-                    }
+                while let Some(i) = shared.claim(count) {
                     while let Ok(mut done) = return_rx.try_recv() {
                         done.items.clear();
                         spare = done.items;
+                    }
+                    let parsed =
+                        parse_chunk(buf, ranges[i].clone(), fold, std::mem::take(&mut spare));
+                    if parsed.bad.is_some() {
+                        shared.stop.store(true, Ordering::Relaxed);
+                    }
+                    if result_tx.send((i, lane, parsed)).is_err() {
+                        break;
                     }
                 }
                 drop(result_tx);
@@ -233,20 +319,48 @@ pub(crate) fn fold_threads<A, F: LineFold<A>>(
                     drop(done);
                 }
             });
-            results.push(result_rx);
             returns.push(return_tx);
         }
+        drop(result_tx);
+        let _stop = StopOnDrop(&shared);
+
+        // `ready[k]` holds chunk `want + k` once parsed, with the lane that parsed it.
+        let mut ready: VecDeque<Option<(usize, Parsed<F::Item<'_>>)>> = VecDeque::new();
         let mut spare = Vec::new();
-        for (i, range) in ranges.iter().enumerate() {
-            let lane = i % lanes;
-            let parsed = if lane == 0 {
-                parse_chunk(buf, range.clone(), fold, std::mem::take(&mut spare))
-            } else {
-                match results[lane - 1].recv() {
-                    Ok(parsed) => parsed,
-                    Err(_) => unreachable!("a helper sends every chunk of its lane until an error"),
+        let mut want = 0;
+        while want < count {
+            let (lane, parsed) = match ready.front_mut().and_then(Option::take) {
+                Some(found) => found,
+                None => {
+                    // Collect what the helpers finished; parse a chunk here if none is the next.
+                    let got = match results.try_recv() {
+                        Ok(got) => Some(got),
+                        Err(_) => match shared.try_claim(count, want + lookahead) {
+                            Some(i) => {
+                                let parsed = parse_chunk(
+                                    buf,
+                                    ranges[i].clone(),
+                                    fold,
+                                    std::mem::take(&mut spare),
+                                );
+                                Some((i, 0, parsed))
+                            }
+                            None => results.recv().ok(),
+                        },
+                    };
+                    let Some((i, lane, parsed)) = got else {
+                        unreachable!("a claimed chunk is always parsed and sent")
+                    };
+                    let slot = i - want;
+                    if ready.len() <= slot {
+                        ready.resize_with(slot + 1, || None);
+                    }
+                    ready[slot] = Some((lane, parsed));
+                    continue;
                 }
             };
+            ready.pop_front();
+            want += 1;
             for item in &parsed.items {
                 acc = fold.reduce(acc, item);
             }
@@ -254,13 +368,16 @@ pub(crate) fn fold_threads<A, F: LineFold<A>>(
                 last = parsed.last.clone();
             }
             let bad = parsed.bad.clone();
-            if lane > 0 {
-                let _ = returns[lane - 1].send(parsed);
-            } else {
+            if lane == 0 {
                 spare = parsed.items;
+            } else {
+                let _ = returns[lane - 1].send(parsed);
             }
             if bad.is_some() {
                 return BufFold { acc, last, bad };
+            }
+            if helpers > 0 {
+                shared.raise(want + lookahead);
             }
         }
         BufFold {
