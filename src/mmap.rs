@@ -38,19 +38,38 @@ impl Region {
 }
 
 /// Offset just past the last newline in `file[from..len]`, or `from` when there is none.
+///
+/// `len` may be stale: a writer that opens the log cuts a torn last line in place, so the file
+/// can be shorter now than when its length was read. The bytes cut held no newline, so only
+/// the bytes still there are searched.
 pub(crate) fn committed_end(file: &File, from: u64, len: u64) -> io::Result<u64> {
     let mut end = len;
     let mut chunk = vec![0u8; TAIL_CHUNK as usize];
     while end > from {
         let start = end.saturating_sub(TAIL_CHUNK).max(from);
         let buf = &mut chunk[..(end - start) as usize];
-        file.read_exact_at(buf, start)?;
-        if let Some(i) = memchr::memrchr(b'\n', buf) {
+        let n = read_up_to(file, buf, start)?;
+        if let Some(i) = memchr::memrchr(b'\n', &buf[..n]) {
             return Ok(start + i as u64 + 1);
         }
         end = start;
     }
     Ok(from)
+}
+
+/// Reads `file` at `offset` into `buf` until `buf` is full or the file ends; returns how many
+/// bytes were read.
+fn read_up_to(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read_at(&mut buf[filled..], offset + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// Offset just past the first newline at or after `from` (and before `end`), or `end`.
@@ -156,6 +175,30 @@ fn advise_sequential(map: &memmap2::Mmap) {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    /// A reader reads the length of the active log while it ends in a torn line; a writer
+    /// opening the log then cuts that line (and may append again) before the reader looks for
+    /// the last newline.
+    #[test]
+    fn a_length_read_before_a_torn_tail_was_cut_gives_the_committed_end() {
+        let file = tempfile::tempfile().unwrap();
+        let committed = format!("{}\n", "x".repeat(100)).repeat(3);
+        let cut = committed.len() as u64;
+        file.write_all_at(committed.as_bytes(), 0).unwrap();
+        // Torn lines shorter and longer than one chunk, so the cut lies within the first chunk
+        // searched or before it.
+        for torn in [30, TAIL_CHUNK as usize + 500] {
+            file.write_all_at(&vec![b'{'; torn], cut).unwrap();
+            let stale_len = file.metadata().unwrap().len();
+            file.set_len(cut).unwrap();
+            assert_eq!(committed_end(&file, 0, stale_len).unwrap(), cut);
+            assert_eq!(committed_end(&file, 150, stale_len).unwrap(), cut);
+            // A line appended since the cut, ending before the stale length, is found.
+            file.write_all_at(b"{}\n", cut).unwrap();
+            assert_eq!(committed_end(&file, 0, stale_len).unwrap(), cut + 3);
+            file.set_len(cut).unwrap();
+        }
+    }
 
     #[test]
     fn segments_cover_the_range_and_end_at_newlines() {
