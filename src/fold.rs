@@ -6,11 +6,13 @@
 //! Memory stays bounded: only a few chunks are parsed ahead. Small buffers take the plain
 //! sequential loop, which gives the same result (the tests check that it does).
 //!
-//! Chunks are dealt in turn to the calling thread and to helper threads. The calling thread
-//! reduces every chunk in order (so the state never leaves it and need not be `Send`), parsing
-//! its own share in between. Helpers parse theirs ahead, at most two chunks each, and free what
-//! they parsed once it has been reduced: owned [`Event`]s allocate a lot, and freeing memory on
-//! another thread than the one that allocated it is slow in common allocators.
+//! Every thread claims the lowest chunk nobody has claimed and parses it. The calling thread
+//! reduces every chunk in order (so the state never leaves it and need not be `Send`), and
+//! parses chunks itself only while the next one to reduce is not ready, so parsing and reducing
+//! balance whatever the reducer costs. Helpers run at most a few chunks ahead of the reducer,
+//! and free what they parsed once it has been reduced: owned [`Event`]s allocate a lot, and
+//! freeing memory on another thread than the one that allocated it is slow in common
+//! allocators.
 
 use crate::event::{Event, EventRef};
 use crate::lines::Lines;
@@ -99,17 +101,33 @@ pub(crate) struct BufFold<A> {
     pub bad: Option<(usize, String)>,
 }
 
-/// Folds the complete lines of `buf`, choosing the sequential or the parallel path.
+/// Folds the complete lines of `buf`, choosing the sequential or the parallel path, and runs
+/// `side` meanwhile: the work that prepares the next buffer (mapping it, decompressing it) or
+/// releases the last one.
 ///
 /// The parallel path uses as many threads as rayon's pool has (`RAYON_NUM_THREADS`), the
 /// calling thread included; with one, or for a small buffer, the fold is sequential.
-pub(crate) fn fold_buf<A, F: LineFold<A>>(buf: &[u8], acc: A, fold: &F) -> BufFold<A> {
+///
+/// On the parallel path a helper runs `side` first and then joins the parsing, whose chunks
+/// are claimed dynamically, so the side job costs the fold about half its time instead of all
+/// of it. On the sequential path `side` runs after the fold, on the calling thread.
+pub(crate) fn fold_buf<A, F, T>(
+    buf: &[u8],
+    acc: A,
+    fold: &F,
+    side: impl FnOnce() -> T + Send,
+) -> (BufFold<A>, T)
+where
+    F: LineFold<A>,
+    T: Send,
+{
     let threads = rayon::current_num_threads();
     if buf.len() < PARALLEL_MIN || threads < 2 {
-        fold_sequential(buf, acc, fold)
+        let done = fold_sequential(buf, acc, fold);
+        (done, side())
     } else {
         let chunk = if F::OWNS_MEMORY { OWNED_CHUNK } else { CHUNK };
-        fold_threads(buf, acc, fold, chunk, threads - 1)
+        fold_threads(buf, acc, fold, chunk, threads - 1, side)
     }
 }
 
@@ -270,14 +288,21 @@ impl Drop for StopOnDrop<'_> {
 /// to reduce is not ready, so the work balances between parsing and reducing whatever the
 /// reducer costs. At most a few chunks per thread are claimed ahead of the reducer, which
 /// bounds memory. Chunks a helper parsed go back to it once reduced, to be freed (or reused)
-/// on the thread that allocated them.
-pub(crate) fn fold_threads<A, F: LineFold<A>>(
+/// on the thread that allocated them. The first helper runs `side` before it starts parsing;
+/// `helpers` must be at least one.
+pub(crate) fn fold_threads<A, F, T>(
     buf: &[u8],
     mut acc: A,
     fold: &F,
     chunk: usize,
     helpers: usize,
-) -> BufFold<A> {
+    side: impl FnOnce() -> T + Send,
+) -> (BufFold<A>, T)
+where
+    F: LineFold<A>,
+    T: Send,
+{
+    assert!(helpers > 0, "the parallel fold needs a helper thread");
     use std::collections::VecDeque;
     use std::sync::mpsc;
 
@@ -294,10 +319,14 @@ pub(crate) fn fold_threads<A, F: LineFold<A>>(
     std::thread::scope(|scope| {
         let (result_tx, results) = mpsc::channel::<(usize, usize, Parsed<F::Item<'_>>)>();
         let mut returns = Vec::with_capacity(helpers);
+        let mut side = Some(side);
+        let mut side_done = None;
         for lane in 1..=helpers {
             let (return_tx, return_rx) = mpsc::channel::<Parsed<F::Item<'_>>>();
             let (ranges, shared, result_tx) = (&ranges, &shared, result_tx.clone());
-            scope.spawn(move || {
+            let side = side.take();
+            let handle = scope.spawn(move || {
+                let side_result = side.map(|side| side());
                 let mut spare = Vec::new();
                 while let Some(i) = shared.claim(count) {
                     while let Ok(mut done) = return_rx.try_recv() {
@@ -318,73 +347,84 @@ pub(crate) fn fold_threads<A, F: LineFold<A>>(
                 while let Ok(done) = return_rx.recv() {
                     drop(done);
                 }
+                side_result
             });
+            if lane == 1 {
+                side_done = Some(handle);
+            }
             returns.push(return_tx);
         }
         drop(result_tx);
-        let _stop = StopOnDrop(&shared);
+        let stop = StopOnDrop(&shared);
 
         // `ready[k]` holds chunk `want + k` once parsed, with the lane that parsed it.
         let mut ready: VecDeque<Option<(usize, Parsed<F::Item<'_>>)>> = VecDeque::new();
         let mut spare = Vec::new();
         let mut want = 0;
-        while want < count {
-            let (lane, parsed) = match ready.front_mut().and_then(Option::take) {
-                Some(found) => found,
-                None => {
-                    // Collect what the helpers finished; parse a chunk here if none is the next.
-                    let got = match results.try_recv() {
-                        Ok(got) => Some(got),
-                        Err(_) => match shared.try_claim(count, want + lookahead) {
-                            Some(i) => {
-                                let parsed = parse_chunk(
-                                    buf,
-                                    ranges[i].clone(),
-                                    fold,
-                                    std::mem::take(&mut spare),
-                                );
-                                Some((i, 0, parsed))
-                            }
-                            None => results.recv().ok(),
-                        },
-                    };
-                    let Some((i, lane, parsed)) = got else {
-                        unreachable!("a claimed chunk is always parsed and sent")
-                    };
-                    let slot = i - want;
-                    if ready.len() <= slot {
-                        ready.resize_with(slot + 1, || None);
+        let bad = 'reduce: {
+            while want < count {
+                let (lane, parsed) = match ready.front_mut().and_then(Option::take) {
+                    Some(found) => found,
+                    None => {
+                        // Collect what the helpers finished; parse a chunk here if none is the next.
+                        let got = match results.try_recv() {
+                            Ok(got) => Some(got),
+                            Err(_) => match shared.try_claim(count, want + lookahead) {
+                                Some(i) => {
+                                    let parsed = parse_chunk(
+                                        buf,
+                                        ranges[i].clone(),
+                                        fold,
+                                        std::mem::take(&mut spare),
+                                    );
+                                    Some((i, 0, parsed))
+                                }
+                                None => results.recv().ok(),
+                            },
+                        };
+                        let Some((i, lane, parsed)) = got else {
+                            unreachable!("a claimed chunk is always parsed and sent")
+                        };
+                        let slot = i - want;
+                        if ready.len() <= slot {
+                            ready.resize_with(slot + 1, || None);
+                        }
+                        ready[slot] = Some((lane, parsed));
+                        continue;
                     }
-                    ready[slot] = Some((lane, parsed));
-                    continue;
+                };
+                ready.pop_front();
+                want += 1;
+                for item in &parsed.items {
+                    acc = fold.reduce(acc, item);
                 }
-            };
-            ready.pop_front();
-            want += 1;
-            for item in &parsed.items {
-                acc = fold.reduce(acc, item);
-            }
-            if parsed.last.is_some() {
-                last = parsed.last.clone();
-            }
-            let bad = parsed.bad.clone();
-            if lane == 0 {
-                spare = parsed.items;
-            } else {
-                let _ = returns[lane - 1].send(parsed);
-            }
-            if bad.is_some() {
-                return BufFold { acc, last, bad };
-            }
-            if helpers > 0 {
+                if parsed.last.is_some() {
+                    last = parsed.last.clone();
+                }
+                let bad = parsed.bad.clone();
+                if lane == 0 {
+                    spare = parsed.items;
+                } else {
+                    let _ = returns[lane - 1].send(parsed);
+                }
+                if bad.is_some() {
+                    break 'reduce bad;
+                }
                 shared.raise(want + lookahead);
             }
-        }
-        BufFold {
-            acc,
-            last,
-            bad: None,
-        }
+            None
+        };
+        // Release the helpers (a waiting one wakes to the stop, the others see their return
+        // channel close), then collect the side job's result.
+        drop(stop);
+        drop(returns);
+        drop(ready);
+        let side_result = match side_done.map(|handle| handle.join()) {
+            Some(Ok(Some(result))) => result,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            _ => unreachable!("the first helper runs the side job"),
+        };
+        (BufFold { acc, last, bad }, side_result)
     })
 }
 
@@ -440,7 +480,7 @@ mod tests {
                 for helpers in [1, 3] {
                     same(
                         &seq,
-                        &fold_threads(&buf, Vec::new(), &Trace, chunk, helpers),
+                        &fold_threads(&buf, Vec::new(), &Trace, chunk, helpers, || ()).0,
                     );
                 }
             }
@@ -458,9 +498,66 @@ mod tests {
                 for helpers in [1, 3] {
                     same(
                         &seq,
-                        &fold_threads(&buf, Vec::new(), &Trace, chunk, helpers),
+                        &fold_threads(&buf, Vec::new(), &Trace, chunk, helpers, || ()).0,
                     );
                 }
+            }
+        }
+    }
+
+    /// The side job runs once, on either path, and its result comes back with the fold's,
+    /// also when the fold stops at a bad line.
+    #[test]
+    fn the_side_job_runs_once_and_returns_its_result() {
+        let runs = std::sync::atomic::AtomicUsize::new(0);
+        for bad in [None, Some(10), Some(2999)] {
+            let buf = log(3000, bad);
+            let seq = fold_sequential(&buf, Vec::new(), &Trace);
+            for helpers in [1, 3] {
+                let (done, side) = fold_threads(&buf, Vec::new(), &Trace, 64, helpers, || {
+                    runs.fetch_add(1, Ordering::Relaxed);
+                    buf.len()
+                });
+                same(&seq, &done);
+                assert_eq!(side, buf.len());
+            }
+            let (done, side) = fold_buf(&buf, Vec::new(), &Trace, || {
+                runs.fetch_add(1, Ordering::Relaxed);
+                "side"
+            });
+            same(&seq, &done);
+            assert_eq!(side, "side");
+        }
+        assert_eq!(runs.load(Ordering::Relaxed), 9);
+    }
+
+    /// A reducer that panics at one event.
+    struct PanicAt(u64);
+
+    impl LineFold<u64> for PanicAt {
+        type Item<'b> = EventRef<'b>;
+        const OWNS_MEMORY: bool = false;
+        fn parse<'b>(&self, line: &'b [u8]) -> Result<EventRef<'b>, String> {
+            EventRef::parse_line(line).map_err(|e| e.to_string())
+        }
+        fn reduce(&self, acc: u64, item: &EventRef<'_>) -> u64 {
+            assert_ne!(item.ts(), self.0, "the reducer refuses this event");
+            acc + 1
+        }
+    }
+
+    /// A reducer's panic reaches the caller; helpers waiting to parse ahead do not hang it.
+    #[test]
+    fn a_panicking_reducer_unwinds_out_of_the_parallel_fold() {
+        let buf = log(3000, None);
+        for at in [0, 1500, 2999] {
+            for helpers in [1, 3] {
+                let result = std::panic::catch_unwind(|| {
+                    fold_threads(&buf, 0, &PanicAt(at), 64, helpers, || ())
+                        .0
+                        .acc
+                });
+                assert!(result.is_err(), "no panic at {at} with {helpers} helpers");
             }
         }
     }

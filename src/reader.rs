@@ -429,18 +429,31 @@ impl EventReader {
         mut folded: Folded<A>,
         fold: &F,
     ) -> Folded<A> {
-        for segment in mmap::segments(file, from, end, SEGMENT) {
-            let region = match segment.and_then(|(start, end)| {
-                mmap::read_range(file, start, end).map(|region| (start, region))
-            }) {
+        // Each segment is folded while a side job of the fold maps the next one and unmaps the
+        // one before, so mapping (with its page faults) and unmapping leave the critical path.
+        let map = |segment: Option<io::Result<(u64, u64)>>| {
+            segment.map(|segment| {
+                segment.and_then(|(start, end)| {
+                    mmap::read_range(file, start, end).map(|region| (start, region))
+                })
+            })
+        };
+        let mut segments = mmap::segments(file, from, end, SEGMENT);
+        let mut current = map(segments.next());
+        let mut previous = None;
+        while let Some(segment) = current {
+            let (start, region) = match segment {
                 Ok(found) => found,
                 Err(e) => {
                     folded.error = Some(e);
                     return folded;
                 }
             };
-            let (start, region) = region;
-            let done = fold::fold_buf(&region, folded.acc, fold);
+            let segments = &mut segments;
+            let (done, next) = fold::fold_buf(&region, folded.acc, fold, move || {
+                drop(previous);
+                map(segments.next())
+            });
             folded.acc = done.acc;
             if let Some((end, line)) = done.last {
                 folded.tail = Some(Tail {
@@ -454,6 +467,8 @@ impl EventReader {
                 folded.error = Some(malformed(&self.log_path, origin, &region, at, reason));
                 return folded;
             }
+            previous = Some(region);
+            current = next;
         }
         folded
     }
@@ -491,47 +506,44 @@ impl EventReader {
             Ok(windows) => windows,
             Err(e) => return Err((acc, e)),
         };
-        // One thread decompresses the archive a window ahead while this one folds; two
-        // buffers take turns, handed back and forth over channels. (A plain scoped thread: the
-        // fold must not wait on a task queued in a shared pool.)
-        std::thread::scope(|scope| {
-            let (window_tx, window_rx) = mpsc::sync_channel::<io::Result<Option<Window>>>(1);
-            let (spare_tx, spare_rx) = mpsc::channel::<Vec<u8>>();
-            scope.spawn(move || {
-                loop {
-                    let spare = spare_rx.try_recv().unwrap_or_default();
-                    let next = windows.next_window(spare);
-                    let last = !matches!(next, Ok(Some(_)));
-                    if window_tx.send(next).is_err() || last {
-                        return;
-                    }
-                }
+        // Each window is folded while the next one is decompressed by a side job of the fold
+        // (on a helper thread that then joins the parsing), so decompression and parsing share
+        // the threads instead of competing for them. Two buffers take turns.
+        let counted = |window: Window| {
+            let lines = memchr::memchr_iter(b'\n', &window.bytes).count() as u64;
+            (window, lines)
+        };
+        let mut current = match windows.next_window(Vec::new()) {
+            Ok(Some(window)) => counted(window),
+            Ok(None) => return Ok((acc, false)),
+            Err(e) => return Err((acc, e)),
+        };
+        let mut spare = Vec::new();
+        let mut lines_before = 0u64;
+        let mut any = false;
+        loop {
+            let (window, lines) = &current;
+            let next_buf = std::mem::take(&mut spare);
+            let windows = &mut windows;
+            let (done, next) = fold::fold_buf(&window.bytes, acc, fold, move || {
+                windows.next_window(next_buf).map(|next| next.map(counted))
             });
-            let mut lines_before = 0u64;
-            let mut any = false;
-            loop {
-                let window = match window_rx.recv() {
-                    Ok(Ok(Some(window))) => window,
-                    Ok(Ok(None)) => return Ok((acc, any)),
-                    Ok(Err(e)) => return Err((acc, e)),
-                    Err(_) => {
-                        unreachable!("the decompressing thread ends only after its last send")
-                    }
+            acc = done.acc;
+            any |= done.last.is_some();
+            if let Some((start, reason)) = done.bad {
+                let origin = Origin::Archive {
+                    stream_offset: window.offset,
+                    lines_before,
                 };
-                let done = fold::fold_buf(&window.bytes, acc, fold);
-                acc = done.acc;
-                any |= done.last.is_some();
-                if let Some((start, reason)) = done.bad {
-                    let origin = Origin::Archive {
-                        stream_offset: window.offset,
-                        lines_before,
-                    };
-                    return Err((acc, malformed(path, origin, &window.bytes, start, reason)));
-                }
-                lines_before += memchr::memchr_iter(b'\n', &window.bytes).count() as u64;
-                let _ = spare_tx.send(window.bytes);
+                return Err((acc, malformed(path, origin, &window.bytes, start, reason)));
             }
-        })
+            lines_before += lines;
+            match next {
+                Ok(Some(next)) => spare = std::mem::replace(&mut current, next).0.bytes,
+                Ok(None) => return Ok((acc, any)),
+                Err(e) => return Err((acc, e)),
+            }
+        }
     }
 }
 
