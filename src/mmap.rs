@@ -146,8 +146,11 @@ pub(crate) fn read_range(file: &File, from: u64, end: u64) -> io::Result<Region>
         && let Ok(size) = usize::try_from(size)
     {
         {
+            // Not populated: the next segment is mapped while the current one is folded, and
+            // populating it up front kept both resident (a 1M-event rebuild peaked at 71 MB
+            // instead of 45 MB) and was no faster than faulting pages in as they are read.
             let mut options = memmap2::MmapOptions::new();
-            options.offset(from).len(size).populate();
+            options.offset(from).len(size);
             // SAFETY: the map covers `from..end`, bytes that end at a newline that was already
             // in the file. eventfold never shrinks a file below such a newline: a writer only
             // cuts a torn tail after the last newline when it opens, and rotation replaces the
