@@ -90,7 +90,52 @@ enum Field {
     Other,
 }
 
+impl Field {
+    fn named(key: &[u8]) -> Field {
+        match key {
+            b"type" => Field::Type,
+            b"data" => Field::Data,
+            b"ts" => Field::Ts,
+            b"id" => Field::Id,
+            b"actor" => Field::Actor,
+            b"meta" => Field::Meta,
+            _ => Field::Other,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Field::Type => "type",
+            Field::Data => "data",
+            Field::Ts => "ts",
+            Field::Id => "id",
+            Field::Actor => "actor",
+            Field::Meta => "meta",
+            Field::Other => "(other)",
+        }
+    }
+}
+
 impl<'a> Parser<'a> {
+    /// A known field name written plainly, as eventfold writes it (`"type":`, no escapes, no
+    /// space before the colon), consumed with its colon; `None` leaves the general path to
+    /// read the name.
+    #[inline]
+    fn plain_field(&mut self) -> Option<Field> {
+        const PLAIN: [(&[u8], Field); 6] = [
+            (b"\"type\":", Field::Type),
+            (b"\"data\":", Field::Data),
+            (b"\"ts\":", Field::Ts),
+            (b"\"id\":", Field::Id),
+            (b"\"actor\":", Field::Actor),
+            (b"\"meta\":", Field::Meta),
+        ];
+        let rest = &self.b[self.i..];
+        let (text, field) = PLAIN.iter().find(|(text, _)| rest.starts_with(text))?;
+        self.i += text.len();
+        Some(*field)
+    }
+
     #[inline]
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
@@ -156,17 +201,14 @@ impl<'a> Parser<'a> {
                     return self.unexpected("expected a field name");
                 }
                 let key_at = self.i;
-                let key = self.key()?;
-                let field = match &*key {
-                    b"type" => Field::Type,
-                    b"data" => Field::Data,
-                    b"ts" => Field::Ts,
-                    b"id" => Field::Id,
-                    b"actor" => Field::Actor,
-                    b"meta" => Field::Meta,
-                    _ => Field::Other,
+                let field = match self.plain_field() {
+                    Some(field) => field,
+                    None => {
+                        let field = Field::named(&self.key()?);
+                        self.expect(b':', "expected `:` after a field name")?;
+                        field
+                    }
                 };
-                self.expect(b':', "expected `:` after a field name")?;
                 self.skip_ws();
                 let duplicate = match field {
                     Field::Type => event_type.replace(self.string_value("`type`")?).is_some(),
@@ -193,7 +235,7 @@ impl<'a> Parser<'a> {
                 if duplicate {
                     return Err(ParseError {
                         at: key_at,
-                        what: format!("duplicate field `{}`", String::from_utf8_lossy(&key)).into(),
+                        what: format!("duplicate field `{}`", field.name()).into(),
                     });
                 }
                 self.skip_ws();
@@ -439,7 +481,9 @@ impl<'a> Parser<'a> {
             }
             self.digits();
         }
+        let mut exponent = false;
         if let Some(b'e' | b'E') = self.peek() {
+            exponent = true;
             self.i += 1;
             if let Some(b'+' | b'-') = self.peek() {
                 self.i += 1;
@@ -452,7 +496,7 @@ impl<'a> Parser<'a> {
         // Only long or exponent numbers can exceed f64's range; serde_json refuses those, so
         // the line is refused here too (0.2.0 refused it as well).
         let token = &self.b[start..self.i];
-        if token.len() > 17 || token.iter().any(|&b| b == b'e' || b == b'E') {
+        if token.len() > 17 || exponent {
             let value: f64 = std::str::from_utf8(token)
                 .ok()
                 .and_then(|t| t.parse().ok())
@@ -783,6 +827,14 @@ mod tests {
             br#"["a",{"k":1},5]"#,
             br#"{"type":"a","data":[1.7976931348623157e308, -1e308, 1e-400],"ts":1}"#,
             br#"{"type":"a","data":[123456789012345678901234567890],"ts":1}"#,
+            // Field names off the plain path: escaped, spaced, near misses, repeated.
+            br#"{"t\u0079pe":"a","d\u0061ta":1,"ts" :1}"#,
+            br#"{"type":"a","data":1,"ts":1,"t\u0079pe":"b"}"#,
+            br#"{"types":"a","type":"a","datas":1,"data":1,"tss":2,"ts":1,"ids":3}"#,
+            br#"{"type":"a","data":1,"ts":1,"id":"x","actor":"y","meta":{},"id":"z"}"#,
+            br#"{"type":"a","data":1,"ts":1,"meta":{},"meta":null}"#,
+            br#"{"type""#,
+            br#"{"type":"#,
             b"{\"type\":\"a\",\"data\":1,\"ts\":1,\"x\":\"\xff\"}",
             b"{\"type\":\"a\x01\",\"data\":1,\"ts\":1}",
             b"{\"type\":\"a\",\"data\":\"\xff\",\"ts\":1}",
