@@ -1,7 +1,7 @@
 //! Events: the owned [`Event`] that is appended, and the borrowed [`EventRef`] that zero-copy
 //! reducers read.
 
-use crate::parse::{self, ParseError};
+use crate::parse::{self, Envelope, ParseError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -154,13 +154,9 @@ impl Event {
 /// ```
 #[derive(Debug, Clone)]
 pub struct EventRef<'a> {
-    line: &'a [u8],
-    event_type: Cow<'a, str>,
-    ts: u64,
-    id: Option<Cow<'a, str>>,
-    actor: Option<Cow<'a, str>>,
-    data: &'a str,
-    meta: Option<&'a str>,
+    // The envelope as the parser returns it (the line included), so that turning one into
+    // the other moves nothing.
+    env: Envelope<'a>,
 }
 
 impl<'a> EventRef<'a> {
@@ -187,16 +183,7 @@ impl<'a> EventRef<'a> {
     }
 
     pub(crate) fn parse_line(line: &'a [u8]) -> Result<Self, ParseError> {
-        let env = parse::envelope(line)?;
-        Ok(EventRef {
-            line,
-            event_type: env.event_type,
-            ts: env.ts,
-            id: env.id,
-            actor: env.actor,
-            data: env.data,
-            meta: env.meta,
-        })
+        parse::envelope(line).map(|env| EventRef { env })
     }
 
     /// The event type (`"type"` on disk).
@@ -210,7 +197,7 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn event_type(&self) -> &str {
-        &self.event_type
+        &self.env.event_type
     }
 
     /// The timestamp, seconds since the Unix epoch.
@@ -224,7 +211,7 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn ts(&self) -> u64 {
-        self.ts
+        self.env.ts
     }
 
     /// The event's identifier, if it has one.
@@ -240,7 +227,7 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn id(&self) -> Option<&str> {
-        self.id.as_deref()
+        self.env.id.as_deref()
     }
 
     /// The actor that caused the event, if recorded.
@@ -255,7 +242,7 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn actor(&self) -> Option<&str> {
-        self.actor.as_deref()
+        self.env.actor.as_deref()
     }
 
     /// The raw bytes of the whole line, without its newline.
@@ -271,7 +258,7 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn line(&self) -> &'a [u8] {
-        self.line
+        self.env.line
     }
 
     /// The JSON text of `data`, exactly as it stands in the line.
@@ -285,7 +272,7 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn data_raw(&self) -> &'a str {
-        self.data
+        self.env.data
     }
 
     /// The JSON text of `meta`, if present and not `null`.
@@ -301,7 +288,7 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn meta_raw(&self) -> Option<&'a str> {
-        self.meta
+        self.env.meta
     }
 
     /// `data` as a simd-json value whose strings borrow the line where they hold no escapes.
@@ -318,7 +305,7 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn data(&self) -> simd_json::BorrowedValue<'a> {
-        raw_to_value(self.data)
+        raw_to_value(self.env.data)
     }
 
     /// `meta` as a simd-json value, if present.
@@ -335,7 +322,7 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn meta(&self) -> Option<simd_json::BorrowedValue<'a>> {
-        self.meta.map(raw_to_value)
+        self.env.meta.map(raw_to_value)
     }
 
     /// Deserializes just `data` into `T`, which may borrow `&'a str` fields from the line.
@@ -358,7 +345,8 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn data_as<T: Deserialize<'a>>(&self) -> io::Result<T> {
-        serde_json::from_str(self.data).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        serde_json::from_str(self.env.data)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
 
     /// Builds the owned [`Event`] this line holds.
@@ -376,12 +364,12 @@ impl<'a> EventRef<'a> {
     /// ```
     pub fn to_event(&self) -> Event {
         Event {
-            event_type: self.event_type.clone().into_owned(),
-            data: raw_to_json(self.data),
-            ts: self.ts,
-            id: self.id.clone().map(Cow::into_owned),
-            actor: self.actor.clone().map(Cow::into_owned),
-            meta: self.meta.map(raw_to_json),
+            event_type: self.env.event_type.clone().into_owned(),
+            data: raw_to_json(self.env.data),
+            ts: self.env.ts,
+            id: self.env.id.clone().map(Cow::into_owned),
+            actor: self.env.actor.clone().map(Cow::into_owned),
+            meta: self.env.meta.map(raw_to_json),
         }
     }
 }

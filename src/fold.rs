@@ -16,6 +16,7 @@
 
 use crate::event::{Event, EventRef};
 use crate::lines::Lines;
+use crate::parse::ParseError;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 
@@ -34,7 +35,7 @@ pub(crate) trait LineFold<A>: Sync {
     type Item<'b>: Send;
 
     /// Parses one line (without its newline).
-    fn parse<'b>(&self, line: &'b [u8]) -> Result<Self::Item<'b>, String>;
+    fn parse<'b>(&self, line: &'b [u8]) -> Result<Self::Item<'b>, ParseError>;
 
     /// Folds one parsed line into the accumulator.
     fn reduce(&self, acc: A, item: &Self::Item<'_>) -> A;
@@ -51,7 +52,7 @@ impl<S> LineFold<S> for Owned<S> {
     const OWNS_MEMORY: bool = true;
 
     #[inline]
-    fn parse(&self, line: &[u8]) -> Result<Event, String> {
+    fn parse(&self, line: &[u8]) -> Result<Event, ParseError> {
         parse_owned(line)
     }
 
@@ -68,10 +69,8 @@ impl<S> LineFold<S> for Owned<S> {
 /// event with serde_json straight from the line needs the line checked as UTF-8 first, which
 /// cost more than the envelope pass.)
 #[inline]
-pub(crate) fn parse_owned(line: &[u8]) -> Result<Event, String> {
-    EventRef::parse_line(line)
-        .map(|event| event.to_event())
-        .map_err(|e| e.to_string())
+pub(crate) fn parse_owned(line: &[u8]) -> Result<Event, ParseError> {
+    EventRef::parse_line(line).map(|event| event.to_event())
 }
 
 /// A reducer over borrowed events: each line is parsed into an [`EventRef`] of the buffer.
@@ -82,8 +81,8 @@ impl<S> LineFold<S> for Borrowed<S> {
     const OWNS_MEMORY: bool = false;
 
     #[inline]
-    fn parse<'b>(&self, line: &'b [u8]) -> Result<EventRef<'b>, String> {
-        EventRef::parse_line(line).map_err(|e| e.to_string())
+    fn parse<'b>(&self, line: &'b [u8]) -> Result<EventRef<'b>, ParseError> {
+        EventRef::parse_line(line)
     }
 
     #[inline]
@@ -141,7 +140,7 @@ pub(crate) fn fold_sequential<A, F: LineFold<A>>(buf: &[u8], mut acc: A, fold: &
                 return BufFold {
                     acc,
                     last,
-                    bad: Some((line.start, reason)),
+                    bad: Some((line.start, reason.to_string())),
                 };
             }
         }
@@ -181,7 +180,7 @@ fn parse_chunk<'b, A, F: LineFold<A>>(
         match fold.parse(line.bytes) {
             Ok(item) => parsed.items.push(item),
             Err(reason) => {
-                parsed.bad = Some((start, reason));
+                parsed.bad = Some((start, reason.to_string()));
                 break;
             }
         }
@@ -438,8 +437,8 @@ mod tests {
     impl LineFold<Vec<u64>> for Trace {
         type Item<'b> = EventRef<'b>;
         const OWNS_MEMORY: bool = false;
-        fn parse<'b>(&self, line: &'b [u8]) -> Result<EventRef<'b>, String> {
-            EventRef::parse_line(line).map_err(|e| e.to_string())
+        fn parse<'b>(&self, line: &'b [u8]) -> Result<EventRef<'b>, ParseError> {
+            EventRef::parse_line(line)
         }
         fn reduce(&self, mut acc: Vec<u64>, item: &EventRef<'_>) -> Vec<u64> {
             acc.push(item.ts());
@@ -537,8 +536,8 @@ mod tests {
     impl LineFold<u64> for PanicAt {
         type Item<'b> = EventRef<'b>;
         const OWNS_MEMORY: bool = false;
-        fn parse<'b>(&self, line: &'b [u8]) -> Result<EventRef<'b>, String> {
-            EventRef::parse_line(line).map_err(|e| e.to_string())
+        fn parse<'b>(&self, line: &'b [u8]) -> Result<EventRef<'b>, ParseError> {
+            EventRef::parse_line(line)
         }
         fn reduce(&self, acc: u64, item: &EventRef<'_>) -> u64 {
             assert_ne!(item.ts(), self.0, "the reducer refuses this event");

@@ -29,6 +29,8 @@ impl fmt::Display for ParseError {
 /// The envelope of an event line, borrowing the line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Envelope<'a> {
+    /// The whole line.
+    pub line: &'a [u8],
     pub event_type: Cow<'a, str>,
     pub ts: u64,
     pub id: Option<Cow<'a, str>>,
@@ -256,6 +258,7 @@ impl<'a> Parser<'a> {
         }
         let end = self.i;
         Ok(Envelope {
+            line: self.b,
             event_type: event_type.ok_or(ParseError {
                 at: end,
                 what: "missing field `type`".into(),

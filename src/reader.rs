@@ -613,6 +613,7 @@ impl Source {
         let result = match fold::parse_owned(line.bytes) {
             Ok(event) => Ok((event, end, line_hash(line.bytes))),
             Err(reason) => {
+                let reason = reason.to_string();
                 let err = malformed(&self.path, self.origin, &self.region, start, reason);
                 // Nothing after a bad line is yielded.
                 self.pos = self.region.len();
