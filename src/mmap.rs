@@ -59,7 +59,7 @@ pub(crate) fn committed_end(file: &File, from: u64, len: u64) -> io::Result<u64>
 
 /// Reads `file` at `offset` into `buf` until `buf` is full or the file ends; returns how many
 /// bytes were read.
-fn read_up_to(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+pub(crate) fn read_up_to(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match file.read_at(&mut buf[filled..], offset + filled as u64) {

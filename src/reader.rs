@@ -269,8 +269,23 @@ impl EventReader {
         } else {
             mmap::committed_end(&file, 0, line_end)?
         };
-        let line = mmap::read_range(&file, start, line_end)?;
-        Ok(Some(line_hash(&line)))
+        // Streamed through reads, not mapped: `offset` often comes from a snapshot and may lie
+        // in a torn tail that a writer opening the log cuts at this moment. A map over bytes
+        // that vanish faults the process; a read just comes back short.
+        let mut hasher = xxhash_rust::xxh64::Xxh64::new(0);
+        let mut buf = vec![0u8; (line_end - start).min(64 << 10) as usize];
+        let mut pos = start;
+        while pos < line_end {
+            let want = buf.len().min((line_end - pos) as usize);
+            let n = mmap::read_up_to(&file, &mut buf[..want], pos)?;
+            hasher.update(&buf[..n]);
+            if n < want {
+                // Cut below `offset` since its length was read: no line ends there any more.
+                return Ok(None);
+            }
+            pos += n as u64;
+        }
+        Ok(Some(format!("{:016x}", hasher.digest())))
     }
 
     /// Returns the size of `app.jsonl` in bytes.

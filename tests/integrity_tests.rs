@@ -330,9 +330,13 @@ fn repeated_identical_lines_do_not_trigger_a_rebuild() {
 fn read_line_hash_before_matches_every_line_boundary() {
     let dir = test_dir();
     let mut log = EventLog::open(dir.path()).unwrap();
-    let events: Vec<Event> = (0..10)
-        .map(|n| Event {
-            data: serde_json::json!({"pad": "x".repeat(n * 37), "n": n}),
+    // Short lines, and lines longer than the 64 KiB chunks the hash is streamed in and than
+    // the 1 MiB from which reads map the file.
+    let pads = (0..10).map(|n| n * 37).chain([70_000, 1_500_000, 5]);
+    let events: Vec<Event> = pads
+        .enumerate()
+        .map(|(n, pad)| Event {
+            data: serde_json::json!({"pad": "x".repeat(pad), "n": n}),
             ..numbered_event("pad", n as u64)
         })
         .collect();
