@@ -385,7 +385,7 @@ fn raw_to_value(raw: &str) -> simd_json::BorrowedValue<'_> {
 }
 
 fn raw_to_json(raw: &str) -> Value {
-    serde_json::from_str(raw).unwrap_or(Value::Null)
+    parse::build_value(raw)
 }
 
 use simd_json::StaticNode;

@@ -6,6 +6,8 @@
 //! that deserializing an [`Event`](crate::Event) with serde_json from a `&str` accepts (the line
 //! must be UTF-8 as a whole, as eventfold 0.2.0 required).
 
+use crate::Event;
+use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -26,22 +28,52 @@ impl fmt::Display for ParseError {
     }
 }
 
-/// The envelope of an event line, borrowing the line.
+/// The envelope of an event line, borrowing the line. `D` is what `data` and `meta` become:
+/// their raw JSON text (`&str`, see [`envelope`]) or built values ([`Value`], see [`event`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Envelope<'a> {
+pub(crate) struct Envelope<'a, D = &'a str> {
     /// The whole line.
     pub line: &'a [u8],
     pub event_type: Cow<'a, str>,
     pub ts: u64,
     pub id: Option<Cow<'a, str>>,
     pub actor: Option<Cow<'a, str>>,
-    /// Raw JSON text of `data`.
-    pub data: &'a str,
-    /// Raw JSON text of `meta`, `None` when absent or `null`.
-    pub meta: Option<&'a str>,
+    pub data: D,
+    /// `None` when absent or `null`.
+    pub meta: Option<D>,
 }
 
-/// Parses one line (without its newline).
+/// How the parser reads the values of `data` and `meta`.
+trait Payload<'a>: Sized {
+    fn read(parser: &mut Parser<'a>) -> Result<Self, ParseError>;
+    fn is_null(&self) -> bool;
+}
+
+/// Raw JSON text, validated and skipped: nothing is allocated.
+impl<'a> Payload<'a> for &'a str {
+    #[inline]
+    fn read(parser: &mut Parser<'a>) -> Result<Self, ParseError> {
+        parser.raw_value()
+    }
+
+    fn is_null(&self) -> bool {
+        *self == "null"
+    }
+}
+
+/// A serde_json value, validated and built in the same pass.
+impl<'a> Payload<'a> for Value {
+    #[inline]
+    fn read(parser: &mut Parser<'a>) -> Result<Self, ParseError> {
+        parser.build()
+    }
+
+    fn is_null(&self) -> bool {
+        self.is_null()
+    }
+}
+
+/// Parses one line (without its newline), keeping `data` and `meta` as raw text.
 pub(crate) fn envelope(line: &[u8]) -> Result<Envelope<'_>, ParseError> {
     Parser {
         b: line,
@@ -49,6 +81,37 @@ pub(crate) fn envelope(line: &[u8]) -> Result<Envelope<'_>, ParseError> {
         depth: 0,
     }
     .envelope()
+}
+
+/// Builds the value of raw JSON text that a parse of its line accepted (as `data` or `meta`).
+pub(crate) fn build_value(raw: &str) -> Value {
+    Parser {
+        b: raw.as_bytes(),
+        i: 0,
+        depth: 0,
+    }
+    .build()
+    .unwrap_or(Value::Null)
+}
+
+/// Parses one line (without its newline) into an owned [`Event`], building `data` and `meta`
+/// as it validates them. It accepts the lines [`envelope`] accepts, and builds the values
+/// serde_json builds (the tests compare both with serde_json).
+pub(crate) fn event(line: &[u8]) -> Result<Event, ParseError> {
+    let env: Envelope<'_, Value> = Parser {
+        b: line,
+        i: 0,
+        depth: 0,
+    }
+    .envelope()?;
+    Ok(Event {
+        event_type: env.event_type.into_owned(),
+        data: env.data,
+        ts: env.ts,
+        id: env.id.map(Cow::into_owned),
+        actor: env.actor.map(Cow::into_owned),
+        meta: env.meta,
+    })
 }
 
 /// The text of a slice of the line the parser has accepted, from one token boundary to another.
@@ -176,7 +239,7 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn envelope(mut self) -> Result<Envelope<'a>, ParseError> {
+    fn envelope<D: Payload<'a>>(mut self) -> Result<Envelope<'a, D>, ParseError> {
         let mut event_type = None;
         let mut ts = None;
         let mut id = None;
@@ -214,7 +277,7 @@ impl<'a> Parser<'a> {
                 self.skip_ws();
                 let duplicate = match field {
                     Field::Type => event_type.replace(self.string_value("`type`")?).is_some(),
-                    Field::Data => data.replace(self.raw_value()?).is_some(),
+                    Field::Data => data.replace(D::read(&mut self)?).is_some(),
                     Field::Ts => ts.replace(self.timestamp()?).is_some(),
                     Field::Id => {
                         id = self.optional_string("`id`")?;
@@ -225,8 +288,8 @@ impl<'a> Parser<'a> {
                         std::mem::replace(&mut seen_actor, true)
                     }
                     Field::Meta => {
-                        let raw = self.raw_value()?;
-                        meta = (raw != "null").then_some(raw);
+                        let value = D::read(&mut self)?;
+                        meta = (!value.is_null()).then_some(value);
                         std::mem::replace(&mut seen_meta, true)
                     }
                     Field::Other => {
@@ -342,6 +405,98 @@ impl<'a> Parser<'a> {
             Some(b'-' | b'0'..=b'9') => self.number(),
             _ => self.unexpected("expected a JSON value"),
         }
+    }
+
+    /// Validates one JSON value starting at the current byte and builds it, as serde_json
+    /// would build it; the grammar, checks and errors are those of [`Parser::value`].
+    fn build(&mut self) -> Result<Value, ParseError> {
+        match self.peek() {
+            Some(b'"') => Ok(Value::String(self.string()?.into_owned())),
+            Some(b'{') => self.build_object(),
+            Some(b'[') => self.build_array(),
+            Some(b't') => self.literal(b"true").map(|()| Value::Bool(true)),
+            Some(b'f') => self.literal(b"false").map(|()| Value::Bool(false)),
+            Some(b'n') => self.literal(b"null").map(|()| Value::Null),
+            Some(b'-' | b'0'..=b'9') => self.build_number(),
+            _ => self.unexpected("expected a JSON value"),
+        }
+    }
+
+    fn build_object(&mut self) -> Result<Value, ParseError> {
+        self.enter()?;
+        self.i += 1;
+        let mut map = serde_json::Map::new();
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            self.depth -= 1;
+            return Ok(Value::Object(map));
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return self.unexpected("expected a key string");
+            }
+            let key = self.string()?.into_owned();
+            self.expect(b':', "expected `:` after a key")?;
+            self.skip_ws();
+            let value = self.build()?;
+            // A repeated key keeps its last value, as in serde_json.
+            map.insert(key, value);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    self.depth -= 1;
+                    return Ok(Value::Object(map));
+                }
+                _ => return self.unexpected("expected `,` or `}` in an object"),
+            }
+        }
+    }
+
+    fn build_array(&mut self) -> Result<Value, ParseError> {
+        self.enter()?;
+        self.i += 1;
+        let mut items = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            self.depth -= 1;
+            return Ok(Value::Array(items));
+        }
+        loop {
+            self.skip_ws();
+            items.push(self.build()?);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    self.depth -= 1;
+                    return Ok(Value::Array(items));
+                }
+                _ => return self.unexpected("expected `,` or `]` in an array"),
+            }
+        }
+    }
+
+    /// A plain unsigned integer of up to 19 digits (it fits a u64) is built here; every other
+    /// number is handed to serde_json, so that signs, fractions, exponents and out-of-range
+    /// integers become exactly the numbers serde_json makes of them.
+    fn build_number(&mut self) -> Result<Value, ParseError> {
+        let start = self.i;
+        self.number()?;
+        let token = &self.b[start..self.i];
+        if token.len() <= 19 && token.iter().all(u8::is_ascii_digit) {
+            let n = token
+                .iter()
+                .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+            return Ok(Value::Number(n.into()));
+        }
+        // The token was validated as a JSON number in f64's range, which serde_json accepts.
+        Ok(serde_json::from_str(accepted_text(token)).unwrap_or(Value::Null))
     }
 
     /// Validates and skips the value of an unknown field. Like serde_json, which skips such
@@ -745,6 +900,23 @@ mod tests {
             text.trim_start().starts_with('{') && serde_json::from_str::<crate::Event>(text).is_ok()
         });
         let reference = serde_json::from_slice::<Reference<'_>>(line);
+        // The owned parse accepts the same lines and builds what serde_json builds.
+        let owned = event(line);
+        assert_eq!(
+            owned.is_ok(),
+            accepted,
+            "owned parse of {line:?}: {owned:?}"
+        );
+        if let Ok(owned) = owned {
+            let text = std::str::from_utf8(line).expect("accepted lines are UTF-8");
+            let expected: crate::Event = serde_json::from_str(text).expect("accepted");
+            assert_eq!(
+                owned,
+                expected,
+                "owned event of {:?}",
+                String::from_utf8_lossy(line)
+            );
+        }
         match (ours, accepted) {
             (Ok(ours), true) => {
                 let reference = reference.expect("an accepted event has an envelope");
@@ -830,6 +1002,13 @@ mod tests {
             br#"["a",{"k":1},5]"#,
             br#"{"type":"a","data":[1.7976931348623157e308, -1e308, 1e-400],"ts":1}"#,
             br#"{"type":"a","data":[123456789012345678901234567890],"ts":1}"#,
+            // Every kind of number, repeated and escaped keys, in built payloads.
+            br#"{"type":"a","data":[0,-0,7,-7,0.5,-0.0,1e3,1E-3,2.5e+2,18446744073709551615],"ts":1}"#,
+            br#"{"type":"a","data":[18446744073709551616,-9223372036854775808,-9223372036854775809],"ts":1}"#,
+            br#"{"type":"a","data":[1234567890123456789,12345678901234567890,99999999999999999999],"ts":1}"#,
+            br#"{"type":"a","data":[0.1,0.30000000000000004,2.2250738585072014e-308,5e-324,123.456e-7],"ts":1}"#,
+            br#"{"type":"a","data":{"k":1,"k":{"k":2},"\u006b":3,"":[],"x":{}},"ts":1,"meta":{"m":[true,false,null]}}"#,
+            br#"{"type":"a","data":" \u00e9\ud83d\ude00 \\ \/ \b\f\n\r\t","ts":1,"meta":"s"}"#,
             // Field names off the plain path: escaped, spaced, near misses, repeated.
             br#"{"t\u0079pe":"a","d\u0061ta":1,"ts" :1}"#,
             br#"{"type":"a","data":1,"ts":1,"t\u0079pe":"b"}"#,
@@ -885,7 +1064,11 @@ mod tests {
             byte in proptest::prelude::any::<u8>(),
             cut in 0usize..90,
         ) {
-            let base = br#"{"type":"t\u00e9","data":{"a":[1,-2.5e-3,"s\"q"],"b":null},"ts":17,"id":"x"}"#;
+            let bases: [&[u8]; 2] = [
+                br#"{"type":"t\u00e9","data":{"a":[1,-2.5e-3,"s\"q"],"b":null},"ts":17,"id":"x"}"#,
+                br#"{"type":"n","data":[123456,-98,0.25,7e10,{"k":"v\n"}],"ts":5,"meta":{"z":1}}"#,
+            ];
+            let base = bases[pos % 2];
             let mut line = base.to_vec();
             let pos = pos % line.len();
             line[pos] = byte;

@@ -2,7 +2,9 @@
 //!
 //! `EventRef::parse` must never panic, must accept exactly the lines serde_json accepts as an
 //! `Event` (except that every read path refuses a JSON array in place of the event object,
-//! which serde_json alone would read), and a line it accepts must decode to the same event.
+//! which serde_json alone would read), and a line it accepts must decode to the same event
+//! (`to_event` builds `data` and `meta` with the parser's own value builder, which the owned
+//! read paths use too, so this also holds that builder to serde_json's values).
 
 #![no_main]
 
