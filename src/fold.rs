@@ -108,7 +108,8 @@ pub(crate) struct BufFold<A> {
 ///
 /// On the parallel path a helper runs `side` first and then joins the parsing, whose chunks
 /// are claimed dynamically, so the side job costs the fold about half its time instead of all
-/// of it. On the sequential path `side` runs after the fold, on the calling thread.
+/// of it. On the sequential path `side` runs first, on the calling thread, so that what it
+/// releases is gone before this buffer is read.
 pub(crate) fn fold_buf<A, F, T>(
     buf: &[u8],
     acc: A,
@@ -121,8 +122,8 @@ where
 {
     let threads = rayon::current_num_threads();
     if buf.len() < PARALLEL_MIN || threads < 2 {
-        let done = fold_sequential(buf, acc, fold);
-        (done, side())
+        let side = side();
+        (fold_sequential(buf, acc, fold), side)
     } else {
         let chunk = if F::OWNS_MEMORY { OWNED_CHUNK } else { CHUNK };
         fold_threads(buf, acc, fold, chunk, threads - 1, side)
