@@ -19,7 +19,7 @@ const MAX_DEPTH: usize = 128;
 pub(crate) struct ParseError {
     /// Zero-based byte position in the line.
     pub at: usize,
-    pub what: Cow<'static, str>,
+    pub what: &'static str,
 }
 
 impl fmt::Display for ParseError {
@@ -138,10 +138,7 @@ struct Parser<'a> {
 }
 
 fn err<T>(at: usize, what: &'static str) -> Result<T, ParseError> {
-    Err(ParseError {
-        at,
-        what: what.into(),
-    })
+    Err(ParseError { at, what })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -168,15 +165,16 @@ impl Field {
         }
     }
 
-    fn name(self) -> &'static str {
+    /// The error for this field appearing twice (fields other than the six are not checked).
+    fn duplicate(self) -> &'static str {
         match self {
-            Field::Type => "type",
-            Field::Data => "data",
-            Field::Ts => "ts",
-            Field::Id => "id",
-            Field::Actor => "actor",
-            Field::Meta => "meta",
-            Field::Other => "(other)",
+            Field::Type => "duplicate field `type`",
+            Field::Data => "duplicate field `data`",
+            Field::Ts => "duplicate field `ts`",
+            Field::Id => "duplicate field `id`",
+            Field::Actor => "duplicate field `actor`",
+            Field::Meta => "duplicate field `meta`",
+            Field::Other => "duplicate field",
         }
     }
 }
@@ -276,15 +274,17 @@ impl<'a> Parser<'a> {
                 };
                 self.skip_ws();
                 let duplicate = match field {
-                    Field::Type => event_type.replace(self.string_value("`type`")?).is_some(),
+                    Field::Type => event_type
+                        .replace(self.string_value("`type` must be a string")?)
+                        .is_some(),
                     Field::Data => data.replace(D::read(&mut self)?).is_some(),
                     Field::Ts => ts.replace(self.timestamp()?).is_some(),
                     Field::Id => {
-                        id = self.optional_string("`id`")?;
+                        id = self.optional_string("`id` must be a string")?;
                         std::mem::replace(&mut seen_id, true)
                     }
                     Field::Actor => {
-                        actor = self.optional_string("`actor`")?;
+                        actor = self.optional_string("`actor` must be a string")?;
                         std::mem::replace(&mut seen_actor, true)
                     }
                     Field::Meta => {
@@ -300,7 +300,7 @@ impl<'a> Parser<'a> {
                 if duplicate {
                     return Err(ParseError {
                         at: key_at,
-                        what: format!("duplicate field `{}`", field.name()).into(),
+                        what: field.duplicate(),
                     });
                 }
                 self.skip_ws();
@@ -324,15 +324,15 @@ impl<'a> Parser<'a> {
             line: self.b,
             event_type: event_type.ok_or(ParseError {
                 at: end,
-                what: "missing field `type`".into(),
+                what: "missing field `type`",
             })?,
             data: data.ok_or(ParseError {
                 at: end,
-                what: "missing field `data`".into(),
+                what: "missing field `data`",
             })?,
             ts: ts.ok_or(ParseError {
                 at: end,
-                what: "missing field `ts`".into(),
+                what: "missing field `ts`",
             })?,
             id,
             actor,
@@ -340,23 +340,27 @@ impl<'a> Parser<'a> {
         })
     }
 
-    fn string_value(&mut self, field: &'static str) -> Result<Cow<'a, str>, ParseError> {
+    /// A string field's value; `not_a_string` is the error for any other value.
+    fn string_value(&mut self, not_a_string: &'static str) -> Result<Cow<'a, str>, ParseError> {
         if self.peek() != Some(b'"') {
             self.value()?;
             return Err(ParseError {
                 at: self.i,
-                what: format!("{field} must be a string").into(),
+                what: not_a_string,
             });
         }
         self.string()
     }
 
-    fn optional_string(&mut self, field: &'static str) -> Result<Option<Cow<'a, str>>, ParseError> {
+    fn optional_string(
+        &mut self,
+        not_a_string: &'static str,
+    ) -> Result<Option<Cow<'a, str>>, ParseError> {
         if self.b[self.i..].starts_with(b"null") {
             self.i += 4;
             return Ok(None);
         }
-        self.string_value(field).map(Some)
+        self.string_value(not_a_string).map(Some)
     }
 
     fn timestamp(&mut self) -> Result<u64, ParseError> {
@@ -1054,6 +1058,39 @@ mod tests {
         let e = envelope(br#"{"type":"a","data":[1,,2],"ts":1}"#).unwrap_err();
         assert_eq!(e.at, 22);
         assert!(e.to_string().ends_with("at column 23"), "{e}");
+    }
+
+    /// A bad string is reported at its first fault; an unterminated string or a control
+    /// character is reported before invalid UTF-8 earlier in the same run.
+    #[test]
+    fn string_errors_name_their_byte() {
+        let cases: [(&[u8], usize, &str); 5] = [
+            (
+                b"{\"type\":\"a\x01b\",\"data\":1,\"ts\":1}",
+                10,
+                "control character",
+            ),
+            (
+                b"{\"type\":\"a\xffb\",\"data\":1,\"ts\":1}",
+                10,
+                "invalid UTF-8",
+            ),
+            (
+                b"{\"type\":\"a\xffb\x01\",\"data\":1,\"ts\":1}",
+                12,
+                "control character",
+            ),
+            (b"{\"type\":\"abc", 12, "unterminated string"),
+            (
+                b"{\"type\":\"\xe6\x97\xa5\xe6\x97",
+                14,
+                "unterminated string",
+            ),
+        ];
+        for (line, at, what) in cases {
+            let e = envelope(line).unwrap_err();
+            assert_eq!((e.at, e.what.contains(what)), (at, true), "{line:?}: {e}");
+        }
     }
 
     proptest::proptest! {
