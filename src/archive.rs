@@ -175,10 +175,30 @@ type Decoder = zstd::stream::read::Decoder<'static, io::BufReader<io::Cursor<Vec
 
 /// Whole lines of the decompressed archive.
 pub(crate) struct Window {
-    /// Offset of `bytes[0]` in the decompressed stream.
+    /// Offset of `bytes()[0]` in the decompressed stream.
     pub offset: u64,
+    /// The buffer; only its first `len` bytes belong to the window. The rest was written by
+    /// earlier windows and is kept, so that a reused buffer is not zeroed again.
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl Window {
     /// Complete lines, each ending in a newline.
-    pub bytes: Vec<u8>,
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// The buffer, for [`Windows::next_window`] to reuse.
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.buf
+    }
+
+    /// The window's bytes as a vector of their own length.
+    pub fn into_bytes(mut self) -> Vec<u8> {
+        self.buf.truncate(self.len);
+        self.buf
+    }
 }
 
 impl Windows {
@@ -193,10 +213,17 @@ impl Windows {
         })
     }
 
-    /// The next window of whole lines, reusing `buf`'s allocation; `Ok(None)` at the end.
+    /// The next window of whole lines, reusing `buf` (a previous window's buffer, or a new
+    /// one); `Ok(None)` at the end.
     pub fn next_window(&mut self, mut buf: Vec<u8>) -> io::Result<Option<Window>> {
-        buf.clear();
-        buf.append(&mut self.carry);
+        // The window's bytes are `buf[..len]`; what lies beyond was written before and is
+        // overwritten, never zeroed again.
+        let mut len = self.carry.len();
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
+        buf[..len].copy_from_slice(&self.carry);
+        self.carry.clear();
         loop {
             if self.decoder.is_none() {
                 let Some(frame) = self.frames.next_frame(&self.path)? else {
@@ -211,21 +238,23 @@ impl Windows {
             }
             let (frame_offset, decoder) = self.decoder.as_mut().expect("set above");
             let frame_offset = *frame_offset;
-            let frame_done =
-                fill(decoder, &mut buf, WINDOW).map_err(|e| self.fail(frame_offset, e))?;
-            let complete = crate::lines::committed_len(&buf);
+            let frame_done;
+            (frame_done, len) =
+                fill(decoder, &mut buf, len, WINDOW).map_err(|e| self.fail(frame_offset, e))?;
+            let complete = crate::lines::committed_len(&buf[..len]);
             if frame_done {
                 self.decoder = None;
                 // Bytes after the frame's last newline: a line the frame never finished.
-                let torn = buf.len() - complete;
-                buf.truncate(complete);
-                if buf.is_empty() {
+                let torn = len - complete;
+                if complete == 0 {
                     self.offset += torn as u64;
+                    len = 0;
                     continue;
                 }
                 let window = Window {
                     offset: self.offset,
-                    bytes: buf,
+                    buf,
+                    len: complete,
                 };
                 self.offset += (complete + torn) as u64;
                 return Ok(Some(window));
@@ -234,11 +263,11 @@ impl Windows {
                 // One line longer than a window: keep reading until it ends.
                 continue;
             }
-            self.carry.extend_from_slice(&buf[complete..]);
-            buf.truncate(complete);
+            self.carry.extend_from_slice(&buf[complete..len]);
             let window = Window {
                 offset: self.offset,
-                bytes: buf,
+                buf,
+                len: complete,
             };
             self.offset += complete as u64;
             return Ok(Some(window));
@@ -255,25 +284,33 @@ impl Windows {
     }
 }
 
-/// Appends up to `want` decompressed bytes to `buf`; returns whether the frame ended.
-fn fill(decoder: &mut Decoder, buf: &mut Vec<u8>, want: usize) -> io::Result<bool> {
-    let mut filled = buf.len();
+/// Decompresses up to `want` bytes into `buf` from `filled` on. `buf` grows only when it is
+/// full, doubling from 64 KiB (new bytes are zeroed once, when first allocated), so a small
+/// frame does not pay for a whole window. Returns whether the frame ended, and where the
+/// decompressed bytes now end.
+fn fill(
+    decoder: &mut Decoder,
+    buf: &mut Vec<u8>,
+    mut filled: usize,
+    want: usize,
+) -> io::Result<(bool, usize)> {
     let target = filled + want;
-    // Zeroed once; the reads below fill it in place.
-    buf.resize(target, 0);
-    let outcome = loop {
+    loop {
         if filled == target {
-            break Ok(false);
+            return Ok((false, filled));
         }
-        match decoder.read(&mut buf[filled..]) {
-            Ok(0) => break Ok(true),
+        if filled == buf.len() {
+            let grown = (buf.len() * 2).clamp(64 << 10, target);
+            buf.resize(grown, 0);
+        }
+        let end = buf.len().min(target);
+        match decoder.read(&mut buf[filled..end]) {
+            Ok(0) => return Ok((true, filled)),
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => break Err(e),
+            Err(e) => return Err(e),
         }
-    };
-    buf.truncate(filled);
-    outcome
+    }
 }
 
 #[cfg(test)]
@@ -285,9 +322,17 @@ mod tests {
     fn frames_round_trip_and_split_at_boundaries() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("archive.jsonl.zst");
-        let contents: Vec<Vec<u8>> = (0..3)
+        let mut contents: Vec<Vec<u8>> = (0..3)
             .map(|i| format!("line {i}\n").repeat(1000 * (i + 1)).into_bytes())
             .collect();
+        // Frames larger than a window, with lines cut across windows and a line longer than
+        // a window, so that reused buffers hold stale bytes past each window.
+        contents.push(
+            (0..3 * WINDOW / 7)
+                .flat_map(|i| format!("w{:05}\n", i % 99_999).into_bytes())
+                .collect(),
+        );
+        contents.push([vec![b'x'; WINDOW + 12_345], b"\nshort\n".to_vec()].concat());
         for content in &contents {
             append_frame(&path, &compress_frame(content).unwrap()).unwrap();
         }
@@ -301,15 +346,20 @@ mod tests {
         while frames.next_frame(&path).unwrap().is_some() {
             count += 1;
         }
-        assert_eq!(count, 4);
+        assert_eq!(count, 6);
 
         let mut windows = Windows::open(&path, None).unwrap();
         let mut stream = Vec::new();
-        while let Some(window) = windows.next_window(Vec::new()).unwrap() {
+        let mut spare = Vec::new();
+        let mut seen = 0;
+        while let Some(window) = windows.next_window(spare).unwrap() {
             assert_eq!(window.offset, stream.len() as u64);
-            assert_eq!(window.bytes.last(), Some(&b'\n'));
-            stream.extend_from_slice(&window.bytes);
+            assert_eq!(window.bytes().last(), Some(&b'\n'));
+            stream.extend_from_slice(window.bytes());
+            spare = window.into_buffer();
+            seen += 1;
         }
+        assert!(seen >= 8, "the large frames span several windows: {seen}");
         assert_eq!(stream, [contents.concat(), b"old\n".to_vec()].concat());
     }
 

@@ -525,7 +525,7 @@ impl EventReader {
         // (on a helper thread that then joins the parsing), so decompression and parsing share
         // the threads instead of competing for them. Two buffers take turns.
         let counted = |window: Window| {
-            let lines = memchr::memchr_iter(b'\n', &window.bytes).count() as u64;
+            let lines = memchr::memchr_iter(b'\n', window.bytes()).count() as u64;
             (window, lines)
         };
         let mut current = match windows.next_window(Vec::new()) {
@@ -540,7 +540,7 @@ impl EventReader {
             let (window, lines) = &current;
             let next_buf = std::mem::take(&mut spare);
             let windows = &mut windows;
-            let (done, next) = fold::fold_buf(&window.bytes, acc, fold, move || {
+            let (done, next) = fold::fold_buf(window.bytes(), acc, fold, move || {
                 windows.next_window(next_buf).map(|next| next.map(counted))
             });
             acc = done.acc;
@@ -550,11 +550,11 @@ impl EventReader {
                     stream_offset: window.offset,
                     lines_before,
                 };
-                return Err((acc, malformed(path, origin, &window.bytes, start, reason)));
+                return Err((acc, malformed(path, origin, window.bytes(), start, reason)));
             }
             lines_before += lines;
             match next {
-                Ok(Some(next)) => spare = std::mem::replace(&mut current, next).0.bytes,
+                Ok(Some(next)) => spare = std::mem::replace(&mut current, next).0.into_buffer(),
                 Ok(None) => return Ok((acc, any)),
                 Err(e) => return Err((acc, e)),
             }
@@ -744,9 +744,9 @@ impl FullEvents {
                     stream_offset: window.offset,
                     lines_before: self.lines_before,
                 };
-                self.lines_before += memchr::memchr_iter(b'\n', &window.bytes).count() as u64;
+                self.lines_before += memchr::memchr_iter(b'\n', window.bytes()).count() as u64;
                 self.current = Some(Source::new(
-                    Region::Read(window.bytes),
+                    Region::Read(window.into_bytes()),
                     self.archive_path.clone(),
                     origin,
                 ));
