@@ -12,13 +12,15 @@
 //! balance whatever the reducer costs. Helpers run at most a few chunks ahead of the reducer,
 //! and free what they parsed once it has been reduced: owned [`Event`]s allocate a lot, and
 //! freeing memory on another thread than the one that allocated it is slow in common
-//! allocators.
+//! allocators. A helper that stalls (its CPU taken by another program) does not hold the fold
+//! up: the calling thread parses the chunk the helper sits on, and drops the helper's copy.
 
 use crate::event::{Event, EventRef};
 use crate::lines::Lines;
 use crate::parse::ParseError;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 /// Buffers smaller than this are folded on the calling thread alone, for borrowed events.
 /// (Measured on the bench data: at 600 KB the parallel type-only fold took 0.97 ms against
@@ -217,6 +219,9 @@ fn chunk_ranges(buf: &[u8], chunk: usize) -> Vec<std::ops::Range<usize>> {
     ranges
 }
 
+/// The shortest wait for a helper's chunk before the reducing thread parses it itself.
+const MIN_PATIENCE: Duration = Duration::from_micros(100);
+
 /// How many chunks past the one being reduced may be claimed for parsing, per thread.
 const LOOKAHEAD_PER_THREAD: usize = 3;
 
@@ -314,7 +319,7 @@ where
 {
     assert!(helpers > 0, "the parallel fold needs a helper thread");
     use std::collections::VecDeque;
-    use std::sync::mpsc;
+    use std::sync::mpsc::{self, RecvTimeoutError};
 
     let ranges = chunk_ranges(buf, chunk);
     let count = ranges.len();
@@ -371,30 +376,48 @@ where
         let mut ready: VecDeque<Option<(usize, Parsed<F::Item<'_>>)>> = VecDeque::new();
         let mut spare = Vec::new();
         let mut want = 0;
+        // How long this thread took to parse its last chunk.
+        let mut pace = MIN_PATIENCE;
         let bad = 'reduce: {
             while want < count {
                 let (lane, parsed) = match ready.front_mut().and_then(Option::take) {
                     Some(found) => found,
                     None => {
                         // Collect what the helpers finished; parse a chunk here if none is the next.
+                        let patience = (pace * 2).max(MIN_PATIENCE);
+                        let mut parse_here = |i: usize, spare: &mut Vec<_>| {
+                            let started = Instant::now();
+                            let parsed =
+                                parse_chunk(buf, ranges[i].clone(), fold, std::mem::take(spare));
+                            pace = started.elapsed();
+                            Some((i, 0, parsed))
+                        };
                         let got = match results.try_recv() {
                             Ok(got) => Some(got),
                             Err(_) => match shared.try_claim(count, want + lookahead) {
-                                Some(i) => {
-                                    let parsed = parse_chunk(
-                                        buf,
-                                        ranges[i].clone(),
-                                        fold,
-                                        std::mem::take(&mut spare),
-                                    );
-                                    Some((i, 0, parsed))
-                                }
-                                None => results.recv().ok(),
+                                Some(i) => parse_here(i, &mut spare),
+                                // The next chunk is in a helper's hands and nothing more may be
+                                // claimed. Wait twice as long as this thread takes to parse a
+                                // chunk; a helper slower than that is stalled (its CPU taken by
+                                // another program, say), so the chunk is parsed here too, and
+                                // the helper's copy is dropped when it comes. (Waiting only as
+                                // long as one chunk takes overtook helpers that were about to
+                                // finish, and cost time.)
+                                None => match results.recv_timeout(patience) {
+                                    Ok(got) => Some(got),
+                                    Err(RecvTimeoutError::Timeout) => parse_here(want, &mut spare),
+                                    Err(RecvTimeoutError::Disconnected) => None,
+                                },
                             },
                         };
                         let Some((i, lane, parsed)) = got else {
                             unreachable!("a claimed chunk is always parsed and sent")
                         };
+                        if i < want {
+                            // A stalled helper's copy of a chunk parsed here since.
+                            let _ = returns[lane - 1].send(parsed);
+                            continue;
+                        }
                         let slot = i - want;
                         if ready.len() <= slot {
                             ready.resize_with(slot + 1, || None);
@@ -539,6 +562,78 @@ mod tests {
             assert_eq!(side, "side");
         }
         assert_eq!(runs.load(Ordering::Relaxed), 9);
+    }
+
+    /// [`Trace`], but a helper stalls in the first line it parses (as if its CPU were taken)
+    /// until the reducer has folded the last event, or 10 s have passed.
+    struct StalledHelper {
+        reducer: std::thread::ThreadId,
+        last_ts: u64,
+        helper_stalled: std::sync::atomic::AtomicBool,
+        released: Mutex<bool>,
+        release: Condvar,
+        timed_out: std::sync::atomic::AtomicBool,
+    }
+
+    impl LineFold<Vec<u64>> for StalledHelper {
+        type Item<'b> = EventRef<'b>;
+        const OWNS_MEMORY: bool = false;
+        fn parse<'b>(&self, line: &'b [u8]) -> Result<EventRef<'b>, ParseError> {
+            let patience = std::time::Duration::from_secs(10);
+            if std::thread::current().id() == self.reducer {
+                // Let the helper take a chunk and stall on it before going on.
+                let start = std::time::Instant::now();
+                while !self.helper_stalled.load(Ordering::SeqCst) && start.elapsed() < patience {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            } else if !self.helper_stalled.swap(true, Ordering::SeqCst) {
+                let released = self.released.lock().unwrap();
+                let (released, wait) = self
+                    .release
+                    .wait_timeout_while(released, patience, |released| !*released)
+                    .unwrap();
+                if wait.timed_out() && !*released {
+                    self.timed_out.store(true, Ordering::SeqCst);
+                }
+            }
+            EventRef::parse_line(line)
+        }
+        fn reduce(&self, acc: Vec<u64>, item: &EventRef<'_>) -> Vec<u64> {
+            if item.ts() == self.last_ts {
+                *self.released.lock().unwrap() = true;
+                self.release.notify_all();
+            }
+            Trace.reduce(acc, item)
+        }
+    }
+
+    /// A stalled helper does not hold the fold up: the reducing thread parses the chunk the
+    /// helper sits on and finishes without it (the helper's late copy is dropped), with the
+    /// same result. Waiting for that chunk instead would wait for the helper, which waits for
+    /// the fold to end, until the helper gives up after 10 s.
+    #[test]
+    fn a_stalled_helper_is_overtaken_and_its_copy_dropped() {
+        let n = 3000;
+        let buf = log(n, None);
+        let seq = fold_sequential(&buf, Vec::new(), &Trace);
+        let fold = StalledHelper {
+            reducer: std::thread::current().id(),
+            last_ts: n - 1,
+            helper_stalled: std::sync::atomic::AtomicBool::new(false),
+            released: Mutex::new(false),
+            release: Condvar::new(),
+            timed_out: std::sync::atomic::AtomicBool::new(false),
+        };
+        let (done, ()) = fold_threads(&buf, Vec::new(), &fold, 64, 1, || ());
+        same(&seq, &done);
+        assert!(
+            fold.helper_stalled.load(Ordering::SeqCst),
+            "the helper never parsed"
+        );
+        assert!(
+            !fold.timed_out.load(Ordering::SeqCst),
+            "the fold waited for the stalled helper"
+        );
     }
 
     /// A reducer that panics at one event.
