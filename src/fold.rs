@@ -319,7 +319,7 @@ where
 {
     assert!(helpers > 0, "the parallel fold needs a helper thread");
     use std::collections::VecDeque;
-    use std::sync::mpsc::{self, RecvTimeoutError};
+    use std::sync::mpsc;
 
     let ranges = chunk_ranges(buf, chunk);
     let count = ranges.len();
@@ -390,10 +390,10 @@ where
                             let parsed =
                                 parse_chunk(buf, ranges[i].clone(), fold, std::mem::take(spare));
                             pace = started.elapsed();
-                            Some((i, 0, parsed))
+                            (i, 0, parsed)
                         };
-                        let got = match results.try_recv() {
-                            Ok(got) => Some(got),
+                        let (i, lane, parsed) = match results.try_recv() {
+                            Ok(got) => got,
                             Err(_) => match shared.try_claim(count, want + lookahead) {
                                 Some(i) => parse_here(i, &mut spare),
                                 // The next chunk is in a helper's hands and nothing more may be
@@ -402,16 +402,13 @@ where
                                 // another program, say), so the chunk is parsed here too, and
                                 // the helper's copy is dropped when it comes. (Waiting only as
                                 // long as one chunk takes overtook helpers that were about to
-                                // finish, and cost time.)
+                                // finish, and cost time.) With no helper left, which only a
+                                // panic in one can cause, this thread goes on alone.
                                 None => match results.recv_timeout(patience) {
-                                    Ok(got) => Some(got),
-                                    Err(RecvTimeoutError::Timeout) => parse_here(want, &mut spare),
-                                    Err(RecvTimeoutError::Disconnected) => None,
+                                    Ok(got) => got,
+                                    Err(_) => parse_here(want, &mut spare),
                                 },
                             },
-                        };
-                        let Some((i, lane, parsed)) = got else {
-                            unreachable!("a claimed chunk is always parsed and sent")
                         };
                         if i < want {
                             // A stalled helper's copy of a chunk parsed here since.
