@@ -75,35 +75,23 @@ impl<'a> Payload<'a> for Value {
 
 /// Parses one line (without its newline), keeping `data` and `meta` as raw text.
 pub(crate) fn envelope(line: &[u8]) -> Result<Envelope<'_>, ParseError> {
-    Parser {
-        b: line,
-        i: 0,
-        depth: 0,
-    }
-    .envelope()
+    Parser::new(line).envelope()
 }
 
 /// Builds the value of raw JSON text that a parse of its line accepted (as `data` or `meta`).
 pub(crate) fn build_value(raw: &str) -> Value {
-    Parser {
-        b: raw.as_bytes(),
-        i: 0,
-        depth: 0,
-    }
-    .build()
-    .unwrap_or(Value::Null)
+    Parser::new(raw.as_bytes()).build().unwrap_or(Value::Null)
 }
 
 /// Parses one line (without its newline) into an owned [`Event`], building `data` and `meta`
 /// as it validates them. It accepts the lines [`envelope`] accepts, and builds the values
 /// serde_json builds (the tests compare both with serde_json).
+///
+/// One pass over the line: serde_json straight from the line needs the line checked as UTF-8
+/// first, and the envelope parser followed by serde_json on the raw payload parses the payload
+/// twice; both cost more.
 pub(crate) fn event(line: &[u8]) -> Result<Event, ParseError> {
-    let env: Envelope<'_, Value> = Parser {
-        b: line,
-        i: 0,
-        depth: 0,
-    }
-    .envelope()?;
+    let env: Envelope<'_, Value> = Parser::new(line).envelope()?;
     Ok(Event {
         event_type: env.event_type.into_owned(),
         data: env.data,
@@ -180,6 +168,10 @@ impl Field {
 }
 
 impl<'a> Parser<'a> {
+    fn new(b: &'a [u8]) -> Self {
+        Parser { b, i: 0, depth: 0 }
+    }
+
     /// A known field name written plainly, as eventfold writes it (`"type":`, no escapes, no
     /// space before the colon), consumed with its colon; `None` leaves the general path to
     /// read the name.
@@ -427,63 +419,25 @@ impl<'a> Parser<'a> {
     }
 
     fn build_object(&mut self) -> Result<Value, ParseError> {
-        self.enter()?;
-        self.i += 1;
         let mut map = serde_json::Map::new();
-        self.skip_ws();
-        if self.peek() == Some(b'}') {
-            self.i += 1;
-            self.depth -= 1;
-            return Ok(Value::Object(map));
-        }
-        loop {
-            self.skip_ws();
-            if self.peek() != Some(b'"') {
-                return self.unexpected("expected a key string");
-            }
-            let key = self.string()?.into_owned();
-            self.expect(b':', "expected `:` after a key")?;
-            self.skip_ws();
-            let value = self.build()?;
-            // A repeated key keeps its last value, as in serde_json.
-            map.insert(key, value);
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(b'}') => {
-                    self.i += 1;
-                    self.depth -= 1;
-                    return Ok(Value::Object(map));
-                }
-                _ => return self.unexpected("expected `,` or `}` in an object"),
-            }
-        }
+        self.object_with(
+            |p| p.string().map(Cow::into_owned),
+            |p, key| {
+                // A repeated key keeps its last value, as in serde_json.
+                map.insert(key, p.build()?);
+                Ok(())
+            },
+        )?;
+        Ok(Value::Object(map))
     }
 
     fn build_array(&mut self) -> Result<Value, ParseError> {
-        self.enter()?;
-        self.i += 1;
         let mut items = Vec::new();
-        self.skip_ws();
-        if self.peek() == Some(b']') {
-            self.i += 1;
-            self.depth -= 1;
-            return Ok(Value::Array(items));
-        }
-        loop {
-            self.skip_ws();
-            items.push(self.build()?);
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(b']') => {
-                    self.i += 1;
-                    self.depth -= 1;
-                    return Ok(Value::Array(items));
-                }
-                _ => return self.unexpected("expected `,` or `]` in an array"),
-            }
-        }
+        self.array_with(|p| {
+            items.push(p.build()?);
+            Ok(())
+        })?;
+        Ok(Value::Array(items))
     }
 
     /// A plain unsigned integer of up to 19 digits (it fits a u64) is built here; every other
@@ -571,6 +525,22 @@ impl<'a> Parser<'a> {
     }
 
     fn object(&mut self) -> Result<(), ParseError> {
+        self.object_with(Self::skip_string, |p, ()| p.value())
+    }
+
+    fn array(&mut self) -> Result<(), ParseError> {
+        self.array_with(Self::value)
+    }
+
+    /// The grammar of an object, whose `{` is the current byte, shared by the skipping and the
+    /// building walks: `key` reads each key (its quote is the current byte) and `value` each
+    /// value, given its key.
+    #[inline(always)]
+    fn object_with<K>(
+        &mut self,
+        mut key: impl FnMut(&mut Self) -> Result<K, ParseError>,
+        mut value: impl FnMut(&mut Self, K) -> Result<(), ParseError>,
+    ) -> Result<(), ParseError> {
         self.enter()?;
         self.i += 1;
         self.skip_ws();
@@ -584,10 +554,10 @@ impl<'a> Parser<'a> {
             if self.peek() != Some(b'"') {
                 return self.unexpected("expected a key string");
             }
-            self.skip_string()?;
+            let k = key(self)?;
             self.expect(b':', "expected `:` after a key")?;
             self.skip_ws();
-            self.value()?;
+            value(self, k)?;
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.i += 1,
@@ -601,7 +571,13 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn array(&mut self) -> Result<(), ParseError> {
+    /// The grammar of an array, whose `[` is the current byte, shared like
+    /// [`Parser::object_with`]: `element` reads each element.
+    #[inline(always)]
+    fn array_with(
+        &mut self,
+        mut element: impl FnMut(&mut Self) -> Result<(), ParseError>,
+    ) -> Result<(), ParseError> {
         self.enter()?;
         self.i += 1;
         self.skip_ws();
@@ -612,7 +588,7 @@ impl<'a> Parser<'a> {
         }
         loop {
             self.skip_ws();
-            self.value()?;
+            element(self)?;
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.i += 1,
