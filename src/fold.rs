@@ -61,23 +61,13 @@ impl<S> LineFold<S> for Owned<S> {
 
     #[inline]
     fn parse(&self, line: &[u8]) -> Result<Event, ParseError> {
-        parse_owned(line)
+        crate::parse::event(line)
     }
 
     #[inline]
     fn reduce(&self, acc: S, item: &Event) -> S {
         (self.0)(acc, item)
     }
-}
-
-/// Parses a line into an owned [`Event`].
-///
-/// One pass over the line validates it and builds `data` and `meta` as serde_json values.
-/// (serde_json straight from the line needs the line checked as UTF-8 first, and the envelope
-/// parser followed by serde_json on the raw payload parses the payload twice; both cost more.)
-#[inline]
-pub(crate) fn parse_owned(line: &[u8]) -> Result<Event, ParseError> {
-    crate::parse::event(line)
 }
 
 /// A reducer over borrowed events: each line is parsed into an [`EventRef`] of the buffer.

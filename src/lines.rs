@@ -11,9 +11,14 @@ pub(crate) fn committed_len(buf: &[u8]) -> usize {
     memrchr(b'\n', buf).map_or(0, |i| i + 1)
 }
 
+/// Number of newlines in `buf`.
+pub(crate) fn count(buf: &[u8]) -> u64 {
+    memchr_iter(b'\n', buf).count() as u64
+}
+
 /// One-based number of the line that starts at `offset`, counting from the start of `buf`.
 pub(crate) fn line_number(buf: &[u8], offset: usize) -> u64 {
-    memchr_iter(b'\n', &buf[..offset.min(buf.len())]).count() as u64 + 1
+    count(&buf[..offset.min(buf.len())]) + 1
 }
 
 /// A complete line of a buffer.

@@ -525,7 +525,7 @@ impl EventReader {
         // (on a helper thread that then joins the parsing), so decompression and parsing share
         // the threads instead of competing for them. Two buffers take turns.
         let counted = |window: Window| {
-            let lines = memchr::memchr_iter(b'\n', window.bytes()).count() as u64;
+            let lines = lines::count(window.bytes());
             (window, lines)
         };
         let mut current = match windows.next_window(Vec::new()) {
@@ -597,7 +597,7 @@ fn count_lines_before(path: &Path, len: u64) -> io::Result<u64> {
         if n == 0 {
             return Ok(count);
         }
-        count += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        count += lines::count(&buf[..n]);
     }
 }
 
@@ -625,7 +625,7 @@ impl Source {
         let line = lines.next()?;
         let start = self.pos + line.start;
         let end = self.pos + line.end();
-        let result = match fold::parse_owned(line.bytes) {
+        let result = match crate::parse::event(line.bytes) {
             Ok(event) => Ok((event, end, line_hash(line.bytes))),
             Err(reason) => {
                 let reason = reason.to_string();
@@ -744,7 +744,7 @@ impl FullEvents {
                     stream_offset: window.offset,
                     lines_before: self.lines_before,
                 };
-                self.lines_before += memchr::memchr_iter(b'\n', window.bytes()).count() as u64;
+                self.lines_before += lines::count(window.bytes());
                 self.current = Some(Source::new(
                     Region::Read(window.into_bytes()),
                     self.archive_path.clone(),
