@@ -1,14 +1,18 @@
-//! The archive: `archive.jsonl.zst`, one zstd frame per rotation, appended and never rewritten.
+//! The archive: `archive.jsonl.zst`, zstd frames appended by rotations and never rewritten.
 //!
-//! New frames record their content size and a checksum, so a reader knows each frame's
-//! decompressed size before decompressing it; frames written by eventfold 0.2.0 (streamed,
-//! without a content size) are still read.
+//! A rotation writes the active log as a run of independent frames of at most
+//! [`FRAME_CONTENT`] bytes of content each (cut at line ends), so that history can be
+//! decompressed a frame at a time, in parallel, and entered at any frame. New frames record
+//! their content size and a checksum, so a reader knows each frame's decompressed size before
+//! decompressing it; frames written by eventfold 0.2.0 (one per rotation, streamed, without a
+//! content size) are still read.
 
 use crate::error::Error;
 #[cfg_attr(test, allow(unused_imports))]
 use crate::fsutil::Fs;
 use std::fs::File;
 use std::io::{self, Read};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// zstd level for new frames (the level eventfold 0.2.0 uses).
@@ -16,12 +20,42 @@ const LEVEL: i32 = 3;
 /// How much compressed input is read at a time while looking for frame boundaries.
 const READ_CHUNK: usize = 1 << 20;
 
+/// The most content one frame written by a rotation holds, unless a single line is longer.
+///
+/// Measured on the bench data (10 MB of events at level 3): one frame compressed 6.46:1,
+/// frames of 4 MiB 6.48:1, of 1 MiB 6.51:1; bounded frames cost nothing in size.
+pub(crate) const FRAME_CONTENT: usize = 4 << 20;
+
 /// Compresses `content` into one self-describing frame.
 pub(crate) fn compress_frame(content: &[u8]) -> io::Result<Vec<u8>> {
     let mut compressor = zstd::bulk::Compressor::new(LEVEL)?;
     compressor.include_checksum(true)?;
     compressor.include_contentsize(true)?;
     compressor.compress(content)
+}
+
+/// Frames ready to be appended to the archive: their bytes, one after the other.
+pub(crate) struct Compressed {
+    pub bytes: Vec<u8>,
+    /// For each frame, the part of the content it holds and its compressed length.
+    pub frames: Vec<(Range<usize>, usize)>,
+}
+
+/// Compresses `content` (whole lines) into frames of at most [`FRAME_CONTENT`] bytes each
+/// (unless a line is longer), cut at line ends. The frames are compressed in parallel.
+pub(crate) fn compress_frames(content: &[u8]) -> io::Result<Compressed> {
+    use rayon::prelude::*;
+    let parts = crate::lines::chunks_at_most(content, FRAME_CONTENT);
+    let frames = parts
+        .par_iter()
+        .map(|part| compress_frame(&content[part.clone()]))
+        .collect::<io::Result<Vec<_>>>()?;
+    let mut bytes = Vec::with_capacity(frames.iter().map(Vec::len).sum());
+    for frame in &frames {
+        bytes.extend_from_slice(frame);
+    }
+    let frames = parts.into_iter().zip(frames.iter().map(Vec::len)).collect();
+    Ok(Compressed { bytes, frames })
 }
 
 /// Appends a finished frame to the archive and syncs it. Returns whether the file was created.
@@ -56,19 +90,31 @@ pub(crate) struct Frame {
 }
 
 impl Frames {
-    /// Opens the archive at `path`; a missing archive has no frames. With `limit`, only the
-    /// first `limit` bytes are read (the rest is a frame still being written).
-    pub fn open(path: &Path, limit: Option<u64>) -> io::Result<Self> {
-        let file = match File::open(path) {
-            Ok(file) => Some(file),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+    /// Opens the archive at `path` for reading from byte `offset` on, where a frame starts; a
+    /// missing archive has no frames. With `limit`, only the first `limit` bytes of the file
+    /// are read (the rest is a frame still being written).
+    pub fn open_at(path: &Path, offset: u64, limit: Option<u64>) -> io::Result<Self> {
+        let mut file = match File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(Frames {
+                    file: None,
+                    buf: Vec::new(),
+                    buf_offset: offset,
+                    remaining: 0,
+                    eof: true,
+                });
+            }
             Err(e) => return Err(e),
         };
+        if offset > 0 {
+            io::Seek::seek(&mut file, io::SeekFrom::Start(offset))?;
+        }
         Ok(Frames {
-            file,
+            file: Some(file),
             buf: Vec::new(),
-            buf_offset: 0,
-            remaining: limit.unwrap_or(u64::MAX),
+            buf_offset: offset,
+            remaining: limit.map_or(u64::MAX, |limit| limit.saturating_sub(offset)),
             eof: false,
         })
     }
@@ -127,7 +173,7 @@ impl Frames {
 }
 
 /// Whether `buf` starts with the magic number of a zstd frame or of a skippable frame.
-fn has_frame_magic(buf: &[u8]) -> bool {
+pub(crate) fn has_frame_magic(buf: &[u8]) -> bool {
     let magic = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
     magic == 0xFD2F_B528 || magic & 0xFFFF_FFF0 == 0x184D_2A50
 }
@@ -158,25 +204,66 @@ const WINDOW: usize = 4 << 20;
 ///
 /// Frames are decompressed as streams, so memory holds one compressed frame and the windows in
 /// use, never a whole decompressed frame: a large `max_log_size` does not make replay use more
-/// memory. A line cut short at the end of a frame (possible only in frames written by 0.2.0
-/// from a torn active log) is dropped.
+/// memory. A window never spans two frames, and the last window of every frame says so (it may
+/// be empty, for a frame without a complete line). A line cut short at the end of a frame
+/// (possible only in frames written by 0.2.0 from a torn active log) is dropped.
 pub(crate) struct Windows {
     frames: Frames,
     path: PathBuf,
-    /// The frame being decompressed, and where it starts in the archive file.
-    decoder: Option<(u64, Decoder)>,
+    /// The frame being decompressed.
+    decoder: Option<(FrameSpan, Decoder)>,
     /// Bytes of an unfinished line, carried into the next window.
     carry: Vec<u8>,
     /// Offset in the decompressed stream of the next window's first byte.
     offset: u64,
+    /// Where in the decompressed stream the frame being decompressed starts.
+    frame_start: u64,
 }
 
 type Decoder = zstd::stream::read::Decoder<'static, io::BufReader<io::Cursor<Vec<u8>>>>;
+
+/// Where a frame lies in the archive file, and the last bytes of its compressed form (which
+/// end with the content checksum in frames that carry one): what the archive index records to
+/// recognise the frame again without decompressing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FrameSpan {
+    /// Offset of the frame in the archive file.
+    pub offset: u64,
+    /// Its compressed length.
+    pub len: u64,
+    /// Its last (up to) 8 compressed bytes, as a little-endian number.
+    pub tail: u64,
+}
+
+impl FrameSpan {
+    fn of(offset: u64, bytes: &[u8]) -> Self {
+        FrameSpan {
+            offset,
+            len: bytes.len() as u64,
+            tail: tail_of(bytes),
+        }
+    }
+}
+
+/// The last (up to) 8 bytes of `bytes` as a little-endian number.
+pub(crate) fn tail_of(bytes: &[u8]) -> u64 {
+    let mut tail = [0u8; 8];
+    let n = bytes.len().min(8);
+    tail[..n].copy_from_slice(&bytes[bytes.len() - n..]);
+    u64::from_le_bytes(tail)
+}
 
 /// Whole lines of the decompressed archive.
 pub(crate) struct Window {
     /// Offset of `bytes()[0]` in the decompressed stream.
     pub offset: u64,
+    /// The frame the window's bytes come from.
+    pub frame: FrameSpan,
+    /// Where the frame starts in the decompressed stream.
+    pub frame_start: u64,
+    /// When this is the frame's last window, where the frame ends in the decompressed stream
+    /// (past any torn line it ended with).
+    pub frame_end: Option<u64>,
     /// The buffer; only its first `len` bytes belong to the window. The rest was written by
     /// earlier windows and is kept, so that a reused buffer is not zeroed again.
     buf: Vec<u8>,
@@ -204,12 +291,24 @@ impl Window {
 impl Windows {
     /// Opens the archive at `path` (see [`Frames::open`] for `limit`).
     pub fn open(path: &Path, limit: Option<u64>) -> io::Result<Self> {
+        Self::open_at(path, 0, 0, limit)
+    }
+
+    /// Opens the archive at `path` for reading from the frame at byte `frame_offset` of the
+    /// file on, whose content starts at `stream_offset` of the decompressed stream.
+    pub fn open_at(
+        path: &Path,
+        frame_offset: u64,
+        stream_offset: u64,
+        limit: Option<u64>,
+    ) -> io::Result<Self> {
         Ok(Windows {
-            frames: Frames::open(path, limit)?,
+            frames: Frames::open_at(path, frame_offset, limit)?,
             path: path.to_path_buf(),
             decoder: None,
             carry: Vec::new(),
-            offset: 0,
+            offset: stream_offset,
+            frame_start: stream_offset,
         })
     }
 
@@ -231,45 +330,41 @@ impl Windows {
                     // newline, which is dropped below; nothing remains.
                     return Ok(None);
                 };
+                let span = FrameSpan::of(frame.offset, &frame.bytes);
                 let decoder = zstd::stream::read::Decoder::new(io::Cursor::new(frame.bytes))
                     .map_err(|e| self.fail(frame.offset, e))?
                     .single_frame();
-                self.decoder = Some((frame.offset, decoder));
+                self.decoder = Some((span, decoder));
+                self.frame_start = self.offset;
             }
-            let (frame_offset, decoder) = self.decoder.as_mut().expect("set above");
-            let frame_offset = *frame_offset;
+            let (span, decoder) = self.decoder.as_mut().expect("set above");
+            let span = *span;
             let frame_done;
             (frame_done, len) =
-                fill(decoder, &mut buf, len, WINDOW).map_err(|e| self.fail(frame_offset, e))?;
+                fill(decoder, &mut buf, len, WINDOW).map_err(|e| self.fail(span.offset, e))?;
             let complete = crate::lines::committed_len(&buf[..len]);
-            if frame_done {
-                self.decoder = None;
-                // Bytes after the frame's last newline: a line the frame never finished.
-                let torn = len - complete;
-                if complete == 0 {
-                    self.offset += torn as u64;
-                    len = 0;
-                    continue;
-                }
-                let window = Window {
-                    offset: self.offset,
-                    buf,
-                    len: complete,
-                };
-                self.offset += (complete + torn) as u64;
-                return Ok(Some(window));
-            }
-            if complete == 0 {
+            if !frame_done && complete == 0 {
                 // One line longer than a window: keep reading until it ends.
                 continue;
             }
-            self.carry.extend_from_slice(&buf[complete..len]);
-            let window = Window {
+            let mut window = Window {
                 offset: self.offset,
+                frame: span,
+                frame_start: self.frame_start,
+                frame_end: None,
                 buf,
                 len: complete,
             };
-            self.offset += complete as u64;
+            if frame_done {
+                self.decoder = None;
+                // Bytes after the frame's last newline belong to a line the frame never
+                // finished: they are dropped, but keep their place in the stream.
+                self.offset += len as u64;
+                window.frame_end = Some(self.offset);
+            } else {
+                self.carry.extend_from_slice(&window.buf[complete..len]);
+                self.offset += complete as u64;
+            }
             return Ok(Some(window));
         }
     }
@@ -341,7 +436,7 @@ mod tests {
         streamed.write_all(b"old\n").unwrap();
         append_frame(&path, &streamed.finish().unwrap()).unwrap();
 
-        let mut frames = Frames::open(&path, None).unwrap();
+        let mut frames = Frames::open_at(&path, 0, None).unwrap();
         let mut count = 0;
         while frames.next_frame(&path).unwrap().is_some() {
             count += 1;
@@ -354,7 +449,9 @@ mod tests {
         let mut seen = 0;
         while let Some(window) = windows.next_window(spare).unwrap() {
             assert_eq!(window.offset, stream.len() as u64);
-            assert_eq!(window.bytes().last(), Some(&b'\n'));
+            if window.frame_end.is_none() {
+                assert_eq!(window.bytes().last(), Some(&b'\n'));
+            }
             stream.extend_from_slice(window.bytes());
             spare = window.into_buffer();
             seen += 1;
@@ -372,7 +469,7 @@ mod tests {
         let second = compress_frame(&b"b\n".repeat(500)).unwrap();
         append_frame(&path, &second[..second.len() / 2]).unwrap();
 
-        let mut frames = Frames::open(&path, None).unwrap();
+        let mut frames = Frames::open_at(&path, 0, None).unwrap();
         assert!(frames.next_frame(&path).unwrap().is_some());
         let err = frames.next_frame(&path).unwrap_err();
         match Error::from_io(&err) {

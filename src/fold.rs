@@ -48,6 +48,10 @@ pub(crate) trait LineFold<A>: Sync {
     /// Folds one parsed line into the accumulator.
     fn reduce(&self, acc: A, item: &Self::Item<'_>) -> A;
 
+    /// The `ts` of a parsed line (folds that stop at a time, or track the largest `ts`, read
+    /// it).
+    fn ts(&self, item: &Self::Item<'_>) -> u64;
+
     /// Whether parsed items own heap memory (which makes smaller chunks pay).
     const OWNS_MEMORY: bool;
 }
@@ -68,6 +72,11 @@ impl<S> LineFold<S> for Owned<S> {
     fn reduce(&self, acc: S, item: &Event) -> S {
         (self.0)(acc, item)
     }
+
+    #[inline]
+    fn ts(&self, item: &Event) -> u64 {
+        item.ts
+    }
 }
 
 /// A reducer over borrowed events: each line is parsed into an [`EventRef`] of the buffer.
@@ -86,6 +95,37 @@ impl<S> LineFold<S> for Borrowed<S> {
     fn reduce(&self, acc: S, item: &EventRef<'_>) -> S {
         (self.0)(acc, item)
     }
+
+    #[inline]
+    fn ts(&self, item: &EventRef<'_>) -> u64 {
+        item.ts()
+    }
+}
+
+/// Where a fold stops before the end of its buffer (it always stops at a bad line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// Fold every line.
+    Never,
+    /// Stop once this many events were folded (zero folds nothing).
+    After(u64),
+    /// Stop before the first event whose `ts` is above this.
+    TsAbove(u64),
+}
+
+/// What a fold does besides folding: where it stops, and whether it keeps the largest `ts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Until {
+    pub stop: Stop,
+    pub track_ts: bool,
+}
+
+impl Until {
+    /// Fold everything, track nothing.
+    pub const END: Until = Until {
+        stop: Stop::Never,
+        track_ts: false,
+    };
 }
 
 /// The outcome of folding one buffer.
@@ -95,6 +135,42 @@ pub(crate) struct BufFold<A> {
     pub last: Option<(usize, std::ops::Range<usize>)>,
     /// Start and reason of the line that stopped the fold.
     pub bad: Option<(usize, String)>,
+    /// Events folded.
+    pub events: u64,
+    /// Whether the fold ended at its [`Stop`] rather than at the end of the buffer or a bad line.
+    pub stopped: bool,
+    /// The largest `ts` folded, when asked for.
+    pub max_ts: Option<u64>,
+}
+
+impl<A> BufFold<A> {
+    fn start(acc: A) -> Self {
+        BufFold {
+            acc,
+            last: None,
+            bad: None,
+            events: 0,
+            stopped: false,
+            max_ts: None,
+        }
+    }
+}
+
+/// How many of `items`, folded after `events` others, a fold with `until` takes.
+fn take<A, F: LineFold<A>>(fold: &F, items: &[F::Item<'_>], events: u64, until: Until) -> usize {
+    match until.stop {
+        Stop::Never => items.len(),
+        Stop::After(n) => items.len().min(n.saturating_sub(events) as usize),
+        Stop::TsAbove(ts) => items
+            .iter()
+            .position(|item| fold.ts(item) > ts)
+            .unwrap_or(items.len()),
+    }
+}
+
+/// Whether a fold with `until` that folded `events` events has reached its stop.
+fn reached(until: Until, events: u64) -> bool {
+    matches!(until.stop, Stop::After(n) if events >= n)
 }
 
 /// Folds the complete lines of `buf`, choosing the sequential or the parallel path, and runs
@@ -118,6 +194,21 @@ where
     F: LineFold<A>,
     T: Send,
 {
+    fold_buf_until(buf, acc, fold, Until::END, side)
+}
+
+/// [`fold_buf`], stopping where `until` says.
+pub(crate) fn fold_buf_until<A, F, T>(
+    buf: &[u8],
+    acc: A,
+    fold: &F,
+    until: Until,
+    side: impl FnOnce() -> T + Send,
+) -> (BufFold<A>, T)
+where
+    F: LineFold<A>,
+    T: Send,
+{
     let threads = rayon::current_num_threads();
     let min = if F::OWNS_MEMORY {
         OWNED_PARALLEL_MIN
@@ -126,34 +217,53 @@ where
     };
     if buf.len() < min || threads < 2 {
         let side = side();
-        (fold_sequential(buf, acc, fold), side)
+        (fold_sequential(buf, acc, fold, until), side)
     } else {
         let chunk = if F::OWNS_MEMORY { OWNED_CHUNK } else { CHUNK };
-        fold_threads(buf, acc, fold, chunk, threads - 1, side)
+        fold_threads(buf, acc, fold, until, chunk, threads - 1, side)
     }
 }
 
 /// The reference path: one line after another on the calling thread.
-pub(crate) fn fold_sequential<A, F: LineFold<A>>(buf: &[u8], mut acc: A, fold: &F) -> BufFold<A> {
-    let mut last = None;
+pub(crate) fn fold_sequential<A, F: LineFold<A>>(
+    buf: &[u8],
+    acc: A,
+    fold: &F,
+    until: Until,
+) -> BufFold<A> {
+    let mut done = BufFold::start(acc);
+    if reached(until, 0) {
+        done.stopped = true;
+        return done;
+    }
     for line in Lines::new(buf) {
         match fold.parse(line.bytes) {
-            Ok(item) => acc = fold.reduce(acc, &item),
+            Ok(item) => {
+                if let Stop::TsAbove(ts) = until.stop
+                    && fold.ts(&item) > ts
+                {
+                    done.stopped = true;
+                    return done;
+                }
+                if until.track_ts {
+                    let ts = fold.ts(&item);
+                    done.max_ts = Some(done.max_ts.map_or(ts, |max| max.max(ts)));
+                }
+                done.acc = fold.reduce(done.acc, &item);
+                done.events += 1;
+            }
             Err(reason) => {
-                return BufFold {
-                    acc,
-                    last,
-                    bad: Some((line.start, reason.to_string())),
-                };
+                done.bad = Some((line.start, reason.to_string()));
+                return done;
             }
         }
-        last = Some((line.end(), line.start..line.start + line.bytes.len()));
+        done.last = Some((line.end(), line.start..line.start + line.bytes.len()));
+        if reached(until, done.events) {
+            done.stopped = true;
+            return done;
+        }
     }
-    BufFold {
-        acc,
-        last,
-        bad: None,
-    }
+    done
 }
 
 /// One parsed chunk.
@@ -299,6 +409,7 @@ pub(crate) fn fold_threads<A, F, T>(
     buf: &[u8],
     mut acc: A,
     fold: &F,
+    until: Until,
     chunk: usize,
     helpers: usize,
     side: impl FnOnce() -> T + Send,
@@ -321,6 +432,12 @@ where
         stop: AtomicBool::new(false),
     };
     let mut last = None;
+    let (mut events, mut max_ts, mut stopped) = (0u64, None, false);
+    if reached(until, 0) {
+        let mut done = BufFold::start(acc);
+        done.stopped = true;
+        return (done, side());
+    }
     std::thread::scope(|scope| {
         let (result_tx, results) = mpsc::channel::<(usize, usize, Parsed<F::Item<'_>>)>();
         let mut returns = Vec::with_capacity(helpers);
@@ -415,8 +532,32 @@ where
                 };
                 ready.pop_front();
                 want += 1;
-                for item in &parsed.items {
+                let n = take(fold, &parsed.items, events, until);
+                let items = &parsed.items[..n];
+                if until.track_ts {
+                    max_ts = items.iter().map(|item| fold.ts(item)).fold(max_ts, |max, ts| {
+                        Some(max.map_or(ts, |max: u64| max.max(ts)))
+                    });
+                }
+                for item in items {
                     acc = fold.reduce(acc, item);
+                }
+                events += n as u64;
+                if n < parsed.items.len() || reached(until, events) {
+                    // Stopped inside this chunk (or at its end): the last line folded is its
+                    // `n`th, if it folded any.
+                    if n > 0 {
+                        let range = ranges[want - 1].clone();
+                        let base = range.start;
+                        let line = Lines::new(&buf[range]).nth(n - 1).expect("parsed lines");
+                        let start = base + line.start;
+                        last = Some((base + line.end(), start..start + line.bytes.len()));
+                    }
+                    stopped = true;
+                    if lane > 0 {
+                        let _ = returns[lane - 1].send(parsed);
+                    }
+                    break 'reduce None;
                 }
                 if parsed.last.is_some() {
                     last = parsed.last.clone();
@@ -444,7 +585,15 @@ where
             Some(Err(panic)) => std::panic::resume_unwind(panic),
             _ => unreachable!("the first helper runs the side job"),
         };
-        (BufFold { acc, last, bad }, side_result)
+        let done = BufFold {
+            acc,
+            last,
+            bad,
+            events,
+            stopped,
+            max_ts,
+        };
+        (done, side_result)
     })
 }
 
@@ -464,6 +613,9 @@ mod tests {
         fn reduce(&self, mut acc: Vec<u64>, item: &EventRef<'_>) -> Vec<u64> {
             acc.push(item.ts());
             acc
+        }
+        fn ts(&self, item: &EventRef<'_>) -> u64 {
+            item.ts()
         }
     }
 
@@ -494,14 +646,100 @@ mod tests {
     fn parallel_equals_sequential() {
         for n in [0, 1, 5, 100, 3000] {
             let buf = log(n, None);
-            let seq = fold_sequential(&buf, Vec::new(), &Trace);
+            let seq = fold_sequential(&buf, Vec::new(), &Trace, Until::END);
             assert_eq!(seq.acc.len() as u64, n);
             for chunk in [1, 10, 64, 1000, 1 << 20] {
                 for helpers in [1, 3] {
                     same(
                         &seq,
-                        &fold_threads(&buf, Vec::new(), &Trace, chunk, helpers, || ()).0,
+                        &fold_threads(&buf, Vec::new(), &Trace, Until::END, chunk, helpers, || ()).0,
                     );
+                }
+            }
+        }
+    }
+
+    fn same_stop(a: &BufFold<Vec<u64>>, b: &BufFold<Vec<u64>>) {
+        same(a, b);
+        assert_eq!(
+            (a.events, a.stopped, a.max_ts),
+            (b.events, b.stopped, b.max_ts)
+        );
+    }
+
+    /// Lines whose `ts` go up and down: `ts` of line `i` is `(i * 7919) % n`, with empty
+    /// lines between some of them, and a bad line at `bad_at`.
+    fn shuffled(n: u64, bad_at: Option<u64>) -> Vec<u8> {
+        let mut out = Vec::new();
+        for i in 0..n {
+            if Some(i) == bad_at {
+                out.extend_from_slice(b"{not json\n");
+            } else {
+                let ts = (i * 7919) % n;
+                out.extend_from_slice(format!("{{\"type\":\"t\",\"data\":{{}},\"ts\":{ts}}}\n").as_bytes());
+            }
+            if i % 11 == 0 {
+                out.push(b'\n');
+            }
+        }
+        out
+    }
+
+    /// Stopping after a number of events, or before a `ts`, gives the same result on every
+    /// path, and the result a plain loop over the events gives.
+    #[test]
+    fn stops_agree_on_every_path() {
+        let n = 3000;
+        for bad in [None, Some(1800)] {
+            let buf = shuffled(n, bad);
+            let all: Vec<u64> = fold_sequential(&buf, Vec::new(), &Trace, Until::END).acc;
+            let stops = [
+                Stop::Never,
+                Stop::After(0),
+                Stop::After(1),
+                Stop::After(1234),
+                Stop::After(2999),
+                Stop::After(3000),
+                Stop::After(5000),
+                Stop::TsAbove(0),
+                Stop::TsAbove(1500),
+                Stop::TsAbove(2999),
+            ];
+            for stop in stops {
+                for track_ts in [false, true] {
+                    let until = Until { stop, track_ts };
+                    let seq = fold_sequential(&buf, Vec::new(), &Trace, until);
+                    // The model: the prefix of the events the stop allows.
+                    let take = match stop {
+                        Stop::Never => all.len(),
+                        Stop::After(k) => all.len().min(k as usize),
+                        Stop::TsAbove(t) => all.iter().position(|&ts| ts > t).unwrap_or(all.len()),
+                    };
+                    assert_eq!(seq.acc, all[..take], "{stop:?}");
+                    assert_eq!(seq.events, take as u64);
+                    let expect_max = all[..take].iter().copied().max().filter(|_| track_ts);
+                    assert_eq!(seq.max_ts, expect_max, "{stop:?}");
+                    let stopped_early = match stop {
+                        Stop::Never => false,
+                        Stop::After(k) => k as usize <= all.len(),
+                        Stop::TsAbove(_) => take < all.len(),
+                    };
+                    assert_eq!(seq.stopped, stopped_early, "{stop:?} {bad:?}");
+                    assert_eq!(seq.bad.is_some(), bad.is_some() && !seq.stopped, "{stop:?}");
+                    // `last` ends the line of the last event folded.
+                    if let Some((end, line)) = &seq.last {
+                        let folded = fold_sequential(&buf[..*end], Vec::new(), &Trace, Until::END);
+                        assert_eq!(folded.acc, seq.acc);
+                        assert_eq!(buf[line.end], b'\n');
+                    } else {
+                        assert_eq!(take, 0);
+                    }
+                    for chunk in [1, 64, 1000, 1 << 20] {
+                        for helpers in [1, 3] {
+                            let par = fold_threads(&buf, Vec::new(), &Trace, until, chunk, helpers, || ()).0;
+                            same_stop(&seq, &par);
+                        }
+                    }
                 }
             }
         }
@@ -511,14 +749,14 @@ mod tests {
     fn parallel_stops_at_the_same_bad_line() {
         for bad in [0, 1, 999, 2999] {
             let buf = log(3000, Some(bad));
-            let seq = fold_sequential(&buf, Vec::new(), &Trace);
+            let seq = fold_sequential(&buf, Vec::new(), &Trace, Until::END);
             assert_eq!(seq.acc.len() as u64, bad);
             assert!(seq.bad.is_some());
             for chunk in [1, 50, 4096] {
                 for helpers in [1, 3] {
                     same(
                         &seq,
-                        &fold_threads(&buf, Vec::new(), &Trace, chunk, helpers, || ()).0,
+                        &fold_threads(&buf, Vec::new(), &Trace, Until::END, chunk, helpers, || ()).0,
                     );
                 }
             }
@@ -532,9 +770,9 @@ mod tests {
         let runs = std::sync::atomic::AtomicUsize::new(0);
         for bad in [None, Some(10), Some(2999)] {
             let buf = log(3000, bad);
-            let seq = fold_sequential(&buf, Vec::new(), &Trace);
+            let seq = fold_sequential(&buf, Vec::new(), &Trace, Until::END);
             for helpers in [1, 3] {
-                let (done, side) = fold_threads(&buf, Vec::new(), &Trace, 64, helpers, || {
+                let (done, side) = fold_threads(&buf, Vec::new(), &Trace, Until::END, 64, helpers, || {
                     runs.fetch_add(1, Ordering::Relaxed);
                     buf.len()
                 });
@@ -592,6 +830,9 @@ mod tests {
             }
             Trace.reduce(acc, item)
         }
+        fn ts(&self, item: &EventRef<'_>) -> u64 {
+            item.ts()
+        }
     }
 
     /// A stalled helper does not hold the fold up: the reducing thread parses the chunk the
@@ -602,7 +843,7 @@ mod tests {
     fn a_stalled_helper_is_overtaken_and_its_copy_dropped() {
         let n = 3000;
         let buf = log(n, None);
-        let seq = fold_sequential(&buf, Vec::new(), &Trace);
+        let seq = fold_sequential(&buf, Vec::new(), &Trace, Until::END);
         let fold = StalledHelper {
             reducer: std::thread::current().id(),
             last_ts: n - 1,
@@ -611,7 +852,7 @@ mod tests {
             release: Condvar::new(),
             timed_out: std::sync::atomic::AtomicBool::new(false),
         };
-        let (done, ()) = fold_threads(&buf, Vec::new(), &fold, 64, 1, || ());
+        let (done, ()) = fold_threads(&buf, Vec::new(), &fold, Until::END, 64, 1, || ());
         same(&seq, &done);
         assert!(
             fold.helper_stalled.load(Ordering::SeqCst),
@@ -636,6 +877,9 @@ mod tests {
             assert_ne!(item.ts(), self.0, "the reducer refuses this event");
             acc + 1
         }
+        fn ts(&self, item: &EventRef<'_>) -> u64 {
+            item.ts()
+        }
     }
 
     /// A reducer's panic reaches the caller; helpers waiting to parse ahead do not hang it.
@@ -645,7 +889,7 @@ mod tests {
         for at in [0, 1500, 2999] {
             for helpers in [1, 3] {
                 let result = std::panic::catch_unwind(|| {
-                    fold_threads(&buf, 0, &PanicAt(at), 64, helpers, || ())
+                    fold_threads(&buf, 0, &PanicAt(at), Until::END, 64, helpers, || ())
                         .0
                         .acc
                 });

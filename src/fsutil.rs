@@ -117,6 +117,18 @@ pub(crate) fn write_atomic(path: &Path, tmp: &Path, bytes: &[u8]) -> io::Result<
     sync_parent(path)
 }
 
+/// Writes a cache file: `bytes` go to `path` with `.tmp` appended to its name, which is then
+/// renamed over `path`, without syncing either. Readers see the old file or the new one whole;
+/// after a crash the file may be old, empty or cut short, which readers of a cache must (and
+/// do) check for.
+pub(crate) fn write_cache(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    fs::write(&tmp, bytes)?;
+    fs::rename(&tmp, path)
+}
+
 /// Syncs the directory that holds `path`, so a create, rename or remove in it is durable.
 pub(crate) fn sync_parent(path: &Path) -> io::Result<()> {
     match path.parent() {

@@ -11,7 +11,7 @@
 //! - **Views** ([`View`]) fold the log through a reducer and cache the result as a snapshot
 //!   (`views/NAME.snapshot.json`), so each refresh reads only the events appended since.
 //!
-//! Closed history is rotated into `archive.jsonl.zst`, one zstd frame per rotation. A new view,
+//! Closed history is rotated into `archive.jsonl.zst`, in zstd frames. A new view,
 //! or a rebuilt one, replays the archive and then the active log.
 //!
 //! This crate is a drop-in replacement for eventfold 0.2.0 (same API, same files on disk) with
@@ -53,10 +53,12 @@ mod event;
 mod fault;
 mod fold;
 mod fsutil;
+mod index;
 mod lines;
 mod log;
 mod mmap;
 mod parse;
+mod position;
 mod reader;
 mod recovery;
 pub mod snapshot;
@@ -66,6 +68,7 @@ mod writer;
 pub use error::Error;
 pub use event::{Event, EventRef};
 pub use log::{EventLog, EventLogBuilder, WaitResult};
+pub use position::{HistoryEvent, Position};
 pub use reader::{EventReader, line_hash};
 pub use snapshot::Snapshot;
 pub use view::{ReduceFn, ReduceRefFn, View, ViewOps};

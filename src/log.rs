@@ -37,7 +37,8 @@ pub enum WaitResult {
 /// ```text
 /// data/
 ///   app.jsonl            active log, one JSON event per line
-///   archive.jsonl.zst    rotated history, one zstd frame per rotation
+///   archive.jsonl.zst    rotated history, in zstd frames
+///   archive.index.jsonl  what each frame holds (a cache)
 ///   views/NAME.snapshot.json
 /// ```
 ///

@@ -8,14 +8,17 @@ use crate::WaitResult;
 use crate::archive::{Window, Windows};
 use crate::error::Error;
 use crate::event::Event;
-use crate::fold::{self, LineFold};
+use crate::fold::{self, LineFold, Until};
+use crate::index::{self, ArchiveIndex};
 use crate::lines::{self, Lines};
 use crate::mmap::{self, Region};
+use crate::position::{HistoryEvent, Position};
 use crate::recovery;
 use std::fs::{self, File};
 use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 /// Compute xxh64 (seed 0) of a line's bytes, without its newline, as 16 lowercase hex digits.
@@ -61,6 +64,19 @@ pub fn line_hash(line: &[u8]) -> String {
 pub struct EventReader {
     log_path: PathBuf,
     archive_path: PathBuf,
+    /// Whether a rebuilt archive index may be written into the directory.
+    write_index: bool,
+    /// The archive index last read, and the identity (device, inode) of the archive it
+    /// describes. Shared by clones.
+    index_cache: Arc<Mutex<Option<CachedIndex>>>,
+}
+
+/// An archive index read earlier, and the archive file it describes.
+#[derive(Debug)]
+struct CachedIndex {
+    /// Device and inode of the archive (`None`: there was none).
+    archive: Option<(u64, u64)>,
+    index: Arc<ArchiveIndex>,
 }
 
 /// How much of the active log is mapped at a time while folding.
@@ -87,6 +103,15 @@ pub(crate) struct Folded<A> {
     pub failed_in_archive: bool,
     /// Whether any event was folded.
     pub any: bool,
+    /// How many events were folded.
+    pub events: u64,
+    /// Whether the fold ended at a pause rather than at the end of the history.
+    pub stopped: bool,
+    /// The largest `ts` folded, when the pauses asked for it.
+    pub max_ts: Option<u64>,
+    /// For a fold of the whole history that read the archive to its end: where the archive's
+    /// content ends in the history stream (the position of the active log's first byte).
+    pub archive_end: Option<u64>,
 }
 
 impl<A> Folded<A> {
@@ -98,18 +123,29 @@ impl<A> Folded<A> {
             error: None,
             failed_in_archive: false,
             any: false,
+            events: 0,
+            stopped: false,
+            max_ts: None,
+            archive_end: None,
         }
     }
 
     /// `acc` and an error that stopped the fold before the active log.
     fn failed(acc: A, error: io::Error, failed_in_archive: bool) -> Self {
         Folded {
-            acc,
-            tail: None,
             error: Some(error),
             failed_in_archive,
             any: failed_in_archive,
+            ..Folded::start(acc)
         }
+    }
+
+    /// This fold, stopped by an error in the archive.
+    fn fail_in_archive(mut self, error: io::Error) -> Self {
+        self.error = Some(error);
+        self.failed_in_archive = true;
+        self.any = true;
+        self
     }
 }
 
@@ -141,6 +177,8 @@ impl EventReader {
         EventReader {
             log_path: dir.join("app.jsonl"),
             archive_path: dir.join("archive.jsonl.zst"),
+            write_index: true,
+            index_cache: Arc::default(),
         }
     }
 
@@ -211,19 +249,139 @@ impl EventReader {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn read_full(&self) -> io::Result<FullHistory> {
+        let mut events = self.history_events(Position::START, true)?;
+        Ok(Box::new(std::iter::from_fn(move || {
+            events
+                .next_item()
+                .map(|item| item.map(|(item, _)| (item.event, item.hash.unwrap_or_default())))
+        })))
+    }
+
+    /// Reads the history from `from` on: every event whose [`Position`] is `from` or later, in
+    /// order, archive then active log, each with its position, end and index.
+    ///
+    /// Pass [`Position::START`] for the whole history, or the [`end`](HistoryEvent::end) of
+    /// the last event seen to go on from there: positions do not change when the log is
+    /// rotated. A position inside a line starts at the next line. The events are those in the
+    /// directory when this is called. Entering the history at a later position does not
+    /// decompress the archive frames before it: the archive index (`archive.index.jsonl`, a
+    /// cache rebuilt when missing or stale) tells where each frame's content lies.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if a file cannot be opened, or if the archive index must be rebuilt
+    /// and the archive cannot be decompressed ([`Error::Archive`]). Items carry
+    /// [`Error::Malformed`] for a bad line and [`Error::Archive`] for a damaged frame;
+    /// iteration ends after an error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog, Position};
+    /// use serde_json::json;
+    /// let mut log = EventLog::open(dir.path())?;
+    /// for n in 0..3 {
+    ///     log.append(&Event::new("tick", json!({ "n": n })))?;
+    /// }
+    /// log.rotate()?;
+    /// log.append(&Event::new("tick", json!({ "n": 3 })))?;
+    ///
+    /// let all: Vec<_> = log.reader().read_history(Position::START)?.collect::<Result<_, _>>()?;
+    /// assert_eq!(all.len(), 4);
+    /// // Go on from the second event's end: the third event, from the archive, then the fourth.
+    /// let rest: Vec<_> = log.reader().read_history(all[1].end)?.collect::<Result<_, _>>()?;
+    /// assert_eq!(rest.iter().map(|e| e.index).collect::<Vec<_>>(), [2, 3]);
+    /// assert_eq!(rest[0].event.data["n"], 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn read_history(&self, from: Position) -> io::Result<HistoryEvents> {
+        self.history_events(from, false)
+    }
+
+    fn history_events(&self, from: Position, hashes: bool) -> io::Result<HistoryEvents> {
+        let from = from.offset();
         let history = self.history()?;
-        let windows = Windows::open(&self.archive_path, Some(history.archive_limit))?;
-        let active = history
-            .active
-            .map(|(file, end)| ActiveEvents::new(file, self.log_path.clone(), 0, end));
-        Ok(Box::new(FullEvents {
-            windows: Some(windows),
+        let limit = history.archive_limit;
+        // From the start, nothing needs the index: positions and indexes count up from zero.
+        let (windows, lines_before, index, active_from) = if from == 0 {
+            (
+                Some(Windows::open(&self.archive_path, Some(limit))?),
+                0,
+                0,
+                0,
+            )
+        } else {
+            let archive = self.archive_index(limit)?;
+            match archive.frame_at_position(from) {
+                Some(i) => {
+                    let frame = &archive.frames[i];
+                    let windows = Windows::open_at(
+                        &self.archive_path,
+                        frame.offset,
+                        frame.start,
+                        Some(limit),
+                    )?;
+                    (Some(windows), frame.first_line, frame.first_event, 0)
+                }
+                None => {
+                    let base = archive.content_len();
+                    let offset = from - base;
+                    let (start, before) = match &history.active {
+                        Some((file, end)) => line_start_and_events_before(file, offset, *end)?,
+                        None => (0, 0),
+                    };
+                    (None, archive.lines(), archive.events() + before, start)
+                }
+            }
+        };
+        let active_base = match &windows {
+            Some(_) => 0,
+            None => self.archive_index(limit)?.content_len(),
+        };
+        let active = history.active.map(|(file, end)| {
+            let from = active_from.min(end);
+            ActiveEvents::new(file, self.log_path.clone(), from, end, hashes)
+        });
+        Ok(HistoryEvents {
+            windows,
             archive_path: self.archive_path.clone(),
             current: None,
-            lines_before: 0,
+            lines_before,
+            active_base,
             active,
+            from,
+            index,
+            hashes,
             done: false,
-        }))
+        })
+    }
+
+    /// The archive index, covering the archive's first `limit` bytes (see [`index::load`]).
+    /// The last one read is kept, and reused while the archive is the same file.
+    pub(crate) fn archive_index(&self, limit: u64) -> io::Result<Arc<ArchiveIndex>> {
+        use std::os::unix::fs::MetadataExt;
+        let id = match fs::metadata(&self.archive_path) {
+            Ok(meta) => Some((meta.dev(), meta.ino())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let mut cache = self
+            .index_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(cached) = cache.as_ref()
+            && cached.archive == id
+            && cached.index.archive_len() == limit
+        {
+            return Ok(cached.index.clone());
+        }
+        let index = Arc::new(index::load(&self.archive_path, limit, self.write_index)?);
+        *cache = Some(CachedIndex {
+            archive: id,
+            index: index.clone(),
+        });
+        Ok(index)
     }
 
     /// A consistent view of the archive and the active log (see [`recovery::history`]).
@@ -429,20 +587,32 @@ impl EventReader {
     /// The committed range is mapped one segment at a time, so memory use does not grow with
     /// the log.
     pub(crate) fn fold_active<A, F: LineFold<A>>(&self, from: u64, acc: A, fold: &F) -> Folded<A> {
+        self.fold_active_pausing(from, acc, fold, &mut NoPauses)
+    }
+
+    /// [`fold_active`](Self::fold_active), pausing where `pauses` says.
+    pub(crate) fn fold_active_pausing<A, F: LineFold<A>, P: Pauses<A>>(
+        &self,
+        from: u64,
+        acc: A,
+        fold: &F,
+        pauses: &mut P,
+    ) -> Folded<A> {
         match open_committed(&self.log_path, from) {
-            Ok((file, end)) => self.fold_file(&file, from, end, Folded::start(acc), fold),
+            Ok((file, end)) => self.fold_file(&file, from, end, Folded::start(acc), fold, pauses),
             Err(e) => Folded::failed(acc, e, false),
         }
     }
 
     /// Folds `from..end` of the open active log `file` into `folded`.
-    fn fold_file<A, F: LineFold<A>>(
+    fn fold_file<A, F: LineFold<A>, P: Pauses<A>>(
         &self,
         file: &File,
         from: u64,
         end: u64,
         mut folded: Folded<A>,
         fold: &F,
+        pauses: &mut P,
     ) -> Folded<A> {
         // Each segment is folded while a side job of the fold maps the next one and unmaps the
         // one before, so mapping (with its page faults) and unmapping leave the critical path.
@@ -465,61 +635,67 @@ impl EventReader {
                 }
             };
             let segments = &mut segments;
-            let (done, next) = fold::fold_buf(&region, folded.acc, fold, move || {
+            let side = move || {
                 drop(previous);
                 map(segments.next())
-            });
-            folded.acc = done.acc;
-            if let Some((end, line)) = done.last {
-                folded.tail = Some(Tail {
-                    end: start + end as u64,
-                    hash: line_hash(&region[line]),
-                });
-                folded.any = true;
-            }
-            if let Some((at, reason)) = done.bad {
+            };
+            let place = |end| Place::Active(start + end as u64);
+            let bad;
+            let next;
+            (folded, bad, next) = fold_paused(&region, folded, fold, pauses, place, side);
+            if let Some((at, reason)) = bad {
                 let origin = Origin::Active { from: start };
                 folded.error = Some(malformed(&self.log_path, origin, &region, at, reason));
                 return folded;
             }
+            if folded.stopped {
+                return folded;
+            }
             previous = Some(region);
-            current = next;
+            current = next.flatten();
         }
         folded
     }
 
     /// Folds the whole history: the archive, then the active log.
     pub(crate) fn fold_full<A, F: LineFold<A>>(&self, acc: A, fold: &F) -> Folded<A> {
+        self.fold_full_pausing(acc, fold, &mut NoPauses)
+    }
+
+    /// [`fold_full`](Self::fold_full), pausing where `pauses` says.
+    pub(crate) fn fold_full_pausing<A, F: LineFold<A>, P: Pauses<A>>(
+        &self,
+        acc: A,
+        fold: &F,
+        pauses: &mut P,
+    ) -> Folded<A> {
         let history = match self.history() {
             Ok(history) => history,
             Err(e) => return Folded::failed(acc, e, false),
         };
-        let (acc, any) = match self.fold_archive(history.archive_limit, acc, fold) {
-            Ok(done) => done,
-            Err((acc, error)) => return Folded::failed(acc, error, true),
-        };
-        let folded = Folded {
-            any,
-            ..Folded::start(acc)
-        };
+        let folded = self.fold_archive(history.archive_limit, Folded::start(acc), fold, pauses);
+        if folded.error.is_some() || folded.stopped {
+            return folded;
+        }
         match history.active {
-            Some((file, end)) => self.fold_file(&file, 0, end, folded, fold),
+            Some((file, end)) => self.fold_file(&file, 0, end, folded, fold, pauses),
             None => folded,
         }
     }
 
-    /// Folds the archive up to `limit`; also reports whether it held any event. The next
-    /// window is decompressed while the current one is folded (see below).
-    fn fold_archive<A, F: LineFold<A>>(
+    /// Folds the archive up to `limit` into `folded`. The next window is decompressed while
+    /// the current one is folded (see below).
+    fn fold_archive<A, F: LineFold<A>, P: Pauses<A>>(
         &self,
         limit: u64,
-        mut acc: A,
+        mut folded: Folded<A>,
         fold: &F,
-    ) -> Result<(A, bool), (A, io::Error)> {
+        pauses: &mut P,
+    ) -> Folded<A> {
         let path = &self.archive_path;
         let mut windows = match Windows::open(path, Some(limit)) {
             Ok(windows) => windows,
-            Err(e) => return Err((acc, e)),
+            Err(e) => return folded.fail_in_archive(e),
         };
         // Each window is folded while the next one is decompressed by a side job of the fold
         // (on a helper thread that then joins the parsing), so decompression and parsing share
@@ -530,35 +706,152 @@ impl EventReader {
         };
         let mut current = match windows.next_window(Vec::new()) {
             Ok(Some(window)) => counted(window),
-            Ok(None) => return Ok((acc, false)),
-            Err(e) => return Err((acc, e)),
+            Ok(None) => {
+                folded.archive_end = Some(0);
+                return folded;
+            }
+            Err(e) => return folded.fail_in_archive(e),
         };
         let mut spare = Vec::new();
         let mut lines_before = 0u64;
-        let mut any = false;
         loop {
             let (window, lines) = &current;
             let next_buf = std::mem::take(&mut spare);
             let windows = &mut windows;
-            let (done, next) = fold::fold_buf(window.bytes(), acc, fold, move || {
-                windows.next_window(next_buf).map(|next| next.map(counted))
-            });
-            acc = done.acc;
-            any |= done.last.is_some();
-            if let Some((start, reason)) = done.bad {
+            let side = move || windows.next_window(next_buf).map(|next| next.map(counted));
+            let base = window.offset;
+            let place = |end| Place::Archive(base + end as u64);
+            let bad;
+            let next;
+            (folded, bad, next) = fold_paused(window.bytes(), folded, fold, pauses, place, side);
+            if let Some(end) = window.frame_end {
+                folded.archive_end = Some(end);
+            }
+            if let Some((start, reason)) = bad {
                 let origin = Origin::Archive {
                     stream_offset: window.offset,
                     lines_before,
                 };
-                return Err((acc, malformed(path, origin, window.bytes(), start, reason)));
+                let error = malformed(path, origin, window.bytes(), start, reason);
+                return folded.fail_in_archive(error);
+            }
+            if folded.stopped {
+                return folded;
             }
             lines_before += lines;
-            match next {
+            match next.expect("the side job ran") {
                 Ok(Some(next)) => spare = std::mem::replace(&mut current, next).0.into_buffer(),
-                Ok(None) => return Ok((acc, any)),
-                Err(e) => return Err((acc, e)),
+                Ok(None) => return folded,
+                Err(e) => return folded.fail_in_archive(e),
             }
         }
+    }
+}
+
+/// Where a fold paused: just past the last event folded, in the archive's decompressed stream
+/// or in the active log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    Archive(u64),
+    Active(u64),
+}
+
+/// Where a fold pauses, and what happens there (checkpoints are written at pauses, and time
+/// travel ends at one).
+pub(crate) trait Pauses<A> {
+    /// Where to stop next, given the events folded so far by this fold. A stop must lie past
+    /// them.
+    fn until(&self, folded: u64) -> Until;
+
+    /// The fold stopped where [`until`](Pauses::until) said: `acc` has folded `folded` events,
+    /// the last of them `last_line`, ending at `place`; `max_ts` is the largest `ts` this fold
+    /// has folded, when tracked. Returns whether to go on.
+    fn pause(
+        &mut self,
+        acc: &A,
+        folded: u64,
+        place: Place,
+        last_line: Option<&[u8]>,
+        max_ts: Option<u64>,
+    ) -> bool;
+}
+
+/// A fold that never pauses.
+pub(crate) struct NoPauses;
+
+impl<A> Pauses<A> for NoPauses {
+    fn until(&self, _folded: u64) -> Until {
+        Until::END
+    }
+
+    fn pause(&mut self, _: &A, _: u64, _: Place, _: Option<&[u8]>, _: Option<u64>) -> bool {
+        true
+    }
+}
+
+/// Folds the complete lines of `buf` into `folded`, pausing where `pauses` says and going on
+/// from each pause while it agrees, with `side` run once, alongside the first stretch. `place`
+/// turns an offset in `buf` into a [`Place`]. Returns the fold, the bad line that ended it if
+/// one did, and the side job's result.
+fn fold_paused<A, F, P, T>(
+    buf: &[u8],
+    mut folded: Folded<A>,
+    fold: &F,
+    pauses: &mut P,
+    place: impl Fn(usize) -> Place,
+    side: impl FnOnce() -> T + Send,
+) -> (Folded<A>, Option<(usize, String)>, Option<T>)
+where
+    F: LineFold<A>,
+    P: Pauses<A>,
+    T: Send,
+{
+    let mut side = Some(side);
+    let mut side_result = None;
+    let mut pos = 0;
+    loop {
+        let until = pauses.until(folded.events);
+        let side_now = side.take();
+        let (done, result) = fold::fold_buf_until(&buf[pos..], folded.acc, fold, until, move || {
+            side_now.map(|side| side())
+        });
+        side_result = side_result.or(result);
+        folded.acc = done.acc;
+        folded.events += done.events;
+        folded.max_ts = folded.max_ts.max(done.max_ts);
+        let mut here = pos;
+        let mut last_line = None;
+        if let Some((end, line)) = &done.last {
+            here = pos + end;
+            let line = &buf[pos + line.start..pos + line.end];
+            folded.any = true;
+            if let Place::Active(end) = place(here) {
+                folded.tail = Some(Tail {
+                    end,
+                    hash: line_hash(line),
+                });
+            }
+            last_line = Some(line);
+        }
+        if let Some((at, reason)) = done.bad {
+            return (folded, Some((pos + at, reason)), side_result);
+        }
+        if !done.stopped {
+            return (folded, None, side_result);
+        }
+        let go_on = pauses.pause(
+            &folded.acc,
+            folded.events,
+            place(here),
+            last_line,
+            folded.max_ts,
+        );
+        // A stop that folds nothing would pause at the same place again and again.
+        if !go_on || done.events == 0 {
+            folded.stopped = true;
+            return (folded, None, side_result);
+        }
+        pos = here;
     }
 }
 
@@ -569,6 +862,31 @@ fn open_committed(path: &Path, from: u64) -> io::Result<(File, u64)> {
     let len = file.metadata()?.len();
     let end = mmap::committed_end(&file, from, len)?;
     Ok((file, end))
+}
+
+/// The first line start at or after `offset` in the active log `file` (committed up to `end`),
+/// and how many events (non-empty lines) lie before it.
+fn line_start_and_events_before(file: &File, offset: u64, end: u64) -> io::Result<(u64, u64)> {
+    let offset = offset.min(end);
+    let mut before = [b'\n'];
+    if offset > 0 {
+        file.read_exact_at(&mut before, offset - 1)?;
+    }
+    let start = if before[0] == b'\n' {
+        offset
+    } else {
+        mmap::next_line_end(file, offset, end)?
+    };
+    let mut buf = vec![0u8; (start as usize).min(1 << 16)];
+    let (mut pos, mut events, mut at_line_start) = (0, 0, true);
+    while pos < start {
+        let n = ((start - pos) as usize).min(buf.len());
+        file.read_exact_at(&mut buf[..n], pos)?;
+        events += lines::count_events_after(&buf[..n], at_line_start);
+        at_line_start = buf[n - 1] == b'\n';
+        pos += n as u64;
+    }
+    Ok((start, events))
 }
 
 /// Builds the error for the bad line starting at `start` in `buf`.
@@ -619,14 +937,33 @@ impl Source {
         }
     }
 
-    /// The next event, its end offset within the buffer, and its line's hash.
-    fn next_event(&mut self) -> Option<io::Result<(Event, usize, String)>> {
+    /// Moves past the lines that start before `at` (an offset in the buffer); returns how many
+    /// events (non-empty lines) that skipped.
+    fn skip_to(&mut self, at: usize) -> u64 {
+        let at = at.min(self.region.len());
+        if at <= self.pos {
+            return 0;
+        }
+        // The first line that starts at or after `at`.
+        let cut = if self.region[at - 1] == b'\n' {
+            at
+        } else {
+            memchr::memchr(b'\n', &self.region[at..]).map_or(self.region.len(), |i| at + i + 1)
+        };
+        let skipped = lines::count_events(&self.region[self.pos..cut]);
+        self.pos = cut;
+        skipped
+    }
+
+    /// The next event, with where its line starts and where it ends (past its newline) in the
+    /// buffer.
+    fn next_event(&mut self) -> Option<io::Result<(Event, usize, usize)>> {
         let mut lines = Lines::new(&self.region[self.pos..]);
         let line = lines.next()?;
         let start = self.pos + line.start;
         let end = self.pos + line.end();
         let result = match crate::parse::event(line.bytes) {
-            Ok(event) => Ok((event, end, line_hash(line.bytes))),
+            Ok(event) => Ok((event, start, end)),
             Err(reason) => {
                 let reason = reason.to_string();
                 let err = malformed(&self.path, self.origin, &self.region, start, reason);
@@ -638,6 +975,21 @@ impl Source {
         self.pos = end;
         Some(result)
     }
+
+    /// The hash of the line `start..end` (its newline included in the range).
+    fn hash(&self, start: usize, end: usize) -> String {
+        line_hash(&self.region[start..end - 1])
+    }
+}
+
+/// One event read by the iterators, with its place: where its line starts and ends (in the
+/// active log for [`ActiveEvents`], in the history for [`HistoryEvents`]) and, when asked
+/// for, its line's hash.
+struct Item {
+    event: Event,
+    start: u64,
+    end: u64,
+    hash: Option<String>,
 }
 
 /// The iterator behind [`EventReader::read_from`]: the committed part of the active log (as
@@ -650,22 +1002,25 @@ struct ActiveEvents {
     end: u64,
     /// The segment being read and the offset of its first byte.
     current: Option<(u64, Source)>,
+    /// Whether items carry their line's hash.
+    hashes: bool,
     done: bool,
 }
 
 impl ActiveEvents {
     fn open(path: &Path, from: u64) -> io::Result<Self> {
         let (file, end) = open_committed(path, from)?;
-        Ok(Self::new(file, path.to_path_buf(), from, end))
+        Ok(Self::new(file, path.to_path_buf(), from, end, true))
     }
 
-    fn new(file: File, path: PathBuf, from: u64, end: u64) -> Self {
+    fn new(file: File, path: PathBuf, from: u64, end: u64, hashes: bool) -> Self {
         ActiveEvents {
             file,
             path,
             pos: from,
             end,
             current: None,
+            hashes,
             done: false,
         }
     }
@@ -681,20 +1036,22 @@ impl ActiveEvents {
         self.pos = seg_end;
         Ok(true)
     }
-}
 
-impl Iterator for ActiveEvents {
-    type Item = io::Result<(Event, u64, String)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+    fn next_item(&mut self) -> Option<io::Result<Item>> {
         loop {
             if self.done {
                 return None;
             }
             if let Some((base, source)) = self.current.as_mut() {
                 match source.next_event() {
-                    Some(Ok((event, end, hash))) => {
-                        return Some(Ok((event, *base + end as u64, hash)));
+                    Some(Ok((event, start, end))) => {
+                        let hash = self.hashes.then(|| source.hash(start, end));
+                        return Some(Ok(Item {
+                            event,
+                            start: *base + start as u64,
+                            end: *base + end as u64,
+                            hash,
+                        }));
                     }
                     Some(Err(e)) => {
                         self.done = true;
@@ -718,23 +1075,56 @@ impl Iterator for ActiveEvents {
     }
 }
 
-/// The iterator behind [`EventReader::read_full`].
-struct FullEvents {
+impl Iterator for ActiveEvents {
+    type Item = io::Result<(Event, u64, String)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_item()
+            .map(|item| item.map(|i| (i.event, i.end, i.hash.unwrap_or_default())))
+    }
+}
+
+/// The events of the history from some position on, archive then active log, each with its
+/// [`Position`], its end and its index: what [`EventReader::read_history`] returns.
+///
+/// It reads the history as it was when it was created: events appended later are not yielded.
+/// After an error (a malformed line, a damaged frame) it yields nothing more.
+pub struct HistoryEvents {
     windows: Option<Windows>,
     archive_path: PathBuf,
-    current: Option<Source>,
+    /// The archive window being read and the position of its first byte.
+    current: Option<(u64, Source)>,
+    /// Newlines in the archive before the window read next, for line numbers in errors.
     lines_before: u64,
+    /// Position where the active log begins, once the archive is read.
+    active_base: u64,
     active: Option<ActiveEvents>,
+    /// Lines that start before this position are not yielded.
+    from: u64,
+    /// Index of the next event.
+    index: u64,
+    /// Whether items carry their line's hash.
+    hashes: bool,
     done: bool,
 }
 
-impl FullEvents {
+impl std::fmt::Debug for HistoryEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HistoryEvents")
+            .field("archive_path", &self.archive_path)
+            .field("from", &self.from)
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HistoryEvents {
     /// Moves to the next window of the archive; `false` once the archive is exhausted.
     fn next_window(&mut self) -> io::Result<bool> {
         let Some(windows) = self.windows.as_mut() else {
             return Ok(false);
         };
-        let spare = match self.current.take().map(|source| source.region) {
+        let spare = match self.current.take().map(|(_, source)| source.region) {
             Some(Region::Read(buf)) => buf,
             _ => Vec::new(),
         };
@@ -745,11 +1135,19 @@ impl FullEvents {
                     lines_before: self.lines_before,
                 };
                 self.lines_before += lines::count(window.bytes());
-                self.current = Some(Source::new(
+                if let Some(end) = window.frame_end {
+                    self.active_base = end;
+                }
+                let offset = window.offset;
+                let mut source = Source::new(
                     Region::Read(window.into_bytes()),
                     self.archive_path.clone(),
                     origin,
-                ));
+                );
+                if offset < self.from {
+                    self.index += source.skip_to((self.from - offset) as usize);
+                }
+                self.current = Some((offset, source));
                 Ok(true)
             }
             None => {
@@ -758,19 +1156,24 @@ impl FullEvents {
             }
         }
     }
-}
 
-impl Iterator for FullEvents {
-    type Item = io::Result<(Event, String)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+    fn next_item(&mut self) -> Option<io::Result<(Item, u64)>> {
         loop {
             if self.done {
                 return None;
             }
-            if let Some(source) = self.current.as_mut() {
+            if let Some((base, source)) = self.current.as_mut() {
                 match source.next_event() {
-                    Some(Ok((event, _, hash))) => return Some(Ok((event, hash))),
+                    Some(Ok((event, start, end))) => {
+                        let item = Item {
+                            hash: self.hashes.then(|| source.hash(start, end)),
+                            event,
+                            start: *base + start as u64,
+                            end: *base + end as u64,
+                        };
+                        self.index += 1;
+                        return Some(Ok((item, self.index - 1)));
+                    }
                     Some(Err(e)) => {
                         self.done = true;
                         return Some(Err(e));
@@ -787,11 +1190,38 @@ impl Iterator for FullEvents {
                 }
             }
             // The archive is done: the active log follows.
-            let item = self.active.as_mut().and_then(Iterator::next);
-            if item.is_none() || matches!(item, Some(Err(_))) {
-                self.done = true;
+            let item = self.active.as_mut().and_then(ActiveEvents::next_item);
+            match item {
+                Some(Ok(mut item)) => {
+                    item.start += self.active_base;
+                    item.end += self.active_base;
+                    self.index += 1;
+                    return Some(Ok((item, self.index - 1)));
+                }
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                None => {
+                    self.done = true;
+                    return None;
+                }
             }
-            return item.map(|r| r.map(|(event, _, hash)| (event, hash)));
         }
+    }
+}
+
+impl Iterator for HistoryEvents {
+    type Item = io::Result<HistoryEvent>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_item().map(|item| {
+            item.map(|(item, index)| HistoryEvent {
+                event: item.event,
+                position: Position::new(item.start),
+                end: Position::new(item.end),
+                index,
+            })
+        })
     }
 }

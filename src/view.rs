@@ -255,6 +255,7 @@ where
             error,
             failed_in_archive,
             any,
+            ..
         } = folded;
         self.state = acc;
         if let Some(error) = error {

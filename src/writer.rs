@@ -6,6 +6,7 @@ use crate::event::Event;
 use crate::fsutil;
 #[cfg_attr(test, allow(unused_imports))]
 use crate::fsutil::Fs;
+use crate::index;
 use crate::mmap;
 use crate::reader::{EventReader, line_hash};
 use crate::recovery::{self, RotationRecord};
@@ -542,7 +543,7 @@ impl EventWriter {
         if region.is_empty() {
             return Ok(());
         }
-        let frame = archive::compress_frame(&region)?;
+        let compressed = archive::compress_frames(&region)?;
         let last_line = {
             let body = &region[..region.len() - 1];
             let start = memchr::memrchr(b'\n', body).map_or(0, |i| i + 1);
@@ -550,17 +551,16 @@ impl EventWriter {
         };
         let record = RotationRecord {
             archive_len_before: fsutil::len_or_zero(&self.archive_path)?,
-            frame_len: frame.len() as u64,
+            frame_len: compressed.bytes.len() as u64,
             active_len: region.len() as u64,
             active_hash: recovery::content_hash(&region),
             last_line_hash: line_hash(last_line),
         };
-        drop(region);
 
         let steps = (|| {
             recovery::write_record(&self.dir, &record)?;
             self.rotation_record = true;
-            archive::append_frame(&self.archive_path, &frame)?;
+            archive::append_frame(&self.archive_path, &compressed.bytes)?;
             recovery::replace_active(&self.log_path, self.lock == LockMode::Flock)
         })();
         match steps {
@@ -571,6 +571,15 @@ impl EventWriter {
                 return Err(e);
             }
         }
+        // The archive index is a cache: describing the new frames costs a scan of what was
+        // just compressed, and failing to record them only means describing them again later.
+        let _ = index::record_rotation(
+            &self.archive_path,
+            record.archive_len_before,
+            &region,
+            &compressed,
+        );
+        drop(region);
         let mut names = Vec::with_capacity(views.len());
         for view in views.iter_mut() {
             view.reset_offset()?;
