@@ -62,6 +62,7 @@ mod position;
 mod reader;
 mod recovery;
 pub mod snapshot;
+mod subscribe;
 mod view;
 mod writer;
 
@@ -69,8 +70,9 @@ pub use error::Error;
 pub use event::{Event, EventRef};
 pub use log::{EventLog, EventLogBuilder, WaitResult};
 pub use position::{HistoryEvent, Position};
-pub use reader::{EventReader, line_hash};
+pub use reader::{EventReader, HistoryEvents, line_hash};
 pub use snapshot::Snapshot;
+pub use subscribe::{Since, Subscription, SubscriptionItem};
 pub use view::{ReduceFn, ReduceRefFn, View, ViewOps};
 pub use writer::{AppendConflict, AppendResult, ConditionalAppendError, EventWriter, LockMode};
 

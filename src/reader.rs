@@ -14,6 +14,7 @@ use crate::lines::{self, Lines};
 use crate::mmap::{self, Region};
 use crate::position::{HistoryEvent, Position};
 use crate::recovery;
+use crate::subscribe::{Since, Subscription};
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
@@ -357,6 +358,38 @@ impl EventReader {
         })
     }
 
+    /// Starts a catch-up [`Subscription`]: the history from `since`, then every event as it
+    /// is appended. See [`Subscription`].
+    ///
+    /// # Errors
+    ///
+    /// With [`Since::Now`], an error if the end of the history cannot be found (as
+    /// [`read_history`](Self::read_history)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog, Since, SubscriptionItem};
+    /// let mut log = EventLog::open(dir.path())?;
+    /// log.append(&Event::new("a", serde_json::json!({})))?;
+    /// let mut live = log.reader().subscribe(Since::Now)?;
+    /// assert!(matches!(live.next().transpose()?, Some(SubscriptionItem::CaughtUp(_))));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn subscribe(&self, since: Since) -> io::Result<Subscription> {
+        Subscription::new(self.clone(), since)
+    }
+
+    /// The position just past the last complete line of the history: where the next event
+    /// appended will start.
+    pub(crate) fn history_end(&self) -> io::Result<Position> {
+        let history = self.history()?;
+        let archive = self.archive_index(history.archive_limit)?.content_len();
+        let active = history.active.map_or(0, |(_, end)| end);
+        Ok(Position::new(archive + active))
+    }
+
     /// The archive index, covering the archive's first `limit` bytes (see [`index::load`]).
     /// The last one read is kept, and reused while the archive is the same file.
     pub(crate) fn archive_index(&self, limit: u64) -> io::Result<Arc<ArchiveIndex>> {
@@ -669,31 +702,72 @@ impl EventReader {
         fold: &F,
         pauses: &mut P,
     ) -> Folded<A> {
+        self.fold_from(0, acc, fold, pauses)
+    }
+
+    /// Folds the history from `position` (the start of a line) on, pausing where `pauses`
+    /// says. From a position past the start, the archive index tells where to begin.
+    pub(crate) fn fold_from<A, F: LineFold<A>, P: Pauses<A>>(
+        &self,
+        position: u64,
+        acc: A,
+        fold: &F,
+        pauses: &mut P,
+    ) -> Folded<A> {
         let history = match self.history() {
             Ok(history) => history,
             Err(e) => return Folded::failed(acc, e, false),
         };
-        let folded = self.fold_archive(history.archive_limit, Folded::start(acc), fold, pauses);
-        if folded.error.is_some() || folded.stopped {
-            return folded;
+        let limit = history.archive_limit;
+        let (start, active_from) = if position == 0 {
+            (Some(ArchiveStart::default()), 0)
+        } else {
+            let index = match self.archive_index(limit) {
+                Ok(index) => index,
+                Err(e) => return Folded::failed(acc, e, false),
+            };
+            match index.frame_at_position(position) {
+                Some(i) => {
+                    let frame = &index.frames[i];
+                    let start = ArchiveStart {
+                        frame_offset: frame.offset,
+                        frame_start: frame.start,
+                        lines_before: frame.first_line,
+                        skip_to: position,
+                    };
+                    (Some(start), 0)
+                }
+                None => (None, position - index.content_len()),
+            }
+        };
+        let mut folded = Folded::start(acc);
+        if let Some(start) = start {
+            folded = self.fold_archive(limit, start, folded, fold, pauses);
+            if folded.error.is_some() || folded.stopped {
+                return folded;
+            }
         }
         match history.active {
-            Some((file, end)) => self.fold_file(&file, 0, end, folded, fold, pauses),
-            None => folded,
+            Some((file, end)) if active_from <= end => {
+                self.fold_file(&file, active_from, end, folded, fold, pauses)
+            }
+            _ => folded,
         }
     }
 
-    /// Folds the archive up to `limit` into `folded`. The next window is decompressed while
-    /// the current one is folded (see below).
+    /// Folds the archive up to `limit`, from `start`, into `folded`. The next window is
+    /// decompressed while the current one is folded (see below).
     fn fold_archive<A, F: LineFold<A>, P: Pauses<A>>(
         &self,
         limit: u64,
+        start: ArchiveStart,
         mut folded: Folded<A>,
         fold: &F,
         pauses: &mut P,
     ) -> Folded<A> {
         let path = &self.archive_path;
-        let mut windows = match Windows::open(path, Some(limit)) {
+        let windows = Windows::open_at(path, start.frame_offset, start.frame_start, Some(limit));
+        let mut windows = match windows {
             Ok(windows) => windows,
             Err(e) => return folded.fail_in_archive(e),
         };
@@ -707,32 +781,36 @@ impl EventReader {
         let mut current = match windows.next_window(Vec::new()) {
             Ok(Some(window)) => counted(window),
             Ok(None) => {
-                folded.archive_end = Some(0);
+                folded.archive_end = Some(start.frame_start);
                 return folded;
             }
             Err(e) => return folded.fail_in_archive(e),
         };
         let mut spare = Vec::new();
-        let mut lines_before = 0u64;
+        let mut lines_before = start.lines_before;
         loop {
             let (window, lines) = &current;
             let next_buf = std::mem::take(&mut spare);
             let windows = &mut windows;
             let side = move || windows.next_window(next_buf).map(|next| next.map(counted));
-            let base = window.offset;
+            // Lines before `skip_to` are not folded (`skip_to` starts a line).
+            let cut = start.skip_to.saturating_sub(window.offset);
+            let cut = cut.min(window.bytes().len() as u64) as usize;
+            let base = window.offset + cut as u64;
             let place = |end| Place::Archive(base + end as u64);
+            let buf = &window.bytes()[cut..];
             let bad;
             let next;
-            (folded, bad, next) = fold_paused(window.bytes(), folded, fold, pauses, place, side);
+            (folded, bad, next) = fold_paused(buf, folded, fold, pauses, place, side);
             if let Some(end) = window.frame_end {
                 folded.archive_end = Some(end);
             }
-            if let Some((start, reason)) = bad {
+            if let Some((at, reason)) = bad {
                 let origin = Origin::Archive {
                     stream_offset: window.offset,
                     lines_before,
                 };
-                let error = malformed(path, origin, window.bytes(), start, reason);
+                let error = malformed(path, origin, window.bytes(), cut + at, reason);
                 return folded.fail_in_archive(error);
             }
             if folded.stopped {
@@ -746,6 +824,67 @@ impl EventReader {
             }
         }
     }
+
+    /// The hash of the line that ends just before `position` (the line of the last event
+    /// before it), or `None` when no line ends there. May decompress the archive frame that
+    /// holds it.
+    pub(crate) fn hash_before(&self, position: u64) -> io::Result<Option<String>> {
+        if position == 0 {
+            return Ok(None);
+        }
+        let history = self.history()?;
+        let index = self.archive_index(history.archive_limit)?;
+        let in_active = position.checked_sub(index.content_len());
+        if let Some(offset) = in_active.filter(|&offset| offset > 0) {
+            return match history.active {
+                Some((_, end)) if offset <= end => self.read_line_hash_before(offset),
+                _ => Ok(None),
+            };
+        }
+        // In the archive, or at its end: the frame whose content ends at or after it.
+        let i = index.frames.partition_point(|f| f.end() < position);
+        let Some(frame) = index.frames.get(i) else {
+            return Ok(None);
+        };
+        if frame.end() == position {
+            return Ok(Some(frame.last_line_hash.clone()).filter(|h| !h.is_empty()));
+        }
+        let mut windows = Windows::open_at(
+            &self.archive_path,
+            frame.offset,
+            frame.start,
+            Some(history.archive_limit),
+        )?;
+        let mut spare = Vec::new();
+        while let Some(window) = windows.next_window(spare)? {
+            let end = window.offset + window.bytes().len() as u64;
+            if window.offset < position && position <= end {
+                let upto = (position - window.offset) as usize;
+                let bytes = window.bytes();
+                if bytes[upto - 1] != b'\n' || upto < 2 {
+                    return Ok(None);
+                }
+                let line_start = memchr::memrchr(b'\n', &bytes[..upto - 1]).map_or(0, |i| i + 1);
+                return Ok(Some(line_hash(&bytes[line_start..upto - 1])));
+            }
+            if window.frame_end.is_some() {
+                break;
+            }
+            spare = window.into_buffer();
+        }
+        Ok(None)
+    }
+}
+
+/// Where a fold enters the archive: the frame at `frame_offset` of the file, whose content
+/// starts at `frame_start` in the history after `lines_before` newlines, with the lines before
+/// `skip_to` left out.
+#[derive(Debug, Clone, Copy, Default)]
+struct ArchiveStart {
+    frame_offset: u64,
+    frame_start: u64,
+    lines_before: u64,
+    skip_to: u64,
 }
 
 /// Where a fold paused: just past the last event folded, in the archive's decompressed stream
@@ -812,9 +951,10 @@ where
     loop {
         let until = pauses.until(folded.events);
         let side_now = side.take();
-        let (done, result) = fold::fold_buf_until(&buf[pos..], folded.acc, fold, until, move || {
-            side_now.map(|side| side())
-        });
+        let (done, result) =
+            fold::fold_buf_until(&buf[pos..], folded.acc, fold, until, move || {
+                side_now.map(|side| side())
+            });
         side_result = side_result.or(result);
         folded.acc = done.acc;
         folded.events += done.events;
@@ -1119,6 +1259,13 @@ impl std::fmt::Debug for HistoryEvents {
 }
 
 impl HistoryEvents {
+    /// Once every event is yielded: the position just past the last complete line read, where
+    /// the next event appended will start.
+    pub(crate) fn scanned_to(&self) -> Position {
+        let active_end = self.active.as_ref().map_or(0, |active| active.end);
+        Position::new(self.active_base + active_end)
+    }
+
     /// Moves to the next window of the archive; `false` once the archive is exhausted.
     fn next_window(&mut self) -> io::Result<bool> {
         let Some(windows) = self.windows.as_mut() else {

@@ -1,0 +1,276 @@
+//! Catch-up subscriptions: the history from a position, then every event as it is appended.
+
+use crate::position::{HistoryEvent, Position};
+use crate::reader::{EventReader, HistoryEvents};
+use std::io;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Where a [`Subscription`] starts.
+///
+/// # Examples
+///
+/// ```
+/// use eventfold::{Position, Since};
+/// let resume = Since::After(Position::new(1234)); // the position of the last event handled
+/// assert_ne!(resume, Since::Start);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// From the first event of the history.
+    Start,
+    /// From the first event after the one at this position (exclusive): pass the position of
+    /// the last event you handled to go on from there, across any rotations since.
+    After(Position),
+    /// Only events appended from now on.
+    Now,
+}
+
+/// What a [`Subscription`] yields.
+///
+/// # Examples
+///
+/// ```
+/// use eventfold::{Position, SubscriptionItem};
+/// let item = SubscriptionItem::CaughtUp(Position::new(99));
+/// assert!(matches!(item, SubscriptionItem::CaughtUp(_)));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum SubscriptionItem {
+    /// The next event of the history.
+    Event(HistoryEvent),
+    /// Every event the history held when the subscription started has been yielded (yielded
+    /// once, also when there was none); what follows is appended later. The position is where
+    /// the next event will start.
+    CaughtUp(Position),
+}
+
+/// A catch-up subscription: the history from a chosen point, then every event as it is
+/// appended, in order, each exactly once, until it is dropped.
+///
+/// It reads the directory like any reader (another process may be the writer), follows the log
+/// across rotations (positions do not change when events move into the archive), and waits for
+/// new events with the operating system's file notifications, checking again at least once a
+/// second. It is an iterator that blocks; [`next_timeout`](Subscription::next_timeout) waits
+/// at most a given time.
+///
+/// After an error (a malformed line, a damaged archive frame) it yields nothing more: subscribe
+/// again from the position of the last event handled to retry.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// use eventfold::{Event, EventLog, Since, SubscriptionItem};
+/// use std::time::Duration;
+/// let mut log = EventLog::open(dir.path())?;
+/// log.append(&Event::new("before", serde_json::json!({})))?;
+///
+/// let mut subscription = log.reader().subscribe(Since::Start)?;
+/// let Some(SubscriptionItem::Event(first)) = subscription.next().transpose()? else { panic!() };
+/// assert_eq!(first.event.event_type, "before");
+/// assert!(matches!(subscription.next().transpose()?, Some(SubscriptionItem::CaughtUp(_))));
+///
+/// log.rotate()?; // moves nothing the subscription has not seen, repeats nothing
+/// log.append(&Event::new("after", serde_json::json!({})))?;
+/// match subscription.next_timeout(Duration::from_secs(10))? {
+///     Some(SubscriptionItem::Event(next)) => assert_eq!((next.event.event_type.as_str(), next.index), ("after", 1)),
+///     other => panic!("expected the new event, got {other:?}"),
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Subscription {
+    reader: EventReader,
+    /// Events at positions from here on are still to be yielded.
+    next: Position,
+    /// The read under way.
+    current: Option<HistoryEvents>,
+    phase: Phase,
+    /// File notifications for the directory, set up at the first wait.
+    watch: Option<(notify::RecommendedWatcher, mpsc::Receiver<()>)>,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("reader", &self.reader)
+            .field("next", &self.next)
+            .field("phase", &self.phase)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a subscription stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Reading the history as it was at the start (the read not begun yet, or under way).
+    CatchingUp { begun: bool },
+    /// Caught up: waiting for new events, or reading them.
+    Live,
+    /// Stopped by an error.
+    Failed,
+}
+
+/// The longest wait between two checks of the history, should a notification go missing.
+const RECHECK: Duration = Duration::from_secs(1);
+
+impl Subscription {
+    pub(crate) fn new(reader: EventReader, since: Since) -> io::Result<Self> {
+        let next = match since {
+            Since::Start => Position::START,
+            Since::After(position) => Position::new(position.offset().saturating_add(1)),
+            Since::Now => reader.history_end()?,
+        };
+        Ok(Subscription {
+            reader,
+            next,
+            current: None,
+            phase: Phase::CatchingUp { begun: false },
+            watch: None,
+        })
+    }
+
+    /// The position from which events are still to be yielded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{EventReader, Position, Since};
+    /// let subscription = EventReader::new(dir.path()).subscribe(Since::After(Position::new(9)))?;
+    /// assert_eq!(subscription.next_position(), Position::new(10));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn next_position(&self) -> Position {
+        self.next
+    }
+
+    /// The next item, waiting at most `timeout` for one; `Ok(None)` when none came in time.
+    ///
+    /// # Errors
+    ///
+    /// As [`EventReader::read_history`], and an error if the file watcher fails. After an
+    /// error the subscription yields nothing more.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{EventReader, Since, SubscriptionItem};
+    /// use std::time::Duration;
+    /// let mut subscription = EventReader::new(dir.path()).subscribe(Since::Start)?;
+    /// let first = subscription.next_timeout(Duration::from_millis(10))?;
+    /// assert!(matches!(first, Some(SubscriptionItem::CaughtUp(_)))); // an empty history
+    /// assert_eq!(subscription.next_timeout(Duration::from_millis(10))?, None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn next_timeout(&mut self, timeout: Duration) -> io::Result<Option<SubscriptionItem>> {
+        self.next_until(Some(Instant::now() + timeout))
+    }
+
+    fn next_until(&mut self, deadline: Option<Instant>) -> io::Result<Option<SubscriptionItem>> {
+        if self.phase == Phase::Failed {
+            return Ok(None);
+        }
+        let result = self.step(deadline);
+        if result.is_err() {
+            self.phase = Phase::Failed;
+            self.current = None;
+        }
+        result
+    }
+
+    fn step(&mut self, deadline: Option<Instant>) -> io::Result<Option<SubscriptionItem>> {
+        loop {
+            if let Some(read) = self.current.as_mut() {
+                match read.next() {
+                    Some(Ok(event)) => {
+                        self.next = event.end;
+                        return Ok(Some(SubscriptionItem::Event(event)));
+                    }
+                    Some(Err(e)) => return Err(e),
+                    None => {
+                        // Lines that hold no event (empty ones, or the rest of a line the
+                        // start position fell into) are behind us too.
+                        self.next = self.next.max(read.scanned_to());
+                        self.current = None;
+                    }
+                }
+            }
+            match self.phase {
+                Phase::CatchingUp { begun: false } => {
+                    self.phase = Phase::CatchingUp { begun: true };
+                }
+                Phase::CatchingUp { begun: true } => {
+                    self.phase = Phase::Live;
+                    return Ok(Some(SubscriptionItem::CaughtUp(self.next)));
+                }
+                Phase::Live => {
+                    if !self.wait(deadline)? {
+                        return Ok(None);
+                    }
+                }
+                Phase::Failed => return Ok(None),
+            }
+            self.current = Some(self.reader.read_history(self.next)?);
+        }
+    }
+
+    /// Waits until the history holds bytes past the next position, or `deadline` passes;
+    /// returns whether it does.
+    fn wait(&mut self, deadline: Option<Instant>) -> io::Result<bool> {
+        if self.watch.is_none() {
+            self.watch = Some(self.watcher()?);
+        }
+        loop {
+            // Checked after the watch is set up, so an append in between is not missed.
+            if self.reader.history_end()? > self.next {
+                return Ok(true);
+            }
+            let mut wait = RECHECK;
+            if let Some(deadline) = deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(false);
+                }
+                wait = wait.min(left);
+            }
+            let (_, events) = self.watch.as_ref().expect("set above");
+            match events.recv_timeout(wait) {
+                Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(io::Error::other("the file watcher stopped unexpectedly"));
+                }
+            }
+            // Drain what else came: one check covers them all.
+            while events.try_recv().is_ok() {}
+        }
+    }
+
+    fn watcher(&self) -> io::Result<(notify::RecommendedWatcher, mpsc::Receiver<()>)> {
+        use notify::{EventKind, RecursiveMode, Watcher};
+        let (tx, rx) = mpsc::channel();
+        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            if let Ok(event) = res
+                && matches!(event.kind, EventKind::Modify(_) | EventKind::Create(_))
+            {
+                let _ = tx.send(());
+            }
+        })
+        .map_err(io::Error::other)?;
+        watcher
+            .watch(self.reader.dir(), RecursiveMode::NonRecursive)
+            .map_err(io::Error::other)?;
+        Ok((watcher, rx))
+    }
+}
+
+impl Iterator for Subscription {
+    type Item = io::Result<SubscriptionItem>;
+
+    /// The next item, waiting as long as it takes. `None` only after an error.
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_until(None).transpose()
+    }
+}
