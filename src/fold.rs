@@ -535,9 +535,12 @@ where
                 let n = take(fold, &parsed.items, events, until);
                 let items = &parsed.items[..n];
                 if until.track_ts {
-                    max_ts = items.iter().map(|item| fold.ts(item)).fold(max_ts, |max, ts| {
-                        Some(max.map_or(ts, |max: u64| max.max(ts)))
-                    });
+                    max_ts = items
+                        .iter()
+                        .map(|item| fold.ts(item))
+                        .fold(max_ts, |max, ts| {
+                            Some(max.map_or(ts, |max: u64| max.max(ts)))
+                        });
                 }
                 for item in items {
                     acc = fold.reduce(acc, item);
@@ -652,7 +655,8 @@ mod tests {
                 for helpers in [1, 3] {
                     same(
                         &seq,
-                        &fold_threads(&buf, Vec::new(), &Trace, Until::END, chunk, helpers, || ()).0,
+                        &fold_threads(&buf, Vec::new(), &Trace, Until::END, chunk, helpers, || ())
+                            .0,
                     );
                 }
             }
@@ -676,7 +680,9 @@ mod tests {
                 out.extend_from_slice(b"{not json\n");
             } else {
                 let ts = (i * 7919) % n;
-                out.extend_from_slice(format!("{{\"type\":\"t\",\"data\":{{}},\"ts\":{ts}}}\n").as_bytes());
+                out.extend_from_slice(
+                    format!("{{\"type\":\"t\",\"data\":{{}},\"ts\":{ts}}}\n").as_bytes(),
+                );
             }
             if i % 11 == 0 {
                 out.push(b'\n');
@@ -736,7 +742,16 @@ mod tests {
                     }
                     for chunk in [1, 64, 1000, 1 << 20] {
                         for helpers in [1, 3] {
-                            let par = fold_threads(&buf, Vec::new(), &Trace, until, chunk, helpers, || ()).0;
+                            let par = fold_threads(
+                                &buf,
+                                Vec::new(),
+                                &Trace,
+                                until,
+                                chunk,
+                                helpers,
+                                || (),
+                            )
+                            .0;
                             same_stop(&seq, &par);
                         }
                     }
@@ -756,7 +771,8 @@ mod tests {
                 for helpers in [1, 3] {
                     same(
                         &seq,
-                        &fold_threads(&buf, Vec::new(), &Trace, Until::END, chunk, helpers, || ()).0,
+                        &fold_threads(&buf, Vec::new(), &Trace, Until::END, chunk, helpers, || ())
+                            .0,
                     );
                 }
             }
@@ -772,10 +788,11 @@ mod tests {
             let buf = log(3000, bad);
             let seq = fold_sequential(&buf, Vec::new(), &Trace, Until::END);
             for helpers in [1, 3] {
-                let (done, side) = fold_threads(&buf, Vec::new(), &Trace, Until::END, 64, helpers, || {
-                    runs.fetch_add(1, Ordering::Relaxed);
-                    buf.len()
-                });
+                let (done, side) =
+                    fold_threads(&buf, Vec::new(), &Trace, Until::END, 64, helpers, || {
+                        runs.fetch_add(1, Ordering::Relaxed);
+                        buf.len()
+                    });
                 same(&seq, &done);
                 assert_eq!(side, buf.len());
             }
