@@ -11,7 +11,7 @@ use crate::error::Error;
 #[cfg_attr(test, allow(unused_imports))]
 use crate::fsutil::Fs;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -70,105 +70,99 @@ pub(crate) fn append_frame(path: &Path, frame: &[u8]) -> io::Result<bool> {
     Ok(created)
 }
 
-/// Reads the archive one compressed frame at a time, holding at most one frame in memory.
-pub(crate) struct Frames {
-    file: Option<File>,
-    /// Compressed bytes read but not yet handed out.
-    buf: Vec<u8>,
-    /// Offset in the file of `buf[0]`.
-    buf_offset: u64,
-    /// Bytes of the file not yet read that belong to the archive being read.
-    remaining: u64,
-    eof: bool,
+/// The compressed archive from some offset on, read through a buffer, with a count of the bytes
+/// the decompressor has consumed and a copy of the last of them: where each frame ends, and its
+/// tail, are known without reading a frame whole first.
+struct Input {
+    file: Option<io::Take<File>>,
+    buf: Box<[u8]>,
+    /// The unconsumed bytes are `buf[pos..filled]`.
+    pos: usize,
+    filled: usize,
+    /// Offset in the archive file of `buf[pos]`.
+    offset: u64,
+    /// The last (up to) 8 bytes consumed, oldest first, and how many of them there are.
+    tail: [u8; 8],
+    tail_len: usize,
 }
 
-/// One compressed frame and where it starts in the archive file.
-#[derive(Debug)]
-pub(crate) struct Frame {
-    pub offset: u64,
-    pub bytes: Vec<u8>,
-}
-
-impl Frames {
-    /// Opens the archive at `path` for reading from byte `offset` on, where a frame starts; a
-    /// missing archive has no frames. With `limit`, only the first `limit` bytes of the file
-    /// are read (the rest is a frame still being written).
-    pub fn open_at(path: &Path, offset: u64, limit: Option<u64>) -> io::Result<Self> {
-        let mut file = match File::open(path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Ok(Frames {
-                    file: None,
-                    buf: Vec::new(),
-                    buf_offset: offset,
-                    remaining: 0,
-                    eof: true,
-                });
+impl Input {
+    /// Opens the archive at `path` from byte `offset` on; a missing archive is empty. With
+    /// `limit`, only the first `limit` bytes of the file are read (the rest is a frame still
+    /// being written).
+    fn open(path: &Path, offset: u64, limit: Option<u64>) -> io::Result<Self> {
+        let file = match File::open(path) {
+            Ok(mut file) => {
+                if offset > 0 {
+                    io::Seek::seek(&mut file, io::SeekFrom::Start(offset))?;
+                }
+                let remaining = limit.map_or(u64::MAX, |limit| limit.saturating_sub(offset));
+                Some(file.take(remaining))
             }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
-        if offset > 0 {
-            io::Seek::seek(&mut file, io::SeekFrom::Start(offset))?;
-        }
-        Ok(Frames {
-            file: Some(file),
-            buf: Vec::new(),
-            buf_offset: offset,
-            remaining: limit.map_or(u64::MAX, |limit| limit.saturating_sub(offset)),
-            eof: false,
+        Ok(Input {
+            file,
+            buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
+            pos: 0,
+            filled: 0,
+            offset,
+            tail: [0; 8],
+            tail_len: 0,
         })
     }
 
-    /// The next frame, `Ok(None)` at the end of the archive, or an error for a frame cut short.
-    pub fn next_frame(&mut self, path: &Path) -> io::Result<Option<Frame>> {
-        let Some(file) = self.file.as_mut() else {
-            return Ok(None);
-        };
-        loop {
-            if !self.buf.is_empty() {
-                if self.buf.len() >= 4 && !has_frame_magic(&self.buf) {
-                    return Err(Error::Archive {
-                        path: path.to_path_buf(),
-                        frame_offset: self.buf_offset,
-                        reason: "no zstd frame starts here (bad magic number)".to_string(),
-                    }
-                    .into());
+    /// Makes at least `n` bytes available if the archive holds them; returns what is.
+    fn peek(&mut self, n: usize) -> io::Result<&[u8]> {
+        if self.filled - self.pos < n {
+            self.buf.copy_within(self.pos..self.filled, 0);
+            self.filled -= self.pos;
+            self.pos = 0;
+            while self.filled < n {
+                let Some(file) = self.file.as_mut() else {
+                    break;
+                };
+                match file.read(&mut self.buf[self.filled..]) {
+                    Ok(0) => break,
+                    Ok(read) => self.filled += read,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
                 }
-                match zstd::zstd_safe::find_frame_compressed_size(&self.buf) {
-                    Ok(size) if size <= self.buf.len() => {
-                        let rest = self.buf.split_off(size);
-                        let bytes = std::mem::replace(&mut self.buf, rest);
-                        let offset = self.buf_offset;
-                        self.buf_offset += size as u64;
-                        return Ok(Some(Frame { offset, bytes }));
-                    }
-                    // Not enough bytes yet to know the frame's size, or to hold all of it.
-                    _ if !self.eof => {}
-                    Ok(_) | Err(_) => {
-                        return Err(Error::Archive {
-                            path: path.to_path_buf(),
-                            frame_offset: self.buf_offset,
-                            reason: format!(
-                                "the archive ends inside a frame ({} bytes left over)",
-                                self.buf.len()
-                            ),
-                        }
-                        .into());
-                    }
-                }
-            } else if self.eof {
-                return Ok(None);
-            }
-            let old = self.buf.len();
-            let want = self.remaining.min(READ_CHUNK as u64) as usize;
-            self.buf.resize(old + want, 0);
-            let n = read_full(file, &mut self.buf[old..])?;
-            self.remaining -= n as u64;
-            self.buf.truncate(old + n);
-            if n == 0 {
-                self.eof = true;
             }
         }
+        Ok(&self.buf[self.pos..self.filled])
+    }
+}
+
+impl Read for Input {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl io::BufRead for Input {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos == self.filled {
+            self.peek(1)?;
+        }
+        Ok(&self.buf[self.pos..self.filled])
+    }
+
+    fn consume(&mut self, n: usize) {
+        let consumed = &self.buf[self.pos..self.pos + n];
+        // Keep the last 8 bytes consumed.
+        let keep = consumed.len().min(8);
+        let old = (8 - keep).min(self.tail_len);
+        self.tail.copy_within(self.tail_len - old..self.tail_len, 0);
+        self.tail[old..old + keep].copy_from_slice(&consumed[consumed.len() - keep..]);
+        self.tail_len = old + keep;
+        self.pos += n;
+        self.offset += n as u64;
     }
 }
 
@@ -176,22 +170,6 @@ impl Frames {
 pub(crate) fn has_frame_magic(buf: &[u8]) -> bool {
     let magic = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
     magic == 0xFD2F_B528 || magic & 0xFFFF_FFF0 == 0x184D_2A50
-}
-
-fn read_full(file: &mut File, mut buf: &mut [u8]) -> io::Result<usize> {
-    let mut total = 0;
-    while !buf.is_empty() {
-        match file.read(buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                total += n;
-                buf = &mut buf[n..];
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(total)
 }
 
 /// Decompressed bytes are handed out in windows of about this size. Each window's fold ends
@@ -202,16 +180,17 @@ const WINDOW: usize = 4 << 20;
 
 /// The decompressed archive, handed out in windows of whole lines.
 ///
-/// Frames are decompressed as streams, so memory holds one compressed frame and the windows in
-/// use, never a whole decompressed frame: a large `max_log_size` does not make replay use more
+/// Frames are decompressed as streams, straight from the file, so memory holds the windows in
+/// use and the decompressor's state, never a whole frame, compressed or not: a large `max_log_size` does not make replay use more
 /// memory. A window never spans two frames, and the last window of every frame says so (it may
 /// be empty, for a frame without a complete line). A line cut short at the end of a frame
 /// (possible only in frames written by 0.2.0 from a torn active log) is dropped.
 pub(crate) struct Windows {
-    frames: Frames,
+    /// The compressed input, while no frame is being decompressed.
+    input: Option<Input>,
     path: PathBuf,
-    /// The frame being decompressed.
-    decoder: Option<(FrameSpan, Decoder)>,
+    /// The frame being decompressed, and where it starts in the archive file.
+    decoder: Option<(u64, Decoder)>,
     /// Bytes of an unfinished line, carried into the next window.
     carry: Vec<u8>,
     /// Offset in the decompressed stream of the next window's first byte.
@@ -220,7 +199,7 @@ pub(crate) struct Windows {
     frame_start: u64,
 }
 
-type Decoder = zstd::stream::read::Decoder<'static, io::BufReader<io::Cursor<Vec<u8>>>>;
+type Decoder = zstd::stream::read::Decoder<'static, Input>;
 
 /// Where a frame lies in the archive file, and the last bytes of its compressed form (which
 /// end with the content checksum in frames that carry one): what the archive index records to
@@ -235,16 +214,6 @@ pub(crate) struct FrameSpan {
     pub tail: u64,
 }
 
-impl FrameSpan {
-    fn of(offset: u64, bytes: &[u8]) -> Self {
-        FrameSpan {
-            offset,
-            len: bytes.len() as u64,
-            tail: tail_of(bytes),
-        }
-    }
-}
-
 /// The last (up to) 8 bytes of `bytes` as a little-endian number.
 pub(crate) fn tail_of(bytes: &[u8]) -> u64 {
     let mut tail = [0u8; 8];
@@ -257,8 +226,8 @@ pub(crate) fn tail_of(bytes: &[u8]) -> u64 {
 pub(crate) struct Window {
     /// Offset of `bytes()[0]` in the decompressed stream.
     pub offset: u64,
-    /// The frame the window's bytes come from.
-    pub frame: FrameSpan,
+    /// When this is the frame's last window, the whole frame's place in the archive file.
+    pub frame: Option<FrameSpan>,
     /// Where the frame starts in the decompressed stream.
     pub frame_start: u64,
     /// When this is the frame's last window, where the frame ends in the decompressed stream
@@ -289,7 +258,8 @@ impl Window {
 }
 
 impl Windows {
-    /// Opens the archive at `path` (see [`Frames::open`] for `limit`).
+    /// Opens the archive at `path`; with `limit`, only the first `limit` bytes of the file are
+    /// read (the rest is a frame still being written). A missing archive is empty.
     pub fn open(path: &Path, limit: Option<u64>) -> io::Result<Self> {
         Self::open_at(path, 0, 0, limit)
     }
@@ -303,7 +273,7 @@ impl Windows {
         limit: Option<u64>,
     ) -> io::Result<Self> {
         Ok(Windows {
-            frames: Frames::open_at(path, frame_offset, limit)?,
+            input: Some(Input::open(path, frame_offset, limit)?),
             path: path.to_path_buf(),
             decoder: None,
             carry: Vec::new(),
@@ -325,23 +295,39 @@ impl Windows {
         self.carry.clear();
         loop {
             if self.decoder.is_none() {
-                let Some(frame) = self.frames.next_frame(&self.path)? else {
+                let Some(mut input) = self.input.take() else {
+                    return Ok(None);
+                };
+                let offset = input.offset;
+                let head = input.peek(4)?;
+                if head.is_empty() {
                     // A partial line can only be left here by a frame that ended without its
                     // newline, which is dropped below; nothing remains.
                     return Ok(None);
-                };
-                let span = FrameSpan::of(frame.offset, &frame.bytes);
-                let decoder = zstd::stream::read::Decoder::new(io::Cursor::new(frame.bytes))
-                    .map_err(|e| self.fail(frame.offset, e))?
+                }
+                if head.len() < 4 || !has_frame_magic(head) {
+                    let reason = if head.len() < 4 {
+                        format!(
+                            "the archive ends inside a frame ({} bytes left over)",
+                            head.len()
+                        )
+                    } else {
+                        "no zstd frame starts here (bad magic number)".to_string()
+                    };
+                    return Err(self.fail(offset, io::Error::other(reason)));
+                }
+                input.tail_len = 0;
+                let decoder = zstd::stream::read::Decoder::with_buffer(input)
+                    .map_err(|e| self.fail(offset, e))?
                     .single_frame();
-                self.decoder = Some((span, decoder));
+                self.decoder = Some((offset, decoder));
                 self.frame_start = self.offset;
             }
-            let (span, decoder) = self.decoder.as_mut().expect("set above");
-            let span = *span;
+            let (frame_offset, decoder) = self.decoder.as_mut().expect("set above");
+            let frame_offset = *frame_offset;
             let frame_done;
             (frame_done, len) =
-                fill(decoder, &mut buf, len, WINDOW).map_err(|e| self.fail(span.offset, e))?;
+                fill(decoder, &mut buf, len, WINDOW).map_err(|e| self.fail(frame_offset, e))?;
             let complete = crate::lines::committed_len(&buf[..len]);
             if !frame_done && complete == 0 {
                 // One line longer than a window: keep reading until it ends.
@@ -349,14 +335,21 @@ impl Windows {
             }
             let mut window = Window {
                 offset: self.offset,
-                frame: span,
+                frame: None,
                 frame_start: self.frame_start,
                 frame_end: None,
                 buf,
                 len: complete,
             };
             if frame_done {
-                self.decoder = None;
+                let (_, decoder) = self.decoder.take().expect("set above");
+                let input = decoder.finish();
+                window.frame = Some(FrameSpan {
+                    offset: frame_offset,
+                    len: input.offset - frame_offset,
+                    tail: tail_of(&input.tail[..input.tail_len]),
+                });
+                self.input = Some(input);
                 // Bytes after the frame's last newline belong to a line the frame never
                 // finished: they are dropped, but keep their place in the stream.
                 self.offset += len as u64;
@@ -370,10 +363,15 @@ impl Windows {
     }
 
     fn fail(&self, frame_offset: u64, e: io::Error) -> io::Error {
+        let reason = if e.kind() == io::ErrorKind::UnexpectedEof {
+            "the archive ends inside this frame".to_string()
+        } else {
+            e.to_string()
+        };
         Error::Archive {
             path: self.path.clone(),
             frame_offset,
-            reason: e.to_string(),
+            reason,
         }
         .into()
     }
@@ -436,27 +434,33 @@ mod tests {
         streamed.write_all(b"old\n").unwrap();
         append_frame(&path, &streamed.finish().unwrap()).unwrap();
 
-        let mut frames = Frames::open_at(&path, 0, None).unwrap();
-        let mut count = 0;
-        while frames.next_frame(&path).unwrap().is_some() {
-            count += 1;
-        }
-        assert_eq!(count, 6);
-
         let mut windows = Windows::open(&path, None).unwrap();
         let mut stream = Vec::new();
         let mut spare = Vec::new();
         let mut seen = 0;
+        let mut frames = 0;
         while let Some(window) = windows.next_window(spare).unwrap() {
             assert_eq!(window.offset, stream.len() as u64);
             if window.frame_end.is_none() {
                 assert_eq!(window.bytes().last(), Some(&b'\n'));
             }
             stream.extend_from_slice(window.bytes());
+            if let Some(span) = window.frame {
+                // The frame's place in the file, found while it was decompressed.
+                let file = std::fs::read(&path).unwrap();
+                let bytes = &file[span.offset as usize..(span.offset + span.len) as usize];
+                assert_eq!(
+                    zstd::zstd_safe::find_frame_compressed_size(bytes),
+                    Ok(bytes.len())
+                );
+                assert_eq!(span.tail, tail_of(bytes));
+                frames += 1;
+            }
             spare = window.into_buffer();
             seen += 1;
         }
         assert!(seen >= 8, "the large frames span several windows: {seen}");
+        assert_eq!(frames, 6);
         assert_eq!(stream, [contents.concat(), b"old\n".to_vec()].concat());
     }
 
@@ -469,12 +473,49 @@ mod tests {
         let second = compress_frame(&b"b\n".repeat(500)).unwrap();
         append_frame(&path, &second[..second.len() / 2]).unwrap();
 
-        let mut frames = Frames::open_at(&path, 0, None).unwrap();
-        assert!(frames.next_frame(&path).unwrap().is_some());
-        let err = frames.next_frame(&path).unwrap_err();
+        let mut windows = Windows::open(&path, None).unwrap();
+        let first_window = windows.next_window(Vec::new()).unwrap().unwrap();
+        assert_eq!(first_window.bytes(), b"a\n");
+        let err = loop {
+            match windows.next_window(Vec::new()) {
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("a frame cut short went unnoticed"),
+                Err(e) => break e,
+            }
+        };
         match Error::from_io(&err) {
-            Some(Error::Archive { frame_offset, .. }) => {
-                assert_eq!(*frame_offset, first.len() as u64)
+            Some(Error::Archive {
+                frame_offset,
+                reason,
+                ..
+            }) => {
+                assert_eq!(*frame_offset, first.len() as u64);
+                assert!(reason.contains("ends inside"), "{reason}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn garbage_between_frames_is_an_error_naming_its_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("archive.jsonl.zst");
+        let first = compress_frame(b"a\n").unwrap();
+        append_frame(&path, &first).unwrap();
+        append_frame(&path, b"garbage!").unwrap();
+        let mut windows = Windows::open(&path, None).unwrap();
+        assert!(windows.next_window(Vec::new()).unwrap().is_some());
+        let Err(err) = windows.next_window(Vec::new()) else {
+            panic!("garbage after a frame went unnoticed");
+        };
+        match Error::from_io(&err) {
+            Some(Error::Archive {
+                frame_offset,
+                reason,
+                ..
+            }) => {
+                assert_eq!(*frame_offset, first.len() as u64);
+                assert!(reason.contains("bad magic"), "{reason}");
             }
             other => panic!("unexpected {other:?}"),
         }

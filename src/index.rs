@@ -176,15 +176,9 @@ fn extend(index: &mut ArchiveIndex, archive_path: &Path, limit: u64) -> io::Resu
     let mut spare = Vec::new();
     while let Some(window) = windows.next_window(std::mem::take(&mut spare))? {
         frame.add(window.bytes());
-        if let Some(end) = window.frame_end {
+        if let (Some(end), Some(span)) = (window.frame_end, window.frame) {
             let stats = std::mem::take(&mut frame);
-            let entry = stats.entry(
-                window.frame,
-                window.frame_start,
-                end,
-                first_line,
-                first_event,
-            );
+            let entry = stats.entry(span, window.frame_start, end, first_line, first_event);
             first_line += entry.lines;
             first_event += entry.events;
             index.frames.push(entry);
