@@ -180,22 +180,47 @@ fn tmp_path(path: &Path) -> std::path::PathBuf {
 }
 
 /// Rewrites every snapshot in `views_dir` that a rotation left pointing into the old active
-/// log, except those of `skip` (views the caller resets itself).
+/// log, except those of `skip` (views the caller resets itself). For a rotation whose views
+/// have not been reset yet.
 ///
 /// A snapshot that had read exactly the archived log (`offset == archived_len` and the same
-/// last-line hash) now includes the whole archive: its offset becomes 0. Any other snapshot
-/// with a non-zero offset can no longer be placed and is deleted, so that view is rebuilt.
+/// last-line hash) now includes the whole archive: its offset becomes 0. Any other snapshot can
+/// no longer be placed and is deleted, so that view is rebuilt; that includes one at offset 0,
+/// which had read none of the archived log. Both are durable before this returns: once the
+/// next append retires the rotation record, nothing could tell a stale offset from one into the
+/// new log.
 pub(crate) fn retire_after_rotation(
     views_dir: &Path,
     archived_len: u64,
     archived_last_hash: &str,
     skip: &[&str],
 ) -> io::Result<()> {
+    retire(views_dir, archived_len, archived_last_hash, skip, false)
+}
+
+/// [`retire_after_rotation`] for a rotation that may have reset some snapshots already: those
+/// at offset 0 are left alone, since a reset one cannot be told from one that had read nothing.
+pub(crate) fn retire_after_reset(
+    views_dir: &Path,
+    archived_len: u64,
+    archived_last_hash: &str,
+) -> io::Result<()> {
+    retire(views_dir, archived_len, archived_last_hash, &[], true)
+}
+
+fn retire(
+    views_dir: &Path,
+    archived_len: u64,
+    archived_last_hash: &str,
+    skip: &[&str],
+    keep_at_zero: bool,
+) -> io::Result<()> {
     let entries = match fs::read_dir(views_dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     };
+    let mut deleted = false;
     for entry in entries {
         let path = entry?.path();
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
@@ -210,14 +235,18 @@ pub(crate) fn retire_after_rotation(
         let Some(snap) = load::<serde_json::Value>(&path)? else {
             continue;
         };
-        if snap.offset == 0 {
+        if snap.offset == 0 && keep_at_zero {
             continue;
         }
         if snap.offset == archived_len && snap.hash == archived_last_hash {
             save_parts(&path, &snap.state, 0, "")?;
         } else {
             delete(&path)?;
+            deleted = true;
         }
+    }
+    if deleted {
+        crate::fsutil::sync_dir(views_dir)?;
     }
     Ok(())
 }
