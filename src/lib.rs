@@ -47,6 +47,7 @@
 #![deny(missing_docs)]
 
 mod archive;
+mod counted;
 mod error;
 mod event;
 #[cfg(test)]
@@ -57,8 +58,10 @@ mod lines;
 mod log;
 mod mmap;
 mod parse;
+mod policy;
 mod reader;
 mod recovery;
+mod report;
 pub mod snapshot;
 mod view;
 mod writer;
@@ -66,7 +69,9 @@ mod writer;
 pub use error::Error;
 pub use event::{Event, EventRef};
 pub use log::{EventLog, EventLogBuilder, WaitResult};
+pub use policy::{SnapshotPolicy, ViewConfig};
 pub use reader::{EventReader, line_hash};
+pub use report::{RefreshReport, Replay};
 pub use snapshot::Snapshot;
 pub use view::{ReduceFn, ReduceRefFn, View, ViewOps};
 pub use writer::{AppendConflict, AppendResult, ConditionalAppendError, EventWriter, LockMode};
