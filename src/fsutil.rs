@@ -117,6 +117,27 @@ pub(crate) fn write_atomic(path: &Path, tmp: &Path, bytes: &[u8]) -> io::Result<
     sync_parent(path)
 }
 
+/// Writes `bytes` to `tmp` and renames it to `path`, without syncing anything: a crash leaves
+/// the old file, the new one, or (after a power cut) a new file whose bytes never reached the
+/// disk. For caches whose contents are checked before use.
+pub(crate) fn write_replace(path: &Path, tmp: &Path, bytes: &[u8]) -> io::Result<()> {
+    let fs = fs();
+    let mut file = fs.create(tmp)?;
+    fs.write_all(&mut file, tmp, bytes)?;
+    drop(file);
+    fs.rename(tmp, path)
+}
+
+/// Makes the data of the existing file `path` durable; returns `false` if there is no such
+/// file.
+pub(crate) fn sync_existing(path: &Path) -> io::Result<bool> {
+    match File::open(path) {
+        Ok(file) => fs().sync_data(&file, path).map(|()| true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Syncs the directory that holds `path`, so a create, rename or remove in it is durable.
 pub(crate) fn sync_parent(path: &Path) -> io::Result<()> {
     match path.parent() {

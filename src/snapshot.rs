@@ -107,6 +107,18 @@ pub(crate) enum Read<S> {
     Found { snapshot: Stored<S>, len: u64 },
 }
 
+/// How a snapshot is written (see `docs/format.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// Written to a temporary file and renamed into place, unsynced: a crash leaves the old
+    /// snapshot, the new one, or a file that does not parse (a cache miss). Enough for the
+    /// saves of refreshes, which the offset and hash check guards.
+    Cache,
+    /// Also synced before the rename, and the directory synced after it: for rotation and
+    /// recovery, whose snapshots must not revert to an offset into the archived log.
+    Durable,
+}
+
 /// Writes `snapshot` to `path` atomically.
 ///
 /// The JSON goes to `path` with `.tmp` appended to its extension, is synced to disk, and is then
@@ -134,7 +146,7 @@ pub fn save<S: Serialize>(path: &Path, snapshot: &Snapshot<S>) -> io::Result<()>
         hash: &snapshot.hash,
         version: 0,
     };
-    write(path, &fields, 0).map(|_| ())
+    write(path, &fields, 0, Durability::Durable).map(|_| ())
 }
 
 /// Writes the snapshot `fields`; returns the size of the file written. `capacity` is the
@@ -143,12 +155,17 @@ pub(crate) fn write<S: Serialize>(
     path: &Path,
     fields: &SnapshotRef<'_, S>,
     capacity: usize,
+    durability: Durability,
 ) -> io::Result<usize> {
     // Room for a state that grew a little since the last save, without a reallocation.
     let mut json = Vec::with_capacity(capacity + capacity / 16 + 128);
     serde_json::to_writer_pretty(&mut json, fields)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    crate::fsutil::write_atomic(path, &tmp_path(path), &json)?;
+    let tmp = tmp_path(path);
+    match durability {
+        Durability::Cache => crate::fsutil::write_replace(path, &tmp, &json)?,
+        Durability::Durable => crate::fsutil::write_atomic(path, &tmp, &json)?,
+    }
     Ok(json.len())
 }
 
@@ -325,7 +342,7 @@ fn retire(
                 hash: "",
                 version: snapshot.version,
             };
-            write(&path, &fields, len as usize)?;
+            write(&path, &fields, len as usize, Durability::Durable)?;
         } else {
             delete(&path)?;
             deleted = true;
@@ -348,7 +365,13 @@ mod tests {
             hash,
             version,
         };
-        write(&dir.join(format!("{name}.snapshot.json")), &fields, 0).unwrap();
+        write(
+            &dir.join(format!("{name}.snapshot.json")),
+            &fields,
+            0,
+            Durability::Cache,
+        )
+        .unwrap();
     }
 
     fn get(dir: &Path, name: &str) -> Option<(u64, u64, String, u32)> {

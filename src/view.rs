@@ -9,7 +9,7 @@ use crate::policy::ViewConfig;
 use crate::reader::{EventReader, Folded};
 use crate::recovery;
 use crate::report::{RefreshReport, Replay};
-use crate::snapshot;
+use crate::snapshot::{self, Durability};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::any::Any;
@@ -83,8 +83,9 @@ mod sealed {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub trait ViewOps: sealed::Sealed + Send {
-    /// Refreshes the view (see [`View::refresh`]), then saves its snapshot if it holds unsaved
-    /// progress, whatever the view's [`SnapshotPolicy`](crate::SnapshotPolicy).
+    /// Refreshes the view (see [`View::refresh`]), then makes its snapshot durable (written and
+    /// synced, with its directory) whatever the view's
+    /// [`SnapshotPolicy`](crate::SnapshotPolicy).
     ///
     /// Rotation calls this on every view before it archives the active log, so that a crash in
     /// the middle of the rotation finds each snapshot where the archived log ends, never at an
@@ -92,7 +93,7 @@ pub trait ViewOps: sealed::Sealed + Send {
     ///
     /// # Errors
     ///
-    /// As [`View::refresh`], plus a failure to write the snapshot.
+    /// As [`View::refresh`], plus a failure to write or sync the snapshot.
     fn refresh_boxed(&mut self, reader: &EventReader) -> io::Result<()>;
     /// Refreshes the view and reports what it did (see [`View::refresh_with_report`]).
     ///
@@ -106,9 +107,9 @@ pub trait ViewOps: sealed::Sealed + Send {
     ///
     /// As [`View::save`].
     fn save_boxed(&mut self) -> io::Result<bool>;
-    /// Sets the view's offset to 0 and its hash to empty and saves its snapshot, whatever the
-    /// view's [`SnapshotPolicy`](crate::SnapshotPolicy): what rotation does once the active log
-    /// has been archived.
+    /// Sets the view's offset to 0 and its hash to empty and saves its snapshot durably
+    /// (synced, with its directory), whatever the view's [`SnapshotPolicy`](crate::SnapshotPolicy):
+    /// what rotation does once the active log has been archived.
     ///
     /// # Errors
     ///
@@ -403,7 +404,14 @@ where
                 policy.is_due(self.since_save.events, self.since_save.bytes)
             };
         if due {
-            self.write_snapshot()?;
+            // A requested rebuild usually follows a change of reducer: a crash must not bring
+            // back the snapshot it replaced, which the offset and hash check would accept.
+            let durability = if replay == Some(Replay::Requested) {
+                Durability::Durable
+            } else {
+                Durability::Cache
+            };
+            self.write_snapshot(durability)?;
         }
         let elapsed = started.elapsed();
         if let Some(reason) = replay {
@@ -558,7 +566,7 @@ where
     }
 
     /// Writes the snapshot of the state in memory.
-    fn write_snapshot(&mut self) -> io::Result<()> {
+    fn write_snapshot(&mut self, durability: Durability) -> io::Result<()> {
         let started = Instant::now();
         let fields = snapshot::SnapshotRef {
             state: &self.state,
@@ -566,15 +574,19 @@ where
             hash: &self.hash,
             version: self.config.state_version(),
         };
-        let len = snapshot::write(&self.snapshot_path, &fields, self.snapshot_len)?;
+        let len = snapshot::write(&self.snapshot_path, &fields, self.snapshot_len, durability)?;
         self.snapshot_len = len;
         self.unsaved = false;
         self.since_save = Count::default();
         ::log::debug!(
-            "eventfold: view '{}': saved its snapshot at offset {} ({} bytes) in {:?}",
+            "eventfold: view '{}': saved its snapshot at offset {} ({} bytes, {}) in {:?}",
             self.name,
             self.offset,
             len,
+            match durability {
+                Durability::Cache => "not synced",
+                Durability::Durable => "synced",
+            },
             started.elapsed()
         );
         Ok(())
@@ -584,7 +596,9 @@ where
     /// wrote.
     ///
     /// Use it with a [`SnapshotPolicy`](crate::SnapshotPolicy) that saves less often than every
-    /// refresh, before dropping the view or at a quiet moment.
+    /// refresh, before dropping the view or at a quiet moment. Like the saves of
+    /// [`refresh`](View::refresh), it is not synced: a crash may lose it, and the next refresh
+    /// then folds those events again.
     ///
     /// # Errors
     ///
@@ -611,7 +625,7 @@ where
             return Ok(false);
         }
         check_view_name(&self.name)?;
-        self.write_snapshot()?;
+        self.write_snapshot(Durability::Cache)?;
         Ok(true)
     }
 
@@ -664,6 +678,7 @@ where
     pub fn rebuild_with_report(&mut self, reader: &EventReader) -> io::Result<RefreshReport> {
         check_view_name(&self.name)?;
         snapshot::delete(&self.snapshot_path)?;
+        fsutil::sync_parent(&self.snapshot_path)?;
         self.loaded = true;
         self.reset(Replay::Requested);
         self.refresh_inner(reader)
@@ -720,7 +735,13 @@ where
 {
     fn refresh_boxed(&mut self, reader: &EventReader) -> io::Result<()> {
         self.refresh_inner(reader)?;
-        self.save().map(|_| ())
+        if self.unsaved {
+            self.write_snapshot(Durability::Durable)
+        } else if fsutil::sync_existing(&self.snapshot_path)? {
+            fsutil::sync_parent(&self.snapshot_path)
+        } else {
+            Ok(())
+        }
     }
 
     fn refresh_with_report_boxed(&mut self, reader: &EventReader) -> io::Result<RefreshReport> {
@@ -739,7 +760,7 @@ where
         self.generation = None;
         // Whatever the policy: the old offset points into the archived log, and nothing may
         // find it on disk once the next append retires the rotation record.
-        self.write_snapshot()
+        self.write_snapshot(Durability::Durable)
     }
 
     fn view_name(&self) -> &str {
