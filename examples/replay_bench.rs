@@ -21,6 +21,7 @@
 mod data;
 
 use data::{Datasets, Generator, Tally, TodoStats, V02_VIEW, V03_VIEW, v02, v03};
+use eventfold::{SnapshotPolicy, ViewConfig};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::error::Error;
@@ -107,6 +108,7 @@ fn run_with(sets: &Datasets) -> Result<(), BoxError> {
 
     let mut workloads = rebuild_workloads(&active, &archive, sets.n);
     workloads.extend(refresh_workloads(&refresh));
+    workloads.extend(loaded_view_workloads(sets, &refresh)?);
     workloads.extend(append_workloads(sets)?);
     workloads.extend(rotation_workloads(sets, &rotations));
 
@@ -285,6 +287,25 @@ fn refresh_workloads(set: &data::RefreshSet) -> Vec<Workload<'_>> {
             }),
         },
         Workload {
+            name: format!(
+                "open + refresh {} new, policy that does not save†",
+                set.new_events
+            ),
+            events: set.new_events,
+            v02: Box::new(v02_run),
+            v03: Box::new(move || {
+                set.restore()?;
+                let start = Instant::now();
+                let mut log = eventfold::EventLog::builder(&set.dir)
+                    .snapshot_policy(SnapshotPolicy::every_events(1_000_000))
+                    .view::<TodoStats>(V03_VIEW, v03::compat)
+                    .open()?;
+                log.refresh_all()?;
+                let elapsed = start.elapsed();
+                Ok((elapsed, Some(log.view::<TodoStats>(V03_VIEW)?.digest())))
+            }),
+        },
+        Workload {
             name: format!("open + refresh {} new, type + id (ref)*", set.new_events),
             events: set.new_events,
             v02: Box::new(v02_run),
@@ -300,6 +321,74 @@ fn refresh_workloads(set: &data::RefreshSet) -> Vec<Workload<'_>> {
             }),
         },
     ]
+}
+
+/// Refreshes per round of the loaded-view workload; the row reports the time of one.
+const LOADED_REFRESHES: u32 = 50;
+
+/// A view already loaded from the refresh data set's snapshot, refreshed after each single
+/// append: 0.2.0 saves its snapshot every time, this crate with `every_events(1000)` once per
+/// thousand events (not within the rounds measured). Each crate works on its own copy of the
+/// log; the appends are not timed.
+fn loaded_view_workloads(
+    sets: &Datasets,
+    set: &data::RefreshSet,
+) -> Result<Vec<Workload<'static>>, BoxError> {
+    let copy = |name: &str| -> Result<PathBuf, BoxError> {
+        let dir = sets.scratch(name);
+        data::fresh_dir(&dir)?;
+        std::fs::create_dir_all(dir.join("views"))?;
+        std::fs::copy(set.dir.join("app.jsonl"), dir.join("app.jsonl"))?;
+        for (pristine, view) in [(&set.v02_snapshot, V02_VIEW), (&set.v03_snapshot, V03_VIEW)] {
+            let target = dir.join("views").join(format!("{view}.snapshot.json"));
+            std::fs::copy(pristine, target)?;
+        }
+        Ok(dir)
+    };
+    let events: Vec<eventfold::Event> = Generator::new()
+        .take(ROUNDS * LOADED_REFRESHES as usize)
+        .collect();
+    let events_v02: Vec<eventfold_v02::Event> = events.iter().map(data::to_v02).collect();
+
+    let mut log_v02 = eventfold_v02::EventLog::builder(copy("loaded-v02")?)
+        .view::<TodoStats>(V02_VIEW, v02::compat)
+        .open()?;
+    log_v02.refresh_all()?;
+    let mut log_v03 = eventfold::EventLog::builder(copy("loaded-v03")?)
+        .view_with::<TodoStats>(
+            V03_VIEW,
+            v03::compat,
+            ViewConfig::new().policy(SnapshotPolicy::every_events(1000)),
+        )
+        .open()?;
+    log_v03.refresh_all()?;
+    let (mut next_v02, mut next_v03) = (events_v02.into_iter(), events.into_iter());
+    Ok(vec![Workload {
+        name: "loaded view, refresh after one append‡".into(),
+        events: 1,
+        v02: Box::new(move || {
+            let mut total = Duration::ZERO;
+            for event in next_v02.by_ref().take(LOADED_REFRESHES as usize) {
+                log_v02.append(&event)?;
+                let start = Instant::now();
+                log_v02.refresh_all()?;
+                total += start.elapsed();
+            }
+            let digest = log_v02.view::<TodoStats>(V02_VIEW)?.digest();
+            Ok((total / LOADED_REFRESHES, Some(digest)))
+        }),
+        v03: Box::new(move || {
+            let mut total = Duration::ZERO;
+            for event in next_v03.by_ref().take(LOADED_REFRESHES as usize) {
+                log_v03.append(&event)?;
+                let start = Instant::now();
+                log_v03.refresh_all()?;
+                total += start.elapsed();
+            }
+            let digest = log_v03.view::<TodoStats>(V03_VIEW)?.digest();
+            Ok((total / LOADED_REFRESHES, Some(digest)))
+        }),
+    }])
 }
 
 fn append_workloads(sets: &Datasets) -> Result<Vec<Workload<'static>>, BoxError> {
@@ -603,6 +692,14 @@ fn print_table(rows: &[Row]) {
     println!(
         "* 0.2.0 has no zero-copy reducers: its side of these rows runs a compat reducer doing the \
          same work"
+    );
+    println!(
+        "† 0.3.0 with SnapshotPolicy::every_events(1_000_000); 0.2.0 saves as always (it has no \
+         policy)"
+    );
+    println!(
+        "‡ time of one refresh, the mean of {LOADED_REFRESHES} per round; 0.2.0 saves its \
+         snapshot at each, 0.3.0 with every_events(1000) at one in a thousand (not in the rounds)"
     );
 }
 

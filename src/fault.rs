@@ -433,6 +433,49 @@ mod tests {
         check_recovered(dir.path(), &acked, "after reopening");
     }
 
+    /// The durable state of `views/NAME.snapshot.json` in the model, parsed.
+    fn durable_snapshot(fs: &FaultFs, dir: &Path, name: &str) -> Option<serde_json::Value> {
+        let path = dir.join("views").join(format!("{name}.snapshot.json"));
+        let image = fs.state.lock().unwrap().model.image();
+        let (_, bytes) = image.into_iter().find(|(p, _)| *p == path)?;
+        Some(serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    }
+
+    #[test]
+    fn refreshes_save_without_syncs_and_rebuilds_and_rotations_durably() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = FaultFs::new(None, false);
+        let _guard = install(fs.clone());
+        let mut log = EventLog::builder(dir.path())
+            .view::<u64>("count", count)
+            .open()
+            .unwrap();
+        for n in 0..3 {
+            log.append(&event(n)).unwrap();
+        }
+        log.refresh_all().unwrap();
+        let on_disk = std::fs::read(dir.path().join("views/count.snapshot.json")).unwrap();
+        assert!(!on_disk.is_empty(), "the refresh saved");
+        assert_eq!(
+            durable_snapshot(&fs, dir.path(), "count"),
+            None,
+            "a refresh does not sync its snapshot"
+        );
+
+        let mut view: View<u64> = View::new("count", count, log.views_dir());
+        view.rebuild(&log.reader()).unwrap();
+        let durable = durable_snapshot(&fs, dir.path(), "count").expect("a rebuild syncs");
+        assert_eq!(durable["state"], 3);
+
+        log.append(&event(3)).unwrap();
+        log.rotate().unwrap();
+        let durable = durable_snapshot(&fs, dir.path(), "count").expect("a rotation syncs");
+        assert_eq!(
+            (&durable["state"], &durable["offset"]),
+            (&json!(4), &json!(0))
+        );
+    }
+
     #[test]
     fn a_power_cut_before_any_operation_leaves_a_recoverable_directory() {
         let dir = tempfile::tempdir().unwrap();

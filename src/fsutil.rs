@@ -117,16 +117,32 @@ pub(crate) fn write_atomic(path: &Path, tmp: &Path, bytes: &[u8]) -> io::Result<
     sync_parent(path)
 }
 
-/// Writes a cache file: `bytes` go to `path` with `.tmp` appended to its name, which is then
-/// renamed over `path`, without syncing either. Readers see the old file or the new one whole;
-/// after a crash the file may be old, empty or cut short, which readers of a cache must (and
-/// do) check for.
+/// Writes `bytes` to `tmp` and renames it to `path`, without syncing anything: a crash leaves
+/// the old file, the new one, or (after a power cut) a new file whose bytes never reached the
+/// disk. For caches whose contents are checked before use.
+pub(crate) fn write_replace(path: &Path, tmp: &Path, bytes: &[u8]) -> io::Result<()> {
+    let fs = fs();
+    let mut file = fs.create(tmp)?;
+    fs.write_all(&mut file, tmp, bytes)?;
+    drop(file);
+    fs.rename(tmp, path)
+}
+
+/// [`write_replace`] through `path` with `.tmp` appended to its name.
 pub(crate) fn write_cache(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
-    let tmp = std::path::PathBuf::from(tmp);
-    fs::write(&tmp, bytes)?;
-    fs::rename(&tmp, path)
+    write_replace(path, Path::new(&tmp), bytes)
+}
+
+/// Makes the data of the existing file `path` durable; returns `false` if there is no such
+/// file.
+pub(crate) fn sync_existing(path: &Path) -> io::Result<bool> {
+    match File::open(path) {
+        Ok(file) => fs().sync_data(&file, path).map(|()| true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Syncs the directory that holds `path`, so a create, rename or remove in it is durable.

@@ -47,6 +47,7 @@
 #![deny(missing_docs)]
 
 mod archive;
+mod counted;
 mod error;
 mod event;
 #[cfg(test)]
@@ -58,9 +59,11 @@ mod lines;
 mod log;
 mod mmap;
 mod parse;
+mod policy;
 mod position;
 mod reader;
 mod recovery;
+mod report;
 pub mod snapshot;
 mod subscribe;
 mod view;
@@ -69,8 +72,10 @@ mod writer;
 pub use error::Error;
 pub use event::{Event, EventRef};
 pub use log::{EventLog, EventLogBuilder, WaitResult};
+pub use policy::{SnapshotPolicy, ViewConfig};
 pub use position::{HistoryEvent, Position};
 pub use reader::{EventReader, HistoryEvents, line_hash};
+pub use report::{RefreshReport, Replay};
 pub use snapshot::Snapshot;
 pub use subscribe::{Since, Subscription, SubscriptionItem};
 pub use view::{ReduceFn, ReduceRefFn, View, ViewOps};

@@ -2,7 +2,9 @@
 
 use crate::error::{Error, check_view_name};
 use crate::event::Event;
+use crate::policy::{SnapshotPolicy, ViewConfig};
 use crate::reader::{EventReader, FullHistory};
+use crate::report::RefreshReport;
 use crate::view::{ReduceFn, ReduceRefFn, View, ViewOps};
 use crate::writer::{AppendResult, ConditionalAppendError, EventWriter, LockMode};
 use serde::Serialize;
@@ -76,7 +78,8 @@ impl fmt::Debug for EventLog {
     }
 }
 
-type ViewFactory = Box<dyn FnOnce(&Path) -> Box<dyn ViewOps>>;
+/// Builds a registered view in the views directory, given the log's default policy.
+type ViewFactory = Box<dyn FnOnce(&Path, Option<SnapshotPolicy>) -> Box<dyn ViewOps>>;
 
 /// Configures an [`EventLog`] before opening it: views, auto-rotation, locking.
 ///
@@ -97,6 +100,7 @@ pub struct EventLogBuilder {
     dir: PathBuf,
     max_log_size: u64,
     lock_mode: LockMode,
+    snapshot_policy: Option<SnapshotPolicy>,
     views: Vec<(String, ViewFactory)>,
 }
 
@@ -106,6 +110,7 @@ impl fmt::Debug for EventLogBuilder {
             .field("dir", &self.dir)
             .field("max_log_size", &self.max_log_size)
             .field("lock_mode", &self.lock_mode)
+            .field("snapshot_policy", &self.snapshot_policy)
             .field(
                 "views",
                 &self.views.iter().map(|(name, _)| name).collect::<Vec<_>>(),
@@ -173,13 +178,41 @@ impl EventLogBuilder {
     /// assert!(log.views_dir().join("total.snapshot.json").exists());
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn view<S>(mut self, name: &str, reducer: ReduceFn<S>) -> Self
+    pub fn view<S>(self, name: &str, reducer: ReduceFn<S>) -> Self
+    where
+        S: Serialize + DeserializeOwned + Default + Clone + Send + 'static,
+    {
+        self.view_with(name, reducer, ViewConfig::default())
+    }
+
+    /// Registers a view like [`view`](EventLogBuilder::view), with its own [`ViewConfig`]
+    /// (snapshot policy, state version).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog, SnapshotPolicy, ViewConfig};
+    /// fn count(n: u64, _e: &Event) -> u64 { n + 1 }
+    /// let manual = ViewConfig::new().policy(SnapshotPolicy::manual());
+    /// let mut log = EventLog::builder(dir.path()).view_with::<u64>("count", count, manual).open()?;
+    /// log.append(&Event::new("a", serde_json::json!({})))?;
+    /// log.refresh_all()?;
+    /// assert_eq!(*log.view::<u64>("count")?, 1);
+    /// assert!(!log.views_dir().join("count.snapshot.json").exists()); // saved only when asked
+    /// log.save_all()?;
+    /// assert!(log.views_dir().join("count.snapshot.json").exists());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn view_with<S>(mut self, name: &str, reducer: ReduceFn<S>, config: ViewConfig) -> Self
     where
         S: Serialize + DeserializeOwned + Default + Clone + Send + 'static,
     {
         let owned = name.to_string();
-        let factory: ViewFactory =
-            Box::new(move |dir| Box::new(View::<S>::new(&owned, reducer, dir)));
+        let factory: ViewFactory = Box::new(move |dir, policy| {
+            let config = config.or_policy(policy);
+            Box::new(View::<S>::new(&owned, reducer, dir).with_config(config))
+        });
         self.views.push((name.to_string(), factory));
         self
     }
@@ -205,14 +238,73 @@ impl EventLogBuilder {
     /// assert_eq!(*log.view::<u64>("clicks")?, 1);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn view_ref<S>(mut self, name: &str, reducer: ReduceRefFn<S>) -> Self
+    pub fn view_ref<S>(self, name: &str, reducer: ReduceRefFn<S>) -> Self
+    where
+        S: Serialize + DeserializeOwned + Default + Clone + Send + 'static,
+    {
+        self.view_ref_with(name, reducer, ViewConfig::default())
+    }
+
+    /// Registers a zero-copy view like [`view_ref`](EventLogBuilder::view_ref), with its own
+    /// [`ViewConfig`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog, EventRef, ViewConfig};
+    /// fn clicks(n: u64, e: &EventRef<'_>) -> u64 {
+    ///     n + u64::from(e.event_type() == "click")
+    /// }
+    /// let config = ViewConfig::new().version(3);
+    /// let mut log = EventLog::builder(dir.path()).view_ref_with::<u64>("clicks", clicks, config).open()?;
+    /// log.append(&Event::new("click", serde_json::json!({})))?;
+    /// log.refresh_all()?;
+    /// let snapshot = std::fs::read_to_string(log.views_dir().join("clicks.snapshot.json"))?;
+    /// assert!(snapshot.ends_with("\"version\": 3\n}"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn view_ref_with<S>(
+        mut self,
+        name: &str,
+        reducer: ReduceRefFn<S>,
+        config: ViewConfig,
+    ) -> Self
     where
         S: Serialize + DeserializeOwned + Default + Clone + Send + 'static,
     {
         let owned = name.to_string();
-        let factory: ViewFactory =
-            Box::new(move |dir| Box::new(View::<S>::new_ref(&owned, reducer, dir)));
+        let factory: ViewFactory = Box::new(move |dir, policy| {
+            let config = config.or_policy(policy);
+            Box::new(View::<S>::new_ref(&owned, reducer, dir).with_config(config))
+        });
         self.views.push((name.to_string(), factory));
+        self
+    }
+
+    /// Sets the [`SnapshotPolicy`] of every view whose [`ViewConfig`] sets none;
+    /// [`SnapshotPolicy::every_refresh`] by default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog, SnapshotPolicy, ViewConfig};
+    /// fn count(n: u64, _e: &Event) -> u64 { n + 1 }
+    /// let mut log = EventLog::builder(dir.path())
+    ///     .snapshot_policy(SnapshotPolicy::every_events(10_000))
+    ///     .view::<u64>("count", count) // every 10,000 events
+    ///     .view_with::<u64>("each", count, ViewConfig::new().policy(SnapshotPolicy::every_refresh()))
+    ///     .open()?;
+    /// log.append(&Event::new("a", serde_json::json!({})))?;
+    /// log.refresh_all()?; // both replay from scratch, and save
+    /// log.append(&Event::new("b", serde_json::json!({})))?;
+    /// let reports = log.refresh_all_with_report()?;
+    /// assert_eq!((reports[0].saved, reports[1].saved), (false, true));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn snapshot_policy(mut self, policy: SnapshotPolicy) -> Self {
+        self.snapshot_policy = Some(policy);
         self
     }
 
@@ -257,10 +349,11 @@ impl EventLogBuilder {
         writer.set_max_log_size(self.max_log_size);
         let reader = writer.reader();
         let views_dir = writer.views_dir().to_path_buf();
+        let policy = self.snapshot_policy;
         let views = self
             .views
             .into_iter()
-            .map(|(_, factory)| factory(&views_dir))
+            .map(|(_, factory)| factory(&views_dir, policy))
             .collect();
         let mut log = EventLog {
             writer,
@@ -312,6 +405,7 @@ impl EventLog {
             dir: dir.as_ref().to_path_buf(),
             max_log_size: 0,
             lock_mode: LockMode::default(),
+            snapshot_policy: None,
             views: Vec::new(),
         }
     }
@@ -522,7 +616,73 @@ impl EventLog {
     /// ```
     pub fn refresh_all(&mut self) -> io::Result<()> {
         for view in &mut self.views {
-            view.refresh_boxed(&self.reader)?;
+            view.refresh_with_report_boxed(&self.reader)?;
+        }
+        Ok(())
+    }
+
+    /// Refreshes every registered view like [`refresh_all`](EventLog::refresh_all) and
+    /// returns what each did, in registration order.
+    ///
+    /// # Errors
+    ///
+    /// As [`EventLog::refresh_all`]; the reports of the views refreshed before the failing
+    /// one are lost with the error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog, Replay};
+    /// fn count(n: u64, _e: &Event) -> u64 { n + 1 }
+    /// let mut log = EventLog::builder(dir.path()).view::<u64>("count", count).open()?;
+    /// log.append(&Event::new("a", serde_json::json!({})))?;
+    /// for report in log.refresh_all_with_report()? {
+    ///     assert_eq!(report.replay, Some(Replay::NoSnapshot)); // its first refresh
+    ///     println!("{report}");
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn refresh_all_with_report(&mut self) -> io::Result<Vec<RefreshReport>> {
+        self.views
+            .iter_mut()
+            .map(|view| view.refresh_with_report_boxed(&self.reader))
+            .collect()
+    }
+
+    /// Saves the snapshot of every registered view that holds unsaved progress (see
+    /// [`View::save`]), in registration order.
+    ///
+    /// Views save by themselves as their [`SnapshotPolicy`] says; call this before dropping
+    /// the log (or at a quiet moment) to keep what they folded since. Dropping the log saves
+    /// nothing: the next refresh folds those events again.
+    ///
+    /// # Errors
+    ///
+    /// Returns the first error of a view's save; the views after it are not saved.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog, SnapshotPolicy};
+    /// fn count(n: u64, _e: &Event) -> u64 { n + 1 }
+    /// let mut log = EventLog::builder(dir.path())
+    ///     .snapshot_policy(SnapshotPolicy::manual())
+    ///     .view::<u64>("count", count)
+    ///     .open()?;
+    /// log.append(&Event::new("a", serde_json::json!({})))?;
+    /// log.refresh_all()?;
+    /// log.save_all()?;
+    /// drop(log);
+    /// let log = EventLog::builder(dir.path()).view::<u64>("count", count).open()?;
+    /// let saved = eventfold::snapshot::load::<u64>(&log.views_dir().join("count.snapshot.json"))?;
+    /// assert_eq!(saved.map(|s| s.state), Some(1));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn save_all(&mut self) -> io::Result<()> {
+        for view in &mut self.views {
+            view.save_boxed()?;
         }
         Ok(())
     }

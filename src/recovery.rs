@@ -209,22 +209,25 @@ pub(crate) fn recover(
             clear_record(dir)?;
         } else if archive_len == record.archive_len_after() && active_matches(log_path, &record)? {
             // The frame is complete but the active log was not replaced: finish the rotation.
-            file = replace_active(log_path, lock)?;
+            // No snapshot has been reset yet, so one at offset 0 had read none of the archived
+            // log. They are retired before the log is replaced: a crash in between finds the
+            // same state again (costing the reset snapshots a rebuild), never an empty log
+            // beside snapshots that cannot be told apart.
             crate::snapshot::retire_after_rotation(
                 views_dir,
                 record.active_len,
                 &record.last_line_hash,
                 &[],
             )?;
+            file = replace_active(log_path, lock)?;
             repairs.finished_rotation = true;
         } else if archive_len == record.archive_len_after() && file.metadata()?.len() == 0 {
             // The active log was replaced; the crash may have come before the snapshots were
             // reset. Snapshots already reset are left alone.
-            crate::snapshot::retire_after_rotation(
+            crate::snapshot::retire_after_reset(
                 views_dir,
                 record.active_len,
                 &record.last_line_hash,
-                &[],
             )?;
         } else {
             // Something else wrote since (another rotation, or events appended by a program

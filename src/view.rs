@@ -1,18 +1,22 @@
 //! Views: state derived from the log by a reducer, cached in a snapshot file.
 
+use crate::counted::{Count, Counted};
 use crate::error::check_view_name;
 use crate::event::{Event, EventRef};
 use crate::fold::{self, LineFold};
 use crate::fsutil;
+use crate::policy::ViewConfig;
 use crate::reader::{EventReader, Folded};
 use crate::recovery;
-use crate::snapshot;
+use crate::report::{RefreshReport, Replay};
+use crate::snapshot::{self, Durability};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::any::Any;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 /// A reducer over owned events: takes the state and one event, returns the next state.
 ///
@@ -79,14 +83,33 @@ mod sealed {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub trait ViewOps: sealed::Sealed + Send {
-    /// Refreshes the view (see [`View::refresh`]).
+    /// Refreshes the view (see [`View::refresh`]), then makes its snapshot durable (written and
+    /// synced, with its directory) whatever the view's
+    /// [`SnapshotPolicy`](crate::SnapshotPolicy).
+    ///
+    /// Rotation calls this on every view before it archives the active log, so that a crash in
+    /// the middle of the rotation finds each snapshot where the archived log ends, never at an
+    /// earlier offset 0 that the grown archive would make wrong.
+    ///
+    /// # Errors
+    ///
+    /// As [`View::refresh`], plus a failure to write or sync the snapshot.
+    fn refresh_boxed(&mut self, reader: &EventReader) -> io::Result<()>;
+    /// Refreshes the view and reports what it did (see [`View::refresh_with_report`]).
     ///
     /// # Errors
     ///
     /// As [`View::refresh`].
-    fn refresh_boxed(&mut self, reader: &EventReader) -> io::Result<()>;
-    /// Sets the view's offset to 0 and its hash to empty and saves its snapshot: what rotation
-    /// does once the active log has been archived.
+    fn refresh_with_report_boxed(&mut self, reader: &EventReader) -> io::Result<RefreshReport>;
+    /// Saves the view's snapshot if it holds unsaved progress (see [`View::save`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`View::save`].
+    fn save_boxed(&mut self) -> io::Result<bool>;
+    /// Sets the view's offset to 0 and its hash to empty and saves its snapshot durably
+    /// (synced, with its directory), whatever the view's [`SnapshotPolicy`](crate::SnapshotPolicy):
+    /// what rotation does once the active log has been archived.
     ///
     /// # Errors
     ///
@@ -112,6 +135,13 @@ enum Reducer<S> {
 /// the offset in `app.jsonl` it has read up to. [`refresh`](View::refresh) reads only the events
 /// past that offset; with no usable snapshot it replays the whole history.
 ///
+/// When the snapshot is written is the view's [`SnapshotPolicy`](crate::SnapshotPolicy) (set
+/// with [`with_config`](View::with_config); after every refresh that folded an event by
+/// default). Progress not yet saved stays in memory: [`save`](View::save) writes it, and
+/// dropping the view does not (a drop cannot report an error). Nothing is lost either way, since
+/// the snapshot is only a cache: the next refresh folds again the events after the last saved
+/// offset.
+///
 /// # Examples
 ///
 /// ```
@@ -130,8 +160,16 @@ pub struct View<S> {
     state: S,
     offset: u64,
     hash: String,
+    config: ViewConfig,
     loaded: bool,
-    needs_full_replay: bool,
+    /// Why the next refresh must replay the whole history, if it must.
+    replay: Option<Replay>,
+    /// Whether the state in memory holds events the snapshot on disk does not.
+    unsaved: bool,
+    /// Events and bytes folded since the last save, for the snapshot policy.
+    since_save: Count,
+    /// Size of the snapshot file last read or written: the next save's buffer size.
+    snapshot_len: usize,
     /// The archive's length and the active log's inode when the state was last brought up to
     /// date, to notice a rotation since (for views not reset by it, such as standalone ones).
     generation: Option<(u64, u64)>,
@@ -144,6 +182,7 @@ impl<S: fmt::Debug> fmt::Debug for View<S> {
             .field("snapshot_path", &self.snapshot_path)
             .field("state", &self.state)
             .field("offset", &self.offset)
+            .field("config", &self.config)
             .finish()
     }
 }
@@ -197,19 +236,52 @@ where
             state: S::default(),
             offset: 0,
             hash: String::new(),
+            config: ViewConfig::default(),
             loaded: false,
-            needs_full_replay: false,
+            replay: None,
+            unsaved: false,
+            since_save: Count::default(),
+            snapshot_len: 0,
             generation: None,
         }
     }
 
+    /// Applies `config`: the view's [`SnapshotPolicy`](crate::SnapshotPolicy) and state
+    /// version.
+    ///
+    /// Meant for a view that has not been refreshed yet: the version is checked against the
+    /// snapshot when it is loaded, at the first refresh. A policy set later applies from the
+    /// next refresh on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventWriter, SnapshotPolicy, View, ViewConfig};
+    /// let mut writer = EventWriter::open(dir.path())?;
+    /// writer.append(&Event::new("a", serde_json::json!({})))?;
+    /// let config = ViewConfig::new().policy(SnapshotPolicy::manual());
+    /// let mut view = View::<u64>::new("count", |n, _e| n + 1, writer.views_dir()).with_config(config);
+    /// view.refresh(&writer.reader())?;
+    /// assert!(!writer.views_dir().join("count.snapshot.json").exists()); // manual: not saved
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[must_use]
+    pub fn with_config(mut self, config: ViewConfig) -> Self {
+        self.config = config;
+        self
+    }
+
     /// Brings the view up to date with the log and returns its state.
     ///
-    /// The first call loads the snapshot and checks it: its offset must lie within
-    /// `app.jsonl` and the line before it must hash to the stored hash; otherwise the snapshot
-    /// is discarded. With no usable snapshot, the whole history (archive, then active log) is
-    /// replayed; with one, only the events after its offset are read. If any event was folded,
-    /// the snapshot is saved (atomically); if none was, nothing is written.
+    /// The first call loads the snapshot and checks it: its version must be the view's, its
+    /// offset must lie within `app.jsonl` and the line before it must hash to the stored hash;
+    /// otherwise the snapshot is discarded. With no usable snapshot, the whole history (archive,
+    /// then active log) is replayed; with one, only the events after its offset are read. Then
+    /// the view's [`SnapshotPolicy`](crate::SnapshotPolicy) decides whether the snapshot is
+    /// saved: by default whenever any event was folded, and never when none was. A replay of the
+    /// whole history that folded events saves under every policy but
+    /// [`manual`](crate::SnapshotPolicy::manual).
     ///
     /// # Errors
     ///
@@ -232,6 +304,41 @@ where
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn refresh(&mut self, reader: &EventReader) -> io::Result<&S> {
+        self.refresh_inner(reader)?;
+        Ok(&self.state)
+    }
+
+    /// Refreshes the view like [`refresh`](View::refresh) and reports what it did: how many
+    /// events it folded, whether (and why) it replayed the whole history, whether it saved
+    /// the snapshot, and how long it took.
+    ///
+    /// # Errors
+    ///
+    /// As [`View::refresh`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventWriter, Replay, View};
+    /// let mut writer = EventWriter::open(dir.path())?;
+    /// writer.append(&Event::new("a", serde_json::json!({})))?;
+    /// let mut view: View<u64> = View::new("count", |n, _e| n + 1, writer.views_dir());
+    /// let report = view.refresh_with_report(&writer.reader())?;
+    /// assert_eq!((report.folded, report.replay, report.saved), (1, Some(Replay::NoSnapshot), true));
+    ///
+    /// let mut reopened: View<u64> = View::new("count", |n, _e| n + 1, writer.views_dir());
+    /// let report = reopened.refresh_with_report(&writer.reader())?;
+    /// assert_eq!((report.folded, report.replay, report.saved), (0, None, false));
+    /// assert_eq!(*reopened.state(), 1); // from the snapshot
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn refresh_with_report(&mut self, reader: &EventReader) -> io::Result<RefreshReport> {
+        self.refresh_inner(reader)
+    }
+
+    fn refresh_inner(&mut self, reader: &EventReader) -> io::Result<RefreshReport> {
+        let started = Instant::now();
         check_view_name(&self.name)?;
         let generation = (
             fsutil::len_or_zero(reader.archive_path())?,
@@ -239,18 +346,21 @@ where
         );
         if !self.loaded {
             self.load(reader)?;
-        } else if !self.needs_full_replay {
+        } else if self.replay.is_none() {
             self.follow_rotation(reader, generation)?;
         }
         self.generation = Some(generation);
-        let full = std::mem::take(&mut self.needs_full_replay);
-        let state = std::mem::take(&mut self.state);
+        let replay = self.replay.take();
+        let full = replay.is_some();
+        let state = (std::mem::take(&mut self.state), Count::default());
         let folded = match self.reducer {
-            Reducer::Owned(reduce) => self.fold(reader, full, state, &fold::Owned(reduce)),
-            Reducer::Borrowed(reduce) => self.fold(reader, full, state, &fold::Borrowed(reduce)),
+            Reducer::Owned(reduce) => self.fold(reader, full, state, &Counted(fold::Owned(reduce))),
+            Reducer::Borrowed(reduce) => {
+                self.fold(reader, full, state, &Counted(fold::Borrowed(reduce)))
+            }
         };
         let Folded {
-            acc,
+            acc: (acc, count),
             tail,
             error,
             failed_in_archive,
@@ -261,17 +371,16 @@ where
         if let Some(error) = error {
             if failed_in_archive {
                 // A partial archive replay has no place in the active log: start over next time.
-                self.state = S::default();
-                self.offset = 0;
-                self.hash.clear();
-                self.needs_full_replay = true;
+                self.reset(Replay::Retry);
             } else if let Some(tail) = tail {
                 self.offset = tail.end;
                 self.hash = tail.hash;
+                self.folded(count);
             } else if full {
                 // The whole archive was folded; the active log failed before its first event.
                 self.offset = 0;
                 self.hash.clear();
+                self.folded(count);
             }
             return Err(error);
         }
@@ -279,26 +388,83 @@ where
             Some(tail) => {
                 self.offset = tail.end;
                 self.hash = tail.hash;
-                self.save()?;
             }
             // A replay that found events only in the archive still has work to keep.
             None if full && any => {
                 self.offset = 0;
                 self.hash.clear();
-                self.save()?;
             }
             None => {}
         }
-        Ok(&self.state)
+        self.folded(count);
+        let policy = self.config.effective_policy();
+        let due = count.events > 0
+            && if full {
+                !policy.is_manual()
+            } else {
+                policy.is_due(self.since_save.events, self.since_save.bytes)
+            };
+        if due {
+            // A requested rebuild usually follows a change of reducer: a crash must not bring
+            // back the snapshot it replaced, which the offset and hash check would accept.
+            let durability = if replay == Some(Replay::Requested) {
+                Durability::Durable
+            } else {
+                Durability::Cache
+            };
+            self.write_snapshot(durability)?;
+        }
+        let elapsed = started.elapsed();
+        if let Some(reason) = replay {
+            ::log::info!(
+                "eventfold: view '{}': replayed the whole history ({}): {} events in {:?}",
+                self.name,
+                reason,
+                count.events,
+                elapsed
+            );
+        }
+        Ok(RefreshReport {
+            view: self.name.clone(),
+            folded: count.events,
+            replay,
+            saved: due,
+            elapsed,
+        })
     }
 
-    fn fold<F: LineFold<S>>(
+    /// Accounts for `count` events folded into the state since the last save.
+    fn folded(&mut self, count: Count) {
+        if count.events > 0 {
+            self.unsaved = true;
+            self.since_save.events += count.events;
+            self.since_save.bytes += count.bytes;
+        }
+    }
+
+    /// Forgets the state and its position: the next refresh replays the whole history.
+    fn reset(&mut self, reason: Replay) {
+        self.state = S::default();
+        self.offset = 0;
+        self.hash.clear();
+        self.replay = Some(reason);
+        self.unsaved = false;
+        self.since_save = Count::default();
+    }
+
+    /// Discards what the snapshot (or the state in memory) holds, and says why.
+    fn discard(&mut self, reason: Replay, detail: fmt::Arguments<'_>) {
+        ::log::warn!("eventfold: view '{}': {}, rebuilding", self.name, detail);
+        self.reset(reason);
+    }
+
+    fn fold<A, F: LineFold<A>>(
         &self,
         reader: &EventReader,
         full: bool,
-        state: S,
+        state: A,
         fold: &F,
-    ) -> Folded<S> {
+    ) -> Folded<A> {
         if full {
             reader.fold_full(state, fold)
         } else {
@@ -330,10 +496,10 @@ where
                 self.hash.clear();
             }
         } else {
-            self.state = S::default();
-            self.offset = 0;
-            self.hash.clear();
-            self.needs_full_replay = true;
+            self.discard(
+                Replay::RotationMissed,
+                format_args!("a rotation archived events this view had not read"),
+            );
         }
         Ok(())
     }
@@ -341,35 +507,127 @@ where
     /// Loads the snapshot and decides whether it can be trusted.
     fn load(&mut self, reader: &EventReader) -> io::Result<()> {
         self.loaded = true;
-        match snapshot::load::<S>(&self.snapshot_path)? {
-            Some(snap) => {
-                self.state = snap.state;
-                self.offset = snap.offset;
-                self.hash = snap.hash;
+        let expected = self.config.state_version();
+        let snap = match snapshot::read::<S>(&self.snapshot_path)? {
+            snapshot::Read::Found { snapshot, len } => {
+                self.snapshot_len = usize::try_from(len).unwrap_or(0);
+                snapshot
             }
-            None => {
-                self.needs_full_replay = true;
+            snapshot::Read::Absent => {
+                self.reset(Replay::NoSnapshot);
                 return Ok(());
             }
+            snapshot::Read::Unreadable {
+                version: Some(found),
+                ..
+            } if found != expected => {
+                self.discard(
+                    Replay::VersionChanged { found, expected },
+                    format_args!("snapshot has version {found}, the view version {expected}"),
+                );
+                return Ok(());
+            }
+            snapshot::Read::Unreadable { error, .. } => {
+                self.discard(
+                    Replay::Unreadable,
+                    format_args!("snapshot cannot be read ({error})"),
+                );
+                return Ok(());
+            }
+        };
+        if snap.version != expected {
+            let found = snap.version;
+            self.discard(
+                Replay::VersionChanged { found, expected },
+                format_args!("snapshot has version {found}, the view version {expected}"),
+            );
+            return Ok(());
         }
+        self.state = snap.state;
+        self.offset = snap.offset;
+        self.hash = snap.hash;
         if self.offset > 0 {
             let size = reader.active_log_size()?;
-            let valid = self.offset <= size
-                && reader
-                    .read_line_hash_before(self.offset)?
-                    .is_some_and(|h| h == self.hash);
-            if !valid {
-                self.state = S::default();
-                self.offset = 0;
-                self.hash.clear();
-                self.needs_full_replay = true;
+            if self.offset > size {
+                let offset = self.offset;
+                self.discard(
+                    Replay::LogRewritten,
+                    format_args!(
+                        "snapshot offset {offset} lies past the end of app.jsonl ({size} bytes)"
+                    ),
+                );
+            } else if reader
+                .read_line_hash_before(self.offset)?
+                .is_none_or(|h| h != self.hash)
+            {
+                self.discard(Replay::LogRewritten, format_args!("snapshot hash mismatch"));
             }
         }
         Ok(())
     }
 
-    fn save(&self) -> io::Result<()> {
-        snapshot::save_parts(&self.snapshot_path, &self.state, self.offset, &self.hash)
+    /// Writes the snapshot of the state in memory.
+    fn write_snapshot(&mut self, durability: Durability) -> io::Result<()> {
+        let started = Instant::now();
+        let fields = snapshot::SnapshotRef {
+            state: &self.state,
+            offset: self.offset,
+            hash: &self.hash,
+            version: self.config.state_version(),
+        };
+        let len = snapshot::write(&self.snapshot_path, &fields, self.snapshot_len, durability)?;
+        self.snapshot_len = len;
+        self.unsaved = false;
+        self.since_save = Count::default();
+        ::log::debug!(
+            "eventfold: view '{}': saved its snapshot at offset {} ({} bytes, {}) in {:?}",
+            self.name,
+            self.offset,
+            len,
+            match durability {
+                Durability::Cache => "not synced",
+                Durability::Durable => "synced",
+            },
+            started.elapsed()
+        );
+        Ok(())
+    }
+
+    /// Writes the snapshot if the view holds folded events that it does not; returns whether it
+    /// wrote.
+    ///
+    /// Use it with a [`SnapshotPolicy`](crate::SnapshotPolicy) that saves less often than every
+    /// refresh, before dropping the view or at a quiet moment. Like the saves of
+    /// [`refresh`](View::refresh), it is not synced: a crash may lose it, and the next refresh
+    /// then folds those events again.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if the view's name is not a valid file name, or if the state cannot be
+    /// serialized or the file written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventWriter, SnapshotPolicy, View, ViewConfig};
+    /// let mut writer = EventWriter::open(dir.path())?;
+    /// writer.append(&Event::new("a", serde_json::json!({})))?;
+    /// let config = ViewConfig::new().policy(SnapshotPolicy::manual());
+    /// let mut view = View::<u64>::new("count", |n, _e| n + 1, writer.views_dir()).with_config(config);
+    /// view.refresh(&writer.reader())?;
+    /// assert!(view.save()?); // wrote the snapshot
+    /// assert!(!view.save()?); // nothing new since
+    /// assert!(writer.views_dir().join("count.snapshot.json").exists());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn save(&mut self) -> io::Result<bool> {
+        if !self.unsaved {
+            return Ok(false);
+        }
+        check_view_name(&self.name)?;
+        self.write_snapshot(Durability::Cache)?;
+        Ok(true)
     }
 
     /// Discards the snapshot and the state and replays the whole history.
@@ -393,14 +651,38 @@ where
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn rebuild(&mut self, reader: &EventReader) -> io::Result<&S> {
+        self.rebuild_with_report(reader)?;
+        Ok(&self.state)
+    }
+
+    /// Rebuilds the view like [`rebuild`](View::rebuild) and reports what the replay did; its
+    /// [`replay`](RefreshReport::replay) is [`Replay::Requested`].
+    ///
+    /// # Errors
+    ///
+    /// As [`View::rebuild`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventWriter, Replay, View};
+    /// let mut writer = EventWriter::open(dir.path())?;
+    /// writer.append(&Event::new("a", serde_json::json!({})))?;
+    /// writer.append(&Event::new("b", serde_json::json!({})))?;
+    /// let mut view: View<u64> = View::new("count", |n, _e| n + 1, writer.views_dir());
+    /// view.refresh(&writer.reader())?;
+    /// let report = view.rebuild_with_report(&writer.reader())?;
+    /// assert_eq!((report.replay, report.folded, report.saved), (Some(Replay::Requested), 2, true));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn rebuild_with_report(&mut self, reader: &EventReader) -> io::Result<RefreshReport> {
         check_view_name(&self.name)?;
         snapshot::delete(&self.snapshot_path)?;
-        self.state = S::default();
-        self.offset = 0;
-        self.hash.clear();
+        fsutil::sync_parent(&self.snapshot_path)?;
         self.loaded = true;
-        self.needs_full_replay = true;
-        self.refresh(reader)
+        self.reset(Replay::Requested);
+        self.refresh_inner(reader)
     }
 }
 
@@ -453,7 +735,22 @@ where
     S: Serialize + DeserializeOwned + Default + Clone + Send + 'static,
 {
     fn refresh_boxed(&mut self, reader: &EventReader) -> io::Result<()> {
-        self.refresh(reader).map(|_| ())
+        self.refresh_inner(reader)?;
+        if self.unsaved {
+            self.write_snapshot(Durability::Durable)
+        } else if fsutil::sync_existing(&self.snapshot_path)? {
+            fsutil::sync_parent(&self.snapshot_path)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn refresh_with_report_boxed(&mut self, reader: &EventReader) -> io::Result<RefreshReport> {
+        self.refresh_inner(reader)
+    }
+
+    fn save_boxed(&mut self) -> io::Result<bool> {
+        self.save()
     }
 
     fn reset_offset(&mut self) -> io::Result<()> {
@@ -462,7 +759,9 @@ where
         self.hash.clear();
         // The rotation that reset this view is accounted for; the next refresh starts afresh.
         self.generation = None;
-        self.save()
+        // Whatever the policy: the old offset points into the archived log, and nothing may
+        // find it on disk once the next append retires the rotation record.
+        self.write_snapshot(Durability::Durable)
     }
 
     fn view_name(&self) -> &str {

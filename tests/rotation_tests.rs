@@ -480,3 +480,25 @@ fn open_leaves_a_log_below_the_threshold_alone() {
     assert!(!log.archive_path().exists());
     assert_eq!(read_active(&log.reader()), events);
 }
+
+/// A view that is not registered and whose snapshot a rotation moved to offset 0 has read none
+/// of the next active log: the next rotation must not leave it at offset 0, where it would
+/// claim the events that rotation archives.
+#[test]
+fn a_snapshot_left_at_offset_zero_by_an_earlier_rotation_is_retired_by_the_next() {
+    let dir = test_dir();
+    let mut log = EventLog::open(dir.path()).unwrap();
+    let events = numbered_events(0, 4);
+    append_all(&mut log, &events[..2]);
+    View::new("solo", counter_reducer, log.views_dir())
+        .refresh(&log.reader())
+        .unwrap();
+    log.rotate().unwrap();
+    let reset = load_snapshot::<u64>(&log, "solo").expect("reset, not deleted");
+    assert_eq!((reset.state, reset.offset), (2, 0));
+
+    append_all(&mut log, &events[2..]);
+    log.rotate().unwrap();
+    let mut solo = View::new("solo", counter_reducer, log.views_dir());
+    assert_eq!(*solo.refresh(&log.reader()).unwrap(), 4);
+}
