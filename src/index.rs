@@ -389,15 +389,15 @@ impl Stats {
 
 /// Event count and `ts` range of the lines folded.
 #[derive(Debug, Default, Clone, Copy)]
-struct TsStats {
-    events: u64,
-    first: Option<u64>,
-    last: Option<u64>,
-    max: Option<u64>,
+pub(crate) struct TsStats {
+    pub events: u64,
+    pub first: Option<u64>,
+    pub last: Option<u64>,
+    pub max: Option<u64>,
 }
 
 /// Reads each line's `ts`; a line that does not parse still counts as an event, without one.
-struct TsFold;
+pub(crate) struct TsFold;
 
 impl LineFold<TsStats> for TsFold {
     type Item<'b> = Option<u64>;

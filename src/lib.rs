@@ -47,6 +47,7 @@
 #![deny(missing_docs)]
 
 mod archive;
+mod checkpoint;
 mod counted;
 mod error;
 mod event;
@@ -66,9 +67,11 @@ mod recovery;
 mod report;
 pub mod snapshot;
 mod subscribe;
+mod travel;
 mod view;
 mod writer;
 
+pub use checkpoint::Checkpoints;
 pub use error::Error;
 pub use event::{Event, EventRef};
 pub use log::{EventLog, EventLogBuilder, WaitResult};
@@ -78,6 +81,7 @@ pub use reader::{EventReader, HistoryEvents, line_hash};
 pub use report::{RefreshReport, Replay};
 pub use snapshot::Snapshot;
 pub use subscribe::{Since, Subscription, SubscriptionItem};
+pub use travel::At;
 pub use view::{ReduceFn, ReduceRefFn, View, ViewOps};
 pub use writer::{AppendConflict, AppendResult, ConditionalAppendError, EventWriter, LockMode};
 

@@ -5,6 +5,7 @@ use crate::event::Event;
 use crate::policy::{SnapshotPolicy, ViewConfig};
 use crate::reader::{EventReader, FullHistory};
 use crate::report::RefreshReport;
+use crate::travel::At;
 use crate::view::{ReduceFn, ReduceRefFn, View, ViewOps};
 use crate::writer::{AppendResult, ConditionalAppendError, EventWriter, LockMode};
 use serde::Serialize;
@@ -710,6 +711,11 @@ impl EventLog {
     where
         S: Serialize + DeserializeOwned + Default + Clone + 'static,
     {
+        Ok(self.find_view::<S>(name)?.state())
+    }
+
+    /// The registered view `name`, as a `View<S>`.
+    fn find_view<S: 'static>(&self, name: &str) -> io::Result<&View<S>> {
         let view = self
             .views
             .iter()
@@ -720,7 +726,7 @@ impl EventLog {
                     format!("no view named {name:?} is registered"),
                 )
             })?;
-        let view = view.as_any().downcast_ref::<View<S>>().ok_or_else(|| {
+        view.as_any().downcast_ref::<View<S>>().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
@@ -728,8 +734,36 @@ impl EventLog {
                     std::any::type_name::<S>()
                 ),
             )
-        })?;
-        Ok(view.state())
+        })
+    }
+
+    /// The state of the view `name` as it was at `at`; see [`View::state_at`].
+    ///
+    /// # Errors
+    ///
+    /// As [`EventLog::view`] for the name and type, then as [`View::state_at`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{At, Event, EventLog};
+    /// fn count(n: u64, _e: &Event) -> u64 { n + 1 }
+    /// let mut log = EventLog::builder(dir.path()).view::<u64>("count", count).open()?;
+    /// for _ in 0..3 {
+    ///     log.append(&Event::new("tick", serde_json::json!({})))?;
+    /// }
+    /// log.rotate()?;
+    /// log.append(&Event::new("tick", serde_json::json!({})))?;
+    /// assert_eq!(log.state_at::<u64>("count", At::Event(1))?, 2);
+    /// assert_eq!(*log.view::<u64>("count")?, 3); // the view itself is unchanged
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn state_at<S>(&self, name: &str, at: At) -> io::Result<S>
+    where
+        S: Serialize + DeserializeOwned + Default + Clone + 'static,
+    {
+        self.find_view::<S>(name)?.state_at(&self.reader, at)
     }
 
     /// Returns a reader for this log (cheap; readers are independent handles).

@@ -1,6 +1,8 @@
 //! When a view saves its snapshot ([`SnapshotPolicy`]), and the settings of one view
 //! ([`ViewConfig`]).
 
+use crate::checkpoint::Checkpoints;
+
 /// When a view writes its snapshot to disk.
 ///
 /// A snapshot is a cache: it saves a later open the work of folding the events before its
@@ -222,6 +224,7 @@ const fn min_some(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 pub struct ViewConfig {
     policy: Option<SnapshotPolicy>,
     version: u32,
+    checkpoints: Option<Checkpoints>,
 }
 
 impl ViewConfig {
@@ -286,6 +289,35 @@ impl ViewConfig {
     }
 
     /// The policy in effect: this config's, else `default`, else every refresh.
+    /// Keeps checkpoints of the view's past states, which
+    /// [`View::state_at`](crate::View::state_at) starts from (see [`Checkpoints`]). None by
+    /// default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{At, Checkpoints, Event, EventLog, ViewConfig};
+    /// fn count(n: u64, _e: &Event) -> u64 { n + 1 }
+    /// let config = ViewConfig::new().checkpoints(Checkpoints::every(2));
+    /// let mut log = EventLog::builder(dir.path()).view_with::<u64>("count", count, config).open()?;
+    /// for _ in 0..5 {
+    ///     log.append(&Event::new("tick", serde_json::json!({})))?;
+    /// }
+    /// log.refresh_all()?; // leaves checkpoints after 2 and 4 events
+    /// assert_eq!(log.state_at::<u64>("count", At::Event(2))?, 3);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[must_use]
+    pub fn checkpoints(mut self, checkpoints: Checkpoints) -> Self {
+        self.checkpoints = Some(checkpoints);
+        self
+    }
+
+    pub(crate) fn checkpoint_settings(&self) -> Option<Checkpoints> {
+        self.checkpoints
+    }
+
     pub(crate) fn effective_policy(&self) -> SnapshotPolicy {
         self.policy.unwrap_or_default()
     }

@@ -620,19 +620,24 @@ impl EventReader {
     /// The committed range is mapped one segment at a time, so memory use does not grow with
     /// the log.
     pub(crate) fn fold_active<A, F: LineFold<A>>(&self, from: u64, acc: A, fold: &F) -> Folded<A> {
-        self.fold_active_pausing(from, acc, fold, &mut NoPauses)
+        self.fold_active_pausing(from, 0, acc, fold, &mut NoPauses)
     }
 
-    /// [`fold_active`](Self::fold_active), pausing where `pauses` says.
+    /// [`fold_active`](Self::fold_active), pausing where `pauses` says; `active_base` is the
+    /// position where the active log begins.
     pub(crate) fn fold_active_pausing<A, F: LineFold<A>, P: Pauses<A>>(
         &self,
         from: u64,
+        active_base: u64,
         acc: A,
         fold: &F,
         pauses: &mut P,
     ) -> Folded<A> {
         match open_committed(&self.log_path, from) {
-            Ok((file, end)) => self.fold_file(&file, from, end, Folded::start(acc), fold, pauses),
+            Ok((file, end)) => {
+                let folded = Folded::start(acc);
+                self.fold_file(&file, (from, end), active_base, folded, fold, pauses)
+            }
             Err(e) => Folded::failed(acc, e, false),
         }
     }
@@ -641,8 +646,8 @@ impl EventReader {
     fn fold_file<A, F: LineFold<A>, P: Pauses<A>>(
         &self,
         file: &File,
-        from: u64,
-        end: u64,
+        (from, end): (u64, u64),
+        active_base: u64,
         mut folded: Folded<A>,
         fold: &F,
         pauses: &mut P,
@@ -672,7 +677,13 @@ impl EventReader {
                 drop(previous);
                 map(segments.next())
             };
-            let place = |end| Place::Active(start + end as u64);
+            let place = |end| {
+                let offset = start + end as u64;
+                Place {
+                    position: active_base + offset,
+                    active: Some(offset),
+                }
+            };
             let bad;
             let next;
             (folded, bad, next) = fold_paused(&region, folded, fold, pauses, place, side);
@@ -719,8 +730,8 @@ impl EventReader {
             Err(e) => return Folded::failed(acc, e, false),
         };
         let limit = history.archive_limit;
-        let (start, active_from) = if position == 0 {
-            (Some(ArchiveStart::default()), 0)
+        let (start, active_from, active_base) = if position == 0 {
+            (Some(ArchiveStart::default()), 0, 0)
         } else {
             let index = match self.archive_index(limit) {
                 Ok(index) => index,
@@ -735,9 +746,9 @@ impl EventReader {
                         lines_before: frame.first_line,
                         skip_to: position,
                     };
-                    (Some(start), 0)
+                    (Some(start), 0, 0)
                 }
-                None => (None, position - index.content_len()),
+                None => (None, position - index.content_len(), index.content_len()),
             }
         };
         let mut folded = Folded::start(acc);
@@ -747,9 +758,10 @@ impl EventReader {
                 return folded;
             }
         }
+        let active_base = folded.archive_end.unwrap_or(active_base);
         match history.active {
             Some((file, end)) if active_from <= end => {
-                self.fold_file(&file, active_from, end, folded, fold, pauses)
+                self.fold_file(&file, (active_from, end), active_base, folded, fold, pauses)
             }
             _ => folded,
         }
@@ -797,7 +809,10 @@ impl EventReader {
             let cut = start.skip_to.saturating_sub(window.offset);
             let cut = cut.min(window.bytes().len() as u64) as usize;
             let base = window.offset + cut as u64;
-            let place = |end| Place::Archive(base + end as u64);
+            let place = |end| Place {
+                position: base + end as u64,
+                active: None,
+            };
             let buf = &window.bytes()[cut..];
             let bad;
             let next;
@@ -823,6 +838,48 @@ impl EventReader {
                 Err(e) => return folded.fail_in_archive(e),
             }
         }
+    }
+
+    /// What lies before `offset` of the active log: how many events the history holds before
+    /// it, their largest `ts` (`None` when some event has none, or there is none), and the
+    /// position where the active log begins.
+    pub(crate) fn before_active_offset(&self, offset: u64) -> io::Result<Before> {
+        let history = self.history()?;
+        let index = self.archive_index(history.archive_limit)?;
+        let mut before = Before {
+            events: index.events(),
+            max_ts: None,
+            active_base: index.content_len(),
+        };
+        let mut known = true;
+        for frame in &index.frames {
+            match frame.max_ts {
+                Some(ts) => before.max_ts = before.max_ts.max(Some(ts)),
+                None => known &= frame.events == 0,
+            }
+        }
+        if let Some((file, end)) = history.active
+            && offset > 0
+        {
+            let folded = self.fold_file(
+                &file,
+                (0, offset.min(end)),
+                before.active_base,
+                Folded::start(index::TsStats::default()),
+                &index::TsFold,
+                &mut NoPauses,
+            );
+            if let Some(error) = folded.error {
+                return Err(error);
+            }
+            before.events += folded.acc.events;
+            before.max_ts = before.max_ts.max(folded.acc.max);
+            known &= folded.acc.events == 0 || folded.acc.max.is_some();
+        }
+        if !known {
+            before.max_ts = None;
+        }
+        Ok(before)
     }
 
     /// The hash of the line that ends just before `position` (the line of the last event
@@ -876,6 +933,15 @@ impl EventReader {
     }
 }
 
+/// What the history holds before an offset of the active log (see
+/// [`EventReader::before_active_offset`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Before {
+    pub events: u64,
+    pub max_ts: Option<u64>,
+    pub active_base: u64,
+}
+
 /// Where a fold enters the archive: the frame at `frame_offset` of the file, whose content
 /// starts at `frame_start` in the history after `lines_before` newlines, with the lines before
 /// `skip_to` left out.
@@ -887,12 +953,12 @@ struct ArchiveStart {
     skip_to: u64,
 }
 
-/// Where a fold paused: just past the last event folded, in the archive's decompressed stream
-/// or in the active log.
+/// Where a fold paused: just past the last event folded, as a position in the history, and as
+/// an offset in the active log when it is there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Place {
-    Archive(u64),
-    Active(u64),
+pub(crate) struct Place {
+    pub position: u64,
+    pub active: Option<u64>,
 }
 
 /// Where a fold pauses, and what happens there (checkpoints are written at pauses, and time
@@ -904,7 +970,8 @@ pub(crate) trait Pauses<A> {
 
     /// The fold stopped where [`until`](Pauses::until) said: `acc` has folded `folded` events,
     /// the last of them `last_line`, ending at `place`; `max_ts` is the largest `ts` this fold
-    /// has folded, when tracked. Returns whether to go on.
+    /// has folded, when tracked. Returns whether to go on. (In the active log, the position of
+    /// `place` is right when the fold was given where the active log begins.)
     fn pause(
         &mut self,
         acc: &A,
@@ -965,7 +1032,7 @@ where
             here = pos + end;
             let line = &buf[pos + line.start..pos + line.end];
             folded.any = true;
-            if let Place::Active(end) = place(here) {
+            if let Some(end) = place(here).active {
                 folded.tail = Some(Tail {
                     end,
                     hash: line_hash(line),

@@ -61,8 +61,8 @@ impl<S> Snapshot<S> {
 }
 
 /// The fields of a snapshot file, borrowed, so saving never clones the state. `version` is
-/// written only when it is not 0, so that the snapshots of views without a version keep
-/// eventfold 0.2.0's bytes.
+/// written only when it is not 0, and `events` and `max_ts` only for views that keep
+/// checkpoints, so that the snapshots of other views keep eventfold 0.2.0's bytes.
 #[derive(Serialize)]
 pub(crate) struct SnapshotRef<'a, S> {
     pub state: &'a S,
@@ -70,6 +70,12 @@ pub(crate) struct SnapshotRef<'a, S> {
     pub hash: &'a str,
     #[serde(skip_serializing_if = "is_zero")]
     pub version: u32,
+    /// Events folded into the state, from the first of the history.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<u64>,
+    /// The largest `ts` folded into the state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_ts: Option<u64>,
 }
 
 fn is_zero(version: &u32) -> bool {
@@ -84,6 +90,10 @@ pub(crate) struct Stored<S> {
     pub hash: String,
     #[serde(default)]
     pub version: u32,
+    #[serde(default)]
+    pub events: Option<u64>,
+    #[serde(default)]
+    pub max_ts: Option<u64>,
 }
 
 /// Only the version of a snapshot file, read when its state could not be.
@@ -145,6 +155,8 @@ pub fn save<S: Serialize>(path: &Path, snapshot: &Snapshot<S>) -> io::Result<()>
         offset: snapshot.offset,
         hash: &snapshot.hash,
         version: 0,
+        events: None,
+        max_ts: None,
     };
     write(path, &fields, 0, Durability::Durable).map(|_| ())
 }
@@ -341,6 +353,8 @@ fn retire(
                 offset: 0,
                 hash: "",
                 version: snapshot.version,
+                events: snapshot.events,
+                max_ts: snapshot.max_ts,
             };
             write(&path, &fields, len as usize, Durability::Durable)?;
         } else {
@@ -364,6 +378,8 @@ mod tests {
             offset,
             hash,
             version,
+            events: None,
+            max_ts: None,
         };
         write(
             &dir.join(format!("{name}.snapshot.json")),

@@ -1,15 +1,18 @@
 //! Views: state derived from the log by a reducer, cached in a snapshot file.
 
+use crate::checkpoint::{self, Mark};
 use crate::counted::{Count, Counted};
 use crate::error::check_view_name;
 use crate::event::{Event, EventRef};
+use crate::fold::Until;
 use crate::fold::{self, LineFold};
 use crate::fsutil;
 use crate::policy::ViewConfig;
-use crate::reader::{EventReader, Folded};
+use crate::reader::{EventReader, Folded, Pauses, Place};
 use crate::recovery;
 use crate::report::{RefreshReport, Replay};
 use crate::snapshot::{self, Durability};
+use crate::travel::{self, At, Start};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::any::Any;
@@ -173,6 +176,20 @@ pub struct View<S> {
     /// The archive's length and the active log's inode when the state was last brought up to
     /// date, to notice a rotation since (for views not reset by it, such as standalone ones).
     generation: Option<(u64, u64)>,
+    /// For a view that keeps checkpoints: where its state stands in the history, once known.
+    tracked: Option<Tracked>,
+}
+
+/// Where a view's state stands in the history, kept by views with checkpoints: what a
+/// checkpoint records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Tracked {
+    /// Events folded into the state, from the first of the history.
+    events: u64,
+    /// The largest `ts` folded (`None` when not known).
+    max_ts: Option<u64>,
+    /// The position where the active log the view's offset points into begins.
+    active_base: u64,
 }
 
 impl<S: fmt::Debug> fmt::Debug for View<S> {
@@ -243,6 +260,7 @@ where
             since_save: Count::default(),
             snapshot_len: 0,
             generation: None,
+            tracked: None,
         }
     }
 
@@ -352,13 +370,28 @@ where
         self.generation = Some(generation);
         let replay = self.replay.take();
         let full = replay.is_some();
+        if let Some(reason) = replay {
+            self.forget_checkpoints(reason)?;
+        }
+        let checkpoints = self.start_tracking(reader, full)?;
         let state = (std::mem::take(&mut self.state), Count::default());
         let folded = match self.reducer {
-            Reducer::Owned(reduce) => self.fold(reader, full, state, &Counted(fold::Owned(reduce))),
+            Reducer::Owned(reduce) => {
+                let fold = Counted(fold::Owned(reduce));
+                self.fold(reader, full, state, &fold, checkpoints)
+            }
             Reducer::Borrowed(reduce) => {
-                self.fold(reader, full, state, &Counted(fold::Borrowed(reduce)))
+                let fold = Counted(fold::Borrowed(reduce));
+                self.fold(reader, full, state, &fold, checkpoints)
             }
         };
+        if let Some(tracked) = self.tracked.as_mut() {
+            tracked.events += folded.events;
+            tracked.max_ts = tracked.max_ts.max(folded.max_ts);
+            if let Some(end) = folded.archive_end {
+                tracked.active_base = end;
+            }
+        }
         let Folded {
             acc: (acc, count),
             tail,
@@ -447,6 +480,7 @@ where
         self.state = S::default();
         self.offset = 0;
         self.hash.clear();
+        self.tracked = None;
         self.replay = Some(reason);
         self.unsaved = false;
         self.since_save = Count::default();
@@ -458,17 +492,154 @@ where
         self.reset(reason);
     }
 
-    fn fold<A, F: LineFold<A>>(
+    fn fold<F: LineFold<(S, Count)>>(
         &self,
         reader: &EventReader,
         full: bool,
-        state: A,
+        state: (S, Count),
         fold: &F,
-    ) -> Folded<A> {
+        checkpoints: Option<CheckpointWriter>,
+    ) -> Folded<(S, Count)> {
+        match (checkpoints, full) {
+            (None, true) => reader.fold_full(state, fold),
+            (None, false) => reader.fold_active(self.offset, state, fold),
+            (Some(mut writer), true) => reader.fold_full_pausing(state, fold, &mut writer),
+            (Some(mut writer), false) => {
+                let base = writer.active_base;
+                reader.fold_active_pausing(self.offset, base, state, fold, &mut writer)
+            }
+        }
+    }
+
+    /// For a view that keeps checkpoints, before a fold: makes sure the view knows where its
+    /// state stands in the history (from scratch, from its snapshot, or counted), and returns
+    /// what writes the checkpoints the fold passes.
+    fn start_tracking(
+        &mut self,
+        reader: &EventReader,
+        full: bool,
+    ) -> io::Result<Option<CheckpointWriter>> {
+        let Some(settings) = self.config.checkpoint_settings() else {
+            self.tracked = None;
+            return Ok(None);
+        };
         if full {
-            reader.fold_full(state, fold)
-        } else {
-            reader.fold_active(self.offset, state, fold)
+            self.tracked = Some(Tracked {
+                events: 0,
+                max_ts: None,
+                active_base: 0,
+            });
+        } else if self.tracked.is_none() {
+            let before = reader.before_active_offset(self.offset)?;
+            self.tracked = Some(Tracked {
+                events: before.events,
+                max_ts: before.max_ts,
+                active_base: before.active_base,
+            });
+        }
+        let tracked = self.tracked.expect("set above");
+        Ok(settings.interval().map(|every| CheckpointWriter {
+            dir: self.checkpoint_dir(),
+            name: self.name.clone(),
+            every,
+            keep_last: settings.kept(),
+            version: self.config.state_version(),
+            events: tracked.events,
+            max_ts: tracked.max_ts,
+            active_base: tracked.active_base,
+        }))
+    }
+
+    /// Removes the view's checkpoints when a replay means they no longer hold its states:
+    /// the reducer changed (a rebuild was asked for, or the version changed) or the log was
+    /// rewritten.
+    fn forget_checkpoints(&self, reason: Replay) -> io::Result<()> {
+        let stale = matches!(
+            reason,
+            Replay::Requested | Replay::VersionChanged { .. } | Replay::LogRewritten
+        );
+        if stale && self.config.checkpoint_settings().is_some() {
+            checkpoint::clear(&self.checkpoint_dir())?;
+        }
+        Ok(())
+    }
+
+    fn checkpoint_dir(&self) -> PathBuf {
+        checkpoint::dir(
+            self.snapshot_path.parent().unwrap_or(Path::new(".")),
+            &self.name,
+        )
+    }
+
+    /// The view's state as it was at `at`: every event up to and including that point folded
+    /// by the view's reducer, from a default state.
+    ///
+    /// It does not replay from the first event when it can avoid it: it starts from the newest
+    /// of the view's [checkpoints](crate::Checkpoints) (if it keeps any), or from its own state
+    /// in memory, that lies at or before the point and still matches the log (same version, and
+    /// the line it last folded still in place), and folds on from there. The archive index
+    /// lets it begin inside the archive without decompressing the frames before. The view
+    /// itself does not change. A point past the end of the history gives the state of the whole
+    /// history as it is now.
+    ///
+    /// # Errors
+    ///
+    /// As [`View::refresh`]: a file that cannot be read, a malformed line or a damaged archive
+    /// frame met on the way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{At, Event, EventWriter, View};
+    /// let mut writer = EventWriter::open(dir.path())?;
+    /// for price in [10, 20, 30] {
+    ///     let mut event = Event::new("price", serde_json::json!(price));
+    ///     event.ts = 1_700_000_000 + price; // stamped at 10, 20 and 30 seconds
+    ///     writer.append(&event)?;
+    /// }
+    /// fn last(_: u64, e: &Event) -> u64 { e.data.as_u64().unwrap_or(0) }
+    /// let view: View<u64> = View::new("last_price", last, writer.views_dir());
+    /// let reader = writer.reader();
+    /// assert_eq!(view.state_at(&reader, At::Event(0))?, 10);
+    /// assert_eq!(view.state_at(&reader, At::Time(1_700_000_025))?, 20);
+    /// assert_eq!(view.state_at(&reader, At::Event(99))?, 30); // past the end: all of it
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn state_at(&self, reader: &EventReader, at: At) -> io::Result<S> {
+        check_view_name(&self.name)?;
+        let dir = self
+            .config
+            .checkpoint_settings()
+            .map(|_| self.checkpoint_dir());
+        let version = self.config.state_version();
+        let live = self.tracked.filter(|_| self.loaded).map(|tracked| Start {
+            mark: Mark {
+                events: tracked.events,
+                position: tracked.active_base + self.offset,
+                hash: self.hash.clone(),
+                max_ts: tracked.max_ts,
+                version,
+            },
+            state: &self.state,
+        });
+        match self.reducer {
+            Reducer::Owned(reduce) => travel::state_at(
+                reader,
+                &fold::Owned(reduce),
+                dir.as_deref(),
+                version,
+                at,
+                live,
+            ),
+            Reducer::Borrowed(reduce) => travel::state_at(
+                reader,
+                &fold::Borrowed(reduce),
+                dir.as_deref(),
+                version,
+                at,
+                live,
+            ),
         }
     }
 
@@ -492,6 +663,9 @@ where
         });
         if caught_up {
             if reader.history()?.active.is_some() {
+                if let Some(tracked) = self.tracked.as_mut() {
+                    tracked.active_base += self.offset;
+                }
                 self.offset = 0;
                 self.hash.clear();
             }
@@ -546,6 +720,19 @@ where
         self.state = snap.state;
         self.offset = snap.offset;
         self.hash = snap.hash;
+        // Where the state stands: recorded by views with checkpoints; the position where the
+        // active log begins is looked up when a fold needs it.
+        self.tracked = None;
+        if self.config.checkpoint_settings().is_some()
+            && let Some(events) = snap.events
+        {
+            let base = reader.before_active_offset(0)?.active_base;
+            self.tracked = Some(Tracked {
+                events,
+                max_ts: snap.max_ts,
+                active_base: base,
+            });
+        }
         if self.offset > 0 {
             let size = reader.active_log_size()?;
             if self.offset > size {
@@ -574,6 +761,8 @@ where
             offset: self.offset,
             hash: &self.hash,
             version: self.config.state_version(),
+            events: self.tracked.map(|t| t.events),
+            max_ts: self.tracked.and_then(|t| t.max_ts),
         };
         let len = snapshot::write(&self.snapshot_path, &fields, self.snapshot_len, durability)?;
         self.snapshot_len = len;
@@ -755,6 +944,26 @@ where
 
     fn reset_offset(&mut self) -> io::Result<()> {
         check_view_name(&self.name)?;
+        if let Some(tracked) = self.tracked.as_mut() {
+            // The view had read the whole archived log: its state is the state at the end of
+            // the archive, where the new active log begins.
+            tracked.active_base += self.offset;
+            let at_rotation = self
+                .config
+                .checkpoint_settings()
+                .is_some_and(|c| c.at_rotations());
+            if at_rotation && tracked.events > 0 && !self.hash.is_empty() {
+                let mark = Mark {
+                    events: tracked.events,
+                    position: tracked.active_base,
+                    hash: self.hash.clone(),
+                    max_ts: tracked.max_ts,
+                    version: self.config.state_version(),
+                };
+                let kept = self.config.checkpoint_settings().and_then(|c| c.kept());
+                checkpoint::write(&self.checkpoint_dir(), &mark, &self.state, kept)?;
+            }
+        }
         self.offset = 0;
         self.hash.clear();
         // The rotation that reset this view is accounted for; the next refresh starts afresh.
@@ -774,5 +983,60 @@ where
 
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
+    }
+}
+
+/// Writes a checkpoint every `every` events of the history as a view's fold passes them.
+struct CheckpointWriter {
+    dir: PathBuf,
+    name: String,
+    every: u64,
+    keep_last: Option<usize>,
+    version: u32,
+    /// Events folded, and the largest `ts` folded, before this fold began.
+    events: u64,
+    max_ts: Option<u64>,
+    /// Where the active log begins in the history.
+    active_base: u64,
+}
+
+impl<S: Serialize> Pauses<(S, Count)> for CheckpointWriter {
+    fn until(&self, folded: u64) -> Until {
+        let events = self.events + folded;
+        let next = (events / self.every + 1) * self.every;
+        Until {
+            stop: fold::Stop::After(next - events),
+            track_ts: true,
+        }
+    }
+
+    fn pause(
+        &mut self,
+        (state, _): &(S, Count),
+        folded: u64,
+        place: Place,
+        last_line: Option<&[u8]>,
+        max_ts: Option<u64>,
+    ) -> bool {
+        let Some(line) = last_line else {
+            return true;
+        };
+        let mark = Mark {
+            events: self.events + folded,
+            position: place.position,
+            hash: crate::line_hash(line),
+            max_ts: self.max_ts.max(max_ts),
+            version: self.version,
+        };
+        // A checkpoint is a cache: failing to write one costs a longer fold later, not the
+        // refresh.
+        if let Err(e) = checkpoint::write(&self.dir, &mark, state, self.keep_last) {
+            ::log::warn!(
+                "eventfold: view '{}': could not write the checkpoint after {} events: {e}",
+                self.name,
+                mark.events
+            );
+        }
+        true
     }
 }
