@@ -16,8 +16,9 @@
 //! up: the calling thread parses the chunk the helper sits on, and drops the helper's copy.
 
 use crate::event::{Event, EventRef};
-use crate::lines::Lines;
+use crate::lines::{Line, Lines};
 use crate::parse::ParseError;
+use crate::structural::Index;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -44,6 +45,22 @@ pub(crate) trait LineFold<A>: Sync {
 
     /// Parses one line (without its newline).
     fn parse<'b>(&self, line: &'b [u8]) -> Result<Self::Item<'b>, ParseError>;
+
+    /// Whether [`LineFold::parse_in`] reads a chunk's structural index (building one costs a
+    /// pass over the chunk, so folds that would not read it do not get one).
+    const INDEXED: bool = false;
+
+    /// Parses a line of a chunk, with the chunk's structural index when one was built. The
+    /// result is [`LineFold::parse`]'s; the chunk's earlier lines have all been accepted.
+    #[inline]
+    fn parse_in<'b>(
+        &self,
+        index: Option<&Index<'b>>,
+        line: Line<'b>,
+    ) -> Result<Self::Item<'b>, ParseError> {
+        let _ = index;
+        self.parse(line.bytes)
+    }
 
     /// Folds one parsed line into the accumulator.
     fn reduce(&self, acc: A, item: &Self::Item<'_>) -> A;
@@ -80,6 +97,20 @@ impl<S> LineFold<S> for Borrowed<S> {
     #[inline]
     fn parse<'b>(&self, line: &'b [u8]) -> Result<EventRef<'b>, ParseError> {
         EventRef::parse_line(line)
+    }
+
+    const INDEXED: bool = true;
+
+    #[inline]
+    fn parse_in<'b>(
+        &self,
+        index: Option<&Index<'b>>,
+        line: Line<'b>,
+    ) -> Result<EventRef<'b>, ParseError> {
+        match index {
+            Some(index) => index.envelope(line).map(EventRef::from_envelope),
+            None => EventRef::parse_line(line.bytes),
+        }
     }
 
     #[inline]
@@ -133,21 +164,31 @@ where
     }
 }
 
-/// The reference path: one line after another on the calling thread.
+/// The reference path: one line after another on the calling thread (a chunk at a time when
+/// the fold reads a structural index).
 pub(crate) fn fold_sequential<A, F: LineFold<A>>(buf: &[u8], mut acc: A, fold: &F) -> BufFold<A> {
     let mut last = None;
-    for line in Lines::new(buf) {
-        match fold.parse(line.bytes) {
-            Ok(item) => acc = fold.reduce(acc, &item),
-            Err(reason) => {
-                return BufFold {
-                    acc,
-                    last,
-                    bad: Some((line.start, reason.to_string())),
-                };
+    let window = if F::INDEXED { CHUNK } else { usize::MAX };
+    let mut base = 0;
+    while base < buf.len() {
+        let end = chunk_end(buf, base, window);
+        let chunk = &buf[base..end];
+        let index = if F::INDEXED { Index::new(chunk) } else { None };
+        for line in Lines::new(chunk) {
+            let start = base + line.start;
+            match fold.parse_in(index.as_ref(), line) {
+                Ok(item) => acc = fold.reduce(acc, &item),
+                Err(reason) => {
+                    return BufFold {
+                        acc,
+                        last,
+                        bad: Some((start, reason.to_string())),
+                    };
+                }
             }
+            last = Some((base + line.end(), start..start + line.bytes.len()));
         }
-        last = Some((line.end(), line.start..line.start + line.bytes.len()));
+        base = end;
     }
     BufFold {
         acc,
@@ -178,9 +219,11 @@ fn parse_chunk<'b, A, F: LineFold<A>>(
         last: None,
         bad: None,
     };
-    for line in Lines::new(&buf[range]) {
+    let chunk = &buf[range];
+    let index = if F::INDEXED { Index::new(chunk) } else { None };
+    for line in Lines::new(chunk) {
         let start = base + line.start;
-        match fold.parse(line.bytes) {
+        match fold.parse_in(index.as_ref(), line) {
             Ok(item) => parsed.items.push(item),
             Err(reason) => {
                 parsed.bad = Some((start, reason.to_string()));
@@ -198,15 +241,21 @@ fn chunk_ranges(buf: &[u8], chunk: usize) -> Vec<std::ops::Range<usize>> {
     let mut ranges = Vec::with_capacity(buf.len() / chunk + 1);
     let mut start = 0;
     while start < buf.len() {
-        let target = (start + chunk).min(buf.len());
-        let end = match memchr::memchr(b'\n', &buf[target..]) {
-            Some(i) => target + i + 1,
-            None => buf.len(),
-        };
+        let end = chunk_end(buf, start, chunk);
         ranges.push(start..end);
         start = end;
     }
     ranges
+}
+
+/// The end of the range of about `chunk` bytes that starts at `start`: just after the first
+/// newline from `start + chunk` on, or `buf.len()`.
+fn chunk_end(buf: &[u8], start: usize, chunk: usize) -> usize {
+    let target = start.saturating_add(chunk).min(buf.len());
+    match memchr::memchr(b'\n', &buf[target..]) {
+        Some(i) => target + i + 1,
+        None => buf.len(),
+    }
 }
 
 /// The shortest wait for a helper's chunk before the reducing thread parses it itself.

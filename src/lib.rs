@@ -59,7 +59,9 @@ mod mmap;
 mod parse;
 mod reader;
 mod recovery;
+mod simd;
 pub mod snapshot;
+mod structural;
 mod view;
 mod writer;
 

@@ -102,6 +102,25 @@ pub(crate) fn event(line: &[u8]) -> Result<Event, ParseError> {
     })
 }
 
+/// Validates the number or literal (`true`, `false`, `null`) that starts at `at` in `line`,
+/// with the scalar parser's checks, and returns where it ends; `None` if it is not one.
+pub(crate) fn atom_end(line: &[u8], at: usize) -> Option<usize> {
+    let mut parser = Parser::new(line);
+    parser.i = at;
+    match line.get(at) {
+        Some(b'"' | b'{' | b'[') | None => None,
+        Some(_) => parser.value().ok().map(|()| parser.i),
+    }
+}
+
+/// Reads the value of `ts` that starts at `at` in `line` as the scalar parser does, returning
+/// it and where it ends; `None` where the scalar parser finds an error.
+pub(crate) fn timestamp_at(line: &[u8], at: usize) -> Option<(u64, usize)> {
+    let mut parser = Parser::new(line);
+    parser.i = at;
+    parser.timestamp().ok().map(|ts| (ts, parser.i))
+}
+
 /// The text of a slice of the line the parser has accepted, from one token boundary to another.
 ///
 /// Bytes outside strings must be ASCII JSON syntax, so only string contents can hold other
