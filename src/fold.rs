@@ -15,10 +15,10 @@
 //! allocators. A helper that stalls (its CPU taken by another program) does not hold the fold
 //! up: the calling thread parses the chunk the helper sits on, and drops the helper's copy.
 
+use crate::chunk::{self, Index};
 use crate::event::{Event, EventRef};
-use crate::lines::{Line, Lines};
+use crate::lines::Line;
 use crate::parse::ParseError;
-use crate::structural::Index;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -46,12 +46,12 @@ pub(crate) trait LineFold<A>: Sync {
     /// Parses one line (without its newline).
     fn parse<'b>(&self, line: &'b [u8]) -> Result<Self::Item<'b>, ParseError>;
 
-    /// Whether [`LineFold::parse_in`] reads a chunk's structural index (building one costs a
-    /// pass over the chunk, so folds that would not read it do not get one).
+    /// Whether [`LineFold::parse_in`] reads a chunk's index (building one costs a pass over
+    /// the chunk, so folds that would not read it do not get one).
     const INDEXED: bool = false;
 
-    /// Parses a line of a chunk, with the chunk's structural index when one was built. The
-    /// result is [`LineFold::parse`]'s; the chunk's earlier lines have all been accepted.
+    /// Parses a line of a chunk, with the chunk's index when one was built; the result is
+    /// [`LineFold::parse`]'s.
     #[inline]
     fn parse_in<'b>(
         &self,
@@ -81,6 +81,16 @@ impl<S> LineFold<S> for Owned<S> {
         crate::parse::event(line)
     }
 
+    const INDEXED: bool = true;
+
+    #[inline]
+    fn parse_in<'b>(&self, index: Option<&Index<'b>>, line: Line<'b>) -> Result<Event, ParseError> {
+        match index.and_then(|index| index.stops(line)) {
+            Some(stops) => crate::parse::event_in(line.bytes, stops),
+            None => crate::parse::event(line.bytes),
+        }
+    }
+
     #[inline]
     fn reduce(&self, acc: S, item: &Event) -> S {
         (self.0)(acc, item)
@@ -107,8 +117,10 @@ impl<S> LineFold<S> for Borrowed<S> {
         index: Option<&Index<'b>>,
         line: Line<'b>,
     ) -> Result<EventRef<'b>, ParseError> {
-        match index {
-            Some(index) => index.envelope(line).map(EventRef::from_envelope),
+        match index.and_then(|index| index.stops(line)) {
+            Some(stops) => {
+                crate::parse::envelope_in(line.bytes, stops).map(EventRef::from_envelope)
+            }
             None => EventRef::parse_line(line.bytes),
         }
     }
@@ -165,7 +177,7 @@ where
 }
 
 /// The reference path: one line after another on the calling thread (a chunk at a time when
-/// the fold reads a structural index).
+/// the fold reads a chunk index).
 pub(crate) fn fold_sequential<A, F: LineFold<A>>(buf: &[u8], mut acc: A, fold: &F) -> BufFold<A> {
     let mut last = None;
     let window = if F::INDEXED { CHUNK } else { usize::MAX };
@@ -174,7 +186,7 @@ pub(crate) fn fold_sequential<A, F: LineFold<A>>(buf: &[u8], mut acc: A, fold: &
         let end = chunk_end(buf, base, window);
         let chunk = &buf[base..end];
         let index = if F::INDEXED { Index::new(chunk) } else { None };
-        for line in Lines::new(chunk) {
+        for line in chunk::lines(chunk, index.as_ref()) {
             let start = base + line.start;
             match fold.parse_in(index.as_ref(), line) {
                 Ok(item) => acc = fold.reduce(acc, &item),
@@ -221,7 +233,7 @@ fn parse_chunk<'b, A, F: LineFold<A>>(
     };
     let chunk = &buf[range];
     let index = if F::INDEXED { Index::new(chunk) } else { None };
-    for line in Lines::new(chunk) {
+    for line in chunk::lines(chunk, index.as_ref()) {
         let start = base + line.start;
         match fold.parse_in(index.as_ref(), line) {
             Ok(item) => parsed.items.push(item),

@@ -47,6 +47,7 @@
 #![deny(missing_docs)]
 
 mod archive;
+mod chunk;
 mod error;
 mod event;
 #[cfg(test)]
@@ -61,7 +62,6 @@ mod reader;
 mod recovery;
 mod simd;
 pub mod snapshot;
-mod structural;
 mod view;
 mod writer;
 
@@ -72,6 +72,20 @@ pub use reader::{EventReader, line_hash};
 pub use snapshot::Snapshot;
 pub use view::{ReduceFn, ReduceRefFn, View, ViewOps};
 pub use writer::{AppendConflict, AppendResult, ConditionalAppendError, EventWriter, LockMode};
+
+/// Entry points for the fuzz targets, compiled only under `--cfg fuzzing` (which cargo-fuzz
+/// sets): not part of the API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Checks the SIMD chunk index against its references on `buf`, a chunk of lines: every
+    /// implementation's byte classes against the portable ones, its lines against memchr's,
+    /// and the parse of every line with the index against the scalar parse (the same events,
+    /// the same errors at the same bytes). Panics on any difference.
+    pub fn check_simd_against_scalar(buf: &[u8]) {
+        crate::chunk::check::all(buf);
+    }
+}
 
 /// The README's examples, compiled and run as doctests so they stay true.
 #[doc = include_str!("../README.md")]

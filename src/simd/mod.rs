@@ -1,12 +1,12 @@
-//! Byte classification with SIMD: the one part of the structural index that depends on the
+//! Byte classification with SIMD: the one part of a chunk's index that depends on the
 //! instruction set.
 //!
-//! [`for_each_block`] reads a chunk 64 bytes at a time and hands [`Masks`] (one bit per byte
-//! for quotes, backslashes, `{}[]:,`, JSON whitespace and control characters) to a callback;
-//! everything built on the masks is portable code in [`crate::structural`]. There is one
-//! module per instruction set, chosen once at run time ([`detected`]): AVX2 or SSE4.2 on
-//! x86-64, NEON on aarch64. [`portable`] is the plain version beside them: the tests check
-//! every implementation the CPU runs against it on the same bytes.
+//! [`for_each_block`] reads a chunk 64 bytes at a time and hands [`Masks`] to a callback: one
+//! bit per byte for the bytes that end a run of plain string bytes (quotes, backslashes and
+//! control characters), and one for newlines. [`crate::chunk`] builds the index from them.
+//! There is one module per instruction set, chosen once at run time ([`detected`]): AVX2 or
+//! SSE4.2 on x86-64, NEON on aarch64. [`portable`] is the plain version beside them: the tests
+//! check every implementation the CPU runs against it on the same bytes.
 //!
 //! This is the only module besides `mmap` that may use `unsafe`: the intrinsics that read
 //! memory take raw pointers, and a function compiled for an instruction set may only be
@@ -31,16 +31,10 @@ pub(crate) const PARSER_VAR: &str = "EVENTFOLD_PARSER";
 /// The classes of 64 consecutive bytes: bit `i` of each mask stands for byte `i`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Masks {
-    /// `"`
-    pub quote: u64,
-    /// `\`
-    pub backslash: u64,
-    /// `{`, `}`, `[`, `]`, `:` and `,`
-    pub op: u64,
-    /// Space, tab, line feed and carriage return: JSON's whitespace.
-    pub ws: u64,
-    /// Bytes below 0x20.
-    pub ctrl: u64,
+    /// `"`, `\` and the bytes below 0x20: where a run of plain string bytes stops.
+    pub stops: u64,
+    /// `\n`
+    pub newline: u64,
 }
 
 /// An implementation of [`for_each_block`].
@@ -118,8 +112,7 @@ pub(crate) fn for_each_block(isa: Isa, chunk: &[u8], f: impl FnMut(Masks)) {
     }
 }
 
-/// The last, partial block of a chunk, padded with spaces (whitespace belongs to no token, so
-/// the padding changes nothing that the index records).
+/// The last, partial block of a chunk, padded with spaces (which are in no class).
 #[inline]
 fn padded_tail(tail: &[u8]) -> [u8; 64] {
     let mut block = [b' '; 64];
@@ -159,15 +152,11 @@ mod tests {
     /// The portable classification, spelled out on a line of JSON.
     #[test]
     fn portable_classes_of_a_line() {
-        let line = b"{\"a\\\"\": [1, 2]}\t\r\n\x01\x7f";
+        let line = b"{\"a\\\"\": [1, 2]}\t\r\n\x01\x7f\x1f\x20";
         let m = blocks(Isa::Portable, line)[0];
         let bits = |positions: &[usize]| positions.iter().fold(0u64, |m, &i| m | 1 << i);
-        assert_eq!(m.quote, bits(&[1, 4, 5]));
-        assert_eq!(m.backslash, bits(&[3]));
-        assert_eq!(m.op, bits(&[0, 6, 8, 10, 13, 14]));
-        // The padding of the block is whitespace too.
-        assert_eq!(m.ws, bits(&[7, 11, 15, 16, 17]) | !0 << line.len());
-        assert_eq!(m.ctrl, bits(&[15, 16, 17, 18]));
+        assert_eq!(m.stops, bits(&[1, 3, 4, 5, 15, 16, 17, 18, 20]));
+        assert_eq!(m.newline, bits(&[17]));
     }
 
     #[test]

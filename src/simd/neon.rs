@@ -3,30 +3,15 @@
 use super::{Masks, padded_tail};
 use std::arch::aarch64::*;
 
-#[target_feature(enable = "neon")]
-#[inline]
-fn eq(v: uint8x16_t, c: u8) -> uint8x16_t {
-    vceqq_u8(v, vdupq_n_u8(c))
-}
-
 /// The classes of 16 bytes, as comparison results (a byte of ones where the class holds), in
 /// the order of the fields of [`Masks`].
 #[target_feature(enable = "neon")]
 #[inline]
-fn classes(v: uint8x16_t) -> [uint8x16_t; 5] {
-    // `[` and `]` differ from `{` and `}` in bit 5 alone, and no other byte becomes `{` or `}`
-    // when that bit is set.
-    let folded = vorrq_u8(v, vdupq_n_u8(0x20));
-    let op = vorrq_u8(
-        vorrq_u8(eq(folded, b'{'), eq(folded, b'}')),
-        vorrq_u8(eq(v, b':'), eq(v, b',')),
-    );
-    let ws = vorrq_u8(
-        vorrq_u8(eq(v, b' '), eq(v, b'\t')),
-        vorrq_u8(eq(v, b'\n'), eq(v, b'\r')),
-    );
+fn classes(v: uint8x16_t) -> [uint8x16_t; 2] {
+    let eq = |c: u8| vceqq_u8(v, vdupq_n_u8(c));
     let ctrl = vcltq_u8(v, vdupq_n_u8(0x20));
-    [eq(v, b'"'), eq(v, b'\\'), op, ws, ctrl]
+    let stops = vorrq_u8(vorrq_u8(eq(b'"'), eq(b'\\')), ctrl);
+    [stops, eq(b'\n')]
 }
 
 /// One bit per byte of four comparison results (64 bytes): each byte keeps the bit of its
@@ -50,7 +35,7 @@ fn to_bits(parts: [uint8x16_t; 4]) -> u64 {
 #[target_feature(enable = "neon")]
 #[inline]
 fn classify(block: &[u8; 64]) -> Masks {
-    let mut parts = [[vdupq_n_u8(0); 5]; 4];
+    let mut parts = [[vdupq_n_u8(0); 2]; 4];
     for (k, part) in parts.iter_mut().enumerate() {
         // SAFETY: the load reads 16 bytes inside the 64-byte array, at 16 * k for k < 4.
         let v = unsafe { vld1q_u8(block.as_ptr().add(16 * k)) };
@@ -58,11 +43,8 @@ fn classify(block: &[u8; 64]) -> Masks {
     }
     let bits = |i: usize| to_bits([parts[0][i], parts[1][i], parts[2][i], parts[3][i]]);
     Masks {
-        quote: bits(0),
-        backslash: bits(1),
-        op: bits(2),
-        ws: bits(3),
-        ctrl: bits(4),
+        stops: bits(0),
+        newline: bits(1),
     }
 }
 

@@ -2,51 +2,16 @@
 
 use super::{Masks, padded_tail};
 
-const QUOTE: u8 = 1;
-const BACKSLASH: u8 = 2;
-const OP: u8 = 4;
-const WS: u8 = 8;
-const CTRL: u8 = 16;
-
-/// The classes of every byte value.
-const CLASSES: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        table[i] = CTRL;
-        i += 1;
-    }
-    table[b'"' as usize] = QUOTE;
-    table[b'\\' as usize] = BACKSLASH;
-    let ops = *b"{}[]:,";
-    let mut k = 0;
-    while k < ops.len() {
-        table[ops[k] as usize] = OP;
-        k += 1;
-    }
-    table[b' ' as usize] = WS;
-    table[b'\t' as usize] = WS | CTRL;
-    table[b'\n' as usize] = WS | CTRL;
-    table[b'\r' as usize] = WS | CTRL;
-    table
-};
-
 /// Classifies one block of 64 bytes.
 pub(crate) fn classify(block: &[u8; 64]) -> Masks {
     let mut m = Masks::default();
     for (i, &byte) in block.iter().enumerate() {
-        let class = CLASSES[usize::from(byte)];
-        let bit = 1u64 << i;
-        let set = |mask: &mut u64, flag: u8| {
-            if class & flag != 0 {
-                *mask |= bit;
-            }
-        };
-        set(&mut m.quote, QUOTE);
-        set(&mut m.backslash, BACKSLASH);
-        set(&mut m.op, OP);
-        set(&mut m.ws, WS);
-        set(&mut m.ctrl, CTRL);
+        if byte == b'"' || byte == b'\\' || byte < 0x20 {
+            m.stops |= 1 << i;
+        }
+        if byte == b'\n' {
+            m.newline |= 1 << i;
+        }
     }
     m
 }
