@@ -47,10 +47,9 @@ impl<'b> Index<'b> {
     pub(crate) fn with(isa: Isa, chunk: &'b [u8]) -> Option<Self> {
         simdutf8::basic::from_utf8(chunk).ok()?;
         let (mut stops, mut newlines) = SCRATCH.take();
+        // Every word is written below: only new ones need a value first.
         let words = chunk.len().div_ceil(64);
-        stops.clear();
         stops.resize(words, 0);
-        newlines.clear();
         newlines.resize(words, 0);
         let mut out = stops.iter_mut().zip(newlines.iter_mut());
         simd::for_each_block(

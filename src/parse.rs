@@ -421,6 +421,14 @@ impl<'a, 's> Parser<'a, 's> {
 
     fn timestamp(&mut self) -> Result<u64, ParseError> {
         let start = self.i;
+        let rest = &self.b[start..];
+        if let Some((n, digits)) = plain_u64(rest)
+            && (digits == 1 || rest[0] != b'0')
+            && !matches!(rest.get(digits), Some(b'.' | b'e' | b'E'))
+        {
+            self.i += digits;
+            return Ok(n);
+        }
         let mut n: u64 = 0;
         let mut digits = 0;
         while let Some(d @ b'0'..=b'9') = self.peek() {
@@ -851,6 +859,42 @@ impl<'a, 's> Parser<'a, 's> {
     }
 }
 
+/// The value of the run of 1 to 19 ASCII digits that starts `b`, and its length; `None` when
+/// `b` does not start with a digit or the run is longer (19 digits always fit in a u64).
+#[inline]
+fn plain_u64(b: &[u8]) -> Option<(u64, usize)> {
+    let mut n = 0u64;
+    let mut len = 0;
+    // Eight digits at a time, twice at most.
+    while len < 16 {
+        let Some(eight) = b.get(len..len + 8) else {
+            break;
+        };
+        let x = u64::from_le_bytes(eight.try_into().expect("eight bytes"));
+        // A byte is a digit when its high half is 3 and its low half at most 9.
+        let digits = x & (ONES * 0xF0) == ONES * 0x30
+            && x.wrapping_add(ONES * 0x06) & (ONES * 0xF0) == ONES * 0x30;
+        if !digits {
+            break;
+        }
+        // The first digit is the lowest byte: combine neighbours into 2, 4, then 8 digits.
+        let v = x - ONES * 0x30;
+        let v = (v * 10 + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+        let v = (v * 100 + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
+        let v = (v * 10_000 + (v >> 32)) & 0xFFFF_FFFF;
+        n = n * 100_000_000 + v;
+        len += 8;
+    }
+    while let Some(&d @ b'0'..=b'9') = b.get(len) {
+        if len == 19 {
+            return None;
+        }
+        n = n * 10 + u64::from(d - b'0');
+        len += 1;
+    }
+    (len > 0).then_some((n, len))
+}
+
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
@@ -1027,6 +1071,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The digit run reader finds what reading one digit at a time finds.
+    #[test]
+    fn plain_u64_reads_digit_runs() {
+        let naive = |b: &[u8]| {
+            let len = b.iter().take_while(|d| d.is_ascii_digit()).count();
+            let n = b[..len].iter().try_fold(0u64, |n, &d| {
+                n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+            });
+            (1..=19).contains(&len).then(|| (n.expect("fits"), len))
+        };
+        let digits = b"01234567899876543210";
+        for len in 0..=digits.len() {
+            for after in [&b""[..], b"/", b":", b"x", b".5", b"\xb9", b"\x39"] {
+                for start in [0, 3, 10] {
+                    let mut b = digits[start.min(len)..len].to_vec();
+                    b.extend_from_slice(after);
+                    b.extend_from_slice(b"1234567890");
+                    let end = b.len() - 10;
+                    for cut in [end, b.len()] {
+                        assert_eq!(plain_u64(&b[..cut]), naive(&b[..cut]), "{:?}", &b[..cut]);
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            plain_u64(b"9999999999999999999"),
+            Some((9_999_999_999_999_999_999, 19))
+        );
+        assert_eq!(plain_u64(b"18446744073709551615"), None);
     }
 
     #[test]
