@@ -195,6 +195,7 @@ pub(crate) mod check {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse;
 
     /// The lines read off the index are those memchr finds.
     #[test]
@@ -280,6 +281,77 @@ mod tests {
                 let line = format!(r#"{{"type":"{text}","data":["{text}"],"ts":1,"id":"{text}"}}"#);
                 check::all(format!("{line}\n").as_bytes());
             }
+        }
+    }
+
+    /// The folds that read the index (borrowed and owned events, sequential and parallel,
+    /// over many chunks) fold what the scalar parser reads, line by line, and stop at the
+    /// first bad line with its offset and the scalar parser's message.
+    #[test]
+    fn indexed_folds_equal_the_scalar_parse() {
+        use crate::fold::{Borrowed, Owned, fold_sequential, fold_threads};
+        fn borrowed(mut acc: Vec<String>, e: &crate::EventRef<'_>) -> Vec<String> {
+            acc.push(format!(
+                "{} {} {:?} {}",
+                e.event_type(),
+                e.ts(),
+                e.id(),
+                e.data_raw()
+            ));
+            acc
+        }
+        fn owned(mut acc: Vec<String>, e: &crate::Event) -> Vec<String> {
+            acc.push(format!("{} {} {:?} {}", e.event_type, e.ts, e.id, e.data));
+            acc
+        }
+        let mut buf = Vec::new();
+        for i in 0..6000u64 {
+            let text = r#"\\\"é\t"#.repeat((i % 7) as usize);
+            let line = format!(
+                r#"{{"type":"t{}","data":{{"s":"{text}","n":[{i},1.5]}},"ts":{i},"id":"e{i}"}}"#,
+                i % 5
+            );
+            buf.extend_from_slice(line.as_bytes());
+            buf.extend(std::iter::repeat_n(b'\n', 1 + (i % 3 == 0) as usize));
+        }
+        // More than one 256 KiB window for the sequential fold.
+        assert!(buf.len() > 300 << 10);
+        for bad in [None, Some(0), Some(1000), Some(buf.len() - 30)] {
+            let mut buf = buf.clone();
+            if let Some(at) = bad {
+                // A control character in a string, which the stops find.
+                let quote = at + buf[at..].iter().position(|&b| b == b'"').unwrap();
+                buf[quote + 1] = 0x01;
+            }
+            let mut expected = Vec::new();
+            let mut expected_owned = Vec::new();
+            let mut expected_bad = None;
+            for line in Lines::new(&buf) {
+                match (parse::envelope(line.bytes), parse::event(line.bytes)) {
+                    (Ok(env), Ok(event)) => {
+                        expected = borrowed(expected, &crate::EventRef::from_envelope(env));
+                        expected_owned = owned(expected_owned, &event);
+                    }
+                    (Err(e), Err(_)) => {
+                        expected_bad = Some((line.start, e.to_string()));
+                        break;
+                    }
+                    (env, event) => panic!("the parsers disagree: {env:?}, {event:?}"),
+                }
+            }
+            assert_eq!(expected_bad.is_some(), bad.is_some());
+            let seq = fold_sequential(&buf, Vec::new(), &Borrowed(borrowed));
+            assert_eq!((&seq.acc, &seq.bad), (&expected, &expected_bad));
+            let par = fold_threads(&buf, Vec::new(), &Borrowed(borrowed), 4096, 2, || ()).0;
+            assert_eq!((&par.acc, &par.bad), (&expected, &expected_bad));
+            assert_eq!(par.last, seq.last);
+            let seq_owned = fold_sequential(&buf, Vec::new(), &Owned(owned));
+            let par_owned = fold_threads(&buf, Vec::new(), &Owned(owned), 4096, 2, || ()).0;
+            assert_eq!(seq_owned.acc.len(), expected.len());
+            assert_eq!(
+                (&par_owned.acc, &par_owned.bad),
+                (&seq_owned.acc, &expected_bad)
+            );
         }
     }
 

@@ -180,11 +180,10 @@ where
 /// the fold reads a chunk index).
 pub(crate) fn fold_sequential<A, F: LineFold<A>>(buf: &[u8], mut acc: A, fold: &F) -> BufFold<A> {
     let mut last = None;
-    let window = if F::INDEXED { CHUNK } else { usize::MAX };
-    let mut base = 0;
-    while base < buf.len() {
-        let end = chunk_end(buf, base, window);
-        let chunk = &buf[base..end];
+    let window = if F::INDEXED { CHUNK } else { buf.len().max(1) };
+    for range in chunk_ranges(buf, window) {
+        let base = range.start;
+        let chunk = &buf[range];
         let index = if F::INDEXED { Index::new(chunk) } else { None };
         for line in chunk::lines(chunk, index.as_ref()) {
             let start = base + line.start;
@@ -200,7 +199,6 @@ pub(crate) fn fold_sequential<A, F: LineFold<A>>(buf: &[u8], mut acc: A, fold: &
             }
             last = Some((base + line.end(), start..start + line.bytes.len()));
         }
-        base = end;
     }
     BufFold {
         acc,
@@ -253,21 +251,15 @@ fn chunk_ranges(buf: &[u8], chunk: usize) -> Vec<std::ops::Range<usize>> {
     let mut ranges = Vec::with_capacity(buf.len() / chunk + 1);
     let mut start = 0;
     while start < buf.len() {
-        let end = chunk_end(buf, start, chunk);
+        let target = (start + chunk).min(buf.len());
+        let end = match memchr::memchr(b'\n', &buf[target..]) {
+            Some(i) => target + i + 1,
+            None => buf.len(),
+        };
         ranges.push(start..end);
         start = end;
     }
     ranges
-}
-
-/// The end of the range of about `chunk` bytes that starts at `start`: just after the first
-/// newline from `start + chunk` on, or `buf.len()`.
-fn chunk_end(buf: &[u8], start: usize, chunk: usize) -> usize {
-    let target = start.saturating_add(chunk).min(buf.len());
-    match memchr::memchr(b'\n', &buf[target..]) {
-        Some(i) => target + i + 1,
-        None => buf.len(),
-    }
 }
 
 /// The shortest wait for a helper's chunk before the reducing thread parses it itself.
