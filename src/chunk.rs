@@ -5,7 +5,7 @@
 //! bit per byte, its newlines and the bytes that end a run of plain string bytes: quotes,
 //! backslashes and control characters ([`crate::simd`] classifies the bytes with AVX2, SSE4.2
 //! or NEON). The lines are then read off the newline bits, and the parser finds the end of
-//! each string run with one look-up in the stop bits ([`parse::Stops`]) instead of scanning
+//! each string run with one look-up in the stop bits ([`Stops`]) instead of scanning
 //! it, and no longer checks string bytes as UTF-8 one run at a time.
 //!
 //! The stop bits say where the next quote, backslash or control character is, which is
@@ -15,7 +15,6 @@
 //! line) and every chunk on a CPU without those instruction sets.
 
 use crate::lines::{Line, Lines};
-use crate::parse::Stops;
 use crate::simd::{self, Isa};
 use std::cell::Cell;
 
@@ -77,7 +76,53 @@ impl<'b> Index<'b> {
         std::ptr::eq(bytes, line.bytes).then_some(Stops {
             bits: &self.stops,
             start: line.start,
+            line: bytes,
         })
+    }
+}
+
+/// The string stops of a line (its quotes, backslashes and control characters, one bit per
+/// byte), found for its whole chunk at once. Only [`Index::stops`] makes one, so the line
+/// is part of a chunk that was checked to be UTF-8 as a whole: the parser relies on that.
+#[derive(Clone, Copy)]
+pub(crate) struct Stops<'a> {
+    /// The chunk's stop bits: bit `i % 64` of word `i / 64` stands for byte `i`.
+    bits: &'a [u64],
+    /// Where the line starts in the chunk.
+    start: usize,
+    /// The line.
+    line: &'a [u8],
+}
+
+impl Stops<'_> {
+    /// Whether these are the stops of `line` (the very bytes, not a copy).
+    #[inline(always)]
+    pub(crate) fn are_of(&self, line: &[u8]) -> bool {
+        std::ptr::eq(self.line, line)
+    }
+
+    /// The first stop at or after `at` (a position in the line), or the end of the line.
+    #[inline(always)]
+    pub(crate) fn next(&self, at: usize, len: usize) -> usize {
+        let mut pos = self.start + at;
+        let end = self.start + len;
+        let mut word = match self.bits.get(pos / 64) {
+            Some(w) => w >> (pos % 64),
+            None => return len,
+        };
+        loop {
+            if word != 0 {
+                return (pos + word.trailing_zeros() as usize - self.start).min(len);
+            }
+            pos = (pos / 64 + 1) * 64;
+            if pos >= end {
+                return len;
+            }
+            word = match self.bits.get(pos / 64) {
+                Some(&w) => w,
+                None => return len,
+            };
+        }
     }
 }
 

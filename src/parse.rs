@@ -7,6 +7,7 @@
 //! must be UTF-8 as a whole, as eventfold 0.2.0 required).
 
 use crate::Event;
+use crate::chunk::Stops;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
@@ -78,20 +79,22 @@ pub(crate) fn envelope(line: &[u8]) -> Result<Envelope<'_>, ParseError> {
     Parser::new(line).envelope()
 }
 
-/// [`envelope`] for a line of an indexed chunk: the same result, found faster.
+/// [`envelope`] for a line of an indexed chunk, given its stops: the same result, found faster.
+/// (Stops of another line are not used.)
 pub(crate) fn envelope_in<'a>(
     line: &'a [u8],
     stops: Stops<'_>,
 ) -> Result<Envelope<'a>, ParseError> {
     let mut parser = Parser::new(line);
-    parser.stops = Some(stops);
+    parser.stops = stops.are_of(line).then_some(stops);
     parser.envelope()
 }
 
-/// [`event`] for a line of an indexed chunk: the same result, found faster.
+/// [`event`] for a line of an indexed chunk, given its stops: the same result, found faster.
+/// (Stops of another line are not used.)
 pub(crate) fn event_in(line: &[u8], stops: Stops<'_>) -> Result<Event, ParseError> {
     let mut parser = Parser::new(line);
-    parser.stops = Some(stops);
+    parser.stops = stops.are_of(line).then_some(stops);
     owned(parser.envelope()?)
 }
 
@@ -126,9 +129,11 @@ fn owned(env: Envelope<'_, Value>) -> Result<Event, ParseError> {
 /// The text of a slice of the line the parser has accepted, from one token boundary to another.
 ///
 /// Bytes outside strings must be ASCII JSON syntax, so only string contents can hold other
-/// bytes, and [`scan_string`] checks every run of those to be UTF-8 as it meets it: such a
-/// slice is UTF-8 as a whole, and checking it again (which cost 15% of a borrowed fold) would
-/// only repeat that work. Debug builds (and so the fuzz targets) do check it again.
+/// bytes, and [`scan_string`] checks every run of those to be UTF-8 as it meets it (or, for a
+/// line parsed with its chunk's [`Stops`], which only the index of a chunk checked to be UTF-8
+/// as a whole hands out, the whole line is UTF-8 already): such a slice is UTF-8 as a whole,
+/// and checking it again (which cost 15% of a borrowed fold) would only repeat that work.
+/// Debug builds (and so the fuzz targets) do check it again.
 #[allow(unsafe_code)]
 #[inline(always)]
 fn accepted_text(bytes: &[u8]) -> &str {
@@ -146,42 +151,6 @@ struct Parser<'a, 's> {
     depth: usize,
     /// Where the string stops of the line are, when its chunk has been indexed.
     stops: Option<Stops<'s>>,
-}
-
-/// The string stops of a line (its quotes, backslashes and control characters, one bit per
-/// byte), found for its whole chunk at once; the chunk has been checked to be UTF-8.
-#[derive(Clone, Copy)]
-pub(crate) struct Stops<'a> {
-    /// The chunk's stop bits: bit `i % 64` of word `i / 64` stands for byte `i`.
-    pub bits: &'a [u64],
-    /// Where the line starts in the chunk.
-    pub start: usize,
-}
-
-impl Stops<'_> {
-    /// The first stop at or after `at` (a position in the line), or the end of the line.
-    #[inline(always)]
-    fn next(&self, at: usize, len: usize) -> usize {
-        let mut pos = self.start + at;
-        let end = self.start + len;
-        let mut word = match self.bits.get(pos / 64) {
-            Some(w) => w >> (pos % 64),
-            None => return len,
-        };
-        loop {
-            if word != 0 {
-                return (pos + word.trailing_zeros() as usize - self.start).min(len);
-            }
-            pos = (pos / 64 + 1) * 64;
-            if pos >= end {
-                return len;
-            }
-            word = match self.bits.get(pos / 64) {
-                Some(&w) => w,
-                None => return len,
-            };
-        }
-    }
 }
 
 fn err<T>(at: usize, what: &'static str) -> Result<T, ParseError> {

@@ -8,9 +8,9 @@
 //! SSE4.2 on x86-64, NEON on aarch64. [`portable`] is the plain version beside them: the tests
 //! check every implementation the CPU runs against it on the same bytes.
 //!
-//! This is the only module besides `mmap` that may use `unsafe`: the intrinsics that read
-//! memory take raw pointers, and a function compiled for an instruction set may only be
-//! called once the CPU is known to have it.
+//! Besides the file map (`mmap`) and one conversion in the parser, this is the only module
+//! that may use `unsafe`: the intrinsics that read memory take raw pointers, and a function
+//! compiled for an instruction set may only be called once the CPU is known to have it.
 
 #![allow(unsafe_code)]
 
@@ -18,15 +18,15 @@
 mod avx2;
 #[cfg(target_arch = "aarch64")]
 mod neon;
-pub(crate) mod portable;
+mod portable;
 #[cfg(target_arch = "x86_64")]
 mod sse42;
 
 use std::sync::OnceLock;
 
-/// Setting this variable to `scalar` makes every fold use the scalar line parser alone, as on
-/// a CPU without the instruction sets below; it is read once per process.
-pub(crate) const PARSER_VAR: &str = "EVENTFOLD_PARSER";
+/// Setting this variable to `scalar` makes every fold parse without a chunk index, as on a CPU
+/// without the instruction sets below; it is read once per process.
+const PARSER_VAR: &str = "EVENTFOLD_PARSER";
 
 /// The classes of 64 consecutive bytes: bit `i` of each mask stands for byte `i`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub(crate) enum Isa {
 }
 
 /// The fastest implementation this CPU runs, or `None` when it has none of them (or when
-/// [`PARSER_VAR`] asks for the scalar parser): folds then parse with the scalar parser alone.
+/// [`PARSER_VAR`] asks for the scalar parser): folds then parse without a chunk index.
 pub(crate) fn detected() -> Option<Isa> {
     static DETECTED: OnceLock<Option<Isa>> = OnceLock::new();
     *DETECTED.get_or_init(|| {
