@@ -11,8 +11,9 @@
 //! The stop bits say where the next quote, backslash or control character is, which is
 //! exactly what the scalar scan looks for, inside a string or not: so a line parses the same
 //! with the index as without, whatever the lines before it hold, and errors name the same
-//! byte. The scalar parser alone reads chunks that are not UTF-8 (it then finds the faulty
-//! line) and every chunk on a CPU without those instruction sets.
+//! byte. Chunks that are not UTF-8 (the parser then finds the faulty line), and every chunk
+//! on a CPU without those instruction sets or under `EVENTFOLD_PARSER=scalar`, are parsed
+//! without an index.
 
 use crate::lines::{Line, Lines};
 use crate::simd::{self, Isa};
@@ -36,8 +37,8 @@ pub(crate) struct Index<'b> {
 
 impl<'b> Index<'b> {
     /// Indexes `chunk` with the fastest implementation the CPU has. `None` when it has none
-    /// (or the scalar parser was asked for) or when the chunk is not UTF-8: the scalar parser
-    /// then reads its lines.
+    /// (or `EVENTFOLD_PARSER=scalar` is set) or when the chunk is not UTF-8: its lines are
+    /// then parsed without an index.
     pub(crate) fn new(chunk: &'b [u8]) -> Option<Self> {
         Self::with(simd::detected()?, chunk)
     }
@@ -103,7 +104,8 @@ impl Stops<'_> {
 
     /// The first stop at or after `at` (a position in the line), or the end of the line.
     #[inline(always)]
-    pub(crate) fn next(&self, at: usize, len: usize) -> usize {
+    pub(crate) fn next(&self, at: usize) -> usize {
+        let len = self.line.len();
         let mut pos = self.start + at;
         let end = self.start + len;
         let mut word = match self.bits.get(pos / 64) {
@@ -136,17 +138,17 @@ impl Drop for Index<'_> {
 }
 
 /// The complete, non-empty lines of `chunk`, as [`Lines`] finds them: read off the newline
-/// bits of `index` (which must be the index of `chunk`) when there is one.
+/// bits of `index` when it is the index of `chunk`.
 pub(crate) fn lines<'b, 'i>(chunk: &'b [u8], index: Option<&'i Index<'b>>) -> ChunkLines<'b, 'i> {
     match index {
-        Some(index) => ChunkLines::Indexed {
+        Some(index) if std::ptr::eq(index.chunk, chunk) => ChunkLines::Indexed {
             chunk: index.chunk,
             bits: &index.newlines,
             at: 0,
             word: index.newlines.first().copied().unwrap_or(0),
             pos: 0,
         },
-        None => ChunkLines::Scan(Lines::new(chunk)),
+        _ => ChunkLines::Scan(Lines::new(chunk)),
     }
 }
 
