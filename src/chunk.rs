@@ -102,10 +102,11 @@ impl Stops<'_> {
         std::ptr::eq(self.line, line)
     }
 
-    /// The first stop at or after `at` (a position in the line), or the end of the line.
+    /// The first stop at or after `at` (a position in the line), or the end of the line, `len`
+    /// (the length of the line, which the caller has at hand).
     #[inline(always)]
-    pub(crate) fn next(&self, at: usize) -> usize {
-        let len = self.line.len();
+    pub(crate) fn next(&self, at: usize, len: usize) -> usize {
+        debug_assert_eq!(len, self.line.len());
         let mut pos = self.start + at;
         let end = self.start + len;
         let mut word = match self.bits.get(pos / 64) {

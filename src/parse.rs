@@ -701,7 +701,7 @@ impl<'a, 's> Parser<'a, 's> {
         let Some(stops) = &self.stops else {
             return scan_string(self.b, start);
         };
-        let i = stops.next(start);
+        let i = stops.next(start, self.b.len());
         match self.b.get(i) {
             Some(b'"' | b'\\') => Ok(i),
             Some(_) => err(i, "control character in a string"),
