@@ -129,12 +129,18 @@ impl Stops<'_> {
     }
 }
 
+/// Index buffers are kept for the next chunk up to this many words each (the bits of 2 MiB):
+/// the chunk of a huge line does not hold its memory for the life of the thread.
+const SCRATCH_MAX_WORDS: usize = 1 << 15;
+
 impl Drop for Index<'_> {
     fn drop(&mut self) {
-        SCRATCH.set((
-            std::mem::take(&mut self.stops),
-            std::mem::take(&mut self.newlines),
-        ));
+        if self.stops.capacity().max(self.newlines.capacity()) <= SCRATCH_MAX_WORDS {
+            SCRATCH.set((
+                std::mem::take(&mut self.stops),
+                std::mem::take(&mut self.newlines),
+            ));
+        }
     }
 }
 
