@@ -5,7 +5,9 @@
 //! log) the events came from. The length of a line is taken when it is parsed, on whichever
 //! thread parses it, and added up when it is reduced, in order.
 
+use crate::chunk::Index;
 use crate::fold::LineFold;
+use crate::lines::Line;
 use crate::parse::ParseError;
 
 /// Events and bytes of log lines (each with its newline) folded.
@@ -25,6 +27,17 @@ impl<A, F: LineFold<A>> LineFold<(A, Count)> for Counted<F> {
     #[inline]
     fn parse<'b>(&self, line: &'b [u8]) -> Result<Self::Item<'b>, ParseError> {
         Ok((self.0.parse(line)?, line.len() as u64 + 1))
+    }
+
+    const INDEXED: bool = F::INDEXED;
+
+    #[inline]
+    fn parse_in<'b>(
+        &self,
+        index: Option<&Index<'b>>,
+        line: Line<'b>,
+    ) -> Result<Self::Item<'b>, ParseError> {
+        Ok((self.0.parse_in(index, line)?, line.bytes.len() as u64 + 1))
     }
 
     #[inline]

@@ -186,6 +186,11 @@ impl<'a> EventRef<'a> {
         parse::envelope(line).map(|env| EventRef { env })
     }
 
+    /// A borrowed event of an envelope that a parse of its line returned.
+    pub(crate) fn from_envelope(env: Envelope<'a>) -> Self {
+        EventRef { env }
+    }
+
     /// The event type (`"type"` on disk).
     ///
     /// # Examples

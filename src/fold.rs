@@ -15,8 +15,9 @@
 //! allocators. A helper that stalls (its CPU taken by another program) does not hold the fold
 //! up: the calling thread parses the chunk the helper sits on, and drops the helper's copy.
 
+use crate::chunk::{self, Index};
 use crate::event::{Event, EventRef};
-use crate::lines::Lines;
+use crate::lines::Line;
 use crate::parse::ParseError;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
@@ -45,6 +46,22 @@ pub(crate) trait LineFold<A>: Sync {
     /// Parses one line (without its newline).
     fn parse<'b>(&self, line: &'b [u8]) -> Result<Self::Item<'b>, ParseError>;
 
+    /// Whether [`LineFold::parse_in`] reads a chunk's index (building one costs a pass over
+    /// the chunk, so folds that would not read it do not get one).
+    const INDEXED: bool = false;
+
+    /// Parses a line of a chunk, with the chunk's index when one was built; the result is
+    /// [`LineFold::parse`]'s.
+    #[inline]
+    fn parse_in<'b>(
+        &self,
+        index: Option<&Index<'b>>,
+        line: Line<'b>,
+    ) -> Result<Self::Item<'b>, ParseError> {
+        let _ = index;
+        self.parse(line.bytes)
+    }
+
     /// Folds one parsed line into the accumulator.
     fn reduce(&self, acc: A, item: &Self::Item<'_>) -> A;
 
@@ -68,6 +85,16 @@ impl<S> LineFold<S> for Owned<S> {
         crate::parse::event(line)
     }
 
+    const INDEXED: bool = true;
+
+    #[inline]
+    fn parse_in<'b>(&self, index: Option<&Index<'b>>, line: Line<'b>) -> Result<Event, ParseError> {
+        match index.and_then(|index| index.stops(line)) {
+            Some(stops) => crate::parse::event_in(line.bytes, stops),
+            None => crate::parse::event(line.bytes),
+        }
+    }
+
     #[inline]
     fn reduce(&self, acc: S, item: &Event) -> S {
         (self.0)(acc, item)
@@ -89,6 +116,22 @@ impl<S> LineFold<S> for Borrowed<S> {
     #[inline]
     fn parse<'b>(&self, line: &'b [u8]) -> Result<EventRef<'b>, ParseError> {
         EventRef::parse_line(line)
+    }
+
+    const INDEXED: bool = true;
+
+    #[inline]
+    fn parse_in<'b>(
+        &self,
+        index: Option<&Index<'b>>,
+        line: Line<'b>,
+    ) -> Result<EventRef<'b>, ParseError> {
+        match index.and_then(|index| index.stops(line)) {
+            Some(stops) => {
+                crate::parse::envelope_in(line.bytes, stops).map(EventRef::from_envelope)
+            }
+            None => EventRef::parse_line(line.bytes),
+        }
     }
 
     #[inline]
@@ -224,7 +267,8 @@ where
     }
 }
 
-/// The reference path: one line after another on the calling thread.
+/// The reference path: one line after another on the calling thread (a chunk at a time when
+/// the fold reads a chunk index).
 pub(crate) fn fold_sequential<A, F: LineFold<A>>(
     buf: &[u8],
     acc: A,
@@ -236,31 +280,38 @@ pub(crate) fn fold_sequential<A, F: LineFold<A>>(
         done.stopped = true;
         return done;
     }
-    for line in Lines::new(buf) {
-        match fold.parse(line.bytes) {
-            Ok(item) => {
-                if let Stop::TsAbove(ts) = until.stop
-                    && fold.ts(&item) > ts
-                {
-                    done.stopped = true;
+    let window = if F::INDEXED { CHUNK } else { buf.len().max(1) };
+    for range in chunk_ranges(buf, window) {
+        let base = range.start;
+        let chunk = &buf[range];
+        let index = if F::INDEXED { Index::new(chunk) } else { None };
+        for line in chunk::lines(chunk, index.as_ref()) {
+            let start = base + line.start;
+            match fold.parse_in(index.as_ref(), line) {
+                Ok(item) => {
+                    if let Stop::TsAbove(ts) = until.stop
+                        && fold.ts(&item) > ts
+                    {
+                        done.stopped = true;
+                        return done;
+                    }
+                    if until.track_ts {
+                        let ts = fold.ts(&item);
+                        done.max_ts = Some(done.max_ts.map_or(ts, |max| max.max(ts)));
+                    }
+                    done.acc = fold.reduce(done.acc, &item);
+                    done.events += 1;
+                }
+                Err(reason) => {
+                    done.bad = Some((start, reason.to_string()));
                     return done;
                 }
-                if until.track_ts {
-                    let ts = fold.ts(&item);
-                    done.max_ts = Some(done.max_ts.map_or(ts, |max| max.max(ts)));
-                }
-                done.acc = fold.reduce(done.acc, &item);
-                done.events += 1;
             }
-            Err(reason) => {
-                done.bad = Some((line.start, reason.to_string()));
+            done.last = Some((base + line.end(), start..start + line.bytes.len()));
+            if reached(until, done.events) {
+                done.stopped = true;
                 return done;
             }
-        }
-        done.last = Some((line.end(), line.start..line.start + line.bytes.len()));
-        if reached(until, done.events) {
-            done.stopped = true;
-            return done;
         }
     }
     done
@@ -288,9 +339,11 @@ fn parse_chunk<'b, A, F: LineFold<A>>(
         last: None,
         bad: None,
     };
-    for line in Lines::new(&buf[range]) {
+    let chunk = &buf[range];
+    let index = if F::INDEXED { Index::new(chunk) } else { None };
+    for line in chunk::lines(chunk, index.as_ref()) {
         let start = base + line.start;
-        match fold.parse(line.bytes) {
+        match fold.parse_in(index.as_ref(), line) {
             Ok(item) => parsed.items.push(item),
             Err(reason) => {
                 parsed.bad = Some((start, reason.to_string()));
@@ -552,7 +605,9 @@ where
                     if n > 0 {
                         let range = ranges[want - 1].clone();
                         let base = range.start;
-                        let line = Lines::new(&buf[range]).nth(n - 1).expect("parsed lines");
+                        let line = crate::lines::Lines::new(&buf[range])
+                            .nth(n - 1)
+                            .expect("parsed lines");
                         let start = base + line.start;
                         last = Some((base + line.end(), start..start + line.bytes.len()));
                     }

@@ -48,6 +48,7 @@
 
 mod archive;
 mod checkpoint;
+mod chunk;
 mod counted;
 mod error;
 mod event;
@@ -65,6 +66,7 @@ mod position;
 mod reader;
 mod recovery;
 mod report;
+mod simd;
 pub mod snapshot;
 mod subscribe;
 mod travel;
@@ -84,6 +86,20 @@ pub use subscribe::{Since, Subscription, SubscriptionItem};
 pub use travel::At;
 pub use view::{ReduceFn, ReduceRefFn, View, ViewOps};
 pub use writer::{AppendConflict, AppendResult, ConditionalAppendError, EventWriter, LockMode};
+
+/// Entry points for the fuzz targets, compiled only under `--cfg fuzzing` (which cargo-fuzz
+/// sets): not part of the API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Checks the SIMD chunk index against its references on `buf`, a chunk of lines: every
+    /// implementation's byte classes against the portable ones, its lines against memchr's,
+    /// and the parse of every line with the index against the scalar parse (the same events,
+    /// the same errors at the same bytes). Panics on any difference.
+    pub fn check_simd_against_scalar(buf: &[u8]) {
+        crate::chunk::check::all(buf);
+    }
+}
 
 /// The README's examples, compiled and run as doctests so they stay true.
 #[doc = include_str!("../README.md")]

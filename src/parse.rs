@@ -7,6 +7,7 @@
 //! must be UTF-8 as a whole, as eventfold 0.2.0 required).
 
 use crate::Event;
+use crate::chunk::Stops;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
@@ -45,14 +46,14 @@ pub(crate) struct Envelope<'a, D = &'a str> {
 
 /// How the parser reads the values of `data` and `meta`.
 trait Payload<'a>: Sized {
-    fn read(parser: &mut Parser<'a>) -> Result<Self, ParseError>;
+    fn read(parser: &mut Parser<'a, '_>) -> Result<Self, ParseError>;
     fn is_null(&self) -> bool;
 }
 
 /// Raw JSON text, validated and skipped: nothing is allocated.
 impl<'a> Payload<'a> for &'a str {
     #[inline]
-    fn read(parser: &mut Parser<'a>) -> Result<Self, ParseError> {
+    fn read(parser: &mut Parser<'a, '_>) -> Result<Self, ParseError> {
         parser.raw_value()
     }
 
@@ -64,7 +65,7 @@ impl<'a> Payload<'a> for &'a str {
 /// A serde_json value, validated and built in the same pass.
 impl<'a> Payload<'a> for Value {
     #[inline]
-    fn read(parser: &mut Parser<'a>) -> Result<Self, ParseError> {
+    fn read(parser: &mut Parser<'a, '_>) -> Result<Self, ParseError> {
         parser.build()
     }
 
@@ -76,6 +77,25 @@ impl<'a> Payload<'a> for Value {
 /// Parses one line (without its newline), keeping `data` and `meta` as raw text.
 pub(crate) fn envelope(line: &[u8]) -> Result<Envelope<'_>, ParseError> {
     Parser::new(line).envelope()
+}
+
+/// [`envelope`] for a line of an indexed chunk, given its stops: the same result, found faster.
+/// (Stops of another line are not used.)
+pub(crate) fn envelope_in<'a>(
+    line: &'a [u8],
+    stops: Stops<'_>,
+) -> Result<Envelope<'a>, ParseError> {
+    let mut parser = Parser::new(line);
+    parser.stops = stops.are_of(line).then_some(stops);
+    parser.envelope()
+}
+
+/// [`event`] for a line of an indexed chunk, given its stops: the same result, found faster.
+/// (Stops of another line are not used.)
+pub(crate) fn event_in(line: &[u8], stops: Stops<'_>) -> Result<Event, ParseError> {
+    let mut parser = Parser::new(line);
+    parser.stops = stops.are_of(line).then_some(stops);
+    owned(parser.envelope()?)
 }
 
 /// Builds the value of raw JSON text that a parse of its line accepted (as `data` or `meta`).
@@ -91,7 +111,11 @@ pub(crate) fn build_value(raw: &str) -> Value {
 /// first, and the envelope parser followed by serde_json on the raw payload parses the payload
 /// twice; both cost more.
 pub(crate) fn event(line: &[u8]) -> Result<Event, ParseError> {
-    let env: Envelope<'_, Value> = Parser::new(line).envelope()?;
+    owned(Parser::new(line).envelope()?)
+}
+
+#[inline(always)]
+fn owned(env: Envelope<'_, Value>) -> Result<Event, ParseError> {
     Ok(Event {
         event_type: env.event_type.into_owned(),
         data: env.data,
@@ -105,9 +129,11 @@ pub(crate) fn event(line: &[u8]) -> Result<Event, ParseError> {
 /// The text of a slice of the line the parser has accepted, from one token boundary to another.
 ///
 /// Bytes outside strings must be ASCII JSON syntax, so only string contents can hold other
-/// bytes, and [`scan_string`] checks every run of those to be UTF-8 as it meets it: such a
-/// slice is UTF-8 as a whole, and checking it again (which cost 15% of a borrowed fold) would
-/// only repeat that work. Debug builds (and so the fuzz targets) do check it again.
+/// bytes, and [`scan_string`] checks every run of those to be UTF-8 as it meets it (or, for a
+/// line parsed with its chunk's [`Stops`], which only the index of a chunk checked to be UTF-8
+/// as a whole hands out, the whole line is UTF-8 already): such a slice is UTF-8 as a whole,
+/// and checking it again (which cost 15% of a borrowed fold) would only repeat that work.
+/// Debug builds (and so the fuzz targets) do check it again.
 #[allow(unsafe_code)]
 #[inline(always)]
 fn accepted_text(bytes: &[u8]) -> &str {
@@ -119,10 +145,12 @@ fn accepted_text(bytes: &[u8]) -> &str {
     unsafe { std::str::from_utf8_unchecked(bytes) }
 }
 
-struct Parser<'a> {
+struct Parser<'a, 's> {
     b: &'a [u8],
     i: usize,
     depth: usize,
+    /// Where the string stops of the line are, when its chunk has been indexed.
+    stops: Option<Stops<'s>>,
 }
 
 fn err<T>(at: usize, what: &'static str) -> Result<T, ParseError> {
@@ -167,9 +195,14 @@ impl Field {
     }
 }
 
-impl<'a> Parser<'a> {
+impl<'a, 's> Parser<'a, 's> {
     fn new(b: &'a [u8]) -> Self {
-        Parser { b, i: 0, depth: 0 }
+        Parser {
+            b,
+            i: 0,
+            depth: 0,
+            stops: None,
+        }
     }
 
     /// A known field name written plainly, as eventfold writes it (`"type":`, no escapes, no
@@ -357,6 +390,14 @@ impl<'a> Parser<'a> {
 
     fn timestamp(&mut self) -> Result<u64, ParseError> {
         let start = self.i;
+        let rest = &self.b[start..];
+        if let Some((n, digits)) = plain_u64(rest)
+            && (digits == 1 || rest[0] != b'0')
+            && !matches!(rest.get(digits), Some(b'.' | b'e' | b'E'))
+        {
+            self.i += digits;
+            return Ok(n);
+        }
         let mut n: u64 = 0;
         let mut digits = 0;
         while let Some(d @ b'0'..=b'9') = self.peek() {
@@ -653,13 +694,28 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Finds the end of a run of plain string bytes from `start`, as [`scan_string`] does;
+    /// with the chunk's stops, in one look-up and without checking UTF-8 again.
+    #[inline(always)]
+    fn scan(&self, start: usize) -> Result<usize, ParseError> {
+        let Some(stops) = &self.stops else {
+            return scan_string(self.b, start);
+        };
+        let i = stops.next(start, self.b.len());
+        match self.b.get(i) {
+            Some(b'"' | b'\\') => Ok(i),
+            Some(_) => err(i, "control character in a string"),
+            None => err(self.b.len(), "unterminated string"),
+        }
+    }
+
     /// Validates and skips a string; the current byte is its opening quote.
     #[inline]
     fn skip_string(&mut self) -> Result<(), ParseError> {
         self.i += 1;
         loop {
             let start = self.i;
-            self.i = scan_string(self.b, start)?;
+            self.i = self.scan(start)?;
             if self.b[self.i] == b'"' {
                 self.i += 1;
                 return Ok(());
@@ -672,7 +728,7 @@ impl<'a> Parser<'a> {
     #[inline]
     fn key(&mut self) -> Result<Cow<'a, [u8]>, ParseError> {
         let start = self.i + 1;
-        let end = scan_string(self.b, start)?;
+        let end = self.scan(start)?;
         if self.b[end] == b'"' {
             self.i = end + 1;
             return Ok(Cow::Borrowed(&self.b[start..end]));
@@ -685,7 +741,7 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> Result<Cow<'a, str>, ParseError> {
         self.i += 1;
         let start = self.i;
-        self.i = scan_string(self.b, start)?;
+        self.i = self.scan(start)?;
         let first = accepted_text(&self.b[start..self.i]);
         if self.b[self.i] == b'"' {
             self.i += 1;
@@ -696,7 +752,7 @@ impl<'a> Parser<'a> {
         loop {
             self.escape(&mut out)?;
             let seg_start = self.i;
-            self.i = scan_string(self.b, seg_start)?;
+            self.i = self.scan(seg_start)?;
             if let Some(out) = out.as_mut() {
                 out.push_str(accepted_text(&self.b[seg_start..self.i]));
             }
@@ -770,6 +826,42 @@ impl<'a> Parser<'a> {
         self.i += 4;
         Ok(n)
     }
+}
+
+/// The value of the run of 1 to 19 ASCII digits that starts `b`, and its length; `None` when
+/// `b` does not start with a digit or the run is longer (19 digits always fit in a u64).
+#[inline]
+fn plain_u64(b: &[u8]) -> Option<(u64, usize)> {
+    let mut n = 0u64;
+    let mut len = 0;
+    // Eight digits at a time, twice at most.
+    while len < 16 {
+        let Some(eight) = b.get(len..len + 8) else {
+            break;
+        };
+        let x = u64::from_le_bytes(eight.try_into().expect("eight bytes"));
+        // A byte is a digit when its high half is 3 and its low half at most 9.
+        let digits = x & (ONES * 0xF0) == ONES * 0x30
+            && x.wrapping_add(ONES * 0x06) & (ONES * 0xF0) == ONES * 0x30;
+        if !digits {
+            break;
+        }
+        // The first digit is the lowest byte: combine neighbours into 2, 4, then 8 digits.
+        let v = x - ONES * 0x30;
+        let v = (v * 10 + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+        let v = (v * 100 + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
+        let v = (v * 10_000 + (v >> 32)) & 0xFFFF_FFFF;
+        n = n * 100_000_000 + v;
+        len += 8;
+    }
+    while let Some(&d @ b'0'..=b'9') = b.get(len) {
+        if len == 19 {
+            return None;
+        }
+        n = n * 10 + u64::from(d - b'0');
+        len += 1;
+    }
+    (len > 0).then_some((n, len))
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -948,6 +1040,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The digit run reader finds what reading one digit at a time finds.
+    #[test]
+    fn plain_u64_reads_digit_runs() {
+        let naive = |b: &[u8]| {
+            let len = b.iter().take_while(|d| d.is_ascii_digit()).count();
+            let n = b[..len].iter().try_fold(0u64, |n, &d| {
+                n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+            });
+            (1..=19).contains(&len).then(|| (n.expect("fits"), len))
+        };
+        let digits = b"01234567899876543210";
+        for len in 0..=digits.len() {
+            for after in [&b""[..], b"/", b":", b"x", b".5", b"\xb9", b"\x39"] {
+                for start in [0, 3, 10] {
+                    let mut b = digits[start.min(len)..len].to_vec();
+                    b.extend_from_slice(after);
+                    b.extend_from_slice(b"1234567890");
+                    let end = b.len() - 10;
+                    for cut in [end, b.len()] {
+                        assert_eq!(plain_u64(&b[..cut]), naive(&b[..cut]), "{:?}", &b[..cut]);
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            plain_u64(b"9999999999999999999"),
+            Some((9_999_999_999_999_999_999, 19))
+        );
+        assert_eq!(plain_u64(b"18446744073709551615"), None);
     }
 
     #[test]

@@ -16,7 +16,10 @@ use std::path::Path;
 const VIEW: &str = "trace";
 
 fn event(n: u64, ts: u64) -> Event {
-    let mut event = Event::new(if n.is_multiple_of(3) { "a" } else { "b" }, json!({ "n": n }));
+    let mut event = Event::new(
+        if n.is_multiple_of(3) { "a" } else { "b" },
+        json!({ "n": n }),
+    );
     event.ts = ts;
     event
 }
