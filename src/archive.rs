@@ -369,6 +369,18 @@ impl Windows {
         }
     }
 
+    /// After [`next_window`](Self::next_window) failed inside a frame (damaged content, a bad
+    /// checksum): leaves the rest of that frame unread, so that the next window comes from the
+    /// frame after it. Returns the frame's offset in the archive file, or `None` when the
+    /// failure was not inside a frame (the archive ends inside one, or holds no frame where
+    /// one should start), where nothing can be read past it. The stream offsets of the windows
+    /// that follow go on from the last byte handed out.
+    pub fn skip_frame(&mut self) -> Option<u64> {
+        let (span, _) = self.decoder.take()?;
+        self.carry.clear();
+        Some(span.offset)
+    }
+
     fn fail(&self, frame_offset: u64, e: io::Error) -> io::Error {
         Error::Archive {
             path: self.path.clone(),
