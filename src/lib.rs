@@ -64,10 +64,12 @@ mod parse;
 mod position;
 mod reader;
 mod recovery;
+mod salvage;
 mod scan;
 pub mod snapshot;
 mod stats;
 mod subscribe;
+mod verify;
 mod view;
 mod writer;
 
@@ -81,10 +83,14 @@ pub use inspect::{
 pub use log::{EventLog, EventLogBuilder, WaitResult};
 pub use position::{HistoryEvent, Position};
 pub use reader::{EventReader, HistoryEvents, line_hash};
+pub use salvage::{Lost, LostKind, SalvageReport, salvage, salvage_with_progress};
 pub use scan::{Damage, HistoryFile, Location, ScanEnd, ScannedEvent};
 pub use snapshot::Snapshot;
 pub use stats::{Group, GroupBy, Stats};
 pub use subscribe::{Since, Subscription, SubscriptionItem};
+pub use verify::{
+    Check, Finding, Severity, VerifyOptions, VerifyReport, verify, verify_with_progress,
+};
 pub use view::{ReduceFn, ReduceRefFn, View, ViewOps};
 pub use writer::{AppendConflict, AppendResult, ConditionalAppendError, EventWriter, LockMode};
 
