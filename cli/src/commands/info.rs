@@ -160,11 +160,11 @@ fn text(info: &DirInfo, out: &mut Out) -> io::Result<()> {
             r.active_len, r.frame_len, r.archive_len_before
         )?,
     }
-    label(w, "views")?;
     if info.snapshots.is_empty() {
+        label(w, "views")?;
         writeln!(w, "none")?;
     } else {
-        writeln!(w)?;
+        writeln!(w, "{BOLD}views{BOLD:#}")?;
         for s in &info.snapshots {
             writeln!(w, "  {}", super::views::line(s))?;
         }

@@ -68,7 +68,7 @@ fn table(groups: &[Group], total: &Group, by: GroupBy, out: &mut Out) -> io::Res
     let w = &mut out.stdout;
     writeln!(
         w,
-        "{BOLD}{:<width$}  {:>10}  {:>12}  {:<20}  {:<20}{BOLD:#}",
+        "{BOLD}{:<width$}  {:>10}  {:>12}  {:<20}  {}{BOLD:#}",
         by.to_string(),
         "count",
         "bytes",
@@ -79,7 +79,7 @@ fn table(groups: &[Group], total: &Group, by: GroupBy, out: &mut Out) -> io::Res
         let key = if key.is_empty() { "-" } else { key };
         writeln!(
             w,
-            "{key:<width$}  {:>10}  {:>12}  {:<20}  {:<20}",
+            "{key:<width$}  {:>10}  {:>12}  {:<20}  {}",
             g.count,
             g.bytes,
             time::format(g.first_ts),
