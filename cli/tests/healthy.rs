@@ -53,7 +53,12 @@ fn log_prints_the_history_in_order_with_filters_limits_and_formats() {
         assert_eq!(out.stderr, "", "{args:?}");
         out.stdout
     };
-    let pick = |indexes: &[usize]| indexes.iter().map(|&i| lines[i].as_str()).collect::<String>();
+    let pick = |indexes: &[usize]| {
+        indexes
+            .iter()
+            .map(|&i| lines[i].as_str())
+            .collect::<String>()
+    };
 
     assert_eq!(log(&[]), lines.concat());
     assert_eq!(run(dir.path(), &["cat"]).stdout, lines.concat());
@@ -62,17 +67,34 @@ fn log_prints_the_history_in_order_with_filters_limits_and_formats() {
     assert_eq!(log(&["--tail", "0"]), "");
     assert_eq!(log(&["--type", "todo_done"]), pick(&[2, 5]));
     assert_eq!(log(&["--type", "todo_*", "--type", "no?e"]), lines.concat());
-    assert_eq!(log(&["--type", "todo_*", "-n", "3", "--actor", "ann"]), pick(&[0, 2, 3]));
+    assert_eq!(
+        log(&["--type", "todo_*", "-n", "3", "--actor", "ann"]),
+        pick(&[0, 2, 3])
+    );
     assert_eq!(log(&["--id", "e4", "--id", "e1"]), pick(&[1, 4]));
-    assert_eq!(log(&["--since", "2026-01-01T01:00:00Z"]), pick(&[3, 4, 5, 6]));
+    assert_eq!(
+        log(&["--since", "2026-01-01T01:00:00Z"]),
+        pick(&[3, 4, 5, 6])
+    );
     assert_eq!(log(&["--until", "2026-01-02"]), pick(&[0, 1, 2, 3, 4]));
-    assert_eq!(log(&["--since", &(T0 + 60).to_string(), "--until", &(T0 + 121).to_string()]), pick(&[1, 2]));
+    assert_eq!(
+        log(&[
+            "--since",
+            &(T0 + 60).to_string(),
+            "--until",
+            &(T0 + 121).to_string()
+        ]),
+        pick(&[1, 2])
+    );
     // Positions: 0, 77, 154 in the first frame, 230, 307 in the second, 364, 440 active.
     assert_eq!(log(&["--position", "154..364"]), pick(&[2, 3, 4]));
     assert_eq!(log(&["--position", "155.."]), pick(&[3, 4, 5, 6]));
     assert_eq!(log(&["--position", "..77"]), pick(&[0]));
     assert_eq!(
-        log(&["--format", "{index} {position} {type} {id} {actor} {time} {file}:{frame}:{offset}:{line}"]),
+        log(&[
+            "--format",
+            "{index} {position} {type} {id} {actor} {time} {file}:{frame}:{offset}:{line}"
+        ]),
         "\
 0 0 todo_added e0 ann 2026-01-01T00:00:00Z archive.jsonl.zst:0:0:1
 1 77 todo_added e1 bob 2026-01-01T00:01:00Z archive.jsonl.zst:0:77:2
@@ -119,9 +141,20 @@ fn usage_errors_exit_with_2() {
         assert_eq!(out.stdout, "", "{args:?}");
         assert!(!out.stderr.is_empty(), "{args:?}");
     }
-    let outside = run(dir.path(), &["export", "-o", &dir.path().join("x.jsonl").display().to_string()]);
+    let outside = run(
+        dir.path(),
+        &[
+            "export",
+            "-o",
+            &dir.path().join("x.jsonl").display().to_string(),
+        ],
+    );
     assert_eq!(outside.code, 2);
-    assert!(outside.stderr.contains("inside the log directory"), "{}", outside.stderr);
+    assert!(
+        outside.stderr.contains("inside the log directory"),
+        "{}",
+        outside.stderr
+    );
 }
 
 #[test]
@@ -160,8 +193,16 @@ total           6           460  2026-01-01T00:00:00Z  2026-01-02T00:01:00Z
 {\"bytes\":517,\"count\":7,\"first_ts\":1767225600,\"last_ts\":1767312060,\"total\":true}
 "
     );
-    let days = run(dir.path(), &["stats", "--by", "day", "--since", "2026-01-02"]);
-    assert!(days.stdout.contains("\n2026-01-02           2           153  "), "{}", days.stdout);
+    let days = run(
+        dir.path(),
+        &["stats", "--by", "day", "--since", "2026-01-02"],
+    );
+    assert!(
+        days.stdout
+            .contains("\n2026-01-02           2           153  "),
+        "{}",
+        days.stdout
+    );
 }
 
 #[test]
@@ -194,11 +235,18 @@ types            current    offset 153  lag 0 events (0 bytes)  version 0
 "
     );
     let state = run(dir.path(), &["view", "types", "--state"]);
-    assert_eq!(state.stdout, "{\"note\":1,\"todo_added\":4,\"todo_done\":2}\n");
+    assert_eq!(
+        state.stdout,
+        "{\"note\":1,\"todo_added\":4,\"todo_done\":2}\n"
+    );
     assert_eq!(run(dir.path(), &["view", "count", "--state"]).stdout, "7\n");
     let missing = run(dir.path(), &["view", "nope", "--state"]);
     assert_eq!(missing.code, 1);
-    assert!(missing.stderr.contains("views/nope.snapshot.json"), "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("views/nope.snapshot.json"),
+        "{}",
+        missing.stderr
+    );
     assert_eq!(run(dir.path(), &["view", "../x", "--state"]).code, 1);
 }
 
@@ -251,6 +299,10 @@ fn no_command_writes_into_the_directory() {
     for args in commands {
         let out = run(dir.path(), args);
         assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
-        assert_eq!(listing(dir.path()), before, "{args:?} changed the directory");
+        assert_eq!(
+            listing(dir.path()),
+            before,
+            "{args:?} changed the directory"
+        );
     }
 }

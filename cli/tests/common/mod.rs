@@ -126,3 +126,27 @@ pub fn listing(dir: &Path) -> BTreeMap<PathBuf, (u64, SystemTime)> {
 pub fn scrub(text: &str, dir: &Path) -> String {
     text.replace(&dir.display().to_string(), "DIR")
 }
+
+/// Writes `lines` (each without its newline) as the active log of a new directory, opens a
+/// writer on it and rotates, so that they become the archive's first frame; returns the
+/// writer.
+pub fn archive_lines(dir: &Path, lines: &[String]) -> eventfold::EventWriter {
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(dir.join("app.jsonl"), text).unwrap();
+    let mut writer = eventfold::EventWriter::open(dir).unwrap();
+    let reader = writer.reader();
+    writer
+        .rotate(&reader, &mut std::collections::HashMap::new())
+        .unwrap();
+    writer
+}
+
+/// Appends raw bytes to the active log, as a program other than eventfold might.
+pub fn append_raw(dir: &Path, bytes: &[u8]) {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("app.jsonl"))
+        .unwrap();
+    file.write_all(bytes).unwrap();
+}
