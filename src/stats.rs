@@ -99,9 +99,9 @@ pub struct Group {
 #[derive(Debug, Clone)]
 pub struct Stats {
     by: GroupBy,
-    named: HashMap<Box<str>, Group>,
+    named: HashMap<Box<str>, Group, FastHash>,
     /// Hour or day groups, by the first second of the bucket.
-    timed: HashMap<u64, Group>,
+    timed: HashMap<u64, Group, FastHash>,
     total: Group,
 }
 
@@ -117,8 +117,8 @@ impl Stats {
     pub fn new(by: GroupBy) -> Self {
         Stats {
             by,
-            named: HashMap::new(),
-            timed: HashMap::new(),
+            named: HashMap::default(),
+            timed: HashMap::default(),
             total: Group {
                 key: "total".to_string(),
                 ..Group::default()
@@ -145,26 +145,26 @@ impl Stats {
         let ts = event.event.ts();
         let bytes = event.end.offset() - event.position.offset();
         add_to(&mut self.total, ts, bytes);
-        let group = match self.by {
-            GroupBy::Type => self.named_group(event.event.event_type()),
-            GroupBy::Actor => self.named_group(event.event.actor().unwrap_or("")),
-            GroupBy::Hour => self.timed.entry(ts - ts % 3600).or_default(),
-            GroupBy::Day => self.timed.entry(ts - ts % 86_400).or_default(),
-        };
-        add_to(group, ts, bytes);
+        match self.by {
+            GroupBy::Type => self.add_named(event.event.event_type(), ts, bytes),
+            GroupBy::Actor => self.add_named(event.event.actor().unwrap_or(""), ts, bytes),
+            GroupBy::Hour => add_to(self.timed.entry(ts - ts % 3600).or_default(), ts, bytes),
+            GroupBy::Day => add_to(self.timed.entry(ts - ts % 86_400).or_default(), ts, bytes),
+        }
         std::ops::ControlFlow::Continue(())
     }
 
-    fn named_group(&mut self, key: &str) -> &mut Group {
-        // Looked up by `&str` first, so a known key costs no allocation.
-        if !self.named.contains_key(key) {
-            let group = Group {
-                key: key.to_string(),
-                ..Group::default()
-            };
-            self.named.insert(key.into(), group);
+    /// Adds to the group `key`, looked up by `&str` so that a known key costs no allocation.
+    fn add_named(&mut self, key: &str, ts: u64, bytes: u64) {
+        if let Some(group) = self.named.get_mut(key) {
+            return add_to(group, ts, bytes);
         }
-        self.named.get_mut(key).expect("inserted above")
+        let mut group = Group {
+            key: key.to_string(),
+            ..Group::default()
+        };
+        add_to(&mut group, ts, bytes);
+        self.named.insert(key.into(), group);
     }
 
     /// What it groups by.
@@ -221,6 +221,44 @@ impl Stats {
     /// ```
     pub fn total(&self) -> &Group {
         &self.total
+    }
+}
+
+/// A hasher for the short keys of groups, looked up once per event: FxHash's multiply and
+/// rotate, several times faster than the default SipHash on a type name. Keys come from the
+/// log, not from an adversary choosing collisions against a live service.
+#[derive(Debug, Clone, Copy, Default)]
+struct FastHash;
+
+impl std::hash::BuildHasher for FastHash {
+    type Hasher = FxHasher;
+
+    fn build_hasher(&self) -> FxHasher {
+        FxHasher(0)
+    }
+}
+
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        for &byte in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(byte)).wrapping_mul(K);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.write(&n.to_le_bytes());
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 

@@ -232,7 +232,7 @@ pub struct VerifyReport {
     pub findings: Vec<Finding>,
     /// Lines read that hold an event (valid or not).
     pub events: u64,
-    /// Archive frames walked.
+    /// Archive frames walked (without `quick`: the frames that hold an event or are damaged).
     pub archive_frames: u64,
     /// Bytes of `archive.jsonl.zst` read.
     pub archive_bytes: u64,
@@ -558,6 +558,7 @@ impl Pass<'_> {
                 error,
                 ..
             } => {
+                self.frames.insert(frame);
                 let reason = match Error::from_io(&error) {
                     Some(Error::Archive { reason, .. }) => reason.clone(),
                     _ => error.to_string(),
@@ -634,21 +635,11 @@ fn full_history(
     )?;
     progress(end.end);
     let pass = pass.into_inner();
-    // A damaged archive cannot be described: its figures are then those the scan reached.
-    let content = match reader.archive_frames() {
-        Ok(frames) => {
-            pass.report.archive_frames = frames.len() as u64;
-            pass.report.archive_bytes = frames.last().map_or(0, |f| f.offset + f.len);
-            frames
-                .last()
-                .map_or(0, |f| f.start.offset() + f.content_len)
-        }
-        Err(_) => {
-            pass.report.archive_frames = pass.frames.len() as u64;
-            pass.report.archive_bytes = crate::fsutil::len_or_zero(reader.archive_path())?;
-            pass.archive_end
-        }
-    };
+    // The archive's figures are those the scan met, so that the frames are not decompressed
+    // a second time to be described (and a damaged archive is counted as far as it reads).
+    pass.report.archive_frames = pass.frames.len() as u64;
+    pass.report.archive_bytes = reader.history()?.archive_limit;
+    let content = pass.archive_end;
     pass.report.archive_content_bytes = content;
     pass.report.active_bytes = end.end.offset().saturating_sub(content);
     if let (Some(expected), Some(found)) = (rotation_hash, pass.last_archive_hash.as_deref())

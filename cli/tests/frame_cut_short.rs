@@ -25,7 +25,7 @@ fn a_frame_cut_short_is_an_error_naming_the_frame() {
         out.stdout,
         "error[frame] archive.jsonl.zst frame 108 byte 108: cannot decompress: the archive ends \
          inside a frame (94 bytes left over); nothing after it in the archive can be read\n\
-         failed: 1 errors, 0 warnings in 5 events, 1 archive frames (230 bytes decompressed), 153 \
+         failed: 1 errors, 0 warnings in 5 events, 2 archive frames (230 bytes decompressed), 153 \
          bytes of app.jsonl, 2 snapshots\n"
     );
     let quick = run(dir.path(), &["verify", "--quick"]);
