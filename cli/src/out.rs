@@ -112,7 +112,7 @@ impl Progress {
     pub fn at(&mut self, position: u64) {
         let Some(bar) = &self.bar else { return };
         self.calls += 1;
-        if self.calls % 4096 != 0 {
+        if !self.calls.is_multiple_of(4096) {
             return;
         }
         if !self.shown && self.start.elapsed() >= SHOW_AFTER {

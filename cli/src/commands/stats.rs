@@ -68,12 +68,11 @@ fn table(groups: &[Group], total: &Group, by: GroupBy, out: &mut Out) -> io::Res
     let w = &mut out.stdout;
     writeln!(
         w,
-        "{BOLD}{:<width$}  {:>10}  {:>12}  {:<20}  {}{BOLD:#}",
+        "{BOLD}{:<width$}  {:>10}  {:>12}  {:<20}  last{BOLD:#}",
         by.to_string(),
         "count",
         "bytes",
         "first",
-        "last"
     )?;
     let row = |w: &mut dyn Write, key: &str, g: &Group| {
         let key = if key.is_empty() { "-" } else { key };
