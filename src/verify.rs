@@ -106,7 +106,7 @@ impl Check {
 /// let report = verify(dir.path(), &VerifyOptions::new())?;
 /// let finding = &report.findings[0];
 /// assert_eq!((finding.severity, finding.check), (Severity::Warning, Check::TornTail));
-/// assert_eq!((finding.offset, finding.line), (Some(31), Some(2)));
+/// assert_eq!((finding.offset, finding.line), (Some(30), Some(2)));
 /// assert_eq!(finding.file, std::path::Path::new("app.jsonl"));
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -313,8 +313,8 @@ impl VerifyReport {
 /// let report = verify(dir.path(), &VerifyOptions::new())?;
 /// assert_eq!(report.errors(), 1);
 /// let finding = &report.findings[0];
-/// assert_eq!((finding.check, finding.offset, finding.line), (Check::Line, Some(31), Some(2)));
-/// assert!(finding.to_string().starts_with("error[line] app.jsonl byte 31 line 2: "));
+/// assert_eq!((finding.check, finding.offset, finding.line), (Check::Line, Some(30), Some(2)));
+/// assert!(finding.to_string().starts_with("error[line] app.jsonl byte 30 line 2: "));
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn verify(dir: impl AsRef<Path>, options: &VerifyOptions) -> io::Result<VerifyReport> {
