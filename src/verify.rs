@@ -638,10 +638,12 @@ fn full_history(
     // The archive's figures are those the scan met, so that the frames are not decompressed
     // a second time to be described (and a damaged archive is counted as far as it reads).
     pass.report.archive_frames = pass.frames.len() as u64;
-    pass.report.archive_bytes = reader.history()?.archive_limit;
+    let history = reader.history()?;
+    pass.report.archive_bytes = history.archive_limit;
+    let active_end = history.active.map_or(0, |(_, end)| end);
     let content = pass.archive_end;
     pass.report.archive_content_bytes = content;
-    pass.report.active_bytes = end.end.offset().saturating_sub(content);
+    pass.report.active_bytes = active_end;
     if let (Some(expected), Some(found)) = (rotation_hash, pass.last_archive_hash.as_deref())
         && expected != found
     {

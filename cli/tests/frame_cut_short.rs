@@ -77,3 +77,56 @@ fn a_bad_checksum_is_an_error_and_the_next_frame_is_still_checked() {
     // The quick check does not decompress, so it cannot see this.
     assert_eq!(run(dir.path(), &["verify", "--quick"]).code, 0);
 }
+
+/// A frame whose content ends inside a line, as eventfold 0.2.0 wrote from a torn active log
+/// (one streamed frame, without a content size): the unfinished line is reported, and left
+/// out by readers and by salvage.
+#[test]
+fn a_frame_that_does_not_end_on_a_line_boundary_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines: String = (0..2)
+        .map(|n| {
+            common::line(&common::event(
+                "tick",
+                n,
+                common::T0,
+                &format!("e{n}"),
+                None,
+            )) + "\n"
+        })
+        .collect();
+    let content = format!("{lines}{{\"type\":\"tic");
+    let frame = zstd::stream::encode_all(content.as_bytes(), 3).unwrap();
+    std::fs::write(dir.path().join("archive.jsonl.zst"), &frame).unwrap();
+    std::fs::write(dir.path().join("app.jsonl"), "").unwrap();
+
+    let out = run(dir.path(), &["verify"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let offset = lines.len();
+    assert_eq!(
+        out.stdout,
+        format!(
+            "error[frame] archive.jsonl.zst frame 0 byte {offset}: the frame does not end on a \
+             line boundary: its last 12 bytes are an unfinished line, which readers leave out\n\
+             failed: 1 errors, 0 warnings in 2 events, 1 archive frames ({offset} bytes \
+             decompressed), 0 bytes of app.jsonl, 0 snapshots\n"
+        )
+    );
+    assert_eq!(
+        run(dir.path(), &["log", "--format", "{index}"]).stdout,
+        "0\n1\n"
+    );
+    let out_dir = tempfile::tempdir().unwrap();
+    let salvage = run(
+        dir.path(),
+        &["salvage", &out_dir.path().join("s").display().to_string()],
+    );
+    assert!(
+        salvage.stdout.starts_with(&format!(
+            "left out archive.jsonl.zst frame 0 byte {offset} position {offset}: unfinished line \
+             of 12 bytes at a frame end\n"
+        )),
+        "{}",
+        salvage.stdout
+    );
+}

@@ -8,7 +8,8 @@ use common::{T0, event};
 use eventfold::EventLog;
 use std::io::BufRead;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 const EVENTS: u64 = 1500;
@@ -43,23 +44,27 @@ fn follow_and_stats_while_the_log_is_appended_to_and_rotated() {
         }
     });
 
+    // The writer goes on until it has written EVENTS events and at least three statistics
+    // were taken while it wrote.
+    let stats_taken = Arc::new(AtomicUsize::new(0));
+    let taken = stats_taken.clone();
     let writer = std::thread::spawn(move || {
         let mut n = 1;
-        while n < EVENTS {
+        while n < EVENTS || taken.load(Ordering::SeqCst) < 3 {
             // Single appends and batches, so rotations fall inside batches too.
             if n % 100 < 50 {
                 log.append(&event("tick", n, T0 + n, &format!("e{n}"), None))
                     .unwrap();
                 n += 1;
             } else {
-                let batch: Vec<_> = (n..(n + 7).min(EVENTS))
+                let batch: Vec<_> = (n..n + 7)
                     .map(|k| event("tock", k, T0 + k, &format!("e{k}"), None))
                     .collect();
                 log.append_batch(&batch).unwrap();
                 n += batch.len() as u64;
             }
         }
-        log
+        (log, n)
     });
 
     // Statistics taken while the writer runs: each is the count of a prefix of the history.
@@ -77,14 +82,16 @@ fn follow_and_stats_while_the_log_is_appended_to_and_rotated() {
             "a count of {count} must end at the event before it"
         );
         counts.push(count);
+        stats_taken.fetch_add(1, Ordering::SeqCst);
     }
-    let log = writer.join().unwrap();
+    let (log, written) = writer.join().unwrap();
+    assert!(counts.len() >= 3, "{counts:?}");
     assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
     let after = common::run(dir.path(), &["stats", "--json"]);
     assert!(after.stdout.ends_with(&format!(
-        "{{\"bytes\":{},\"count\":{EVENTS},\"first_ts\":{T0},\"last_ts\":{},\"total\":true}}\n",
+        "{{\"bytes\":{},\"count\":{written},\"first_ts\":{T0},\"last_ts\":{},\"total\":true}}\n",
         log.reader().history_end().unwrap(),
-        T0 + EVENTS - 1
+        T0 + written - 1
     )));
     assert!(
         std::fs::metadata(dir.path().join("archive.jsonl.zst"))
@@ -96,7 +103,7 @@ fn follow_and_stats_while_the_log_is_appended_to_and_rotated() {
     // The follower printed every event once, in order, across the rotations.
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut printed = Vec::new();
-    while (printed.len() as u64) < EVENTS {
+    while (printed.len() as u64) < written {
         let left = deadline.saturating_duration_since(Instant::now());
         match lines_rx.recv_timeout(left) {
             Ok(line) => printed.push(line),
@@ -105,7 +112,7 @@ fn follow_and_stats_while_the_log_is_appended_to_and_rotated() {
     }
     follower.kill().unwrap();
     let status = follower.wait().unwrap();
-    let expected: Vec<String> = (0..EVENTS).map(|n| format!("{n} e{n}")).collect();
+    let expected: Vec<String> = (0..written).map(|n| format!("{n} e{n}")).collect();
     assert_eq!(
         printed.len(),
         expected.len(),
