@@ -275,8 +275,10 @@ impl EventReader {
         F: FnMut(&ScannedEvent<'_>) -> ControlFlow<()>,
     {
         let mut kept = 0;
+        let mut reached_stop = None;
         let mut end = self.scan(filter.start(), |event| {
             if filter.to.is_some_and(|to| event.position >= to) {
+                reached_stop = Some(event.position);
                 return ControlFlow::Break(());
             }
             if filter.matches(event.event, event.position) {
@@ -286,6 +288,10 @@ impl EventReader {
             ControlFlow::Continue(())
         })?;
         end.events = kept;
+        if let Some(position) = reached_stop {
+            // The scan read the first event past the range, but it was not handed over.
+            end.end = position;
+        }
         Ok(end)
     }
 }

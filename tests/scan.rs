@@ -177,12 +177,15 @@ fn filtered_scans_and_following_agree_with_plain_loops() {
         .until(common::FIXED_TS + 25_000)
         .positions(Position::new(from), Some(Position::new(to)));
     let mut kept = Vec::new();
-    reader
+    let end = reader
         .scan_filtered(&filter, |e| {
             kept.push(e.index);
             ControlFlow::Continue(())
         })
         .unwrap();
+    // It stopped at the end of the range, before the event there, which it did not hand over.
+    assert_eq!((end.end, end.stopped), (Position::new(to), true));
+    assert_eq!(end.events, kept.len() as u64);
     let expected: Vec<u64> = all
         .iter()
         .filter(|s| s.position >= from && s.position < to)

@@ -229,8 +229,9 @@ pub fn log(reader: &EventReader, args: &LogArgs, out: &mut Out) -> io::Result<Ex
         format,
         envelope: args.envelope,
     };
-    let mut progress = if args.follow {
-        out.progress("log", || Err(io::Error::other("no bar while following")))
+    // No bar while following, nor when the events go to the terminal the bar would be on.
+    let mut progress = if args.follow || out.stdout_tty {
+        out.progress("log", || Err(io::Error::other("no bar")))
     } else {
         out.progress("log", || reader.history_end().map(|p| p.offset()))
     };
@@ -320,7 +321,11 @@ pub fn export(reader: &EventReader, args: &ExportArgs, out: &mut Out) -> io::Res
         }
         None => None,
     };
-    let mut progress = out.progress("export", || reader.history_end().map(|p| p.offset()));
+    let mut progress = if file.is_none() && out.stdout_tty {
+        out.progress("export", || Err(io::Error::other("no bar")))
+    } else {
+        out.progress("export", || reader.history_end().map(|p| p.offset()))
+    };
     let mut write_error = None;
     let mut buf = Vec::with_capacity(1 << 10);
     let result = reader.scan_filtered(&filter, |e| {

@@ -20,6 +20,16 @@ pub fn run(cli: &Cli, out: &mut Out) -> io::Result<ExitCode> {
     let dir = &cli.global.dir;
     // Every command reads through a reader that never writes into the directory.
     let reader = EventReader::new(dir).read_only();
+    if !reader.log_path().is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "{} holds no eventfold log (no app.jsonl); give the directory with -C DIR or \
+                 EVENTFOLD_DIR",
+                dir.display()
+            ),
+        ));
+    }
     match &cli.command {
         Command::Info => info::run(&reader, out),
         Command::Log(args) => log::log(&reader, args, out),
