@@ -473,7 +473,17 @@ impl EventReader {
         {
             return Ok(cached.index.clone());
         }
-        let index = Arc::new(index::load(&self.archive_path, limit, self.write_index)?);
+        // Frames described earlier from the same archive file are kept; the archive only grows.
+        let known = cache
+            .as_ref()
+            .filter(|cached| cached.archive.is_some() && cached.archive == id)
+            .map(|cached| cached.index.clone());
+        let index = Arc::new(index::load_with(
+            &self.archive_path,
+            limit,
+            self.write_index,
+            known.as_deref(),
+        )?);
         *cache = Some(CachedIndex {
             archive: id,
             index: index.clone(),

@@ -197,7 +197,9 @@ fn filtered_scans_and_following_agree_with_plain_loops() {
     assert_eq!(kept, expected);
 
     // A follower started in the middle sees the rest once, then what is appended after a
-    // rotation, once.
+    // rotation, once; without the archive index, which a read-only reader describes and keeps
+    // in memory only.
+    std::fs::remove_file(dir.path().join("archive.index.jsonl")).unwrap();
     let mut follow = reader.follow(Position::new(all[25_990].position));
     let mut seen = Vec::new();
     follow
@@ -217,6 +219,13 @@ fn filtered_scans_and_following_agree_with_plain_loops() {
         .unwrap();
     assert_eq!(seen, (25_990..=26_000).collect::<Vec<_>>());
     assert_eq!(follow.next_position(), reader.history_end().unwrap());
+    assert!(!dir.path().join("archive.index.jsonl").exists());
+    // The frames described in memory, extended after the rotation, are the archive's frames.
+    let fresh = EventReader::new(dir.path())
+        .read_only()
+        .archive_frames()
+        .unwrap();
+    assert_eq!(reader.archive_frames().unwrap(), fresh);
 }
 
 #[test]
