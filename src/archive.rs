@@ -75,6 +75,8 @@ pub(crate) fn append_frame(path: &Path, frame: &[u8]) -> io::Result<bool> {
 /// tail, are known without reading a frame whole first.
 struct Input {
     file: Option<io::Take<File>>,
+    /// The length of the archive file being read, when bounded.
+    limit: Option<u64>,
     buf: Box<[u8]>,
     /// The unconsumed bytes are `buf[pos..filled]`.
     pos: usize,
@@ -104,6 +106,7 @@ impl Input {
         };
         Ok(Input {
             file,
+            limit,
             buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
             pos: 0,
             filled: 0,
@@ -166,6 +169,125 @@ impl io::BufRead for Input {
     }
 }
 
+/// Reads the archive one whole compressed frame at a time, without decompressing it: for the
+/// checks that walk frames without their content, and to find where a damaged frame ends.
+pub(crate) struct Frames {
+    file: Option<File>,
+    /// Compressed bytes read but not yet handed out.
+    buf: Vec<u8>,
+    /// Offset in the file of `buf[0]`.
+    buf_offset: u64,
+    /// Bytes of the file not yet read that belong to the archive being read.
+    remaining: u64,
+    eof: bool,
+}
+
+/// One compressed frame and where it starts in the archive file.
+#[derive(Debug)]
+pub(crate) struct Frame {
+    pub offset: u64,
+    pub bytes: Vec<u8>,
+}
+
+impl Frames {
+    /// Opens the archive at `path` for reading from byte `offset` on, where a frame starts; a
+    /// missing archive has no frames. With `limit`, only the first `limit` bytes of the file
+    /// are read (the rest is a frame still being written).
+    pub fn open_at(path: &Path, offset: u64, limit: Option<u64>) -> io::Result<Self> {
+        let mut file = match File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(Frames {
+                    file: None,
+                    buf: Vec::new(),
+                    buf_offset: offset,
+                    remaining: 0,
+                    eof: true,
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        if offset > 0 {
+            io::Seek::seek(&mut file, io::SeekFrom::Start(offset))?;
+        }
+        Ok(Frames {
+            file: Some(file),
+            buf: Vec::new(),
+            buf_offset: offset,
+            remaining: limit.map_or(u64::MAX, |limit| limit.saturating_sub(offset)),
+            eof: false,
+        })
+    }
+
+    /// The next frame, `Ok(None)` at the end of the archive, or an error for a frame cut short.
+    pub fn next_frame(&mut self, path: &Path) -> io::Result<Option<Frame>> {
+        let Some(file) = self.file.as_mut() else {
+            return Ok(None);
+        };
+        loop {
+            if !self.buf.is_empty() {
+                if self.buf.len() >= 4 && !has_frame_magic(&self.buf) {
+                    return Err(Error::Archive {
+                        path: path.to_path_buf(),
+                        frame_offset: self.buf_offset,
+                        reason: "no zstd frame starts here (bad magic number)".to_string(),
+                    }
+                    .into());
+                }
+                match zstd::zstd_safe::find_frame_compressed_size(&self.buf) {
+                    Ok(size) if size <= self.buf.len() => {
+                        let rest = self.buf.split_off(size);
+                        let bytes = std::mem::replace(&mut self.buf, rest);
+                        let offset = self.buf_offset;
+                        self.buf_offset += size as u64;
+                        return Ok(Some(Frame { offset, bytes }));
+                    }
+                    // Not enough bytes yet to know the frame's size, or to hold all of it.
+                    _ if !self.eof => {}
+                    Ok(_) | Err(_) => {
+                        return Err(Error::Archive {
+                            path: path.to_path_buf(),
+                            frame_offset: self.buf_offset,
+                            reason: format!(
+                                "the archive ends inside a frame ({} bytes left over)",
+                                self.buf.len()
+                            ),
+                        }
+                        .into());
+                    }
+                }
+            } else if self.eof {
+                return Ok(None);
+            }
+            let old = self.buf.len();
+            let want = self.remaining.min(READ_CHUNK as u64) as usize;
+            self.buf.resize(old + want, 0);
+            let n = read_full(file, &mut self.buf[old..])?;
+            self.remaining -= n as u64;
+            self.buf.truncate(old + n);
+            if n == 0 {
+                self.eof = true;
+            }
+        }
+    }
+}
+
+fn read_full(file: &mut File, mut buf: &mut [u8]) -> io::Result<usize> {
+    let mut total = 0;
+    while !buf.is_empty() {
+        match file.read(buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                total += n;
+                buf = &mut buf[n..];
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(total)
+}
+
 /// Whether `buf` starts with the magic number of a zstd frame or of a skippable frame.
 pub(crate) fn has_frame_magic(buf: &[u8]) -> bool {
     let magic = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
@@ -189,6 +311,8 @@ pub(crate) struct Windows {
     /// The compressed input, while no frame is being decompressed.
     input: Option<Input>,
     path: PathBuf,
+    /// The length of the archive file to read, when bounded.
+    limit: Option<u64>,
     /// The frame being decompressed, and where it starts in the archive file.
     decoder: Option<(u64, Decoder)>,
     /// Bytes of an unfinished line, carried into the next window.
@@ -226,6 +350,8 @@ pub(crate) fn tail_of(bytes: &[u8]) -> u64 {
 pub(crate) struct Window {
     /// Offset of `bytes()[0]` in the decompressed stream.
     pub offset: u64,
+    /// Offset in the archive file of the frame the window's bytes come from.
+    pub frame_offset: u64,
     /// When this is the frame's last window, the whole frame's place in the archive file.
     pub frame: Option<FrameSpan>,
     /// Where the frame starts in the decompressed stream.
@@ -275,6 +401,7 @@ impl Windows {
         Ok(Windows {
             input: Some(Input::open(path, frame_offset, limit)?),
             path: path.to_path_buf(),
+            limit,
             decoder: None,
             carry: Vec::new(),
             offset: stream_offset,
@@ -335,6 +462,7 @@ impl Windows {
             }
             let mut window = Window {
                 offset: self.offset,
+                frame_offset,
                 frame: None,
                 frame_start: self.frame_start,
                 frame_end: None,
@@ -362,9 +490,34 @@ impl Windows {
         }
     }
 
+    /// After [`next_window`](Self::next_window) failed inside a frame (damaged content, a bad
+    /// checksum): leaves the rest of that frame unread, so that the next window comes from the
+    /// frame after it. Returns the frame's offset in the archive file, or `None` when the
+    /// failure was not inside a frame (the archive ends inside one, or holds no frame where
+    /// one should start), where nothing can be read past it. The stream offsets of the windows
+    /// that follow go on from the last byte handed out.
+    pub fn skip_frame(&mut self) -> Option<u64> {
+        let (offset, decoder) = self.decoder.take()?;
+        self.carry.clear();
+        // The decompressor stopped somewhere inside the frame: its end is found from its block
+        // headers, read whole from the file.
+        let input = decoder.finish();
+        let limit = input.limit;
+        let mut frames = Frames::open_at(&self.path, offset, limit).ok()?;
+        let frame = frames.next_frame(&self.path).ok()??;
+        let end = frame.offset + frame.bytes.len() as u64;
+        self.input = Some(Input::open(&self.path, end, limit).ok()?);
+        Some(offset)
+    }
+
     fn fail(&self, frame_offset: u64, e: io::Error) -> io::Error {
         let reason = if e.kind() == io::ErrorKind::UnexpectedEof {
-            "the archive ends inside this frame".to_string()
+            let len = crate::fsutil::len_or_zero(&self.path).unwrap_or(0);
+            let len = self.limit.map_or(len, |limit| len.min(limit));
+            format!(
+                "the archive ends inside a frame ({} bytes left over)",
+                len.saturating_sub(frame_offset)
+            )
         } else {
             e.to_string()
         };
@@ -490,7 +643,11 @@ mod tests {
                 ..
             }) => {
                 assert_eq!(*frame_offset, first.len() as u64);
-                assert!(reason.contains("ends inside"), "{reason}");
+                let left = second.len() / 2;
+                assert_eq!(
+                    reason,
+                    &format!("the archive ends inside a frame ({left} bytes left over)")
+                );
             }
             other => panic!("unexpected {other:?}"),
         }

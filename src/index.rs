@@ -138,7 +138,17 @@ impl ArchiveIndex {
 /// bytes: the recorded frames that pass the checks, then every frame past them, described anew
 /// by decompressing it. With `persist`, an index that had to be extended is written back (the
 /// caller must be allowed to write into the directory).
-pub(crate) fn load(archive_path: &Path, limit: u64, persist: bool) -> io::Result<ArchiveIndex> {
+///
+/// `known` are frames of the same archive file described earlier (by this process, checked
+/// then): when they reach further than the index file's valid lines, they are kept and only the
+/// frames after them are described, so that a reader that may not save the index does not
+/// decompress the whole archive again each time it grows.
+pub(crate) fn load_with(
+    archive_path: &Path,
+    limit: u64,
+    persist: bool,
+    known: Option<&ArchiveIndex>,
+) -> io::Result<ArchiveIndex> {
     let path = index_path(archive_path);
     let mut index = ArchiveIndex {
         frames: read_entries(&path)?,
@@ -154,6 +164,12 @@ pub(crate) fn load(archive_path: &Path, limit: u64, persist: bool) -> io::Result
     };
     let recorded = index.frames.len();
     index.frames.truncate(valid);
+    if let Some(known) = known
+        && known.frames.len() > index.frames.len()
+        && known.archive_len() <= limit
+    {
+        index.frames = known.frames.clone();
+    }
     if index.archive_len() < limit {
         extend(&mut index, archive_path, limit)?;
     }

@@ -54,9 +54,12 @@ mod error;
 mod event;
 #[cfg(test)]
 mod fault;
+mod filter;
 mod fold;
+mod follow;
 mod fsutil;
 mod index;
+mod inspect;
 mod lines;
 mod log;
 mod mmap;
@@ -66,24 +69,39 @@ mod position;
 mod reader;
 mod recovery;
 mod report;
+mod salvage;
+mod scan;
 mod simd;
 pub mod snapshot;
+mod stats;
 mod subscribe;
 mod travel;
+mod verify;
 mod view;
 mod writer;
 
 pub use checkpoint::Checkpoints;
 pub use error::Error;
 pub use event::{Event, EventRef};
+pub use filter::Filter;
+pub use follow::Follow;
+pub use inspect::{
+    ArchiveFrame, DirInfo, RotationRecord, RotationState, SnapshotInfo, SnapshotStatus,
+};
 pub use log::{EventLog, EventLogBuilder, WaitResult};
 pub use policy::{SnapshotPolicy, ViewConfig};
 pub use position::{HistoryEvent, Position};
 pub use reader::{EventReader, HistoryEvents, line_hash};
 pub use report::{RefreshReport, Replay};
+pub use salvage::{Lost, LostKind, SalvageReport, salvage, salvage_with_progress};
+pub use scan::{Damage, HistoryFile, Location, ScanEnd, ScannedEvent};
 pub use snapshot::Snapshot;
+pub use stats::{Group, GroupBy, Stats};
 pub use subscribe::{Since, Subscription, SubscriptionItem};
 pub use travel::At;
+pub use verify::{
+    Check, Finding, Severity, VerifyOptions, VerifyReport, verify, verify_with_progress,
+};
 pub use view::{ReduceFn, ReduceRefFn, View, ViewOps};
 pub use writer::{AppendConflict, AppendResult, ConditionalAppendError, EventWriter, LockMode};
 

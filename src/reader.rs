@@ -183,6 +183,51 @@ impl EventReader {
         }
     }
 
+    /// This reader, made never to write into the directory.
+    ///
+    /// A reader may otherwise save the archive index (`archive.index.jsonl`, a cache) when it
+    /// had to describe archive frames the file did not list, so that the next reader need not
+    /// decompress them again. A read-only reader keeps what it learned in memory, shared with
+    /// its clones, and creates, changes and removes nothing: use it to inspect a directory
+    /// that another program owns, or that sits on read-only storage. Reading still updates
+    /// access times where the file system records them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog, EventReader, Position};
+    /// let mut log = EventLog::open(dir.path())?;
+    /// log.append(&Event::new("a", serde_json::json!({})))?;
+    /// log.rotate()?;
+    /// drop(log);
+    /// std::fs::remove_file(dir.path().join("archive.index.jsonl"))?; // a cache: always safe
+    ///
+    /// let reader = EventReader::new(dir.path()).read_only();
+    /// assert!(reader.is_read_only());
+    /// assert_eq!(reader.read_history(Position::new(1))?.count(), 0); // needs the index
+    /// assert!(!dir.path().join("archive.index.jsonl").exists()); // described, not saved
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[must_use]
+    pub fn read_only(mut self) -> Self {
+        self.write_index = false;
+        self
+    }
+
+    /// Whether this reader never writes into the directory (see [`read_only`](Self::read_only)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventReader;
+    /// assert!(!EventReader::new("data").is_read_only());
+    /// assert!(EventReader::new("data").read_only().is_read_only());
+    /// ```
+    pub fn is_read_only(&self) -> bool {
+        !self.write_index
+    }
+
     pub(crate) fn dir(&self) -> &Path {
         self.log_path.parent().unwrap_or(Path::new("."))
     }
@@ -382,15 +427,34 @@ impl EventReader {
     }
 
     /// The position just past the last complete line of the history: where the next event
-    /// appended will start.
-    pub(crate) fn history_end(&self) -> io::Result<Position> {
+    /// appended will start (and how many bytes of history a scan from the start reads).
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if `app.jsonl` cannot be opened, or if the archive index must be
+    /// rebuilt and the archive cannot be decompressed ([`Error::Archive`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog, Position};
+    /// let mut log = EventLog::open(dir.path())?;
+    /// let first = log.append(&Event::new("a", serde_json::json!({})))?;
+    /// log.rotate()?;
+    /// let second = log.append(&Event::new("b", serde_json::json!({})))?;
+    /// let end = log.reader().history_end()?;
+    /// assert_eq!(end, Position::new(first.end_offset + second.end_offset));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn history_end(&self) -> io::Result<Position> {
         let history = self.history()?;
         let archive = self.archive_index(history.archive_limit)?.content_len();
         let active = history.active.map_or(0, |(_, end)| end);
         Ok(Position::new(archive + active))
     }
 
-    /// The archive index, covering the archive's first `limit` bytes (see [`index::load`]).
+    /// The archive index, covering the archive's first `limit` bytes (see [`index::load_with`]).
     /// The last one read is kept, and reused while the archive is the same file.
     pub(crate) fn archive_index(&self, limit: u64) -> io::Result<Arc<ArchiveIndex>> {
         use std::os::unix::fs::MetadataExt;
@@ -409,7 +473,17 @@ impl EventReader {
         {
             return Ok(cached.index.clone());
         }
-        let index = Arc::new(index::load(&self.archive_path, limit, self.write_index)?);
+        // Frames described earlier from the same archive file are kept; the archive only grows.
+        let known = cache
+            .as_ref()
+            .filter(|cached| cached.archive.is_some() && cached.archive == id)
+            .map(|cached| cached.index.clone());
+        let index = Arc::new(index::load_with(
+            &self.archive_path,
+            limit,
+            self.write_index,
+            known.as_deref(),
+        )?);
         *cache = Some(CachedIndex {
             archive: id,
             index: index.clone(),
@@ -1073,7 +1147,11 @@ fn open_committed(path: &Path, from: u64) -> io::Result<(File, u64)> {
 
 /// The first line start at or after `offset` in the active log `file` (committed up to `end`),
 /// and how many events (non-empty lines) lie before it.
-fn line_start_and_events_before(file: &File, offset: u64, end: u64) -> io::Result<(u64, u64)> {
+pub(crate) fn line_start_and_events_before(
+    file: &File,
+    offset: u64,
+    end: u64,
+) -> io::Result<(u64, u64)> {
     let offset = offset.min(end);
     let mut before = [b'\n'];
     if offset > 0 {

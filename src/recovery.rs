@@ -87,7 +87,7 @@ fn file_matches(file: &File, record: &RotationRecord) -> io::Result<bool> {
 }
 
 /// Whether the active log at `log_path` holds exactly what `record` says was archived.
-fn active_matches(log_path: &Path, record: &RotationRecord) -> io::Result<bool> {
+pub(crate) fn active_matches(log_path: &Path, record: &RotationRecord) -> io::Result<bool> {
     match File::open(log_path) {
         Ok(file) => file_matches(&file, record),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),

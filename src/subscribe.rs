@@ -157,9 +157,10 @@ impl Subscription {
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
-    /// use eventfold::{EventReader, Since, SubscriptionItem};
+    /// use eventfold::{EventLog, Since, SubscriptionItem};
     /// use std::time::Duration;
-    /// let mut subscription = EventReader::new(dir.path()).subscribe(Since::Start)?;
+    /// let log = EventLog::open(dir.path())?;
+    /// let mut subscription = log.reader().subscribe(Since::Start)?;
     /// let first = subscription.next_timeout(Duration::from_millis(10))?;
     /// assert!(matches!(first, Some(SubscriptionItem::CaughtUp(_)))); // an empty history
     /// assert_eq!(subscription.next_timeout(Duration::from_millis(10))?, None);

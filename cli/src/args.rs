@@ -1,0 +1,172 @@
+//! The command line: global flags, commands and their flags.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Inspect, check, export and salvage an eventfold log directory.
+///
+/// Every command only reads the directory: it takes no lock, creates no file in it, reads up
+/// to the last complete line, and is safe while a program appends to the log and rotates it.
+#[derive(Debug, Parser)]
+#[command(name = "eventfold", version, about, long_about = None)]
+#[command(after_help = "Exit codes: 0 all well, 1 something found wrong or unreadable, 2 usage.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The log directory (the one that holds app.jsonl).
+    #[arg(
+        short = 'C',
+        long = "dir",
+        global = true,
+        env = "EVENTFOLD_DIR",
+        default_value = "."
+    )]
+    pub dir: PathBuf,
+    /// Print one JSON object per line (NDJSON) instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// When to color the output (NO_COLOR in the environment means never, for auto).
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+    /// Never show progress bars.
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    /// Print less: no progress, no notes; only data and errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more: archive frames in `info`, timings in `verify` and `stats`.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// File sizes, event count, archive frames, first and last ts, views, rotation state.
+    Info,
+    /// Print events, filtered and limited, optionally following the log as it grows.
+    #[command(visible_alias = "cat")]
+    Log(LogArgs),
+    /// Count, bytes, and first and last ts per event type, actor, hour or day.
+    Stats(StatsArgs),
+    /// Check everything that can be checked; exit 1 if an error is found.
+    Verify(VerifyArgs),
+    /// Each snapshot's offset, lag, validity and version.
+    Views,
+    /// One view's snapshot: its figures, or with --state its state as JSON.
+    View(ViewArgs),
+    /// The archive and the active log as one ordered JSONL stream: exactly what a replay folds.
+    Export(ExportArgs),
+    /// Write every readable event to a new, healthy directory; report each line left out.
+    Salvage(SalvageArgs),
+}
+
+/// Which events to keep (every flag given must hold; repeated flags mean any of them).
+#[derive(Debug, Args, Default)]
+pub struct FilterArgs {
+    /// Keep events of this type; a glob (`todo_*`, `order_?`). Repeatable.
+    #[arg(long = "type", value_name = "GLOB")]
+    pub types: Vec<String>,
+    /// Keep events at or after this time: RFC 3339, a date, seconds since the epoch, or a
+    /// time ago such as 2h, 30m, 7d.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Keep events before this time (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Keep events with this id. Repeatable.
+    #[arg(long = "id", value_name = "ID")]
+    pub ids: Vec<String>,
+    /// Keep events with this actor. Repeatable.
+    #[arg(long = "actor", value_name = "ACTOR")]
+    pub actors: Vec<String>,
+    /// Keep events whose position lies in A..B (B excluded; A.. and ..B too).
+    #[arg(long, value_name = "A..B")]
+    pub position: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Print the first N events kept.
+    #[arg(short = 'n', long = "limit", value_name = "N")]
+    pub limit: Option<u64>,
+    /// Print the last N events kept.
+    #[arg(long, value_name = "N", conflicts_with = "limit")]
+    pub tail: Option<usize>,
+    /// Keep printing events as they are appended, across rotations.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// pretty, jsonl, or a template such as '{ts} {type} {id}' (fields: ts, time, type, id,
+    /// actor, data, meta, position, end, index, file, frame, offset, line). Default: pretty
+    /// on a terminal, jsonl otherwise.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Add where each event lies: file, frame, byte offset, line, position and index.
+    #[arg(long)]
+    pub envelope: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum By {
+    Type,
+    Actor,
+    Hour,
+    Day,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// What to group by.
+    #[arg(long, value_enum, default_value_t = By::Type)]
+    pub by: By,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Do not decompress the archive: walk its frames only.
+    #[arg(long)]
+    pub quick: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    /// The view's name (its snapshot is views/NAME.snapshot.json).
+    pub name: String,
+    /// Print the state held by the snapshot, as JSON.
+    #[arg(long)]
+    pub state: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Add each event's position as a first field, "position".
+    #[arg(long)]
+    pub with_position: bool,
+    /// Write to this file instead of stdout (never inside the log directory).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SalvageArgs {
+    /// The new directory to write (must not exist, or be empty).
+    pub dest: PathBuf,
+}

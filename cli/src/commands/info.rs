@@ -1,0 +1,194 @@
+//! `eventfold info`: what the directory holds.
+
+use crate::out::{self, BOLD, DIM, Out, WARN};
+use crate::time;
+use eventfold::{DirInfo, EventReader, RotationState, SnapshotInfo};
+use serde_json::{Value, json};
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+pub fn run(reader: &EventReader, out: &mut Out) -> io::Result<ExitCode> {
+    let info = reader.inspect()?;
+    if out.json {
+        out::json_line(&mut out.stdout, &to_json(&info))?;
+    } else {
+        text(&info, out)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ts_json(ts: Option<u64>) -> Value {
+    ts.map_or(
+        Value::Null,
+        |ts| json!({ "ts": ts, "time": time::format(ts) }),
+    )
+}
+
+pub fn snapshot_json(s: &SnapshotInfo) -> Value {
+    let mut value = json!({
+        "view": s.name,
+        "file_len": s.file_len,
+        "offset": s.offset,
+        "hash": s.hash,
+        "version": s.version,
+        "status": s.status.label(),
+        "valid": s.status.is_valid(),
+        "lag_events": s.lag_events,
+        "lag_bytes": s.lag_bytes,
+    });
+    if let eventfold::SnapshotStatus::Unreadable { reason } = &s.status {
+        value["reason"] = json!(reason);
+    }
+    value
+}
+
+fn rotation_json(state: &RotationState) -> Value {
+    let (label, record) = rotation_parts(state);
+    json!({
+        "state": label,
+        "record": record.map(|r| json!({
+            "archive_len_before": r.archive_len_before,
+            "frame_len": r.frame_len,
+            "active_len": r.active_len,
+            "active_hash": r.active_hash,
+            "last_line_hash": r.last_line_hash,
+        })),
+    })
+}
+
+fn rotation_parts(state: &RotationState) -> (&'static str, Option<&eventfold::RotationRecord>) {
+    match state {
+        RotationState::Finished(r) => ("finished", Some(r)),
+        RotationState::ArchiveIncomplete { record, .. } => ("archive-incomplete", Some(record)),
+        RotationState::ActiveNotReplaced(r) => ("active-not-replaced", Some(r)),
+        RotationState::Outdated { record, .. } => ("outdated", Some(record)),
+        _ => ("none", None),
+    }
+}
+
+fn to_json(info: &DirInfo) -> Value {
+    json!({
+        "dir": info.dir,
+        "app.jsonl": {
+            "len": info.active_len,
+            "committed": info.active_committed,
+            "torn_tail": info.active_len - info.active_committed,
+            "events": info.active_events,
+            "copy_of_archive": info.active_is_copy,
+        },
+        "archive.jsonl.zst": {
+            "len": info.archive_len,
+            "frames": info.archive_frames.len(),
+            "content_len": info.archive_frames.last().map_or(0, |f| f.start.offset() + f.content_len),
+            "events": info.archive_frames.last().map_or(0, |f| f.first_event + f.events),
+        },
+        "archive.index.jsonl": { "len": info.index_len },
+        "events": info.events,
+        "first": ts_json(info.first_ts),
+        "last": ts_json(info.last_ts),
+        "end_position": info.end,
+        "rotation": rotation_json(&info.rotation),
+        "views": info.snapshots.iter().map(snapshot_json).collect::<Vec<_>>(),
+        "leftovers": info.leftovers,
+    })
+}
+
+fn text(info: &DirInfo, out: &mut Out) -> io::Result<()> {
+    let w = &mut out.stdout;
+    let label = |w: &mut dyn Write, name: &str| write!(w, "{BOLD}{name:<20}{BOLD:#}");
+    label(w, "directory")?;
+    writeln!(w, "{}", info.dir.display())?;
+    label(w, "app.jsonl")?;
+    write!(
+        w,
+        "{} bytes, {} events",
+        info.active_len, info.active_events
+    )?;
+    let torn = info.active_len - info.active_committed;
+    if torn > 0 {
+        write!(w, ", {WARN}torn tail of {torn} bytes{WARN:#}")?;
+    }
+    if info.active_is_copy {
+        write!(
+            w,
+            " {WARN}(a copy of the archive's last frame: not read){WARN:#}"
+        )?;
+    }
+    writeln!(w)?;
+    label(w, "archive.jsonl.zst")?;
+    if info.archive_len == 0 {
+        writeln!(w, "none")?;
+    } else {
+        let content = info
+            .archive_frames
+            .last()
+            .map_or(0, |f| f.start.offset() + f.content_len);
+        let events = info
+            .archive_frames
+            .last()
+            .map_or(0, |f| f.first_event + f.events);
+        writeln!(
+            w,
+            "{} bytes, {} frames, {events} events, {content} bytes decompressed",
+            info.archive_len,
+            info.archive_frames.len()
+        )?;
+    }
+    label(w, "archive.index.jsonl")?;
+    match info.index_len {
+        Some(len) => writeln!(w, "{len} bytes")?,
+        None => writeln!(w, "none")?,
+    }
+    label(w, "events")?;
+    writeln!(w, "{}", info.events)?;
+    for (name, ts) in [("first ts", info.first_ts), ("last ts", info.last_ts)] {
+        label(w, name)?;
+        match ts {
+            Some(ts) => writeln!(w, "{} {DIM}({ts}){DIM:#}", time::format(ts))?,
+            None => writeln!(w, "-")?,
+        }
+    }
+    label(w, "end position")?;
+    writeln!(w, "{}", info.end)?;
+    label(w, "rotation")?;
+    let (state, record) = rotation_parts(&info.rotation);
+    match record {
+        None => writeln!(w, "{state}")?,
+        Some(r) => writeln!(
+            w,
+            "{state} (archived {} bytes of app.jsonl into {} bytes at archive byte {})",
+            r.active_len, r.frame_len, r.archive_len_before
+        )?,
+    }
+    if info.snapshots.is_empty() {
+        label(w, "views")?;
+        writeln!(w, "none")?;
+    } else {
+        writeln!(w, "{BOLD}views{BOLD:#}")?;
+        for s in &info.snapshots {
+            writeln!(w, "  {}", super::views::line(s))?;
+        }
+    }
+    for leftover in &info.leftovers {
+        label(w, "leftover")?;
+        writeln!(w, "{}", leftover.display())?;
+    }
+    if out.verbose > 0 {
+        writeln!(w, "{BOLD}frames{BOLD:#}")?;
+        for f in &info.archive_frames {
+            writeln!(
+                w,
+                "  byte {} len {}: position {} content {} events {} (from {}) ts {}..{}",
+                f.offset,
+                f.len,
+                f.start,
+                f.content_len,
+                f.events,
+                f.first_event,
+                f.first_ts.map_or("-".into(), time::format),
+                f.last_ts.map_or("-".into(), time::format),
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! One module per command: each parses its flags into a library call and formats the result.
+
+mod info;
+mod log;
+mod salvage;
+mod stats;
+mod verify;
+mod views;
+
+use crate::args::{Cli, Command, FilterArgs};
+use crate::out::Out;
+use eventfold::{EventReader, Filter, Position};
+use std::io;
+use std::process::ExitCode;
+
+/// Exit code of a usage error, as clap uses for its own.
+pub const USAGE: u8 = 2;
+
+pub fn run(cli: &Cli, out: &mut Out) -> io::Result<ExitCode> {
+    let dir = &cli.global.dir;
+    // Every command reads through a reader that never writes into the directory.
+    let reader = EventReader::new(dir).read_only();
+    if !reader.log_path().is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "{} holds no eventfold log (no app.jsonl); give the directory with -C DIR or \
+                 EVENTFOLD_DIR",
+                dir.display()
+            ),
+        ));
+    }
+    match &cli.command {
+        Command::Info => info::run(&reader, out),
+        Command::Log(args) => log::log(&reader, args, out),
+        Command::Stats(args) => stats::run(&reader, args, out),
+        Command::Verify(args) => verify::run(dir, args, out),
+        Command::Views => views::list(&reader, out),
+        Command::View(args) => views::one(&reader, args, out),
+        Command::Export(args) => log::export(&reader, args, out),
+        Command::Salvage(args) => salvage::run(dir, args, out),
+    }
+}
+
+/// A usage error found after clap's parsing: reported as clap reports its own, exit code 2.
+pub fn usage(out: &mut Out, message: &str) -> io::Result<ExitCode> {
+    out.error(&io::Error::new(
+        io::ErrorKind::InvalidInput,
+        message.to_string(),
+    ));
+    Ok(ExitCode::from(USAGE))
+}
+
+/// The library filter the flags describe, or the message of a usage error.
+pub fn filter(args: &FilterArgs) -> Result<Filter, String> {
+    let mut filter = Filter::new();
+    for pattern in &args.types {
+        filter = filter.event_type(pattern);
+    }
+    for id in &args.ids {
+        filter = filter.id(id);
+    }
+    for actor in &args.actors {
+        filter = filter.actor(actor);
+    }
+    let now = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC);
+    if let Some(since) = &args.since {
+        filter = filter.since(crate::time::parse(since, &now).map_err(|e| format!("--since {e}"))?);
+    }
+    if let Some(until) = &args.until {
+        filter = filter.until(crate::time::parse(until, &now).map_err(|e| format!("--until {e}"))?);
+    }
+    if let Some(range) = &args.position {
+        let (from, to) = positions(range)?;
+        filter = filter.positions(from, to);
+    }
+    Ok(filter)
+}
+
+/// `A..B`, `A..` or `..B`.
+fn positions(range: &str) -> Result<(Position, Option<Position>), String> {
+    let bad = || format!("--position {range:?}: expected A..B, A.. or ..B with byte positions");
+    let (a, b) = range.split_once("..").ok_or_else(bad)?;
+    let number = |s: &str| s.trim().parse::<u64>().map_err(|_| bad());
+    let from = if a.trim().is_empty() { 0 } else { number(a)? };
+    let to = if b.trim().is_empty() {
+        None
+    } else {
+        Some(Position::new(number(b)?))
+    };
+    Ok((Position::new(from), to))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn position_ranges() {
+        assert_eq!(
+            positions("10..20"),
+            Ok((Position::new(10), Some(Position::new(20))))
+        );
+        assert_eq!(positions("10.."), Ok((Position::new(10), None)));
+        assert_eq!(
+            positions("..20"),
+            Ok((Position::START, Some(Position::new(20))))
+        );
+        assert!(positions("10-20").is_err());
+        assert!(positions("a..b").is_err());
+    }
+}

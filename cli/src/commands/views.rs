@@ -1,0 +1,72 @@
+//! `eventfold views` and `eventfold view NAME`: snapshots and how they stand.
+
+use crate::args::ViewArgs;
+use crate::out::{self, BAD, GOOD, Out, WARN};
+use eventfold::{EventReader, SnapshotInfo, SnapshotStatus};
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+pub fn list(reader: &EventReader, out: &mut Out) -> io::Result<ExitCode> {
+    for snapshot in reader.snapshots()? {
+        if out.json {
+            out::json_line(&mut out.stdout, &super::info::snapshot_json(&snapshot))?;
+        } else {
+            writeln!(out.stdout, "{}", line(&snapshot))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn one(reader: &EventReader, args: &ViewArgs, out: &mut Out) -> io::Result<ExitCode> {
+    if args.state {
+        let Some(state) = reader.snapshot_state(&args.name)? else {
+            return Err(not_found(&args.name));
+        };
+        if out.stdout_tty && !out.json {
+            serde_json::to_writer_pretty(&mut out.stdout, &state)?;
+            writeln!(out.stdout)?;
+        } else {
+            out::json_line(&mut out.stdout, &state)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Checked first, so that a bad name is refused rather than not found.
+    reader.snapshot_state(&args.name).map(|_| ())?;
+    let Some(snapshot) = reader
+        .snapshots()?
+        .into_iter()
+        .find(|s| s.name == args.name)
+    else {
+        return Err(not_found(&args.name));
+    };
+    if out.json {
+        out::json_line(&mut out.stdout, &super::info::snapshot_json(&snapshot))?;
+    } else {
+        writeln!(out.stdout, "{}", line(&snapshot))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn not_found(name: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("the view {name:?} has no snapshot (views/{name}.snapshot.json)"),
+    )
+}
+
+/// `count  current  offset 120  lag 0 events (0 bytes)  version 0`.
+pub fn line(s: &SnapshotInfo) -> String {
+    let status = match &s.status {
+        SnapshotStatus::Current => format!("{GOOD}{:<10}{GOOD:#}", "current"),
+        SnapshotStatus::Behind => format!("{WARN}{:<10}{WARN:#}", "behind"),
+        other => format!("{BAD}{:<10}{BAD:#}", other.label()),
+    };
+    let lag = match (s.lag_events, s.lag_bytes) {
+        (Some(events), Some(bytes)) => format!("lag {events} events ({bytes} bytes)"),
+        _ => "replays the whole history".to_string(),
+    };
+    format!(
+        "{:<16} {status} offset {}  {lag}  version {}",
+        s.name, s.offset, s.version
+    )
+}

@@ -1,0 +1,136 @@
+//! Where output goes: data to stdout (buffered, colored only when wanted), diagnostics and
+//! progress bars to stderr.
+
+use crate::args::{Color, Global};
+use anstream::{AutoStream, ColorChoice};
+use anstyle::{AnsiColor, Style};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::{self, IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+pub const DIM: Style = Style::new().dimmed();
+pub const BOLD: Style = Style::new().bold();
+pub const TYPE: Style = AnsiColor::Cyan.on_default().bold();
+pub const GOOD: Style = AnsiColor::Green.on_default();
+pub const WARN: Style = AnsiColor::Yellow.on_default().bold();
+pub const BAD: Style = AnsiColor::Red.on_default().bold();
+
+pub struct Out {
+    pub stdout: io::BufWriter<AutoStream<io::Stdout>>,
+    stderr: AutoStream<io::Stderr>,
+    pub json: bool,
+    pub quiet: bool,
+    pub verbose: u8,
+    progress: bool,
+    /// Whether stdout is a terminal (for the default `log` format).
+    pub stdout_tty: bool,
+}
+
+impl Out {
+    pub fn new(global: &Global) -> Self {
+        let choice = match global.color {
+            Color::Always => ColorChoice::Always,
+            Color::Never => ColorChoice::Never,
+            // Honours NO_COLOR, CLICOLOR_FORCE, TERM and whether the stream is a terminal.
+            Color::Auto => ColorChoice::Auto,
+        };
+        let stdout_tty = io::stdout().is_terminal();
+        let stdout = AutoStream::new(io::stdout(), choice);
+        let stderr = AutoStream::new(io::stderr(), choice);
+        Out {
+            stdout: io::BufWriter::with_capacity(1 << 16, stdout),
+            stderr,
+            json: global.json,
+            quiet: global.quiet,
+            verbose: global.verbose,
+            progress: !global.no_progress && !global.quiet && io::stderr().is_terminal(),
+            stdout_tty,
+        }
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.stdout.flush()
+    }
+
+    /// Reports an error that stopped the command.
+    pub fn error(&mut self, error: &io::Error) {
+        let _ = writeln!(self.stderr, "{BAD}error:{BAD:#} {error}");
+    }
+
+    /// A note on stderr, unless quiet.
+    pub fn note(&mut self, text: &str) {
+        if !self.quiet {
+            let _ = writeln!(self.stderr, "{DIM}{text}{DIM:#}");
+        }
+    }
+
+    /// A progress bar over `total` bytes of history, shown on stderr once the scan has run
+    /// for half a second, and only when stderr is a terminal.
+    pub fn progress(
+        &self,
+        message: &'static str,
+        total: impl FnOnce() -> io::Result<u64>,
+    ) -> Progress {
+        let bar = if self.progress {
+            total().ok().map(|total| {
+                let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+                let style = ProgressStyle::with_template(
+                    "{msg} {bar:40.cyan/blue} {decimal_bytes}/{decimal_total_bytes} \
+                     {decimal_bytes_per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+                bar.set_style(style);
+                bar.set_message(message);
+                bar
+            })
+        } else {
+            None
+        };
+        Progress {
+            bar,
+            start: Instant::now(),
+            shown: false,
+            calls: 0,
+        }
+    }
+}
+
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    start: Instant,
+    shown: bool,
+    calls: u64,
+}
+
+/// How long a scan runs before its bar appears.
+const SHOW_AFTER: Duration = Duration::from_millis(500);
+
+impl Progress {
+    /// The scan reached `position`. Cheap enough to call for every event.
+    #[inline]
+    pub fn at(&mut self, position: u64) {
+        let Some(bar) = &self.bar else { return };
+        self.calls += 1;
+        if !self.calls.is_multiple_of(4096) {
+            return;
+        }
+        if !self.shown && self.start.elapsed() >= SHOW_AFTER {
+            bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(10));
+            self.shown = true;
+        }
+        bar.set_position(position);
+    }
+
+    pub fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Writes `value` as one line of JSON.
+pub fn json_line(out: &mut impl Write, value: &serde_json::Value) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, value)?;
+    out.write_all(b"\n")
+}

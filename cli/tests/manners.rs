@@ -1,0 +1,128 @@
+//! Command-line manners: the directory from the environment, colors only when wanted, one JSON
+//! object per line with --json, nothing but data on stdout.
+
+mod common;
+
+use assert_cmd::Command;
+use common::healthy;
+
+fn eventfold() -> Command {
+    let mut command = Command::cargo_bin("eventfold").unwrap();
+    command
+        .env_remove("EVENTFOLD_DIR")
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE");
+    command
+}
+
+#[test]
+fn the_directory_comes_from_the_environment_when_not_given() {
+    let dir = tempfile::tempdir().unwrap();
+    healthy(dir.path());
+    let out = eventfold()
+        .env("EVENTFOLD_DIR", dir.path())
+        .args(["log", "-n", "1", "--format", "{id}"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "e0\n");
+    let missing = eventfold()
+        .args(["-C", "/nonexistent/eventfold", "info"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        String::from_utf8(missing.stderr)
+            .unwrap()
+            .starts_with("error: ")
+    );
+}
+
+#[test]
+fn colors_only_when_asked_or_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    healthy(dir.path());
+    let args = ["log", "--format", "pretty", "-n", "1"];
+    let always = eventfold()
+        .arg("-C")
+        .arg(dir.path())
+        .args(args)
+        .arg("--color=always")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8(always.stdout).unwrap().contains("\x1b["));
+    // Not a terminal: no colors, and NO_COLOR wins over nothing else asked.
+    let auto = eventfold()
+        .arg("-C")
+        .arg(dir.path())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8(auto.stdout).unwrap().contains('\x1b'));
+    let never = eventfold()
+        .arg("-C")
+        .arg(dir.path())
+        .args(args)
+        .args(["--color", "never"])
+        .env("CLICOLOR_FORCE", "1")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8(never.stdout).unwrap().contains('\x1b'));
+    let no_color = eventfold()
+        .arg("-C")
+        .arg(dir.path())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("CLICOLOR_FORCE", "1")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8(no_color.stdout).unwrap().contains('\x1b'));
+}
+
+#[test]
+fn json_is_one_object_per_line_and_stderr_stays_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    healthy(dir.path());
+    for args in [
+        &["info"][..],
+        &["stats"],
+        &["verify"],
+        &["views"],
+        &["log"],
+        &["view", "count"],
+    ] {
+        let out = eventfold()
+            .arg("-C")
+            .arg(dir.path())
+            .arg("--json")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            out.stderr.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(!stdout.is_empty(), "{args:?}");
+        for line in stdout.lines() {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert!(value.is_object(), "{args:?}: {line}");
+        }
+    }
+}
+
+#[test]
+fn quiet_verify_says_nothing_and_exits_with_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(healthy(dir.path()));
+    std::fs::write(dir.path().join("views").join("count.snapshot.json"), "{").unwrap();
+    let out = eventfold()
+        .arg("-C")
+        .arg(dir.path())
+        .args(["-q", "verify"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+}
