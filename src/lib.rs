@@ -72,6 +72,8 @@ pub use log::{EventLog, EventLogBuilder, WaitResult};
 pub use position::{HistoryEvent, Position};
 pub use reader::{EventReader, HistoryEvents, line_hash};
 pub use snapshot::Snapshot;
+#[cfg(feature = "tokio")]
+pub use subscribe::SubscriptionStream;
 pub use subscribe::{Since, Subscription, SubscriptionItem};
 pub use view::{ReduceFn, ReduceRefFn, View, ViewOps};
 pub use writer::{AppendConflict, AppendResult, ConditionalAppendError, EventWriter, LockMode};
