@@ -23,6 +23,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// Event indexes with a moment: when each append began, or when each event was delivered.
+type Moments = Vec<(u64, Instant)>;
 
 fn main() -> Result<(), BoxError> {
     let count: usize = match std::env::args().nth(1) {
@@ -80,10 +82,7 @@ fn main() -> Result<(), BoxError> {
 
 /// Appends `count` events, 2 ms apart; returns when each append began (by event index) and how
 /// long each took.
-fn append(
-    log: &mut EventLog,
-    count: usize,
-) -> Result<(Vec<(u64, Instant)>, Vec<Duration>), BoxError> {
+fn append(log: &mut EventLog, count: usize) -> Result<(Moments, Vec<Duration>), BoxError> {
     // Let the subscriber catch up and go to sleep first.
     thread::sleep(Duration::from_millis(200));
     let first_index = log
@@ -103,10 +102,7 @@ fn append(
     Ok((began, took))
 }
 
-fn collect(
-    rx: &mpsc::Receiver<(u64, Instant)>,
-    count: usize,
-) -> Result<Vec<(u64, Instant)>, BoxError> {
+fn collect(rx: &mpsc::Receiver<(u64, Instant)>, count: usize) -> Result<Moments, BoxError> {
     (0..count)
         .map(|_| Ok(rx.recv_timeout(Duration::from_secs(60))?))
         .collect()
