@@ -63,6 +63,9 @@ pub enum SubscriptionItem {
 /// second. It is an iterator that blocks; [`next_timeout`](Subscription::next_timeout) waits
 /// at most a given time.
 ///
+/// The directory must exist; the log need not: until a writer creates `app.jsonl`, the history
+/// is empty.
+///
 /// After an error (a malformed line, a damaged archive frame) it yields nothing more: subscribe
 /// again from the position of the last event handled to retry.
 ///

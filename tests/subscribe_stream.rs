@@ -181,3 +181,20 @@ async fn it_is_a_futures_stream() {
     }
     assert_eq!(kinds, ["0", "1", "2", "caught up"]);
 }
+
+/// A stream may start before any writer: until the log exists, the history is empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_started_before_the_log_exists_sees_its_first_event() {
+    let dir = test_dir();
+    let reader = eventfold::EventReader::new(dir.path());
+    let mut stream = reader.subscribe(Since::Start).unwrap().into_stream();
+    assert!(matches!(
+        stream.next().await,
+        Some(Ok(SubscriptionItem::CaughtUp(Position::START)))
+    ));
+    let mut log = EventLog::open(dir.path()).unwrap();
+    log.append(&common::dummy_event("first")).unwrap();
+    let mut seen = Seen::default();
+    until(&mut stream, &mut seen, 1).await;
+    assert_eq!(seen.events[0].event.event_type, "first");
+}

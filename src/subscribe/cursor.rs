@@ -47,7 +47,7 @@ impl Cursor {
         let next = match since {
             Since::Start => Position::START,
             Since::After(position) => Position::new(position.offset().saturating_add(1)),
-            Since::Now => reader.history_end()?,
+            Since::Now => history_end(&reader)?,
         };
         Ok(Cursor {
             reader,
@@ -116,15 +116,33 @@ impl Cursor {
                     return Ok(Advance::Item(SubscriptionItem::CaughtUp(self.next)));
                 }
                 Phase::Live => {
-                    if self.reader.history_end()? <= self.next {
+                    if history_end(&self.reader)? <= self.next {
                         return Ok(Advance::Wait);
                     }
                 }
                 Phase::Failed => return Ok(Advance::Ended),
             }
-            self.current = Some(self.reader.read_history(self.next)?);
+            self.current = match self.reader.read_history(self.next) {
+                Ok(read) => Some(read),
+                Err(e) if no_log_yet(&self.reader, &e) => None,
+                Err(e) => return Err(e),
+            };
         }
     }
+}
+
+/// The end of the history: the position the next event appended will have.
+fn history_end(reader: &EventReader) -> io::Result<Position> {
+    match reader.history_end() {
+        Err(e) if no_log_yet(reader, &e) => Ok(Position::START),
+        end => end,
+    }
+}
+
+/// Whether `e` only says that no writer has created the log yet: an empty history. (Rotation
+/// renames a new `app.jsonl` over the old one, so once created it never goes missing.)
+fn no_log_yet(reader: &EventReader, e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound && !reader.log_path().exists()
 }
 
 /// Watches `dir` for appends, creations and renames (a rotation renames a fresh `app.jsonl`
