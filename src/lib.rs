@@ -97,6 +97,8 @@ pub use salvage::{Lost, LostKind, SalvageReport, salvage, salvage_with_progress}
 pub use scan::{Damage, HistoryFile, Location, ScanEnd, ScannedEvent};
 pub use snapshot::Snapshot;
 pub use stats::{Group, GroupBy, Stats};
+#[cfg(feature = "tokio")]
+pub use subscribe::SubscriptionStream;
 pub use subscribe::{Since, Subscription, SubscriptionItem};
 pub use travel::At;
 pub use verify::{

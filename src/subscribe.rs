@@ -1,10 +1,18 @@
 //! Catch-up subscriptions: the history from a position, then every event as it is appended.
 
+mod cursor;
+#[cfg(feature = "tokio")]
+mod stream;
+
 use crate::position::{HistoryEvent, Position};
-use crate::reader::{EventReader, HistoryEvents};
+use crate::reader::EventReader;
+use cursor::{Advance, Cursor};
 use std::io;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+#[cfg(feature = "tokio")]
+pub use stream::SubscriptionStream;
 
 /// Where a [`Subscription`] starts.
 ///
@@ -55,6 +63,9 @@ pub enum SubscriptionItem {
 /// second. It is an iterator that blocks; [`next_timeout`](Subscription::next_timeout) waits
 /// at most a given time.
 ///
+/// The directory must exist; the log need not: until a writer creates `app.jsonl`, the history
+/// is empty.
+///
 /// After an error (a malformed line, a damaged archive frame) it yields nothing more: subscribe
 /// again from the position of the last event handled to retry.
 ///
@@ -81,12 +92,7 @@ pub enum SubscriptionItem {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct Subscription {
-    reader: EventReader,
-    /// Events at positions from here on are still to be yielded.
-    next: Position,
-    /// The read under way.
-    current: Option<HistoryEvents>,
-    phase: Phase,
+    cursor: Cursor,
     /// File notifications for the directory, set up at the first wait.
     watch: Option<(notify::RecommendedWatcher, mpsc::Receiver<()>)>,
 }
@@ -94,39 +100,19 @@ pub struct Subscription {
 impl std::fmt::Debug for Subscription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Subscription")
-            .field("reader", &self.reader)
-            .field("next", &self.next)
-            .field("phase", &self.phase)
+            .field("reader", self.cursor.reader())
+            .field("next", &self.cursor.next_position())
             .finish_non_exhaustive()
     }
 }
 
-/// Where a subscription stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// Reading the history as it was at the start (the read not begun yet, or under way).
-    CatchingUp { begun: bool },
-    /// Caught up: waiting for new events, or reading them.
-    Live,
-    /// Stopped by an error.
-    Failed,
-}
-
 /// The longest wait between two checks of the history, should a notification go missing.
-const RECHECK: Duration = Duration::from_secs(1);
+pub(crate) const RECHECK: Duration = Duration::from_secs(1);
 
 impl Subscription {
     pub(crate) fn new(reader: EventReader, since: Since) -> io::Result<Self> {
-        let next = match since {
-            Since::Start => Position::START,
-            Since::After(position) => Position::new(position.offset().saturating_add(1)),
-            Since::Now => reader.history_end()?,
-        };
         Ok(Subscription {
-            reader,
-            next,
-            current: None,
-            phase: Phase::CatchingUp { begun: false },
+            cursor: Cursor::new(reader, since)?,
             watch: None,
         })
     }
@@ -143,7 +129,7 @@ impl Subscription {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn next_position(&self) -> Position {
-        self.next
+        self.cursor.next_position()
     }
 
     /// The next item, waiting at most `timeout` for one; `Ok(None)` when none came in time.
@@ -170,70 +156,45 @@ impl Subscription {
         self.next_until(Some(Instant::now() + timeout))
     }
 
+    /// Turns this subscription into an async [`SubscriptionStream`], which goes on from where
+    /// this one stands. Requires the `tokio` feature.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{EventReader, Since};
+    /// let stream = EventReader::new(dir.path()).subscribe(Since::Start)?.into_stream();
+    /// # drop(stream);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg(feature = "tokio")]
+    pub fn into_stream(self) -> SubscriptionStream {
+        SubscriptionStream::new(self.cursor)
+    }
+
     fn next_until(&mut self, deadline: Option<Instant>) -> io::Result<Option<SubscriptionItem>> {
-        if self.phase == Phase::Failed {
-            return Ok(None);
-        }
-        let result = self.step(deadline);
-        if result.is_err() {
-            self.phase = Phase::Failed;
-            self.current = None;
-        }
-        result
-    }
-
-    fn step(&mut self, deadline: Option<Instant>) -> io::Result<Option<SubscriptionItem>> {
         loop {
-            if let Some(read) = self.current.as_mut() {
-                match read.next() {
-                    Some(Ok(event)) => {
-                        self.next = event.end;
-                        return Ok(Some(SubscriptionItem::Event(event)));
-                    }
-                    Some(Err(e)) => return Err(e),
-                    None => {
-                        // Lines that hold no event (empty ones, or the rest of a line the
-                        // start position fell into) are behind us too.
-                        self.next = self.next.max(read.scanned_to());
-                        self.current = None;
-                    }
-                }
+            match self.cursor.advance() {
+                Ok(Advance::Item(item)) => return Ok(Some(item)),
+                Ok(Advance::Ended) => return Ok(None),
+                Ok(Advance::Wait) => {}
+                Err(e) => return Err(self.fail(e)),
             }
-            match self.phase {
-                Phase::CatchingUp { begun: false } => {
-                    self.phase = Phase::CatchingUp { begun: true };
-                }
-                Phase::CatchingUp { begun: true } => {
-                    self.phase = Phase::Live;
-                    return Ok(Some(SubscriptionItem::CaughtUp(self.next)));
-                }
-                Phase::Live => {
-                    if !self.wait(deadline)? {
-                        return Ok(None);
-                    }
-                }
-                Phase::Failed => return Ok(None),
-            }
-            self.current = Some(self.reader.read_history(self.next)?);
-        }
-    }
-
-    /// Waits until the history holds bytes past the next position, or `deadline` passes;
-    /// returns whether it does.
-    fn wait(&mut self, deadline: Option<Instant>) -> io::Result<bool> {
-        if self.watch.is_none() {
-            self.watch = Some(self.watcher()?);
-        }
-        loop {
-            // Checked after the watch is set up, so an append in between is not missed.
-            if self.reader.history_end()? > self.next {
-                return Ok(true);
+            if self.watch.is_none() {
+                // Set up, then check again: an append in between is not missed.
+                let (tx, rx) = mpsc::channel();
+                let watcher = cursor::watch(self.cursor.dir(), move || {
+                    let _ = tx.send(());
+                });
+                self.watch = Some((watcher.map_err(|e| self.fail(e))?, rx));
+                continue;
             }
             let mut wait = RECHECK;
             if let Some(deadline) = deadline {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 wait = wait.min(left);
             }
@@ -241,7 +202,8 @@ impl Subscription {
             match events.recv_timeout(wait) {
                 Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err(io::Error::other("the file watcher stopped unexpectedly"));
+                    let e = io::Error::other("the file watcher stopped unexpectedly");
+                    return Err(self.fail(e));
                 }
             }
             // Drain what else came: one check covers them all.
@@ -249,21 +211,11 @@ impl Subscription {
         }
     }
 
-    fn watcher(&self) -> io::Result<(notify::RecommendedWatcher, mpsc::Receiver<()>)> {
-        use notify::{EventKind, RecursiveMode, Watcher};
-        let (tx, rx) = mpsc::channel();
-        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            if let Ok(event) = res
-                && matches!(event.kind, EventKind::Modify(_) | EventKind::Create(_))
-            {
-                let _ = tx.send(());
-            }
-        })
-        .map_err(io::Error::other)?;
-        watcher
-            .watch(self.reader.dir(), RecursiveMode::NonRecursive)
-            .map_err(io::Error::other)?;
-        Ok((watcher, rx))
+    /// Stops the subscription for good, passing `e` on.
+    fn fail(&mut self, e: io::Error) -> io::Error {
+        self.cursor.fail();
+        self.watch = None;
+        e
     }
 }
 

@@ -508,6 +508,21 @@ fn quickstart_runs_in_a_fresh_directory() {
 }
 
 #[test]
+fn subscribe_latency_delivers_every_event_to_both_subscribers() {
+    let tmp = tmp();
+    // A few appends: the figures are not checked, only that both kinds deliver every event
+    // in order (the example asserts it) and report.
+    let out = run_ok("subscribe_latency", &["30"], tmp.path());
+    for subscriber in ["blocking Subscription", "async SubscriptionStream"] {
+        let line = out.lines().find(|l| l.starts_with(subscriber));
+        assert!(
+            line.is_some_and(|l| l.contains("median") && l.contains("p99")),
+            "{out}"
+        );
+    }
+}
+
+#[test]
 fn replay_bench_builds() {
     // Too slow to run in the suite; building it is checked.
     example("replay_bench");

@@ -281,3 +281,26 @@ fn a_subscriber_in_another_process_sees_every_event_once() {
         "the log rotated meanwhile"
     );
 }
+
+/// A subscriber may start before any writer: until the log exists, the history is empty.
+#[test]
+fn a_subscriber_started_before_the_log_exists_sees_its_first_event() {
+    let dir = test_dir();
+    let mut sub = EventReader::new(dir.path())
+        .subscribe(Since::Start)
+        .unwrap();
+    assert_eq!(
+        sub.next_timeout(Duration::from_millis(10)).unwrap(),
+        Some(SubscriptionItem::CaughtUp(Position::START))
+    );
+    assert_eq!(sub.next_timeout(Duration::from_millis(10)).unwrap(), None);
+    let mut now = EventReader::new(dir.path()).subscribe(Since::Now).unwrap();
+    let mut log = EventLog::open(dir.path()).unwrap();
+    log.append(&common::dummy_event("first")).unwrap();
+    for sub in [&mut sub, &mut now] {
+        let mut seen = Seen::default();
+        drain(sub, &mut seen, Duration::from_millis(200));
+        assert_eq!(seen.events.len(), 1);
+        assert_eq!(seen.events[0].event.event_type, "first");
+    }
+}

@@ -47,18 +47,24 @@ pub fn App() -> impl IntoView {
 /// The todo list beside the statistics panel.
 ///
 /// Both read the same event log through different views. The three actions are the server
-/// functions that append events; both resources depend on every action's version, so when the
-/// page is hydrated any action refetches both the list and the stats.
+/// functions that append events; both resources depend on every action's version and on the
+/// live updates' counter, so when the page is hydrated any action, in this window or in any
+/// other, refetches both the list and the stats.
 #[component]
 fn HomePage() -> impl IntoView {
     let add = ServerAction::<AddTodo>::new();
     let toggle = ServerAction::<ToggleTodo>::new();
     let delete = ServerAction::<DeleteTodo>::new();
+    // Bumped whenever the log changes, whoever changed it (see `live`); in the browser only.
+    let remote = RwSignal::new(0u64);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| crate::live::listen(remote));
     let changes = move || {
         (
             add.version().get(),
             toggle.version().get(),
             delete.version().get(),
+            remote.get(),
         )
     };
     let todos = Resource::new(changes, |_| get_todos());

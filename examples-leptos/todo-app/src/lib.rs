@@ -1,12 +1,13 @@
 //! A todo app whose whole data layer is an [eventfold](eventfold) log.
 //!
 //! Read [`state`] first (the events and the two reducers), then [`server`] (how the server
-//! functions append and read). The rest is an ordinary Leptos page, server-rendered by the `ssr`
+//! functions append and read), then [`live`] (how every open page hears of every change). The rest is an ordinary Leptos page, server-rendered by the `ssr`
 //! feature (the default) and hydrated in the browser by the WebAssembly build of the `hydrate`
 //! feature.
 
 pub mod app;
 pub mod components;
+pub mod live;
 pub mod server;
 pub mod state;
 

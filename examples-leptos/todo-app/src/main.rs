@@ -14,8 +14,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use todo_app::app::{App, shell};
+use todo_app::live;
 use todo_app::server::SharedLog;
 use todo_app::state::{STATS_VIEW, StatsState, TODOS_VIEW, TodoState, stats_reducer, todo_reducer};
+use tokio::sync::watch;
 use tower_http::services::ServeDir;
 
 const USAGE: &str = "\
@@ -114,6 +116,9 @@ async fn serve(config: Config) -> Result<(), Box<dyn Error>> {
     println!("data: {}", data_dir.display());
     println!("  events:    {}", data_dir.join("app.jsonl").display());
     println!("  snapshots: {}", data_dir.join("views").display());
+    // Every open page hears of every change (see `live`); the streams end on shutdown.
+    let (stop, stopping) = watch::channel(false);
+    let changes = live::follow_log(log.reader(), stopping)?;
     let log: SharedLog = Arc::new(Mutex::new(log));
 
     // The hydrated build is optional: serve it if build-hydrate.sh has made it.
@@ -138,6 +143,10 @@ async fn serve(config: Config) -> Result<(), Box<dyn Error>> {
     let routes = generate_route_list(App);
     let app = Router::new()
         .route("/style.css", get(stylesheet))
+        .route(
+            "/events",
+            get(move || std::future::ready(live::updates(&changes))),
+        )
         .nest_service("/pkg", ServeDir::new(pkg_dir))
         .leptos_routes_with_context(&options, routes, move || provide_context(log.clone()), {
             let options = options.clone();
@@ -150,7 +159,10 @@ async fn serve(config: Config) -> Result<(), Box<dyn Error>> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
     println!("listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = stop.send(true);
+        })
         .await?;
     println!("stopped; every event was synced to disk when it was appended");
     Ok(())

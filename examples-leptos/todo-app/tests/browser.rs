@@ -7,6 +7,9 @@
 //! - with JavaScript enabled and the hydrated build (`build-hydrate.sh`) served, where actions
 //!   update the page in place.
 //!
+//! A third test opens two windows on the same server, each in its own Chromium, and checks that
+//! a change made in one shows in the other, without a reload, within a second.
+//!
 //! Needs `chromium` and `chromedriver` on PATH (Debian: `apt-get install chromium
 //! chromium-driver`). Without them, or without the hydrated build for the second run, a test
 //! says so loudly and returns, unless `TODO_APP_REQUIRE_BROWSER` is set (as `ci.sh` does), when
@@ -66,6 +69,115 @@ async fn with_javascript_the_hydrated_page_updates_in_place() {
         return;
     }
     run_in_chromium(true, flow_with_javascript).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_windows_see_each_others_changes_within_a_second() {
+    let wasm = Path::new("target/site/pkg/todo-app_bg.wasm");
+    if !wasm.is_file() {
+        skip(&format!(
+            "the hydrated build is missing ({}); run ./build-hydrate.sh first",
+            wasm.display()
+        ));
+        return;
+    }
+    let (Some(chromium), Some(chromedriver)) = (on_path("chromium"), on_path("chromedriver"))
+    else {
+        skip("`chromium` and `chromedriver` must both be on PATH");
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let (profile_a, profile_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let driver = ChromeDriver::start(&chromedriver, "chromedriver-live.log");
+    let a = connect(&driver, &chromium, profile_a.path(), true).await;
+    let b = connect(&driver, &chromium, profile_b.path(), true).await;
+    let outcome = tokio::spawn(flow_two_windows(
+        a.clone(),
+        b.clone(),
+        data.path().to_path_buf(),
+    ))
+    .await;
+    for c in [a, b] {
+        if let Err(e) = c.close().await {
+            eprintln!("closing a WebDriver session failed: {e}");
+        }
+    }
+    drop(driver);
+    match outcome {
+        Ok(screenshot) => println!("screenshot: {}", screenshot.display()),
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// Polls the condition `$check` for at most one second: how soon a change made in one window
+/// must show in the other.
+macro_rules! within_a_second {
+    ($c:expr, $what:expr, $check:expr) => {{
+        let start = Instant::now();
+        while !$check {
+            if start.elapsed() > Duration::from_secs(1) {
+                let (list, stats) = (list($c).await, stats($c).await);
+                panic!(
+                    "{} did not show within a second: list {list:?}, stats {stats:?}",
+                    $what
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        println!("{} showed after {:?}", $what, start.elapsed());
+    }};
+}
+
+/// Window A adds a todo, B marks it done, A deletes it: each change shows in the other window
+/// within a second of showing in the one that made it, and neither page reloads.
+async fn flow_two_windows(a: Client, b: Client, data: PathBuf) -> PathBuf {
+    let server = Server::start(&data, 0);
+    for c in [&a, &b] {
+        c.goto(&server.url).await.unwrap();
+        wait_for_hydration(c).await;
+        c.wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css("body[data-live]"))
+            .await
+            .expect("the page did not connect to /events");
+        c.execute("window.todoAppNoReload = true;", vec![])
+            .await
+            .unwrap();
+    }
+
+    let input = a
+        .find(Locator::Css(".add-form input[name=text]"))
+        .await
+        .unwrap();
+    input.send_keys("Made in window A").await.unwrap();
+    click(&a, ".add-form button[type=submit]").await;
+    let added = ["[ ] Made in window A"];
+    eventually!(&a, "the todo to appear in A", list(&a).await == added);
+    within_a_second!(&b, "A's new todo in B", list(&b).await == added);
+
+    click(&b, "li.todo:nth-child(1) button.toggle").await;
+    let done = ["[x] Made in window A"];
+    eventually!(&b, "the todo to be done in B", list(&b).await == done);
+    within_a_second!(&a, "B's toggle in A", list(&a).await == done);
+
+    click(&a, "li.todo:nth-child(1) button.delete").await;
+    let stats_after = ["1", "0", "0", "1", "0%"];
+    eventually!(&a, "the todo to be gone from A", list(&a).await.is_empty());
+    within_a_second!(
+        &b,
+        "A's delete in B",
+        list(&b).await.is_empty() && stats(&b).await == stats_after
+    );
+
+    for (name, c) in [("A", &a), ("B", &b)] {
+        let same_page = c
+            .execute("return window.todoAppNoReload === true;", vec![])
+            .await;
+        assert_eq!(same_page.unwrap(), true, "window {name} was reloaded");
+    }
+    let path = screenshot(&b, "todo-app-live.png").await;
+    server.stop();
+    path
 }
 
 /// Says loudly why a test did not run; fails instead when `TODO_APP_REQUIRE_BROWSER` is set.

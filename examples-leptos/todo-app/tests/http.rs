@@ -193,3 +193,53 @@ fn is_uuid_v4(s: &str) -> bool {
         && s.chars().all(|c| c == '-' || c.is_ascii_hexdigit())
         && s.as_bytes()[14] == b'4'
 }
+
+/// `GET /events` is a server-sent event stream that announces every change to the log, here
+/// one made by a form post on another connection; it ends when the server stops.
+#[test]
+fn events_announce_every_change() {
+    use std::io::{Read, Write};
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), MAX_LOG_SIZE);
+    let host = server.url.trim_start_matches("http://").to_string();
+    let mut events = std::net::TcpStream::connect(&host).unwrap();
+    events
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        events,
+        "GET /events HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+
+    // Reads until `needle` has come, returning all that came so far.
+    let mut received = Vec::new();
+    let mut read_until = |needle: &str| -> String {
+        let mut buf = [0u8; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&received).into_owned();
+            if text.contains(needle) {
+                return text;
+            }
+            let n = events.read(&mut buf).expect("the event stream stalled");
+            assert!(n > 0, "the event stream ended early: {text}");
+            received.extend_from_slice(&buf[..n]);
+        }
+    };
+    let head = read_until("\r\n\r\n").to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-type: text/event-stream"), "{head}");
+
+    let r = post_form(
+        &server.url,
+        "/api/add_todo",
+        &[("text", "Heard by every page")],
+    );
+    assert_eq!(r.status, 302);
+    let end = std::fs::metadata(data.path().join("app.jsonl"))
+        .unwrap()
+        .len();
+    let text = read_until(&format!("data: {end}\n"));
+    assert!(text.contains("event: change\n"), "{text}");
+    server.stop();
+}

@@ -1,0 +1,127 @@
+//! What the relay reads, where it publishes, and where it keeps its place.
+
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+/// Everything [`run`](crate::run) needs: the log directory, the NATS server, the stream.
+///
+/// [`Config::new`] fills in the rest with defaults; every field is public to change.
+///
+/// # Examples
+///
+/// ```
+/// use eventfold_relay::Config;
+/// use std::path::Path;
+/// let config = Config::new("/srv/todos/data", "nats://127.0.0.1:4222", "TODOS");
+/// assert_eq!(config.subject, "eventfold.TODOS");
+/// assert_eq!(config.resume_file, Path::new("/srv/todos/data.relay-TODOS.json"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// The eventfold log directory (the one holding `app.jsonl`). The relay only reads it; the
+    /// writer may be running.
+    pub data_dir: PathBuf,
+    /// The NATS server, such as `nats://127.0.0.1:4222`.
+    pub server: String,
+    /// The JetStream stream. The relay creates it (file storage, [`subject`](Self::subject) as
+    /// its only subject) when it does not exist; an existing stream must have exactly that one
+    /// subject, since the relay checks the stream's sequence before each publish.
+    pub stream: String,
+    /// The subject every event is published on. Default `eventfold.STREAM`.
+    pub subject: String,
+    /// Where the relay records the position of the last event the server acknowledged. Default:
+    /// beside the data directory, `DATA.relay-STREAM.json` (see [`Config::default_resume_file`]).
+    pub resume_file: PathBuf,
+    /// The most publishes awaiting their acknowledgement at once. Default 1024.
+    pub max_in_flight: usize,
+    /// The duplicate window of a stream the relay creates: how long the server remembers a
+    /// message id to drop a re-send. Default two minutes (the server's own default).
+    pub duplicate_window: Duration,
+    /// How long to wait for an acknowledgement before publishing again from the stream's end.
+    /// Default 10 seconds.
+    pub ack_timeout: Duration,
+    /// How often the resume file is rewritten while events are acknowledged. Default 200 ms.
+    pub record_interval: Duration,
+    /// Stop once the history present at the start is published and acknowledged, instead of
+    /// following the log. Default `false`.
+    pub until_caught_up: bool,
+}
+
+impl Config {
+    /// A configuration with the defaults of every other field.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut config = eventfold_relay::Config::new("data", "nats://127.0.0.1:4222", "EVENTS");
+    /// config.max_in_flight = 256;
+    /// assert_eq!(config.stream, "EVENTS");
+    /// ```
+    pub fn new(
+        data_dir: impl Into<PathBuf>,
+        server: impl Into<String>,
+        stream: impl Into<String>,
+    ) -> Config {
+        let data_dir = data_dir.into();
+        let stream = stream.into();
+        Config {
+            resume_file: Config::default_resume_file(&data_dir, &stream),
+            subject: format!("eventfold.{stream}"),
+            data_dir,
+            server: server.into(),
+            stream,
+            max_in_flight: 1024,
+            duplicate_window: Duration::from_secs(120),
+            ack_timeout: Duration::from_secs(10),
+            record_interval: Duration::from_millis(200),
+            until_caught_up: false,
+        }
+    }
+
+    /// The default resume file for a data directory and a stream: a sibling of the directory,
+    /// named after it, `DATA.relay-STREAM.json`. It is outside the directory, which belongs to
+    /// the log's writer. A directory without a name of its own (`.`, `..`) is made absolute
+    /// first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold_relay::Config;
+    /// use std::path::Path;
+    /// assert_eq!(Config::default_resume_file("data/", "S"), Path::new("data.relay-S.json"));
+    /// let here = std::env::current_dir()?;
+    /// let name = format!("{}.relay-S.json", here.file_name().unwrap().to_string_lossy());
+    /// assert_eq!(Config::default_resume_file(".", "S"), here.with_file_name(name));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn default_resume_file(data_dir: impl AsRef<Path>, stream: &str) -> PathBuf {
+        let dir = data_dir.as_ref();
+        let dir = match dir.file_name() {
+            Some(_) => dir.to_path_buf(),
+            None => normalized(&std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())),
+        };
+        match dir.file_name() {
+            Some(name) => {
+                dir.with_file_name(format!("{}.relay-{stream}.json", name.to_string_lossy()))
+            }
+            // The root directory has nothing beside it.
+            None => dir.join(format!("relay-{stream}.json")),
+        }
+    }
+}
+
+/// `path` without `.` and `..` components (lexically, as `..` of an absolute path means).
+fn normalized(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}

@@ -1,0 +1,131 @@
+//! Reading a relayed stream back: every event with its position, folded in stream order.
+
+use crate::{Error, headers};
+use async_nats::jetstream::{self, consumer};
+use eventfold::{Event, Position};
+use futures_util::StreamExt;
+
+/// An event read back from a relayed stream.
+///
+/// # Examples
+///
+/// ```
+/// use eventfold::{Event, Position};
+/// use eventfold_relay::RelayedEvent;
+/// let relayed = RelayedEvent {
+///     event: Event::new("todo_added", serde_json::json!({"text": "milk"})),
+///     position: Position::new(0),
+///     index: 0,
+///     sequence: 1,
+/// };
+/// assert_eq!(relayed.event.event_type, "todo_added");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelayedEvent {
+    /// The event, as appended to the log.
+    pub event: Event,
+    /// Its position in the log's history (`Eventfold-Position`, also its `Nats-Msg-Id`).
+    pub position: Position,
+    /// How many events come before it in the log (`Eventfold-Index`).
+    pub index: u64,
+    /// Its sequence number in the stream.
+    pub sequence: u64,
+}
+
+/// Reads the JetStream stream `stream` on `server` from its first message to the last one it
+/// holds when called, folding each event into `state` with `f`, in stream order (the log's
+/// order); returns the final state.
+///
+/// This is how another process folds a relayed log: pass a closure that applies the same
+/// reducer as the local view, `|state, relayed| reducer(state, &relayed.event)`, and the
+/// result is the state the view would have. It reads through an ordered consumer, which the
+/// server removes when the read ends; the stream is not changed.
+///
+/// # Errors
+///
+/// [`Error::Connect`] if the server cannot be reached; [`Error::Stream`] if the stream cannot
+/// be read or holds a message that is not a relayed event.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), eventfold_relay::Error> {
+/// let count = eventfold_relay::fold_stream("nats://127.0.0.1:4222", "TODOS", 0u64, |n, _| n + 1).await?;
+/// println!("the stream holds {count} events");
+/// # Ok(())
+/// # }
+/// ```
+pub async fn fold_stream<S>(
+    server: &str,
+    stream: &str,
+    mut state: S,
+    mut f: impl FnMut(S, RelayedEvent) -> S,
+) -> Result<S, Error> {
+    let fail = |message: String| Error::Stream {
+        stream: stream.to_string(),
+        message,
+    };
+    let client = async_nats::connect(server)
+        .await
+        .map_err(|source| Error::Connect {
+            server: server.to_string(),
+            source,
+        })?;
+    let js = jetstream::new(client);
+    let mut handle = js
+        .get_stream(stream)
+        .await
+        .map_err(|e| fail(format!("cannot find it: {e}")))?;
+    let info = handle
+        .info()
+        .await
+        .map_err(|e| fail(format!("cannot read its state: {e}")))?;
+    let (last, messages) = (info.state.last_sequence, info.state.messages);
+    if messages == 0 {
+        return Ok(state);
+    }
+    let reader = handle
+        .create_consumer(consumer::pull::OrderedConfig {
+            deliver_policy: consumer::DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| fail(format!("cannot create a consumer: {e}")))?;
+    let mut messages = reader
+        .messages()
+        .await
+        .map_err(|e| fail(format!("cannot read its messages: {e}")))?;
+    while let Some(message) = messages.next().await {
+        let message = message.map_err(|e| fail(format!("cannot read its messages: {e}")))?;
+        let sequence = message
+            .info()
+            .map_err(|e| fail(format!("a message without its stream sequence: {e}")))?
+            .stream_sequence;
+        let (position, index) = headers::read(message.headers.as_ref()).ok_or_else(|| {
+            fail(format!(
+                "the message at sequence {sequence} has no {} and {} headers: it was not \
+                 published by the relay",
+                headers::POSITION,
+                headers::INDEX
+            ))
+        })?;
+        let event: Event = serde_json::from_slice(&message.payload).map_err(|e| {
+            fail(format!(
+                "the message at sequence {sequence} does not hold an event: {e}"
+            ))
+        })?;
+        state = f(
+            state,
+            RelayedEvent {
+                event,
+                position,
+                index,
+                sequence,
+            },
+        );
+        if sequence >= last {
+            break;
+        }
+    }
+    Ok(state)
+}

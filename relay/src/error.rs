@@ -1,0 +1,110 @@
+//! What can stop the relay, or a read of its stream, each with what to do about it.
+
+use crate::ResumePoint;
+use eventfold::Position;
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+/// Why [`run`](crate::run) or [`fold_stream`](crate::fold_stream) stopped.
+///
+/// # Examples
+///
+/// ```
+/// use eventfold_relay::Error;
+/// let e = Error::Config("max_in_flight must be at least 1".into());
+/// assert_eq!(e.to_string(), "bad relay configuration: max_in_flight must be at least 1");
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A setting that cannot work.
+    Config(String),
+    /// The NATS server could not be reached.
+    Connect {
+        /// The server as configured.
+        server: String,
+        /// What the client said.
+        source: async_nats::ConnectError,
+    },
+    /// The JetStream stream could not be created, inspected or read, or is not one the relay
+    /// can publish to.
+    Stream {
+        /// The stream's name.
+        stream: String,
+        /// What went wrong, as a sentence.
+        message: String,
+    },
+    /// The stream ends before the event the resume file records as acknowledged: it was
+    /// purged or recreated since. Publishing would leave a gap, so the relay stops.
+    StreamBehind {
+        /// The stream's name.
+        stream: String,
+        /// The stream's last sequence.
+        last_sequence: u64,
+        /// What the resume file records.
+        recorded: ResumePoint,
+    },
+    /// Publishing kept failing: the server acknowledged nothing for too long.
+    Publish {
+        /// The position of the event that was not acknowledged.
+        position: Position,
+        /// What the client said.
+        source: async_nats::jetstream::context::PublishError,
+    },
+    /// The log could not be read (a malformed line, a damaged archive frame, a missing
+    /// directory).
+    Log(io::Error),
+    /// The resume file could not be read or written.
+    ResumeFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(why) => write!(f, "bad relay configuration: {why}"),
+            Error::Connect { server, source } => {
+                write!(f, "cannot connect to the NATS server {server}: {source}")
+            }
+            Error::Stream { stream, message } => {
+                write!(f, "JetStream stream {stream}: {message}")
+            }
+            Error::StreamBehind {
+                stream,
+                last_sequence,
+                recorded,
+            } => write!(
+                f,
+                "the stream {stream} ends at sequence {last_sequence}, before the event at \
+                 position {} (sequence {}) that the resume file records as acknowledged: it was \
+                 purged or recreated; delete the resume file to publish again from the \
+                 stream's end",
+                recorded.position, recorded.sequence
+            ),
+            Error::Publish { position, source } => write!(
+                f,
+                "the event at position {position} was not acknowledged by the server: {source}"
+            ),
+            Error::Log(e) => write!(f, "cannot read the event log: {e}"),
+            Error::ResumeFile { path, source } => {
+                write!(f, "resume file {}: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Connect { source, .. } => Some(source),
+            Error::Publish { source, .. } => Some(source),
+            Error::Log(source) | Error::ResumeFile { source, .. } => Some(source),
+            Error::Config(_) | Error::Stream { .. } | Error::StreamBehind { .. } => None,
+        }
+    }
+}
