@@ -64,6 +64,7 @@ mod lines;
 mod log;
 mod mmap;
 mod parse;
+mod pass;
 mod policy;
 mod position;
 mod reader;

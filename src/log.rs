@@ -616,10 +616,7 @@ impl EventLog {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn refresh_all(&mut self) -> io::Result<()> {
-        for view in &mut self.views {
-            view.refresh_with_report_boxed(&self.reader)?;
-        }
-        Ok(())
+        self.refresh_all_with_report().map(|_| ())
     }
 
     /// Refreshes every registered view like [`refresh_all`](EventLog::refresh_all) and
@@ -645,10 +642,7 @@ impl EventLog {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn refresh_all_with_report(&mut self) -> io::Result<Vec<RefreshReport>> {
-        self.views
-            .iter_mut()
-            .map(|view| view.refresh_with_report_boxed(&self.reader))
-            .collect()
+        crate::pass::refresh_all(&self.reader, &mut self.views)
     }
 
     /// Saves the snapshot of every registered view that holds unsaved progress (see

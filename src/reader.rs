@@ -787,14 +787,16 @@ impl EventReader {
         fold: &F,
         pauses: &mut P,
     ) -> Folded<A> {
-        self.fold_from(0, acc, fold, pauses)
+        self.fold_from(0, None, acc, fold, pauses)
     }
 
-    /// Folds the history from `position` (the start of a line) on, pausing where `pauses`
-    /// says. From a position past the start, the archive index tells where to begin.
+    /// Folds the history from `position` (the start of a line) on, up to offset `active_to`
+    /// of the active log (a line end; `None`: its committed end), pausing where `pauses` says.
+    /// From a position past the start, the archive index tells where to begin.
     pub(crate) fn fold_from<A, F: LineFold<A>, P: Pauses<A>>(
         &self,
         position: u64,
+        active_to: Option<u64>,
         acc: A,
         fold: &F,
         pauses: &mut P,
@@ -835,9 +837,27 @@ impl EventReader {
         let active_base = folded.archive_end.unwrap_or(active_base);
         match history.active {
             Some((file, end)) if active_from <= end => {
+                let end = active_to.map_or(end, |to| to.min(end));
                 self.fold_file(&file, (active_from, end), active_base, folded, fold, pauses)
             }
             _ => folded,
+        }
+    }
+
+    /// Folds `from..to` of the active log (line ends; `to` at most its committed end).
+    pub(crate) fn fold_active_range<A, F: LineFold<A>>(
+        &self,
+        (from, to): (u64, u64),
+        acc: A,
+        fold: &F,
+    ) -> Folded<A> {
+        match open_committed(&self.log_path, from) {
+            Ok((file, end)) => {
+                let range = (from, to.min(end));
+                let folded = Folded::start(acc);
+                self.fold_file(&file, range, 0, folded, fold, &mut NoPauses)
+            }
+            Err(e) => Folded::failed(acc, e, false),
         }
     }
 

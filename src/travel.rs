@@ -119,7 +119,7 @@ where
         None => (0, 0, S::default()),
     };
     let mut pauses = ToTarget { target, from };
-    let folded = reader.fold_from(position, state, fold, &mut pauses);
+    let folded = reader.fold_from(position, None, state, fold, &mut pauses);
     match folded.error {
         Some(error) => Err(error),
         None => Ok(folded.acc),

@@ -7,6 +7,7 @@ use crate::event::{Event, EventRef};
 use crate::fold::Until;
 use crate::fold::{self, LineFold};
 use crate::fsutil;
+use crate::pass::{Outcome, PassItem, PassStart};
 use crate::policy::ViewConfig;
 use crate::reader::{EventReader, Folded, Pauses, Place};
 use crate::recovery;
@@ -110,6 +111,17 @@ pub trait ViewOps: sealed::Sealed + Send {
     ///
     /// As [`View::save`].
     fn save_boxed(&mut self) -> io::Result<bool>;
+    /// The first half of a refresh whose fold the view shares with others: loads and checks
+    /// the snapshot, and says where the fold must start. Used by
+    /// [`EventLog::refresh_all`](crate::EventLog::refresh_all).
+    #[doc(hidden)]
+    fn pass_begin(&mut self, reader: &EventReader) -> io::Result<PassStart>;
+    /// Folds one event of a shared pass.
+    #[doc(hidden)]
+    fn pass_fold(&mut self, item: &PassItem<'_, '_>);
+    /// The second half of a refresh whose fold was shared.
+    #[doc(hidden)]
+    fn pass_finish(&mut self, outcome: Outcome) -> io::Result<RefreshReport>;
     /// Sets the view's offset to 0 and its hash to empty and saves its snapshot durably
     /// (synced, with its directory), whatever the view's [`SnapshotPolicy`](crate::SnapshotPolicy):
     /// what rotation does once the active log has been archived.
@@ -178,6 +190,16 @@ pub struct View<S> {
     generation: Option<(u64, u64)>,
     /// For a view that keeps checkpoints: where its state stands in the history, once known.
     tracked: Option<Tracked>,
+    /// The first half of a refresh whose fold is shared with other views (see `crate::pass`).
+    pending: Option<Begun>,
+}
+
+/// What the first half of a refresh decided, for the second.
+#[derive(Debug)]
+struct Begun {
+    started: Instant,
+    replay: Option<Replay>,
+    full: bool,
 }
 
 /// Where a view's state stands in the history, kept by views with checkpoints: what a
@@ -261,6 +283,7 @@ where
             snapshot_len: 0,
             generation: None,
             tracked: None,
+            pending: None,
         }
     }
 
@@ -356,6 +379,49 @@ where
     }
 
     fn refresh_inner(&mut self, reader: &EventReader) -> io::Result<RefreshReport> {
+        let (begun, checkpoints) = self.begin(reader)?;
+        let state = (std::mem::take(&mut self.state), Count::default());
+        let folded = match self.reducer {
+            Reducer::Owned(reduce) => {
+                let fold = Counted(fold::Owned(reduce));
+                self.fold(reader, begun.full, state, &fold, checkpoints)
+            }
+            Reducer::Borrowed(reduce) => {
+                let fold = Counted(fold::Borrowed(reduce));
+                self.fold(reader, begun.full, state, &fold, checkpoints)
+            }
+        };
+        let Folded {
+            acc: (acc, count),
+            tail,
+            error,
+            failed_in_archive,
+            any,
+            events,
+            stopped: _,
+            max_ts,
+            archive_end,
+        } = folded;
+        self.state = acc;
+        let outcome = Outcome {
+            count,
+            tail,
+            error,
+            failed_in_archive,
+            any,
+            events,
+            max_ts,
+            archive_end,
+        };
+        self.finish(begun, outcome)
+    }
+
+    /// The first half of a refresh, before the fold: loads and checks the snapshot, or notices
+    /// a rotation, and decides whether to replay the whole history. Until
+    /// [`finish`](Self::finish), the view counts as not loaded: should a reducer panic during
+    /// the fold, the next refresh reloads the snapshot instead of going on from a state the
+    /// panic left half folded.
+    fn begin(&mut self, reader: &EventReader) -> io::Result<(Begun, Option<CheckpointWriter>)> {
         let started = Instant::now();
         check_view_name(&self.name)?;
         let generation = (
@@ -374,33 +440,41 @@ where
             self.forget_checkpoints(reason)?;
         }
         let checkpoints = self.start_tracking(reader, full)?;
-        let state = (std::mem::take(&mut self.state), Count::default());
-        let folded = match self.reducer {
-            Reducer::Owned(reduce) => {
-                let fold = Counted(fold::Owned(reduce));
-                self.fold(reader, full, state, &fold, checkpoints)
-            }
-            Reducer::Borrowed(reduce) => {
-                let fold = Counted(fold::Borrowed(reduce));
-                self.fold(reader, full, state, &fold, checkpoints)
-            }
+        self.loaded = false;
+        let begun = Begun {
+            started,
+            replay,
+            full,
         };
-        if let Some(tracked) = self.tracked.as_mut() {
-            tracked.events += folded.events;
-            tracked.max_ts = tracked.max_ts.max(folded.max_ts);
-            if let Some(end) = folded.archive_end {
-                tracked.active_base = end;
-            }
-        }
-        let Folded {
-            acc: (acc, count),
+        Ok((begun, checkpoints))
+    }
+
+    /// The second half of a refresh, once the state has folded `outcome`: where the view now
+    /// stands, and the save its policy asks for.
+    fn finish(&mut self, begun: Begun, outcome: Outcome) -> io::Result<RefreshReport> {
+        let Begun {
+            started,
+            replay,
+            full,
+        } = begun;
+        let Outcome {
+            count,
             tail,
             error,
             failed_in_archive,
             any,
-            ..
-        } = folded;
-        self.state = acc;
+            events,
+            max_ts,
+            archive_end,
+        } = outcome;
+        self.loaded = true;
+        if let Some(tracked) = self.tracked.as_mut() {
+            tracked.events += events;
+            tracked.max_ts = tracked.max_ts.max(max_ts);
+            if let Some(end) = archive_end {
+                tracked.active_base = end;
+            }
+        }
         if let Some(error) = error {
             if failed_in_archive {
                 // A partial archive replay has no place in the active log: start over next time.
@@ -940,6 +1014,37 @@ where
 
     fn save_boxed(&mut self) -> io::Result<bool> {
         self.save()
+    }
+
+    fn pass_begin(&mut self, reader: &EventReader) -> io::Result<PassStart> {
+        if self.config.checkpoint_settings().is_some() {
+            return Ok(PassStart::Alone);
+        }
+        let (begun, _) = self.begin(reader)?;
+        let owned = matches!(self.reducer, Reducer::Owned(_));
+        let start = match begun.full {
+            true => PassStart::Full { owned },
+            false => PassStart::Active {
+                offset: self.offset,
+                owned,
+            },
+        };
+        self.pending = Some(begun);
+        Ok(start)
+    }
+
+    fn pass_fold(&mut self, item: &PassItem<'_, '_>) {
+        let state = std::mem::take(&mut self.state);
+        self.state = match (&self.reducer, item.event, item.event_ref) {
+            (Reducer::Owned(reduce), Some(event), _) => reduce(state, event),
+            (Reducer::Borrowed(reduce), _, Some(event)) => reduce(state, event),
+            _ => unreachable!("a shared pass parses what each of its views reads"),
+        };
+    }
+
+    fn pass_finish(&mut self, outcome: Outcome) -> io::Result<RefreshReport> {
+        let begun = self.pending.take().expect("pass_finish follows pass_begin");
+        self.finish(begun, outcome)
     }
 
     fn reset_offset(&mut self) -> io::Result<()> {
