@@ -268,7 +268,7 @@ impl EventReader {
 
     /// Reads the whole history: every event of the archive, then of the active log.
     ///
-    /// Yields `(event, line_hash)`. The archive is decompressed one frame at a time. If a
+    /// Yields `(event, line_hash)`. The archive is decompressed a window at a time. If a
     /// rotation was interrupted after archiving the active log but before emptying it, the
     /// active log is a copy of the archive's last frame and is not read twice.
     ///

@@ -496,8 +496,8 @@ impl EventWriter {
     /// Rotates the active log into the archive.
     ///
     /// In order: refreshes every view in `views` (so each snapshot includes the whole active
-    /// log); compresses the active log into one zstd frame and appends it to
-    /// `archive.jsonl.zst`; replaces `app.jsonl` with an empty file (by rename, never by
+    /// log); compresses the active log into zstd frames of at most 4 MiB of content and
+    /// appends them to `archive.jsonl.zst`; replaces `app.jsonl` with an empty file (by rename, never by
     /// truncation, so readers holding a map of the old file are unaffected); sets every view's
     /// snapshot to offset 0. Snapshots of views not in `views` that can no longer be placed are
     /// deleted, so those views rebuild. Does nothing when the active log is empty. Blocks until

@@ -410,10 +410,14 @@ fn rotation_archives_and_keeps_state_continuous() {
 fn time_travel_shows_the_past_and_the_present() {
     let tmp = tmp();
     let out = run_ok("time_travel", &[&data_arg(&tmp)], tmp.path());
-    assert_line(&out, "event 10 was: withdrawal 80");
+    assert_line(&out, "event 10 was: withdrawal 80 (index 9, position 514)");
     assert_line(
         &out,
         "state then: balance 75 (deposits: 4, withdrawals: 5, fees: 1)",
+    );
+    assert_line(
+        &out,
+        "state at 10:06:30: balance 175 (deposits: 3, withdrawals: 3, fees: 1)",
     );
     assert_line(
         &out,
@@ -423,6 +427,18 @@ fn time_travel_shows_the_past_and_the_present() {
         &out,
         "event 11 (withdrawal 90) took the balance from 75 to -15",
     );
+    // The view kept checkpoints: every 5 events and at the rotation after event 12.
+    let checkpoints = tmp.path().join("data/views/account.checkpoints");
+    let mut names: Vec<String> = std::fs::read_dir(&checkpoints)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    let expected: Vec<String> = [5, 10, 12, 15, 20]
+        .iter()
+        .map(|n| format!("{n:020}.json"))
+        .collect();
+    assert_eq!(names, expected);
 }
 
 #[test]
