@@ -4,9 +4,9 @@
 use crate::position::Position;
 use crate::reader::EventReader;
 use crate::scan::{ScanEnd, ScannedEvent};
+use crate::watch::Watch;
 use std::io;
 use std::ops::ControlFlow;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// A reader that follows the history as it grows: each [`scan_new`](Follow::scan_new) hands
@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 pub struct Follow {
     reader: EventReader,
     next: Position,
-    watch: Option<(notify::RecommendedWatcher, mpsc::Receiver<()>)>,
+    watch: Option<Watch>,
 }
 
 impl std::fmt::Debug for Follow {
@@ -56,9 +56,6 @@ impl std::fmt::Debug for Follow {
             .finish_non_exhaustive()
     }
 }
-
-/// The longest wait between two looks at the history, should a notification go missing.
-const RECHECK: Duration = Duration::from_secs(1);
 
 impl EventReader {
     /// Starts following the history from `from` (see [`Follow`]).
@@ -164,44 +161,19 @@ impl Follow {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn wait(&mut self, timeout: Duration) -> io::Result<bool> {
-        if self.watch.is_none() {
-            self.watch = Some(self.watcher()?);
-        }
         let deadline = Instant::now() + timeout;
+        if self.watch.is_none() {
+            self.watch = Some(Watch::new(self.reader.dir())?);
+        }
+        let watch = self.watch.as_ref().expect("set above");
         loop {
             // Looked at after the watch is set up, so an append in between is not missed.
             if self.reader.history_end()? > self.next {
                 return Ok(true);
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            if !watch.sleep(Some(deadline))? {
                 return Ok(false);
             }
-            let (_, events) = self.watch.as_ref().expect("set above");
-            match events.recv_timeout(left.min(RECHECK)) {
-                Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err(io::Error::other("the file watcher stopped unexpectedly"));
-                }
-            }
-            while events.try_recv().is_ok() {}
         }
-    }
-
-    fn watcher(&self) -> io::Result<(notify::RecommendedWatcher, mpsc::Receiver<()>)> {
-        use notify::{EventKind, RecursiveMode, Watcher};
-        let (tx, rx) = mpsc::channel();
-        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            if let Ok(event) = res
-                && matches!(event.kind, EventKind::Modify(_) | EventKind::Create(_))
-            {
-                let _ = tx.send(());
-            }
-        })
-        .map_err(io::Error::other)?;
-        watcher
-            .watch(self.reader.dir(), RecursiveMode::NonRecursive)
-            .map_err(io::Error::other)?;
-        Ok((watcher, rx))
     }
 }

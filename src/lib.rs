@@ -79,6 +79,7 @@ mod subscribe;
 mod travel;
 mod verify;
 mod view;
+mod watch;
 mod writer;
 
 pub use checkpoint::Checkpoints;

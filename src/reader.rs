@@ -15,11 +15,12 @@ use crate::mmap::{self, Region};
 use crate::position::{HistoryEvent, Position};
 use crate::recovery;
 use crate::subscribe::{Since, Subscription};
+use crate::watch::Watch;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Compute xxh64 (seed 0) of a line's bytes, without its newline, as 16 lowercase hex digits.
@@ -622,41 +623,20 @@ impl EventReader {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn wait_for_events(&self, offset: u64, timeout: Duration) -> io::Result<WaitResult> {
-        use notify::{EventKind, RecursiveMode, Watcher};
-
         let size = self.active_log_size()?;
         if size > offset {
             return Ok(WaitResult::NewData(size));
         }
         let deadline = Instant::now() + timeout;
-        let (tx, rx) = mpsc::channel();
-        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            if let Ok(event) = res
-                && matches!(event.kind, EventKind::Modify(_) | EventKind::Create(_))
-            {
-                let _ = tx.send(());
-            }
-        })
-        .map_err(io::Error::other)?;
-        watcher
-            .watch(self.dir(), RecursiveMode::NonRecursive)
-            .map_err(io::Error::other)?;
+        let watch = Watch::new(self.dir())?;
         loop {
             // Checked after the watch is set up, so a write in between is not missed.
             let size = self.active_log_size()?;
             if size > offset {
                 return Ok(WaitResult::NewData(size));
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            if !watch.sleep(Some(deadline))? {
                 return Ok(WaitResult::Timeout);
-            }
-            match rx.recv_timeout(left) {
-                Ok(()) => {}
-                Err(mpsc::RecvTimeoutError::Timeout) => return Ok(WaitResult::Timeout),
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err(io::Error::other("the file watcher stopped unexpectedly"));
-                }
             }
         }
     }

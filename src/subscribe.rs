@@ -6,9 +6,9 @@ mod stream;
 
 use crate::position::{HistoryEvent, Position};
 use crate::reader::EventReader;
+use crate::watch::Watch;
 use cursor::{Advance, Cursor};
 use std::io;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 #[cfg(feature = "tokio")]
@@ -94,7 +94,7 @@ pub enum SubscriptionItem {
 pub struct Subscription {
     cursor: Cursor,
     /// File notifications for the directory, set up at the first wait.
-    watch: Option<(notify::RecommendedWatcher, mpsc::Receiver<()>)>,
+    watch: Option<Watch>,
 }
 
 impl std::fmt::Debug for Subscription {
@@ -105,9 +105,6 @@ impl std::fmt::Debug for Subscription {
             .finish_non_exhaustive()
     }
 }
-
-/// The longest wait between two checks of the history, should a notification go missing.
-pub(crate) const RECHECK: Duration = Duration::from_secs(1);
 
 impl Subscription {
     pub(crate) fn new(reader: EventReader, since: Since) -> io::Result<Self> {
@@ -181,33 +178,17 @@ impl Subscription {
                 Ok(Advance::Wait) => {}
                 Err(e) => return Err(self.fail(e)),
             }
-            if self.watch.is_none() {
-                // Set up, then check again: an append in between is not missed.
-                let (tx, rx) = mpsc::channel();
-                let watcher = cursor::watch(self.cursor.dir(), move || {
-                    let _ = tx.send(());
-                });
-                self.watch = Some((watcher.map_err(|e| self.fail(e))?, rx));
+            let Some(watch) = &self.watch else {
+                // Set up, then look again: an append in between is not missed.
+                let watch = Watch::new(self.cursor.dir()).map_err(|e| self.fail(e))?;
+                self.watch = Some(watch);
                 continue;
+            };
+            match watch.sleep(deadline) {
+                Ok(true) => {}
+                Ok(false) => return Ok(None),
+                Err(e) => return Err(self.fail(e)),
             }
-            let mut wait = RECHECK;
-            if let Some(deadline) = deadline {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Ok(None);
-                }
-                wait = wait.min(left);
-            }
-            let (_, events) = self.watch.as_ref().expect("set above");
-            match events.recv_timeout(wait) {
-                Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let e = io::Error::other("the file watcher stopped unexpectedly");
-                    return Err(self.fail(e));
-                }
-            }
-            // Drain what else came: one check covers them all.
-            while events.try_recv().is_ok() {}
         }
     }
 

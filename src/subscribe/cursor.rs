@@ -144,24 +144,3 @@ fn history_end(reader: &EventReader) -> io::Result<Position> {
 fn no_log_yet(reader: &EventReader, e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::NotFound && !reader.log_path().exists()
 }
-
-/// Watches `dir` for appends, creations and renames (a rotation renames a fresh `app.jsonl`
-/// into place), calling `signal` for each.
-pub(crate) fn watch(
-    dir: &Path,
-    signal: impl Fn() + Send + 'static,
-) -> io::Result<notify::RecommendedWatcher> {
-    use notify::{EventKind, RecursiveMode, Watcher};
-    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        if let Ok(event) = res
-            && matches!(event.kind, EventKind::Modify(_) | EventKind::Create(_))
-        {
-            signal();
-        }
-    })
-    .map_err(io::Error::other)?;
-    watcher
-        .watch(dir, RecursiveMode::NonRecursive)
-        .map_err(io::Error::other)?;
-    Ok(watcher)
-}

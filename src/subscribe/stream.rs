@@ -2,8 +2,9 @@
 //! blocking [`Subscription`](super::Subscription), read on Tokio's blocking threads and woken by
 //! the same file notifications.
 
-use super::cursor::{self, Advance, Cursor};
-use super::{RECHECK, SubscriptionItem};
+use super::SubscriptionItem;
+use super::cursor::{Advance, Cursor};
+use crate::watch::RECHECK;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
@@ -186,7 +187,7 @@ impl SubscriptionStream {
         let Some((_, events)) = self.watch.as_mut() else {
             let (tx, rx) = mpsc::channel(1);
             let dir = self.cursor.as_ref().expect("no read under way").dir();
-            match cursor::watch(dir, move || {
+            match crate::watch::watch(dir, move || {
                 // A full channel already holds the wake-up this one would bring.
                 let _ = tx.try_send(());
             }) {
