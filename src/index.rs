@@ -14,6 +14,7 @@ use crate::archive::{FrameSpan, Windows};
 use crate::fold::{self, LineFold};
 use crate::lines::{self, Lines};
 use crate::parse::ParseError;
+use crate::position::Position;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{self, Write};
@@ -22,51 +23,68 @@ use std::path::{Path, PathBuf};
 /// File name of the index, beside the archive.
 pub(crate) const INDEX_NAME: &str = "archive.index.jsonl";
 
-/// What one archive frame holds.
+/// One frame of `archive.jsonl.zst`, as the archive index describes it: where it lies in the
+/// archive file and in the history, and what it holds. Each is a line of `archive.index.jsonl`.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// use eventfold::{Event, EventLog, Position};
+/// let mut log = EventLog::open(dir.path())?;
+/// log.append(&Event::new("a", serde_json::json!({})))?;
+/// log.rotate()?;
+/// let frames = log.reader().read_only().archive_frames()?;
+/// assert_eq!(frames.len(), 1);
+/// assert_eq!((frames[0].offset, frames[0].start, frames[0].events), (0, Position::START, 1));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct FrameEntry {
-    /// Offset of the frame in the archive file.
+#[non_exhaustive]
+pub struct ArchiveFrame {
+    /// Offset of the frame in `archive.jsonl.zst`.
     pub offset: u64,
-    /// Compressed length of the frame.
+    /// Its compressed length.
     pub len: u64,
     /// The frame's last (up to) 8 compressed bytes, as 16 hex digits of a little-endian number.
-    pub tail: String,
-    /// Position in the history of the frame's first content byte.
-    pub start: u64,
-    /// Decompressed length, a torn last line included.
+    pub(crate) tail: String,
+    /// Where its content starts in the history.
+    pub start: Position,
+    /// Its decompressed length, a torn last line included.
     pub content_len: u64,
-    /// Newlines before the frame in the history, empty lines included (for line numbers).
+    /// Newlines before the frame in the decompressed archive, empty lines included.
     pub first_line: u64,
     /// Newlines in the frame.
     pub lines: u64,
     /// Index of the frame's first event.
     pub first_event: u64,
-    /// Events (complete, non-empty lines) in the frame.
+    /// Events (complete, non-empty lines) in the frame, malformed ones included.
     pub events: u64,
-    /// `ts` of the frame's first and last events, and the largest `ts` in it (`None` without
-    /// events; a line that does not parse has no `ts`).
+    /// `ts` of the frame's first event (`None` without a readable one).
     pub first_ts: Option<u64>,
+    /// `ts` of its last readable event.
     pub last_ts: Option<u64>,
+    /// The largest `ts` in it.
     pub max_ts: Option<u64>,
-    /// `line_hash` of the frame's last event, `""` without events.
+    /// Line hash of its last event, `""` without one.
     pub last_line_hash: String,
     /// xxh64 of the fields above, as 16 hex digits: an entry damaged or edited by hand fails it.
-    pub check: String,
+    pub(crate) check: String,
 }
 
-impl FrameEntry {
+impl ArchiveFrame {
     /// The offset in the archive file just past the frame.
-    pub fn end_offset(&self) -> u64 {
+    pub(crate) fn end_offset(&self) -> u64 {
         self.offset + self.len
     }
 
     /// The position just past the frame's content.
-    pub fn end(&self) -> u64 {
-        self.start + self.content_len
+    pub(crate) fn end(&self) -> u64 {
+        self.start.offset() + self.content_len
     }
 
     /// The index of the first event after the frame.
-    pub fn end_event(&self) -> u64 {
+    pub(crate) fn end_event(&self) -> u64 {
         self.first_event + self.events
     }
 
@@ -103,23 +121,23 @@ impl FrameEntry {
 /// The frames of the archive up to some length of the archive file, described.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct ArchiveIndex {
-    pub frames: Vec<FrameEntry>,
+    pub frames: Vec<ArchiveFrame>,
 }
 
 impl ArchiveIndex {
     /// The length of the archive file the index covers.
     pub fn archive_len(&self) -> u64 {
-        self.frames.last().map_or(0, FrameEntry::end_offset)
+        self.frames.last().map_or(0, ArchiveFrame::end_offset)
     }
 
     /// The length of the archive's content: the position where the active log begins.
     pub fn content_len(&self) -> u64 {
-        self.frames.last().map_or(0, FrameEntry::end)
+        self.frames.last().map_or(0, ArchiveFrame::end)
     }
 
     /// Events in the archive.
     pub fn events(&self) -> u64 {
-        self.frames.last().map_or(0, FrameEntry::end_event)
+        self.frames.last().map_or(0, ArchiveFrame::end_event)
     }
 
     /// Newlines in the archive's content.
@@ -240,7 +258,7 @@ fn entries_for(
     index: &ArchiveIndex,
     content: &[u8],
     compressed: &crate::archive::Compressed,
-) -> Vec<FrameEntry> {
+) -> Vec<ArchiveFrame> {
     let mut offset = index.archive_len();
     let mut start = index.content_len();
     let (mut first_line, mut first_event) = (index.lines(), index.events());
@@ -270,7 +288,7 @@ fn index_path(archive_path: &Path) -> PathBuf {
 }
 
 /// The entries recorded in the index file, up to the first line that is not one.
-fn read_entries(path: &Path) -> io::Result<Vec<FrameEntry>> {
+fn read_entries(path: &Path) -> io::Result<Vec<ArchiveFrame>> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -284,12 +302,12 @@ fn read_entries(path: &Path) -> io::Result<Vec<FrameEntry>> {
 /// How many of `entries`, from the first, describe the archive `file` within its first `limit`
 /// bytes: each follows the one before in the file and in the history, and the file holds a
 /// frame header where each starts and the recorded bytes where each ends.
-fn valid_prefix(entries: &[FrameEntry], file: &File, limit: u64) -> io::Result<usize> {
-    let mut expected = FrameEntry {
+fn valid_prefix(entries: &[ArchiveFrame], file: &File, limit: u64) -> io::Result<usize> {
+    let mut expected = ArchiveFrame {
         offset: 0,
         len: 0,
         tail: String::new(),
-        start: 0,
+        start: Position::START,
         content_len: 0,
         first_line: 0,
         lines: 0,
@@ -303,7 +321,7 @@ fn valid_prefix(entries: &[FrameEntry], file: &File, limit: u64) -> io::Result<u
     };
     for (i, entry) in entries.iter().enumerate() {
         let follows = entry.offset == expected.end_offset()
-            && entry.start == expected.end()
+            && entry.start.offset() == expected.end()
             && entry.first_line == expected.first_line + expected.lines
             && entry.first_event == expected.end_event()
             && entry.len > 0
@@ -319,7 +337,7 @@ fn valid_prefix(entries: &[FrameEntry], file: &File, limit: u64) -> io::Result<u
 
 /// Whether `file` holds a frame header at the entry's offset, announcing the entry's content
 /// length if it announces one, and the entry's tail at its end.
-fn frame_matches(file: &File, entry: &FrameEntry) -> io::Result<bool> {
+fn frame_matches(file: &File, entry: &ArchiveFrame) -> io::Result<bool> {
     let Some(span) = entry.span() else {
         return Ok(false);
     };
@@ -381,12 +399,12 @@ impl Stats {
         end: u64,
         first_line: u64,
         first_event: u64,
-    ) -> FrameEntry {
-        let mut entry = FrameEntry {
+    ) -> ArchiveFrame {
+        let mut entry = ArchiveFrame {
             offset: span.offset,
             len: span.len,
             tail: format!("{:016x}", span.tail),
-            start,
+            start: Position::new(start),
             content_len: end - start,
             first_line,
             lines: self.lines,

@@ -13,49 +13,7 @@ use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// One frame of `archive.jsonl.zst`, as the archive index describes it.
-///
-/// # Examples
-///
-/// ```
-/// # let dir = tempfile::tempdir()?;
-/// use eventfold::{Event, EventLog, Position};
-/// let mut log = EventLog::open(dir.path())?;
-/// log.append(&Event::new("a", serde_json::json!({})))?;
-/// log.rotate()?;
-/// let frames = log.reader().read_only().archive_frames()?;
-/// assert_eq!(frames.len(), 1);
-/// assert_eq!((frames[0].offset, frames[0].start, frames[0].events), (0, Position::START, 1));
-/// # Ok::<(), std::io::Error>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ArchiveFrame {
-    /// Offset of the frame in `archive.jsonl.zst`.
-    pub offset: u64,
-    /// Its compressed length.
-    pub len: u64,
-    /// Where its content starts in the history.
-    pub start: Position,
-    /// Its decompressed length.
-    pub content_len: u64,
-    /// Newlines before the frame in the decompressed archive.
-    pub first_line: u64,
-    /// Newlines in the frame.
-    pub lines: u64,
-    /// Index of the frame's first event.
-    pub first_event: u64,
-    /// Events (complete, non-empty lines) in the frame, malformed ones included.
-    pub events: u64,
-    /// `ts` of the frame's first event (`None` without a readable one).
-    pub first_ts: Option<u64>,
-    /// `ts` of its last readable event.
-    pub last_ts: Option<u64>,
-    /// The largest `ts` in it.
-    pub max_ts: Option<u64>,
-    /// Line hash of its last event, `""` without one.
-    pub last_line_hash: String,
-}
+pub use crate::index::ArchiveFrame;
 
 /// How a snapshot stands against the log: whether a view would trust it.
 ///
@@ -166,55 +124,7 @@ pub struct SnapshotInfo {
     pub lag_events: Option<u64>,
 }
 
-/// What `rotation.json` says, the record each rotation writes before it appends to the
-/// archive (see `docs/format.md`).
-///
-/// # Examples
-///
-/// ```
-/// # let dir = tempfile::tempdir()?;
-/// use eventfold::{Event, EventLog, RotationState};
-/// let mut log = EventLog::open(dir.path())?;
-/// log.append(&Event::new("a", serde_json::json!({})))?;
-/// log.rotate()?;
-/// let RotationState::Finished(record) = log.reader().rotation_state()? else { panic!() };
-/// assert_eq!(record.archive_len_before, 0);
-/// # Ok::<(), std::io::Error>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RotationRecord {
-    /// Length of `archive.jsonl.zst` before the rotation appended its frames.
-    pub archive_len_before: u64,
-    /// Length of those frames together.
-    pub frame_len: u64,
-    /// Length of the archived active log.
-    pub active_len: u64,
-    /// xxh64 of the archived bytes, 16 hex digits.
-    pub active_hash: String,
-    /// Line hash of the archived log's last line.
-    pub last_line_hash: String,
-}
-
-impl RotationRecord {
-    /// The archive's length once the rotation's frames are appended.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// use eventfold::{Event, EventLog, RotationState};
-    /// let mut log = EventLog::open(dir.path())?;
-    /// log.append(&Event::new("a", serde_json::json!({})))?;
-    /// log.rotate()?;
-    /// let RotationState::Finished(record) = log.reader().rotation_state()? else { panic!() };
-    /// assert_eq!(record.archive_len_after(), std::fs::metadata(log.archive_path())?.len());
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn archive_len_after(&self) -> u64 {
-        self.archive_len_before.saturating_add(self.frame_len)
-    }
-}
+pub use crate::recovery::RotationRecord;
 
 /// Where the last rotation stands, from `rotation.json` and the files it describes.
 ///
@@ -354,24 +264,7 @@ impl EventReader {
     pub fn archive_frames(&self) -> io::Result<Vec<ArchiveFrame>> {
         let history = self.history()?;
         let index = self.archive_index(history.archive_limit)?;
-        Ok(index
-            .frames
-            .iter()
-            .map(|f| ArchiveFrame {
-                offset: f.offset,
-                len: f.len,
-                start: Position::new(f.start),
-                content_len: f.content_len,
-                first_line: f.first_line,
-                lines: f.lines,
-                first_event: f.first_event,
-                events: f.events,
-                first_ts: f.first_ts,
-                last_ts: f.last_ts,
-                max_ts: f.max_ts,
-                last_line_hash: f.last_line_hash.clone(),
-            })
-            .collect())
+        Ok(index.frames.clone())
     }
 
     /// Every snapshot in the directory's `views/`, sorted by name, and how each stands against
@@ -543,13 +436,7 @@ impl EventReader {
         };
         let archive_len = crate::fsutil::len_or_zero(self.archive_path())?;
         let active_len = crate::fsutil::len_or_zero(self.log_path())?;
-        let public = RotationRecord {
-            archive_len_before: record.archive_len_before,
-            frame_len: record.frame_len,
-            active_len: record.active_len,
-            active_hash: record.active_hash.clone(),
-            last_line_hash: record.last_line_hash.clone(),
-        };
+        let public = record.clone();
         Ok(if archive_len < record.archive_len_after() {
             RotationState::ArchiveIncomplete {
                 record: public,

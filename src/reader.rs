@@ -366,7 +366,7 @@ impl EventReader {
                     let windows = Windows::open_at(
                         &self.archive_path,
                         frame.offset,
-                        frame.start,
+                        frame.start.offset(),
                         Some(limit),
                     )?;
                     (Some(windows), frame.first_line, frame.first_event, 0)
@@ -798,7 +798,7 @@ impl EventReader {
                     let frame = &index.frames[i];
                     let start = ArchiveStart {
                         frame_offset: frame.offset,
-                        frame_start: frame.start,
+                        frame_start: frame.start.offset(),
                         lines_before: frame.first_line,
                         skip_to: position,
                     };
@@ -983,7 +983,7 @@ impl EventReader {
         let mut windows = Windows::open_at(
             &self.archive_path,
             frame.offset,
-            frame.start,
+            frame.start.offset(),
             Some(history.archive_limit),
         )?;
         let mut spare = Vec::new();

@@ -24,12 +24,27 @@ pub(crate) const RECORD_NAME: &str = "rotation.json";
 /// File name of the empty active log being prepared by a rotation.
 pub(crate) const NEXT_LOG_NAME: &str = "app.jsonl.next";
 
-/// What the last rotation archived.
+/// What `rotation.json` says, the record each rotation writes before it appends to the
+/// archive (see `docs/format.md`).
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// use eventfold::{Event, EventLog, RotationState};
+/// let mut log = EventLog::open(dir.path())?;
+/// log.append(&Event::new("a", serde_json::json!({})))?;
+/// log.rotate()?;
+/// let RotationState::Finished(record) = log.reader().rotation_state()? else { panic!() };
+/// assert_eq!(record.archive_len_before, 0);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct RotationRecord {
-    /// Length of `archive.jsonl.zst` before the frame was appended.
+#[non_exhaustive]
+pub struct RotationRecord {
+    /// Length of `archive.jsonl.zst` before the rotation appended its frames.
     pub archive_len_before: u64,
-    /// Length of the appended frame.
+    /// Length of those frames together.
     pub frame_len: u64,
     /// Length of the archived active log.
     pub active_len: u64,
@@ -40,7 +55,21 @@ pub(crate) struct RotationRecord {
 }
 
 impl RotationRecord {
-    pub(crate) fn archive_len_after(&self) -> u64 {
+    /// The archive's length once the rotation's frames are appended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog, RotationState};
+    /// let mut log = EventLog::open(dir.path())?;
+    /// log.append(&Event::new("a", serde_json::json!({})))?;
+    /// log.rotate()?;
+    /// let RotationState::Finished(record) = log.reader().rotation_state()? else { panic!() };
+    /// assert_eq!(record.archive_len_after(), std::fs::metadata(log.archive_path())?.len());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn archive_len_after(&self) -> u64 {
         self.archive_len_before.saturating_add(self.frame_len)
     }
 }

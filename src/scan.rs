@@ -510,7 +510,7 @@ impl<'r, 'v> Scan<'r, 'v> {
             match index.frame_at_position(from) {
                 Some(i) => {
                     let f = &index.frames[i];
-                    archive_start = Some((f.offset, f.start, f.first_line, f.first_event));
+                    archive_start = Some((f.offset, f.start.offset(), f.first_line, f.first_event));
                 }
                 None => {
                     active_base = index.content_len();
