@@ -67,8 +67,8 @@ fn HomePage() -> impl IntoView {
             remote.get(),
         )
     };
-    let todos = Resource::new(changes, |_| get_todos());
-    let stats = Resource::new(changes, |_| get_stats());
+    let todos = Resource::new(changes, |_| get_todos(None));
+    let stats = Resource::new(changes, |_| get_stats(None));
 
     // Why the last action was refused, if it was. Server-rendered, a refused form post comes
     // back as `/?error=CODE` (only known codes are shown); hydrated, the page stays put and
