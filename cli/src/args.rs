@@ -71,6 +71,10 @@ pub enum Command {
     Export(ExportArgs),
     /// Write every readable event to a new, healthy directory; report each line left out.
     Salvage(SalvageArgs),
+    /// Publish every event to a NATS JetStream stream, in order and exactly once, following
+    /// the log until Ctrl-C or SIGTERM.
+    #[cfg(feature = "relay")]
+    Relay(RelayArgs),
 }
 
 /// Which events to keep (every flag given must hold; repeated flags mean any of them).
@@ -169,4 +173,33 @@ pub struct ExportArgs {
 pub struct SalvageArgs {
     /// The new directory to write (must not exist, or be empty).
     pub dest: PathBuf,
+}
+
+/// `eventfold relay`: the flags of `eventfold_relay::Config`.
+#[cfg(feature = "relay")]
+#[derive(Debug, Args)]
+pub struct RelayArgs {
+    /// The JetStream stream; created (file storage, one subject) if it does not exist.
+    #[arg(long, value_name = "NAME")]
+    pub stream: String,
+    /// The NATS server.
+    #[arg(long, value_name = "URL", default_value = "nats://127.0.0.1:4222")]
+    pub server: String,
+    /// The subject every event is published on. Default: eventfold.STREAM.
+    #[arg(long, value_name = "SUBJECT")]
+    pub subject: Option<String>,
+    /// Where the last acknowledged position is kept. Default: beside the log directory,
+    /// DIR.relay-STREAM.json (never inside it).
+    #[arg(long, value_name = "PATH")]
+    pub resume_file: Option<PathBuf>,
+    /// Publishes awaiting their acknowledgement at most.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_in_flight: u64,
+    /// The duplicate window, in seconds, of a stream the relay creates: how long the server
+    /// remembers an event's id to drop a re-send.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub duplicate_window: u64,
+    /// Publish the history present at the start, then exit, instead of following the log.
+    #[arg(long)]
+    pub until_caught_up: bool,
 }

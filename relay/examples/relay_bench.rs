@@ -12,11 +12,9 @@
 //! the median time and rate of each window. The time runs from the call to `run` (connecting,
 //! creating the stream) until the last acknowledgement is recorded.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use eventfold::{Event, EventLog};
 use eventfold_relay::Config;
+use eventfold_relay_testkit::NatsServer;
 use std::time::Instant;
 
 const ROUNDS: usize = 3;
@@ -27,7 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(n) => n.parse()?,
         None => 100_000,
     };
-    let nats = common::NatsServer::start();
+    let nats = NatsServer::start();
     let data = tempfile::tempdir()?;
     let outside = tempfile::tempdir()?;
     let mut log = EventLog::open(data.path())?;

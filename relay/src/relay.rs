@@ -19,7 +19,7 @@ use std::time::Instant;
 /// acknowledged in between, gives up.
 const MAX_FAILURES: u32 = 3;
 
-/// What a run of the relay did. The `eventfold-relay` binary prints it as one JSON line.
+/// What a run of the relay did. `eventfold relay --json` prints it as one JSON line.
 ///
 /// # Examples
 ///

@@ -2,6 +2,8 @@
 
 mod info;
 mod log;
+#[cfg(feature = "relay")]
+mod relay;
 mod salvage;
 mod stats;
 mod verify;
@@ -39,6 +41,8 @@ pub fn run(cli: &Cli, out: &mut Out) -> io::Result<ExitCode> {
         Command::View(args) => views::one(&reader, args, out),
         Command::Export(args) => log::export(&reader, args, out),
         Command::Salvage(args) => salvage::run(dir, args, out),
+        #[cfg(feature = "relay")]
+        Command::Relay(args) => relay::run(dir, args, out),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The root component and the HTML shell around it.
 
-use crate::components::{stats::StatsPanel, todo_list::TodoList};
-use crate::server::{AddTodo, DeleteTodo, Problem, ToggleTodo, get_stats, get_todos};
+use crate::components::{history::HistoryBar, stats::StatsPanel, todo_list::TodoList};
+use crate::server::{AddTodo, DeleteTodo, Problem, ToggleTodo, get_history, get_stats, get_todos};
 use leptos::hydration::HydrationScripts;
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
@@ -28,7 +28,8 @@ pub fn shell(options: LeptosOptions, hydrate: bool) -> impl IntoView {
     }
 }
 
-/// The application: one route, `/`.
+/// The application: one route, `/`, and `/?at=N` for the page as it was after the first `N`
+/// events.
 ///
 /// The route renders with [`SsrMode::Async`]: the server waits for the todos and the stats
 /// before it sends the page, so a browser without JavaScript gets the full list, not a
@@ -44,12 +45,14 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// The todo list beside the statistics panel.
+/// The history control above the todo list and the statistics panel.
 ///
-/// Both read the same event log through different views. The three actions are the server
-/// functions that append events; both resources depend on every action's version and on the
+/// All three read the same event log through different views. The three actions are the server
+/// functions that append events; every resource depends on every action's version and on the
 /// live updates' counter, so when the page is hydrated any action, in this window or in any
-/// other, refetches both the list and the stats.
+/// other, refetches the list, the stats and the history. The list and the stats also depend on
+/// `at` in the URL, the point of the history shown: without it they are the views' state now;
+/// with it, their state after the first `at` events, read-only.
 #[component]
 fn HomePage() -> impl IntoView {
     let add = ServerAction::<AddTodo>::new();
@@ -67,13 +70,18 @@ fn HomePage() -> impl IntoView {
             remote.get(),
         )
     };
-    let todos = Resource::new(changes, |_| get_todos());
-    let stats = Resource::new(changes, |_| get_stats());
+    let query = use_query_map();
+    let at = Memo::new(move |_| query.read().get("at").and_then(|n| n.parse::<u64>().ok()));
+    let at = Signal::from(at);
+    let todos = Resource::new(move || (changes(), at.get()), |(_, at)| get_todos(at));
+    let stats = Resource::new(move || (changes(), at.get()), |(_, at)| get_stats(at));
+    let point = Resource::new(move || (changes(), at.get()), |(_, at)| get_history(at));
+    // The length of the history: the slider's end, which moves only when the log grows.
+    let length = Resource::new(changes, |_| get_history(None));
 
     // Why the last action was refused, if it was. Server-rendered, a refused form post comes
     // back as `/?error=CODE` (only known codes are shown); hydrated, the page stays put and
     // the refusal is the action's error.
-    let query = use_query_map();
     let from_url = move || {
         let code = query.read().get("error")?;
         Problem::from_code(&code).map(Problem::message)
@@ -97,9 +105,10 @@ fn HomePage() -> impl IntoView {
                     "; the list and the stats are two folds over it."
                 </p>
             </header>
+            <HistoryBar length point at/>
             <div class="columns">
-                <TodoList todos add toggle delete problem/>
-                <StatsPanel stats/>
+                <TodoList todos add toggle delete problem at/>
+                <StatsPanel stats at/>
             </div>
         </main>
     }

@@ -5,7 +5,6 @@ use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use eventfold::EventLog;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::error::Error;
@@ -15,8 +14,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use todo_app::app::{App, shell};
 use todo_app::live;
-use todo_app::server::SharedLog;
-use todo_app::state::{STATS_VIEW, StatsState, TODOS_VIEW, TodoState, stats_reducer, todo_reducer};
+use todo_app::server::{CHECKPOINT_EVERY, SharedLog, open_log};
 use tokio::sync::watch;
 use tower_http::services::ServeDir;
 
@@ -100,22 +98,20 @@ async fn main() -> ExitCode {
 
 async fn serve(config: Config) -> Result<(), Box<dyn Error>> {
     // One process owns the log: opening takes an exclusive lock on the directory.
-    let mut log = EventLog::builder(&config.data_dir)
-        .max_log_size(config.max_log_size)
-        .view::<TodoState>(TODOS_VIEW, todo_reducer)
-        .view::<StatsState>(STATS_VIEW, stats_reducer)
-        .open()
-        .map_err(|e| {
-            format!(
-                "cannot open the event log in {}: {e}",
-                config.data_dir.display()
-            )
-        })?;
+    let mut log = open_log(&config.data_dir, config.max_log_size).map_err(|e| {
+        format!(
+            "cannot open the event log in {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
     log.refresh_all()?;
     let data_dir = std::fs::canonicalize(log.dir())?;
     println!("data: {}", data_dir.display());
     println!("  events:    {}", data_dir.join("app.jsonl").display());
-    println!("  snapshots: {}", data_dir.join("views").display());
+    println!(
+        "  snapshots: {} (checkpoints every {CHECKPOINT_EVERY} events)",
+        data_dir.join("views").display()
+    );
     // Every open page hears of every change (see `live`); the streams end on shutdown.
     let (stop, stopping) = watch::channel(false);
     let changes = live::follow_log(log.reader(), stopping)?;

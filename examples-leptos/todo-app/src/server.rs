@@ -1,10 +1,12 @@
 //! Server functions: the whole integration between Leptos and eventfold.
 //!
-//! The one [`EventLog`] of the process lives in an `Arc<Mutex<_>>` that `main` puts in the Leptos
-//! context. A write locks it, appends one event and refreshes the views; a read locks it and
-//! clones a view's state. Every write refreshes the views, so reads never touch the disk. The
-//! lock is held for one append (a write and an fsync) at most, on a blocking thread so the async
-//! runtime keeps serving.
+//! The one [`EventLog`] of the process, opened by [`open_log`], lives in an `Arc<Mutex<_>>` that
+//! `main` puts in the Leptos context. A write locks it, appends one event and refreshes the
+//! views; a read locks it and clones a view's state. Every write refreshes the views, so reads of
+//! the present never touch the disk. A read of the past (`at`, the number of events to fold)
+//! asks the view for its state at that event ([`EventLog::state_at`]), which folds on from the
+//! nearest checkpoint the view keeps. The lock is held for one append (a write and an fsync) or
+//! one such fold at most, on a blocking thread so the async runtime keeps serving.
 //!
 //! Each server function is also a plain HTML form endpoint (`POST /api/NAME`, url-encoded), so
 //! the page works with JavaScript disabled. A form post is answered with a redirect to `/`, or to
@@ -13,7 +15,7 @@
 //! In the hydrated build the `#[server]` functions become HTTP calls from the browser; the
 //! helpers marked `#[cfg(feature = "ssr")]` exist on the server only.
 
-use crate::state::{Stats, Todo};
+use crate::state::{Stats, Timeline, Todo};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +27,35 @@ use std::sync::{Arc, Mutex};
 /// The event log as the server functions find it in the Leptos context.
 #[cfg(feature = "ssr")]
 pub type SharedLog = Arc<Mutex<EventLog>>;
+
+/// Each view keeps a checkpoint of its state every this many events (and one at every
+/// rotation), in `data/views/NAME.checkpoints/`, so that showing the past folds at most this
+/// many events minus one, from the nearest checkpoint, instead of the whole history before it.
+pub const CHECKPOINT_EVERY: u64 = 10;
+
+/// Opens the event log in `dir` (created if missing) with the app's three views, each keeping
+/// checkpoints every [`CHECKPOINT_EVERY`] events; `app.jsonl` rotates into the archive once it
+/// reaches `max_log_size` bytes (`0`: never).
+///
+/// # Errors
+///
+/// As [`EventLog::open`]: the directory cannot be created or read, or another process holds
+/// its lock.
+#[cfg(feature = "ssr")]
+pub fn open_log(dir: &std::path::Path, max_log_size: u64) -> std::io::Result<EventLog> {
+    use crate::state::{
+        STATS_VIEW, StatsState, TIMELINE_VIEW, TODOS_VIEW, TodoState, stats_reducer,
+        timeline_reducer, todo_reducer,
+    };
+    use eventfold::{Checkpoints, ViewConfig};
+    let config = || ViewConfig::new().checkpoints(Checkpoints::every(CHECKPOINT_EVERY));
+    EventLog::builder(dir)
+        .max_log_size(max_log_size)
+        .view_with::<TodoState>(TODOS_VIEW, todo_reducer, config())
+        .view_with::<StatsState>(STATS_VIEW, stats_reducer, config())
+        .view_ref_with::<Timeline>(TIMELINE_VIEW, timeline_reducer, config())
+        .open()
+}
 
 /// The longest todo accepted, in characters.
 pub const MAX_TODO_CHARS: usize = 500;
@@ -114,18 +145,59 @@ pub async fn delete_todo(id: String) -> Result<(), ServerFnError> {
     append_if_exists(crate::state::todo_deleted(&id), id).await
 }
 
-/// The todo list, oldest first: a clone of the `todos` view.
+/// The todo list, oldest first: a clone of the `todos` view; with `at`, the list as it was
+/// after the first `at` events.
 #[server(prefix = "/api", endpoint = "get_todos")]
-pub async fn get_todos() -> Result<Vec<Todo>, ServerFnError> {
+pub async fn get_todos(at: Option<u64>) -> Result<Vec<Todo>, ServerFnError> {
     use crate::state::{TODOS_VIEW, TodoState};
-    with_log(|log| Ok(log.view::<TodoState>(TODOS_VIEW)?.items.clone())).await
+    with_log(move |log| Ok(view_at::<TodoState>(log, TODOS_VIEW, at)?.items)).await
 }
 
-/// The statistics panel's numbers, from the `stats` view.
+/// The statistics panel's numbers, from the `stats` view; with `at`, as they were after the
+/// first `at` events.
 #[server(prefix = "/api", endpoint = "get_stats")]
-pub async fn get_stats() -> Result<Stats, ServerFnError> {
+pub async fn get_stats(at: Option<u64>) -> Result<Stats, ServerFnError> {
     use crate::state::{STATS_VIEW, StatsState};
-    with_log(|log| Ok(log.view::<StatsState>(STATS_VIEW)?.summary())).await
+    with_log(move |log| Ok(view_at::<StatsState>(log, STATS_VIEW, at)?.summary())).await
+}
+
+/// What the history control shows: how many events the log holds, and the point shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    /// Events in the log now.
+    pub events: u64,
+    /// The `timeline` view at the point shown: how many events it folded (at most
+    /// [`events`](History::events)) and the last of them.
+    pub shown: Timeline,
+}
+
+/// The log's length, and the `timeline` view after the first `at` events (`None`: now).
+#[server(prefix = "/api", endpoint = "get_history")]
+pub async fn get_history(at: Option<u64>) -> Result<History, ServerFnError> {
+    use crate::state::TIMELINE_VIEW;
+    with_log(move |log| {
+        Ok(History {
+            events: log.view::<Timeline>(TIMELINE_VIEW)?.events,
+            shown: view_at::<Timeline>(log, TIMELINE_VIEW, at)?,
+        })
+    })
+    .await
+}
+
+/// The state of the view `name` after the first `at` events, or now (`None`, or a point past
+/// the end). The present is the view's own state; the past is folded by `state_at`.
+#[cfg(feature = "ssr")]
+fn view_at<S>(log: &EventLog, name: &str, at: Option<u64>) -> std::io::Result<S>
+where
+    S: Serialize + serde::de::DeserializeOwned + Default + Clone + 'static,
+{
+    match at {
+        None => log.view::<S>(name).cloned(),
+        // No event folded yet.
+        Some(0) => Ok(S::default()),
+        // `At::Event(i)` folds the events up to and including the one at index i.
+        Some(n) => log.state_at::<S>(name, eventfold::At::Event(n - 1)),
+    }
 }
 
 /// Appends `event` about the todo `id` if that todo is on the list. The check and the append

@@ -1,7 +1,8 @@
-//! The data model: the three events this app records and the two views folded from them.
+//! The data model: the three events this app records and the three views folded from them.
 //!
-//! Nothing else is stored. The todo list and the statistics panel are both folds over the same
-//! log, each through its own reducer, each saved as its own snapshot in `data/views/`:
+//! Nothing else is stored. The todo list, the statistics panel and the history control are all
+//! folds over the same log, each through its own reducer, each saved as its own snapshot in
+//! `data/views/`:
 //!
 //! | event          | data                               |
 //! |----------------|------------------------------------|
@@ -16,7 +17,7 @@
 //! server-only, marked `#[cfg(feature = "ssr")]`.
 
 #[cfg(feature = "ssr")]
-use eventfold::Event;
+use eventfold::{Event, EventRef};
 use serde::{Deserialize, Serialize};
 #[cfg(feature = "ssr")]
 use serde_json::json;
@@ -34,6 +35,9 @@ pub const TODOS_VIEW: &str = "todos";
 /// The view behind the statistics panel, folded by [`stats_reducer`]:
 /// `data/views/stats.snapshot.json`.
 pub const STATS_VIEW: &str = "stats";
+/// The view behind the history control, folded by [`timeline_reducer`]:
+/// `data/views/timeline.snapshot.json`.
+pub const TIMELINE_VIEW: &str = "timeline";
 
 /// The event recording a new todo.
 #[cfg(feature = "ssr")]
@@ -178,10 +182,65 @@ impl StatsState {
     }
 }
 
+/// The `timeline` view: how many events the log holds, and the last of them.
+///
+/// It gives the history control its length, and, folded only up to an earlier event (see
+/// [`crate::server::get_timeline`]), says which event that was and when it happened. It reads
+/// every event of every type, so it counts the log, not the todos.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeline {
+    /// Events folded.
+    pub events: u64,
+    /// The last event folded, if any.
+    pub last: Option<Moment>,
+}
+
+/// One event as the history control names it: its type and when it was recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moment {
+    /// The event's type, such as `todo_added`.
+    pub event_type: String,
+    /// Seconds since the Unix epoch.
+    pub ts: u64,
+}
+
+/// Folds one event into the timeline. A zero-copy reducer: it reads the type and the
+/// timestamp straight from the line, and never decodes `data`.
+#[cfg(feature = "ssr")]
+pub fn timeline_reducer(state: Timeline, event: &EventRef<'_>) -> Timeline {
+    Timeline {
+        events: state.events + 1,
+        last: Some(Moment {
+            event_type: event.event_type().to_string(),
+            ts: event.ts(),
+        }),
+    }
+}
+
+/// `ts` (seconds since the Unix epoch) as `YYYY-MM-DD HH:MM:SS UTC`.
+pub fn utc(ts: u64) -> String {
+    let (days, seconds) = (ts / 86_400, ts % 86_400);
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's `civil_from_days`).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
 #[cfg(all(test, feature = "ssr"))]
 mod tests {
     use super::*;
-    use eventfold::EventLog;
 
     fn fold<S: Default>(events: &[Event], reducer: fn(S, &Event) -> S) -> S {
         events.iter().fold(S::default(), reducer)
@@ -308,13 +367,7 @@ mod tests {
     #[test]
     fn views_survive_reopen_and_rotation() -> std::io::Result<()> {
         let dir = tempfile::tempdir()?;
-        let open = || {
-            EventLog::builder(dir.path())
-                .max_log_size(200)
-                .view::<TodoState>(TODOS_VIEW, todo_reducer)
-                .view::<StatsState>(STATS_VIEW, stats_reducer)
-                .open()
-        };
+        let open = || crate::server::open_log(dir.path(), 200);
         let mut log = open()?;
         for event in history() {
             log.append(&event)?;
@@ -333,6 +386,19 @@ mod tests {
             *log.view::<StatsState>(STATS_VIEW)?,
             fold(&history(), stats_reducer)
         );
+        let timeline = log.view::<Timeline>(TIMELINE_VIEW)?;
+        assert_eq!(timeline.events, 5);
+        let last = timeline.last.as_ref().unwrap();
+        assert_eq!(last.event_type, TODO_DELETED);
+        assert_eq!(last.ts, history()[4].ts);
         Ok(())
+    }
+
+    #[test]
+    fn utc_is_a_calendar_date_and_time() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400 + 3_661), "2000-02-29 01:01:01 UTC");
+        assert_eq!(utc(1_767_225_599), "2025-12-31 23:59:59 UTC");
+        assert_eq!(utc(4_107_542_400), "2100-03-01 00:00:00 UTC");
     }
 }

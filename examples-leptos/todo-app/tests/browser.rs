@@ -1,11 +1,13 @@
 //! The app in a real browser: headless Chromium driven through chromedriver (WebDriver).
 //!
 //! Two runs of the same story (add three todos, refuse an empty one, toggle one, delete one,
-//! check the list and the stats, restart the server on the same data, check again):
+//! check the list and the stats, restart the server on the same data, check again, then move
+//! back through the history and check the list and the stats at three past points):
 //!
-//! - with JavaScript disabled, where every action is a plain form post and a full page load;
+//! - with JavaScript disabled, where every action is a plain form post and a full page load,
+//!   and every move through the history a link or the slider's form;
 //! - with JavaScript enabled and the hydrated build (`build-hydrate.sh`) served, where actions
-//!   update the page in place.
+//!   update the page in place and the history slider moves it live.
 //!
 //! A third test opens two windows on the same server, each in its own Chromium, and checks that
 //! a change made in one shows in the other, without a reload, within a second.
@@ -20,6 +22,7 @@ mod common;
 use common::Server;
 use fantoccini::elements::Element;
 use fantoccini::error::CmdError;
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use std::future::Future;
@@ -34,6 +37,41 @@ const TODOS: [&str; 3] = ["Buy milk", "Write the README", "Call the plumber"];
 /// What the list shows at the end, a todo a line (see [`list`]), and the stats panel.
 const FINAL_LIST: [&str; 2] = ["[x] Buy milk", "[ ] Write the README"];
 const FINAL_STATS: [&str; 5] = ["3", "1", "1", "1", "50%"];
+
+/// The story's five events are: three adds, a toggle, a delete. The page after the first
+/// `at` of them: its list and its stats.
+struct Past {
+    at: u64,
+    list: &'static [&'static str],
+    stats: [&'static str; 5],
+}
+
+/// After the toggle, before the delete.
+const AT_4: Past = Past {
+    at: 4,
+    list: &[
+        "[x] Buy milk",
+        "[ ] Write the README",
+        "[ ] Call the plumber",
+    ],
+    stats: ["3", "1", "2", "0", "33%"],
+};
+/// After the three adds.
+const AT_3: Past = Past {
+    at: 3,
+    list: &[
+        "[ ] Buy milk",
+        "[ ] Write the README",
+        "[ ] Call the plumber",
+    ],
+    stats: ["3", "0", "3", "0", "0%"],
+};
+/// After the first add.
+const AT_1: Past = Past {
+    at: 1,
+    list: &["[ ] Buy milk"],
+    stats: ["1", "0", "1", "0", "0%"],
+};
 
 /// Polls the condition `$check` (an expression that may `.await`) until it holds, for at most
 /// ten seconds.
@@ -280,6 +318,21 @@ async fn flow_without_javascript(c: Client, data: PathBuf) -> PathBuf {
     assert_eq!(list(&c).await, FINAL_LIST, "the list survives a restart");
     assert_eq!(stats(&c).await, FINAL_STATS, "the stats survive a restart");
 
+    // Back through the history: a link, the slider's form, and a URL typed in.
+    submit(&c, ".history-steps a.earlier").await;
+    check_past(&c, &AT_4).await;
+    screenshot(&c, "todo-app-history.png").await;
+    let slider = c.find(Locator::Css("#history-at")).await.unwrap();
+    slider.send_keys(&Key::Left.to_string()).await.unwrap();
+    submit(&c, ".history-form button.show").await;
+    check_past(&c, &AT_3).await;
+    c.goto(&format!("{}/?at=1", server.url)).await.unwrap();
+    check_past(&c, &AT_1).await;
+    submit(&c, ".history-steps a.now").await;
+    assert_eq!(list(&c).await, FINAL_LIST, "back to now");
+    assert_eq!(url_query(&c).await, None);
+    assert!(is_editable(&c).await, "now can be changed");
+
     let path = screenshot(&c, "todo-app-browser.png").await;
     server.stop();
     path
@@ -373,9 +426,89 @@ async fn flow_with_javascript(c: Client, data: PathBuf) -> PathBuf {
     assert_eq!(list(&c).await, FINAL_LIST, "the list survives a restart");
     assert_eq!(stats(&c).await, FINAL_STATS, "the stats survive a restart");
 
+    // Back through the history, without a page load: the slider moved with the keyboard, then
+    // the links, then the slider to its end, which is now.
+    c.execute("window.todoAppNoReload = true;", vec![])
+        .await
+        .unwrap();
+    let slider = c.find(Locator::Css("#history-at")).await.unwrap();
+    for past in [&AT_4, &AT_3] {
+        slider.send_keys(&Key::Left.to_string()).await.unwrap();
+        eventually!(
+            &c,
+            format!("the page after event {}", past.at),
+            url_query(&c).await == Some(format!("at={}", past.at)) && list(&c).await == past.list
+        );
+        check_past(&c, past).await;
+    }
+    for at in [2, 1] {
+        click(&c, ".history-steps a.earlier").await;
+        eventually!(
+            &c,
+            format!("the page after event {at}"),
+            url_query(&c).await == Some(format!("at={at}"))
+        );
+    }
+    eventually!(&c, "the page after event 1", list(&c).await == AT_1.list);
+    check_past(&c, &AT_1).await;
+    let slider = c.find(Locator::Css("#history-at")).await.unwrap();
+    slider.send_keys(&Key::End.to_string()).await.unwrap();
+    eventually!(
+        &c,
+        "the page of now",
+        url_query(&c).await.is_none() && list(&c).await == FINAL_LIST && is_editable(&c).await
+    );
+    assert_eq!(stats(&c).await, FINAL_STATS);
+    let same_page = c
+        .execute("return window.todoAppNoReload === true;", vec![])
+        .await;
+    assert_eq!(
+        same_page.unwrap(),
+        true,
+        "moving through the history reloaded the page"
+    );
+
     let path = screenshot(&c, "todo-app-hydrated.png").await;
     server.stop();
     path
+}
+
+/// The page shows the list and the stats after the first `past.at` events, read-only, and
+/// says which point it is.
+async fn check_past(c: &Client, past: &Past) {
+    assert_eq!(
+        url_query(c).await,
+        Some(format!("at={}", past.at)),
+        "the URL names the point"
+    );
+    assert_eq!(list(c).await, past.list, "the list after event {}", past.at);
+    assert_eq!(
+        stats(c).await,
+        past.stats,
+        "the stats after event {}",
+        past.at
+    );
+    let label = text_of(c, ".history-label").await;
+    assert!(
+        label.starts_with(&format!("After event {} of 5", past.at)),
+        "the label says {label:?}"
+    );
+    assert!(!is_editable(c).await, "the past is read-only");
+}
+
+/// Whether the page offers any action: the add form, or a todo's buttons.
+async fn is_editable(c: &Client) -> bool {
+    let actions = c
+        .find_all(Locator::Css(".add-form, button.toggle, button.delete"))
+        .await
+        .unwrap();
+    !actions.is_empty()
+}
+
+/// The query string of the page's URL, if any.
+async fn url_query(c: &Client) -> Option<String> {
+    let url = c.current_url().await.unwrap();
+    url.query().map(str::to_string)
 }
 
 async fn wait_for_hydration(c: &Client) {

@@ -67,7 +67,7 @@ fn add_toggle_delete_and_restart_over_http() {
     let expected_json = json!({
         "created": 3, "completed": 1, "open": 1, "deleted": 1, "completion_percent": 50
     });
-    assert_eq!(call_json(&url, "/api/get_stats"), expected_json);
+    assert_eq!(call_json(&url, "/api/get_stats", ""), expected_json);
 
     server.stop();
     for file in [
@@ -93,7 +93,7 @@ fn add_toggle_delete_and_restart_over_http() {
             expected_stats,
             "the stats after a restart {how}"
         );
-        assert_eq!(call_json(&server.url, "/api/get_stats"), expected_json);
+        assert_eq!(call_json(&server.url, "/api/get_stats", ""), expected_json);
         server.stop();
         std::fs::remove_dir_all(data.path().join("views")).unwrap();
     }
@@ -241,5 +241,157 @@ fn events_announce_every_change() {
         .len();
     let text = read_until(&format!("data: {end}\n"));
     assert!(text.contains("event: change\n"), "{text}");
+    server.stop();
+}
+
+/// Every point of the history is a page: `/?at=N` shows the list and the stats exactly as a
+/// plain fold of the log's first `N` events gives them, read-only, across rotations, whether
+/// the views start from their checkpoints or, once those are deleted, from the first event.
+#[test]
+fn every_point_of_the_history_is_a_read_only_page() {
+    use eventfold::{Event, EventReader, Position};
+    use todo_app::server::CHECKPOINT_EVERY;
+    use todo_app::state::{StatsState, TodoState, stats_reducer, todo_reducer};
+
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), MAX_LOG_SIZE);
+    let url = server.url.clone();
+    // Twelve todos, every other one done, every third deleted, one done again: 25 events.
+    for i in 0..12 {
+        let r = post_form(&url, "/api/add_todo", &[("text", &format!("Todo {i}"))]);
+        assert_eq!(r.location.as_deref(), Some("/"));
+    }
+    let ids: Vec<String> = rows(&get(&url, "/").body)
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    for id in ids.iter().step_by(2) {
+        post_form(&url, "/api/toggle_todo", &[("id", id)]);
+    }
+    for id in ids.iter().step_by(3) {
+        post_form(&url, "/api/delete_todo", &[("id", id)]);
+    }
+    post_form(&url, "/api/toggle_todo", &[("id", &ids[4])]);
+
+    let events: Vec<Event> = EventReader::new(data.path())
+        .read_history(Position::START)
+        .unwrap()
+        .map(|e| e.unwrap().event)
+        .collect();
+    let total = events.len();
+    assert_eq!(total, 12 + 6 + 4 + 1);
+    assert!(
+        data.path().join("archive.jsonl.zst").is_file(),
+        "the history spans a rotation"
+    );
+    for view in ["todos", "stats", "timeline"] {
+        let dir = data
+            .path()
+            .join("views")
+            .join(format!("{view}.checkpoints"));
+        let tenth = dir.join(format!("{CHECKPOINT_EVERY:020}.json"));
+        assert!(tenth.is_file(), "{} should exist", tenth.display());
+    }
+
+    // The page of each point against a plain fold of the events before it.
+    let check_every_point = |url: &str, how: &str| {
+        for n in 0..=total {
+            let page = get(url, &format!("/?at={n}"));
+            assert_eq!(page.status, 200);
+            let todos = events[..n].iter().fold(TodoState::default(), todo_reducer);
+            let expected: Vec<common::Row> = todos
+                .items
+                .iter()
+                .map(|t| common::Row {
+                    id: t.id.clone(),
+                    html_text: t.text.clone(),
+                    done: t.done,
+                })
+                .collect();
+            assert_eq!(rows(&page.body), expected, "the list at {n} ({how})");
+            let s = events[..n]
+                .iter()
+                .fold(StatsState::default(), stats_reducer)
+                .summary();
+            let expected = [s.created, s.completed, s.open, s.deleted]
+                .map(|v| v.to_string())
+                .into_iter()
+                .chain([format!("{}%", s.completion_percent)])
+                .collect::<Vec<_>>();
+            assert_eq!(stats(&page.body), *expected, "the stats at {n} ({how})");
+            assert!(
+                !page.body.contains("action=\"/api/"),
+                "the page at {n} offers no action: the past is read-only"
+            );
+            let label = if n == 0 {
+                format!("Before the first of {total} events")
+            } else {
+                format!("After event {n} of {total}")
+            };
+            assert!(page.body.contains(&label), "{label:?} at {n}");
+        }
+    };
+    check_every_point(&url, "from the checkpoints");
+
+    // Now is the page without `at`, where todos can be changed; an `at` that is not a number
+    // is now too, and one past the end shows every event.
+    for path in ["/", "/?at=soon"] {
+        let page = get(&url, path).body;
+        assert!(page.contains("action=\"/api/add_todo\""), "{path}");
+        assert!(
+            page.contains(&format!("Now, after {total} events")),
+            "{path}"
+        );
+    }
+    let beyond = get(&url, "/?at=1000").body;
+    assert_eq!(rows(&beyond), rows(&get(&url, "/").body));
+    assert!(beyond.contains(&format!("After event {total} of {total}")));
+
+    // The server functions take the same point.
+    let todos = call_json(&url, "/api/get_todos", "at=13");
+    let texts: Vec<&str> = todos
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        (0..12).map(|i| format!("Todo {i}")).collect::<Vec<_>>()
+    );
+    let history = call_json(&url, "/api/get_history", "at=13");
+    assert_eq!(history["events"], json!(total));
+    assert_eq!(history["shown"]["events"], json!(13));
+    assert_eq!(
+        history["shown"]["last"]["event_type"],
+        json!("todo_toggled")
+    );
+
+    // Without checkpoints (they are caches), every point is folded from the first event, to
+    // the same pages.
+    for view in ["todos", "stats", "timeline"] {
+        let dir = data
+            .path()
+            .join("views")
+            .join(format!("{view}.checkpoints"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+    check_every_point(&url, "from the first event");
+    server.stop();
+
+    // A view replayed from scratch writes its checkpoints again as it passes them.
+    std::fs::remove_dir_all(data.path().join("views")).unwrap();
+    let server = Server::start(data.path(), MAX_LOG_SIZE);
+    for view in ["todos", "stats", "timeline"] {
+        let dir = data
+            .path()
+            .join("views")
+            .join(format!("{view}.checkpoints"));
+        for n in [CHECKPOINT_EVERY, 2 * CHECKPOINT_EVERY] {
+            let file = dir.join(format!("{n:020}.json"));
+            assert!(file.is_file(), "{} should exist again", file.display());
+        }
+    }
+    check_every_point(&server.url, "after a rebuild");
     server.stop();
 }

@@ -4,9 +4,14 @@ use crate::state::Stats;
 use leptos::prelude::*;
 
 /// The numbers from the `stats` view. It is folded by its own reducer from the same log as the
-/// list; neither view reads the other.
+/// list; neither view reads the other. On a page of the past they are the view's state at that
+/// point.
 #[component]
-pub fn StatsPanel(stats: Resource<Result<Stats, ServerFnError>>) -> impl IntoView {
+pub fn StatsPanel(
+    stats: Resource<Result<Stats, ServerFnError>>,
+    /// How many events the page folds, from the URL; `None` for now.
+    at: Signal<Option<u64>>,
+) -> impl IntoView {
     view! {
         <aside class="card stats" aria-label="Statistics">
             <h2>"Stats"</h2>
@@ -22,8 +27,22 @@ pub fn StatsPanel(stats: Resource<Result<Stats, ServerFnError>>) -> impl IntoVie
                 })}
             </Transition>
             <p class="note">
-                "Folded by " <code>"stats_reducer"</code> " into "
-                <code>"views/stats.snapshot.json"</code> "."
+                {move || match at.get() {
+                    None => {
+                        view! {
+                            "Folded by " <code>"stats_reducer"</code> " into "
+                            <code>"views/stats.snapshot.json"</code> "."
+                        }
+                            .into_any()
+                    }
+                    Some(_) => {
+                        view! {
+                            "Folded by " <code>"stats_reducer"</code> " up to that event, by "
+                            <code>"state_at"</code> "."
+                        }
+                            .into_any()
+                    }
+                }}
             </p>
         </aside>
     }

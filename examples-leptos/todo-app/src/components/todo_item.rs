@@ -6,12 +6,28 @@ use leptos::prelude::*;
 
 /// One todo. Toggle and delete are each a one-button form posting the todo's id, so they work
 /// without JavaScript. The text is rendered as text: Leptos escapes it.
+///
+/// A todo of the past (not `editable`) has neither: its mark only shows whether it was done.
 #[component]
 pub fn TodoItem(
     todo: Todo,
     toggle: ServerAction<ToggleTodo>,
     delete: ServerAction<DeleteTodo>,
+    /// Whether the page shows now, where a todo can be changed.
+    editable: bool,
 ) -> impl IntoView {
+    if !editable {
+        let state = if todo.done { "Done" } else { "Not done" };
+        return view! {
+            <li class="todo past" class:done=todo.done data-id=todo.id>
+                <span class="mark" role="img" aria-label=state title=state>
+                    {if todo.done { "✓" } else { "" }}
+                </span>
+                <span class="text">{todo.text}</span>
+            </li>
+        }
+        .into_any();
+    }
     let toggle_label = if todo.done {
         "Mark as not done"
     } else {
@@ -42,4 +58,5 @@ pub fn TodoItem(
             </ActionForm>
         </li>
     }
+    .into_any()
 }

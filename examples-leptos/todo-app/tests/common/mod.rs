@@ -129,10 +129,11 @@ pub fn post_form(base: &str, path: &str, fields: &[(&str, &str)]) -> Response {
     request(base, "POST", path, &headers, &body)
 }
 
-/// Calls a server function the way the Leptos client does, and returns its JSON result.
-pub fn call_json(base: &str, path: &str) -> serde_json::Value {
+/// Calls a server function the way the Leptos client does, with its arguments url-encoded in
+/// `body`, and returns its JSON result.
+pub fn call_json(base: &str, path: &str, body: &str) -> serde_json::Value {
     let headers = [("Content-Type", "application/x-www-form-urlencoded")];
-    let response = request(base, "POST", path, &headers, "");
+    let response = request(base, "POST", path, &headers, body);
     assert_eq!(response.status, 200, "{path}: {}", response.body);
     serde_json::from_str(&response.body).expect("a server function returns JSON")
 }

@@ -1,0 +1,165 @@
+//! # eventfold-relay-testkit
+//!
+//! What the tests of the relay (`relay/`) and of `eventfold relay` (`cli/`) share, and the
+//! relay's bench example too: a real `nats-server` with JetStream on a free port of its own,
+//! stopped when dropped ([`NatsServer`]), and a relayed stream read back whole
+//! ([`read_back`]).
+//!
+//! ```
+//! let nats = eventfold_relay_testkit::NatsServer::start();
+//! assert!(nats.url.starts_with("nats://127.0.0.1:"));
+//! ```
+
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+
+use eventfold_relay::RelayedEvent;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Once, mpsc};
+use std::time::Duration;
+
+/// A `nats-server -js` of the caller's own, killed by its PID when dropped, also when a test
+/// panics.
+///
+/// # Examples
+///
+/// ```
+/// use eventfold_relay_testkit::NatsServer;
+/// let a = NatsServer::start();
+/// let b = NatsServer::start();
+/// assert_ne!(a.url, b.url); // each on a port of its own
+/// ```
+pub struct NatsServer {
+    child: Child,
+    /// `nats://127.0.0.1:PORT`.
+    pub url: String,
+    _store: tempfile::TempDir,
+}
+
+impl NatsServer {
+    /// Installs `nats-server` if missing (`scripts/ensure-nats-server.sh`), starts it on
+    /// 127.0.0.1 and a free port with JetStream and file storage in a fresh temporary
+    /// directory, and waits until it is ready.
+    ///
+    /// # Panics
+    ///
+    /// If `nats-server` cannot be installed or started, or is not ready within 60 seconds.
+    ///
+    /// # Examples
+    ///
+    /// See [`NatsServer`].
+    pub fn start() -> NatsServer {
+        ensure_installed();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("cannot find a free port")
+            .port();
+        let store = tempfile::tempdir().expect("cannot create a directory for JetStream");
+        let mut child = Command::new("nats-server")
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(store.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start nats-server");
+        let stderr = child.stderr.take().expect("piped");
+        let (ready_tx, ready) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = Vec::new();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("Server is ready") {
+                    let _ = ready_tx.send(Ok(()));
+                }
+                lines.push(line);
+            }
+            let _ = ready_tx.send(Err(lines.join("\n")));
+        });
+        let server = NatsServer {
+            child,
+            url: format!("nats://127.0.0.1:{port}"),
+            _store: store,
+        };
+        match ready.recv_timeout(Duration::from_secs(60)) {
+            Ok(Ok(())) => server,
+            Ok(Err(output)) => panic!("nats-server exited before it was ready:\n{output}"),
+            Err(_) => panic!("nats-server was not ready within 60 s"),
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ensure_installed() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/ensure-nats-server.sh");
+        let status = Command::new("bash")
+            .arg(&script)
+            .status()
+            .expect("cannot run scripts/ensure-nats-server.sh");
+        assert!(
+            status.success(),
+            "{} could not install nats-server",
+            script.display()
+        );
+    });
+}
+
+/// Every event of the relayed stream `stream` on `server`, in stream order, read with
+/// [`eventfold_relay::fold_stream`] on a runtime of its own (so callers need none).
+///
+/// # Panics
+///
+/// If the stream cannot be read: the server is unreachable, the stream is missing, or it holds
+/// a message the relay did not publish.
+///
+/// # Examples
+///
+/// ```
+/// use eventfold::{Event, EventLog};
+/// use eventfold_relay::Config;
+/// use eventfold_relay_testkit::{NatsServer, read_back};
+/// let nats = NatsServer::start();
+/// let data = tempfile::tempdir()?;
+/// let outside = tempfile::tempdir()?;
+/// EventLog::open(data.path())?.append(&Event::new("hello", serde_json::json!({})))?;
+///
+/// let mut config = Config::new(data.path(), &nats.url, "DEMO");
+/// config.resume_file = outside.path().join("relay.json");
+/// config.until_caught_up = true;
+/// let runtime = tokio::runtime::Runtime::new()?;
+/// runtime.block_on(eventfold_relay::run(&config, std::future::pending()))?;
+///
+/// let relayed = read_back(&nats.url, "DEMO");
+/// assert_eq!(relayed.len(), 1);
+/// assert_eq!(relayed[0].event.event_type, "hello");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn read_back(server: &str, stream: &str) -> Vec<RelayedEvent> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("cannot start a Tokio runtime");
+    runtime
+        .block_on(eventfold_relay::fold_stream(
+            server,
+            stream,
+            Vec::new(),
+            |mut all, e| {
+                all.push(e);
+                all
+            },
+        ))
+        .expect("cannot read the stream back")
+}
