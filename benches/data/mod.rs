@@ -544,6 +544,15 @@ impl RotationSet {
     }
 }
 
+/// Makes `to` a hard link to `from`, or a copy where links are not possible. For files that
+/// the workloads only read: the link shares the bytes, and a 1 GB log is not copied.
+pub fn link_or_copy(from: &Path, to: &Path) -> io::Result<()> {
+    if fs::hard_link(from, to).is_err() {
+        fs::copy(from, to)?;
+    }
+    Ok(())
+}
+
 /// The prepared directories for one event count, built on first use and cached on disk.
 #[derive(Debug, Clone)]
 pub struct Datasets {
@@ -611,6 +620,16 @@ impl Datasets {
     /// A path in this process's scratch directory (removed by [`Datasets::cleanup`]).
     pub fn scratch(&self, name: &str) -> PathBuf {
         self.scratch.join(name)
+    }
+
+    /// Empties the scratch directory, so that what one workload copied there is not kept for
+    /// the next.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if the directory cannot be removed or created again.
+    pub fn clear_scratch(&self) -> io::Result<()> {
+        fresh_dir(&self.scratch)
     }
 
     /// Removes the scratch directory.
