@@ -553,6 +553,7 @@ fn replay_bench_runs_every_section_on_small_data() {
         "append",
         "rotation",
         "refresh_all",
+        "time_travel",
         "threads",
         "rss",
         "scale",
@@ -566,6 +567,8 @@ fn replay_bench_runs_every_section_on_small_data() {
     for row in [
         "rebuild 10-frame archive, type only (ref)*",
         "refresh_all, 4 views (2 compat, 2 EventRef)*",
+        "state_at event 1800 of 2000, checkpoints every 200",
+        "state_at ts of event 1500: rotation 8 of 10 (archive)",
         "rebuild archive, type only (ref)",
     ] {
         assert!(

@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release --example replay_bench                 # 1M events, every section
 //! cargo run --release --example replay_bench -- 100000       # or EVENTFOLD_BENCH_EVENTS=100000
-//! cargo run --release --example replay_bench -- --only refresh_all,threads
+//! cargo run --release --example replay_bench -- --only time_travel,refresh_all
 //! cargo run --release --example replay_bench -- 1m 10m --only rebuild,threads,rss
 //! ```
 //!
@@ -23,6 +23,9 @@
 //! - `append`: 100 appends, one by one and as a batch.
 //! - `rotation`: rotation of active logs of 10, 50 and 100 MB (scaled with the event count).
 //! - `refresh_all`: `refresh_all` of four views (two compat, two `EventRef`) with no snapshot.
+//! - `time_travel`: `state_at` an event of a log whose view keeps checkpoints, and at a time
+//!   inside an archive written by this crate, against 0.2.0 folding `read_full` up to the same
+//!   point, and beside this crate's full rebuild.
 //! - `threads`: this crate's rebuilds on one thread and on two, each in a child process, and the
 //!   scaling efficiency T1 / (2 · T2).
 //! - `rss`: the peak memory of one rebuild per crate, each in a child process.
@@ -41,6 +44,7 @@
 mod data;
 
 mod child;
+mod travel;
 mod workloads;
 
 use data::Datasets;
@@ -66,17 +70,19 @@ enum Section {
     Append,
     Rotation,
     RefreshAll,
+    TimeTravel,
     Threads,
     Rss,
 }
 
 impl Section {
-    const ALL: [Section; 7] = [
+    const ALL: [Section; 8] = [
         Section::Rebuild,
         Section::Refresh,
         Section::Append,
         Section::Rotation,
         Section::RefreshAll,
+        Section::TimeTravel,
         Section::Threads,
         Section::Rss,
     ];
@@ -88,6 +94,7 @@ impl Section {
             Section::Append => "append",
             Section::Rotation => "rotation",
             Section::RefreshAll => "refresh_all",
+            Section::TimeTravel => "time_travel",
             Section::Threads => "threads",
             Section::Rss => "rss",
         }
@@ -100,6 +107,7 @@ impl Section {
             Section::Append => "appends, 0.2.0 vs 0.3.0",
             Section::Rotation => "rotations, 0.2.0 vs 0.3.0",
             Section::RefreshAll => "refresh_all of four views with no snapshot, 0.2.0 vs 0.3.0",
+            Section::TimeTravel => "time travel, 0.2.0 (read_full folded to the point) vs 0.3.0",
             Section::Threads => "0.3.0 rebuilds on one thread and on two, in child processes",
             Section::Rss => "peak memory of one rebuild, each in its own child process",
         }
@@ -116,7 +124,7 @@ const USAGE: &str = "usage: replay_bench [COUNT...] [--only SECTION[,SECTION...]
   COUNT    events per data set, e.g. 100000, 100k, 1m (default: $EVENTFOLD_BENCH_EVENTS or 1m);
            with several, every section runs at each and a last table compares them
   --only   run only these sections: rebuild, refresh, append, rotation, refresh_all,
-           threads, rss";
+           time_travel, threads, rss";
 
 /// A command line that cannot be run: exit code 2, with the usage.
 #[derive(Debug)]
@@ -270,6 +278,10 @@ fn run_count(data: &Data, sections: &[Section]) -> Result<CountResults, BoxError
                 print_table(&rows, &v02_v03);
                 println!("{}", workloads::NOTE_REFRESH_ALL);
             }
+            Section::TimeTravel => {
+                let rows = run_rows(travel::workloads(data)?, &v02_v03)?;
+                travel::print_table(&rows);
+            }
             Section::Threads => results.threads = child::threads(data)?,
             Section::Rss => results.rss = child::rss(data)?,
         }
@@ -288,6 +300,8 @@ struct Data {
     sets: Datasets,
     active: OnceCell<PathBuf>,
     archive: OnceCell<PathBuf>,
+    travel_active: OnceCell<data::TravelSet>,
+    travel_archive: OnceCell<data::TravelSet>,
 }
 
 /// The value of `cell`, made by `make` the first time.
@@ -305,6 +319,8 @@ impl Data {
             sets,
             active: OnceCell::new(),
             archive: OnceCell::new(),
+            travel_active: OnceCell::new(),
+            travel_archive: OnceCell::new(),
         }
     }
 
@@ -345,6 +361,48 @@ impl Data {
         })
         .map(PathBuf::as_path)
     }
+
+    /// `app.jsonl` with a view that keeps a checkpoint every tenth of the events.
+    fn travel_active(&self) -> Result<&data::TravelSet, BoxError> {
+        once(&self.travel_active, || {
+            self.active()?;
+            let started = Instant::now();
+            let set = self.sets.travel_active()?;
+            println!(
+                "data: app.jsonl with view {} keeping a checkpoint every {} events ({} files), \
+                 ready in {:.1?}",
+                data::TRAVEL_VIEW,
+                set.checkpoints.interval().unwrap_or(0),
+                set.checkpoint_files()?,
+                started.elapsed()
+            );
+            Ok(set)
+        })
+    }
+
+    /// An archive of 10 rotations written by this crate, with its index and a checkpoint at
+    /// each rotation.
+    fn travel_archive(&self) -> Result<&data::TravelSet, BoxError> {
+        once(&self.travel_archive, || {
+            let started = Instant::now();
+            let set = self.sets.travel_archive()?;
+            let bytes = std::fs::metadata(set.dir.join("archive.jsonl.zst"))?.len();
+            let index = std::fs::read_to_string(set.dir.join("archive.index.jsonl"))?;
+            println!(
+                "data: archive.jsonl.zst {:.1} MB from {} rotations by 0.3.0, {} frames in \
+                 archive.index.jsonl, view {} keeping a checkpoint every {} events and at each \
+                 rotation ({} files), ready in {:.1?}",
+                bytes as f64 / 1e6,
+                data::ARCHIVE_FRAMES,
+                index.lines().count(),
+                data::TRAVEL_VIEW,
+                set.checkpoints.interval().unwrap_or(0),
+                set.checkpoint_files()?,
+                started.elapsed()
+            );
+            Ok(set)
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -373,6 +431,9 @@ struct Workload<'a> {
     events: u64,
     base: Run<'a>,
     v03: Run<'a>,
+    /// A third run timed in the same rounds (this crate's full rebuild, beside the time travel
+    /// rows), with the digest its state must have.
+    rebuild: Option<(Run<'a>, String)>,
 }
 
 impl<'a> Workload<'a> {
@@ -387,6 +448,7 @@ impl<'a> Workload<'a> {
             events,
             base: Box::new(base),
             v03: Box::new(v03),
+            rebuild: None,
         }
     }
 }
@@ -396,6 +458,8 @@ struct Row {
     events: u64,
     base: Duration,
     v03: Duration,
+    /// The median of the workload's third run, if it has one.
+    rebuild: Option<Duration>,
 }
 
 /// Measures each workload in turn, printing a line for each as it is done.
@@ -421,8 +485,21 @@ fn run_rows(workloads: Vec<Workload<'_>>, sides: &Sides) -> Result<Vec<Row>, Box
 fn measure(w: &mut Workload<'_>, sides: &Sides) -> Result<Row, BoxError> {
     let mut a = Vec::with_capacity(ROUNDS);
     let mut b = Vec::with_capacity(ROUNDS);
+    let mut c = Vec::with_capacity(ROUNDS);
     for round in 0..ROUNDS {
         let (ta, da) = (w.base)().map_err(|e| format!("{}: {} failed: {e}", w.name, sides.base))?;
+        if let Some((run, expected)) = w.rebuild.as_mut() {
+            let (tc, dc) = run().map_err(|e| format!("{}: the rebuild failed: {e}", w.name))?;
+            if dc.as_deref() != Some(expected.as_str()) {
+                return Err(format!(
+                    "{}: the rebuild folded another state in round {round}:\n  expected: \
+                     {expected:?}\n  folded:   {dc:?}",
+                    w.name
+                )
+                .into());
+            }
+            c.push(tc);
+        }
         let (tb, db) = (w.v03)().map_err(|e| format!("{}: {} failed: {e}", w.name, sides.v03))?;
         if da != db {
             return Err(format!(
@@ -439,6 +516,7 @@ fn measure(w: &mut Workload<'_>, sides: &Sides) -> Result<Row, BoxError> {
         events: w.events,
         base: median(a),
         v03: median(b),
+        rebuild: (!c.is_empty()).then(|| median(c)),
     })
 }
 

@@ -305,6 +305,7 @@ pub fn append(data: &Data) -> Result<Vec<Workload<'static>>, BoxError> {
                 }
                 Ok((start.elapsed(), None))
             }),
+            rebuild: None,
         },
         Workload {
             name: format!("append {APPEND_EVENTS}: 0.2.0 one by one, 0.3.0 batch"),
@@ -315,6 +316,7 @@ pub fn append(data: &Data) -> Result<Vec<Workload<'static>>, BoxError> {
                 log_batch.append_batch(&batch)?;
                 Ok((start.elapsed(), None))
             }),
+            rebuild: None,
         },
     ])
 }
