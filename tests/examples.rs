@@ -554,6 +554,7 @@ fn replay_bench_runs_every_section_on_small_data() {
         "rotation",
         "refresh_all",
         "time_travel",
+        "sqlite",
         "threads",
         "rss",
         "scale",
@@ -569,6 +570,7 @@ fn replay_bench_runs_every_section_on_small_data() {
         "refresh_all, 4 views (2 compat, 2 EventRef)*",
         "state_at event 1800 of 2000, checkpoints every 200",
         "state_at ts of event 1500: rotation 8 of 10 (archive)",
+        "type column in seq order / type-only rebuild (ref)",
         "rebuild archive, type only (ref)",
     ] {
         assert!(

@@ -12,7 +12,8 @@
 //!   directory). A directory is reused by later runs when its `READY` marker exists; workloads
 //!   that modify a directory work on a scratch copy.
 //! - The time-travel data sets ([`Datasets::travel_active`], [`Datasets::travel_archive`]) hold
-//!   a compat view that keeps checkpoints.
+//!   a compat view that keeps checkpoints, and the SQLite data set ([`Datasets::sqlite`]) the
+//!   same events as rows of a table, for comparing with what many users would pick instead.
 //! - The reducers come in pairs, one per crate, doing the same logical work: [`v03`] for this
 //!   crate (compat, zero-copy type + `data.id`, zero-copy type only) and [`v02`] for eventfold
 //!   0.2.0 (compat only: its counterpart of the zero-copy reducers is a compat reducer doing the
@@ -374,7 +375,8 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn count(mut self, event_type: &str) -> Self {
+    /// The tally with one more event of `event_type`.
+    pub fn count(mut self, event_type: &str) -> Self {
         match event_type {
             "todo_added" => self.added += 1,
             "todo_completed" => self.completed += 1,
@@ -913,4 +915,56 @@ impl Datasets {
             |dir| Ok(set(dir)),
         )
     }
+
+    /// The same `n` events in a SQLite database, `events.db`: one table
+    /// `events(seq INTEGER PRIMARY KEY, type TEXT, ts INTEGER, data TEXT)`, `seq` the event's
+    /// index and `data` its payload as JSON text, written in one transaction with
+    /// `journal_mode=WAL` and `synchronous=FULL`, then checkpointed so that the database file
+    /// holds every row. Returns the path of the database.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if the database cannot be built.
+    pub fn sqlite(&self) -> io::Result<PathBuf> {
+        let n = self.n;
+        cached(
+            &self.root.join("sqlite"),
+            |dir| {
+                let path = dir.join("events.db");
+                write_sqlite(&path, Generator::new().take(n as usize))
+                    .map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?;
+                Ok(path)
+            },
+            |dir| Ok(dir.join("events.db")),
+        )
+    }
+}
+
+/// Writes `events` into a new SQLite database at `path` (see [`Datasets::sqlite`]).
+fn write_sqlite(
+    path: &Path,
+    events: impl Iterator<Item = eventfold::Event>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut db = rusqlite::Connection::open(path)?;
+    let mode: String = db.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(format!("SQLite kept journal_mode={mode} instead of WAL").into());
+    }
+    db.pragma_update(None, "synchronous", "FULL")?;
+    db.execute(
+        "CREATE TABLE events(seq INTEGER PRIMARY KEY, type TEXT, ts INTEGER, data TEXT)",
+        (),
+    )?;
+    let tx = db.transaction()?;
+    {
+        let mut insert =
+            tx.prepare("INSERT INTO events(seq, type, ts, data) VALUES (?1, ?2, ?3, ?4)")?;
+        for (seq, event) in events.enumerate() {
+            let data = serde_json::to_string(&event.data)?;
+            insert.execute((seq as i64, &event.event_type, event.ts as i64, &data))?;
+        }
+    }
+    tx.commit()?;
+    db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", (), |_| Ok(()))?;
+    Ok(())
 }

@@ -3,13 +3,13 @@
 //! ```text
 //! cargo run --release --example replay_bench                 # 1M events, every section
 //! cargo run --release --example replay_bench -- 100000       # or EVENTFOLD_BENCH_EVENTS=100000
-//! cargo run --release --example replay_bench -- --only time_travel,refresh_all
+//! cargo run --release --example replay_bench -- --only time_travel,sqlite
 //! cargo run --release --example replay_bench -- 1m 10m --only rebuild,threads,rss
 //! ```
 //!
 //! It builds the data sets of `benches/data/mod.rs` that the chosen sections need (cached under
 //! `$EVENTFOLD_BENCH_DIR`, by default `eventfold-bench` in the temp directory), then runs every
-//! workload for both sides alternately (0.2.0 then 0.3.0), five rounds, and prints
+//! workload for both sides alternately (0.2.0, or SQLite, then 0.3.0), five rounds, and prints
 //! the median of each with events per second and the ratio of the medians (above 1: this crate
 //! is faster). The states both sides fold are compared every round; a mismatch stops the run
 //! with an error.
@@ -26,6 +26,8 @@
 //! - `time_travel`: `state_at` an event of a log whose view keeps checkpoints, and at a time
 //!   inside an archive written by this crate, against 0.2.0 folding `read_full` up to the same
 //!   point, and beside this crate's full rebuild.
+//! - `sqlite`: SQLite (rusqlite, bundled) reading the same events from a table, against this
+//!   crate's rebuilds; 0.2.0 is not involved.
 //! - `threads`: this crate's rebuilds on one thread and on two, each in a child process, and the
 //!   scaling efficiency T1 / (2 · T2).
 //! - `rss`: the peak memory of one rebuild per crate, each in a child process.
@@ -44,6 +46,7 @@
 mod data;
 
 mod child;
+mod sqlite;
 mod travel;
 mod workloads;
 
@@ -71,18 +74,20 @@ enum Section {
     Rotation,
     RefreshAll,
     TimeTravel,
+    Sqlite,
     Threads,
     Rss,
 }
 
 impl Section {
-    const ALL: [Section; 8] = [
+    const ALL: [Section; 9] = [
         Section::Rebuild,
         Section::Refresh,
         Section::Append,
         Section::Rotation,
         Section::RefreshAll,
         Section::TimeTravel,
+        Section::Sqlite,
         Section::Threads,
         Section::Rss,
     ];
@@ -95,6 +100,7 @@ impl Section {
             Section::Rotation => "rotation",
             Section::RefreshAll => "refresh_all",
             Section::TimeTravel => "time_travel",
+            Section::Sqlite => "sqlite",
             Section::Threads => "threads",
             Section::Rss => "rss",
         }
@@ -108,6 +114,7 @@ impl Section {
             Section::Rotation => "rotations, 0.2.0 vs 0.3.0",
             Section::RefreshAll => "refresh_all of four views with no snapshot, 0.2.0 vs 0.3.0",
             Section::TimeTravel => "time travel, 0.2.0 (read_full folded to the point) vs 0.3.0",
+            Section::Sqlite => "SQLite vs 0.3.0, the same events",
             Section::Threads => "0.3.0 rebuilds on one thread and on two, in child processes",
             Section::Rss => "peak memory of one rebuild, each in its own child process",
         }
@@ -124,7 +131,7 @@ const USAGE: &str = "usage: replay_bench [COUNT...] [--only SECTION[,SECTION...]
   COUNT    events per data set, e.g. 100000, 100k, 1m (default: $EVENTFOLD_BENCH_EVENTS or 1m);
            with several, every section runs at each and a last table compares them
   --only   run only these sections: rebuild, refresh, append, rotation, refresh_all,
-           time_travel, threads, rss";
+           time_travel, sqlite, threads, rss";
 
 /// A command line that cannot be run: exit code 2, with the usage.
 #[derive(Debug)]
@@ -282,12 +289,28 @@ fn run_count(data: &Data, sections: &[Section]) -> Result<CountResults, BoxError
                 let rows = run_rows(travel::workloads(data)?, &v02_v03)?;
                 travel::print_table(&rows);
             }
+            Section::Sqlite => {
+                let sides = Sides::new("SQLite", &format!("0.3.0 ({} threads)", fold_threads()));
+                let rows = run_rows(sqlite::workloads(data)?, &sides)?;
+                print_table(&rows, &sides);
+                sqlite::print_notes();
+            }
             Section::Threads => results.threads = child::threads(data)?,
             Section::Rss => results.rss = child::rss(data)?,
         }
         data.sets.clear_scratch()?;
     }
     Ok(results)
+}
+
+/// The threads this crate's folds parse on: rayon's pool size, `RAYON_NUM_THREADS` or the
+/// CPUs.
+fn fold_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&t| t > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |c| c.get()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -302,6 +325,7 @@ struct Data {
     archive: OnceCell<PathBuf>,
     travel_active: OnceCell<data::TravelSet>,
     travel_archive: OnceCell<data::TravelSet>,
+    sqlite: OnceCell<PathBuf>,
 }
 
 /// The value of `cell`, made by `make` the first time.
@@ -321,6 +345,7 @@ impl Data {
             archive: OnceCell::new(),
             travel_active: OnceCell::new(),
             travel_archive: OnceCell::new(),
+            sqlite: OnceCell::new(),
         }
     }
 
@@ -403,6 +428,22 @@ impl Data {
             Ok(set)
         })
     }
+
+    /// The same events as rows of a SQLite table.
+    fn sqlite(&self) -> Result<&Path, BoxError> {
+        once(&self.sqlite, || {
+            let started = Instant::now();
+            let path = self.sets.sqlite()?;
+            let bytes = std::fs::metadata(&path)?.len();
+            println!(
+                "data: events.db {:.1} MB (SQLite, table events), ready in {:.1?}",
+                bytes as f64 / 1e6,
+                started.elapsed()
+            );
+            Ok(path)
+        })
+        .map(PathBuf::as_path)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -424,7 +465,7 @@ impl Sides {
     }
 }
 
-/// A workload run for both sides: `base` (eventfold 0.2.0) and `v03` (this crate).
+/// A workload run for both sides: `base` (eventfold 0.2.0, or SQLite) and `v03` (this crate).
 struct Workload<'a> {
     name: String,
     /// Events the workload processes, for events per second.
