@@ -252,13 +252,19 @@ pub fn rss(data: &Data) -> Result<Vec<RssRow>, BoxError> {
     let (active, archive) = (data.active()?, data.archive()?);
     let log_bytes = std::fs::metadata(active.join("app.jsonl"))?.len();
     println!("Peak memory of one {n}-event rebuild, each in its own child process");
-    let cases: [(&str, &str, &str, &Path); 5] = [
+    let cases: [(&str, &str, &str, &Path); 6] = [
         ("process baseline (no work)", "none", "none", active),
         ("rebuild app.jsonl, compat", "compat", "compat", active),
         (
             "rebuild app.jsonl, type + data.id*",
             "compat",
             "type_id",
+            active,
+        ),
+        (
+            "rebuild app.jsonl, type only*",
+            "type_only",
+            "type_only",
             active,
         ),
         ("rebuild archive, compat", "compat", "compat", archive),
