@@ -14,13 +14,18 @@
 //! - `rebuild_archive/compat`: the same events, rotated into a 10-frame archive.
 //! - `open_refresh_new/{compat,type_id}`: open the log and `refresh_all` a view whose snapshot
 //!   lags 1000 events behind the end of a log of N events (snapshot load and save included).
+//! - `time_travel/{event,time_in_archive}`: the state of a compat view at event 0.9 N of
+//!   `app.jsonl`, where the view keeps a checkpoint every N / 10 events, and at a time inside the
+//!   8th of 10 rotations of an archive written by this crate (index and checkpoints present):
+//!   this crate's `EventLog::state_at` against 0.2.0 folding `read_full` up to the same point.
 //!
 //! The data comes from `benches/data/mod.rs` and is cached on disk (see there).
 
 mod data;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group};
-use data::{Datasets, Tally, TodoStats, V02_VIEW, V03_VIEW, v02, v03};
+use data::{Datasets, TRAVEL_VIEW, Tally, TodoStats, Until, V02_VIEW, V03_VIEW, v02, v03};
+use eventfold::At;
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -197,6 +202,45 @@ fn open_refresh(c: &mut Criterion) {
     group.finish();
 }
 
+fn time_travel(c: &mut Criterion) {
+    let sets = datasets();
+    let active = sets
+        .travel_active()
+        .expect("could not build the time-travel data set");
+    let archive = sets
+        .travel_archive()
+        .expect("could not build the time-travel archive data set");
+    let log_active = active.open().expect("0.3.0 open failed");
+    let log_archive = archive.open().expect("0.3.0 open failed");
+    let event = data::travel_event(sets.n);
+    let ts = data::travel_time(sets.n);
+
+    let mut group = c.benchmark_group("time_travel");
+    group.bench_function(format!("event/{V02}"), |b| {
+        b.iter(|| {
+            data::v02_state_until(&active.dir, Until::Events(event + 1)).expect("0.2.0 fold failed")
+        })
+    });
+    group.bench_function(format!("event/{V03}"), |b| {
+        b.iter(|| {
+            log_active
+                .state_at::<TodoStats>(TRAVEL_VIEW, At::Event(event))
+                .expect("0.3.0 state_at failed")
+        })
+    });
+    group.bench_function(format!("time_in_archive/{V02}"), |b| {
+        b.iter(|| data::v02_state_until(&archive.dir, Until::Time(ts)).expect("0.2.0 fold failed"))
+    });
+    group.bench_function(format!("time_in_archive/{V03}"), |b| {
+        b.iter(|| {
+            log_archive
+                .state_at::<TodoStats>(TRAVEL_VIEW, At::Time(ts))
+                .expect("0.3.0 state_at failed")
+        })
+    });
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(10)
@@ -208,7 +252,7 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = rebuild_active, rebuild_archive, open_refresh
+    targets = rebuild_active, rebuild_archive, open_refresh, time_travel
 }
 
 fn main() {

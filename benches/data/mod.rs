@@ -11,6 +11,9 @@
 //!   cache directory (`$EVENTFOLD_BENCH_DIR`, or `eventfold-bench` in the system temp
 //!   directory). A directory is reused by later runs when its `READY` marker exists; workloads
 //!   that modify a directory work on a scratch copy.
+//! - The time-travel data sets ([`Datasets::travel_active`], [`Datasets::travel_archive`]) hold
+//!   a compat view that keeps checkpoints, and the SQLite data set ([`Datasets::sqlite`]) the
+//!   same events as rows of a table, for comparing with what many users would pick instead.
 //! - The reducers come in pairs, one per crate, doing the same logical work: [`v03`] for this
 //!   crate (compat, zero-copy type + `data.id`, zero-copy type only) and [`v02`] for eventfold
 //!   0.2.0 (compat only: its counterpart of the zero-copy reducers is a compat reducer doing the
@@ -45,6 +48,8 @@ pub const ROTATION_MB: [u64; 3] = [10, 50, 100];
 pub const V02_VIEW: &str = "v02_stats";
 /// View name of this crate's view in the open + refresh data set.
 pub const V03_VIEW: &str = "v03_stats";
+/// View name of the compat view that keeps checkpoints in the time-travel data sets.
+pub const TRAVEL_VIEW: &str = "travel_stats";
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -370,7 +375,8 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn count(mut self, event_type: &str) -> Self {
+    /// The tally with one more event of `event_type`.
+    pub fn count(mut self, event_type: &str) -> Self {
         match event_type {
             "todo_added" => self.added += 1,
             "todo_completed" => self.completed += 1,
@@ -544,6 +550,99 @@ impl RotationSet {
     }
 }
 
+/// A time-travel data set: a log directory whose [`TRAVEL_VIEW`] (a compat view of
+/// [`TodoStats`]) keeps checkpoints and has folded the whole history.
+#[derive(Debug, Clone)]
+pub struct TravelSet {
+    /// The log directory.
+    pub dir: PathBuf,
+    /// The checkpoints the view keeps.
+    pub checkpoints: eventfold::Checkpoints,
+}
+
+impl TravelSet {
+    /// Opens the log with [`TRAVEL_VIEW`] registered as it was when the data set was built.
+    ///
+    /// # Errors
+    ///
+    /// As [`eventfold::EventLogBuilder::open`].
+    pub fn open(&self) -> io::Result<eventfold::EventLog> {
+        eventfold::EventLog::builder(&self.dir)
+            .view_with::<TodoStats>(
+                TRAVEL_VIEW,
+                v03::compat,
+                eventfold::ViewConfig::new().checkpoints(self.checkpoints),
+            )
+            .open()
+    }
+
+    /// The files in the view's checkpoint directory.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if the directory cannot be listed.
+    pub fn checkpoint_files(&self) -> io::Result<usize> {
+        let dir = self
+            .dir
+            .join("views")
+            .join(format!("{TRAVEL_VIEW}.checkpoints"));
+        Ok(fs::read_dir(dir)?.count())
+    }
+}
+
+/// The event the time-travel workloads ask for, `At::Event(travel_event(n))`: the one after
+/// nine tenths of the events, where [`Datasets::travel_active`] has a checkpoint.
+pub fn travel_event(n: u64) -> u64 {
+    (n / 10 * 9).min(n.saturating_sub(1))
+}
+
+/// The time the time-travel workloads ask for in the archive, `At::Time(travel_time(n))`: the
+/// `ts` of the event halfway through the 8th of the [`ARCHIVE_FRAMES`] rotations of
+/// [`Datasets::travel_archive`].
+pub fn travel_time(n: u64) -> u64 {
+    let per_rotation = n.div_ceil(ARCHIVE_FRAMES);
+    FIXED_TS + (7 * per_rotation + per_rotation / 2).min(n.saturating_sub(1))
+}
+
+/// Where eventfold 0.2.0's fold of `read_full` stops.
+#[derive(Debug, Clone, Copy)]
+pub enum Until {
+    /// After this many events.
+    Events(u64),
+    /// Before the first event stamped after this time.
+    Time(u64),
+}
+
+/// eventfold 0.2.0's only way to the state at an earlier point: `read_full` folded by the
+/// compat reducer until `until`.
+///
+/// # Errors
+///
+/// Returns an error if the history cannot be read.
+pub fn v02_state_until(dir: &Path, until: Until) -> io::Result<TodoStats> {
+    let reader = eventfold_v02::EventReader::new(dir);
+    let mut state = TodoStats::default();
+    for (i, item) in reader.read_full()?.enumerate() {
+        let (event, _hash) = item?;
+        match until {
+            Until::Events(n) if i as u64 >= n => break,
+            Until::Time(ts) if event.ts > ts => break,
+            _ => {}
+        }
+        state = v02::compat(state, &event);
+    }
+    Ok(state)
+}
+
+/// Makes `to` a hard link to `from`, or a copy where links are not possible. For files that
+/// the workloads only read: the link shares the bytes, and a 1 GB log is not copied.
+pub fn link_or_copy(from: &Path, to: &Path) -> io::Result<()> {
+    if fs::hard_link(from, to).is_err() {
+        fs::copy(from, to)?;
+    }
+    Ok(())
+}
+
 /// The prepared directories for one event count, built on first use and cached on disk.
 #[derive(Debug, Clone)]
 pub struct Datasets {
@@ -611,6 +710,16 @@ impl Datasets {
     /// A path in this process's scratch directory (removed by [`Datasets::cleanup`]).
     pub fn scratch(&self, name: &str) -> PathBuf {
         self.scratch.join(name)
+    }
+
+    /// Empties the scratch directory, so that what one workload copied there is not kept for
+    /// the next.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if the directory cannot be removed or created again.
+    pub fn clear_scratch(&self) -> io::Result<()> {
+        fresh_dir(&self.scratch)
     }
 
     /// Removes the scratch directory.
@@ -742,4 +851,120 @@ impl Datasets {
             },
         )
     }
+    /// The events of [`Datasets::active`] (`app.jsonl` shared as a hard link), with a compat
+    /// view that keeps a checkpoint every tenth of the events ([`TRAVEL_VIEW`]), refreshed once
+    /// so that the checkpoints exist.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if the directory cannot be built.
+    pub fn travel_active(&self) -> io::Result<TravelSet> {
+        let set = |dir: &Path| TravelSet {
+            dir: dir.to_path_buf(),
+            checkpoints: eventfold::Checkpoints::every((self.n / 10).max(1)),
+        };
+        let active = self.active()?;
+        cached(
+            &self.root.join("travel-active"),
+            |dir| {
+                link_or_copy(&active.join("app.jsonl"), &dir.join("app.jsonl"))?;
+                let set = set(dir);
+                set.open()?.refresh_all()?;
+                Ok(set)
+            },
+            |dir| Ok(set(dir)),
+        )
+    }
+
+    /// The same `n` events rotated by this crate in [`ARCHIVE_FRAMES`] rotations of equal
+    /// size, with [`TRAVEL_VIEW`] registered as in [`Datasets::travel_active`] (a checkpoint
+    /// every tenth of the events, and at each rotation): the archive has its index
+    /// (`archive.index.jsonl`), and the view a checkpoint at the end of each rotation. Each
+    /// rotation is cut into frames of at most 4 MiB of content; `app.jsonl` is empty.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if the directory cannot be built, or if the rotations left no index.
+    pub fn travel_archive(&self) -> io::Result<TravelSet> {
+        let n = self.n;
+        let set = |dir: &Path| TravelSet {
+            dir: dir.to_path_buf(),
+            checkpoints: eventfold::Checkpoints::every((n / 10).max(1)),
+        };
+        cached(
+            &self.root.join("travel-archive"),
+            |dir| {
+                let set = set(dir);
+                let mut events = Generator::new();
+                let per_rotation = n.div_ceil(ARCHIVE_FRAMES);
+                let mut left = n;
+                while left > 0 {
+                    let count = per_rotation.min(left);
+                    append_events(&dir.join("app.jsonl"), &mut events, count)?;
+                    set.open()?.rotate()?;
+                    left -= count;
+                }
+                if !dir.join("archive.index.jsonl").exists() {
+                    return Err(io::Error::other(format!(
+                        "the rotations in {} left no archive index",
+                        dir.display()
+                    )));
+                }
+                Ok(set)
+            },
+            |dir| Ok(set(dir)),
+        )
+    }
+
+    /// The same `n` events in a SQLite database, `events.db`: one table
+    /// `events(seq INTEGER PRIMARY KEY, type TEXT, ts INTEGER, data TEXT)`, `seq` the event's
+    /// index and `data` its payload as JSON text, written in one transaction with
+    /// `journal_mode=WAL` and `synchronous=FULL`, then checkpointed so that the database file
+    /// holds every row. Returns the path of the database.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if the database cannot be built.
+    pub fn sqlite(&self) -> io::Result<PathBuf> {
+        let n = self.n;
+        cached(
+            &self.root.join("sqlite"),
+            |dir| {
+                let path = dir.join("events.db");
+                write_sqlite(&path, Generator::new().take(n as usize))
+                    .map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?;
+                Ok(path)
+            },
+            |dir| Ok(dir.join("events.db")),
+        )
+    }
+}
+
+/// Writes `events` into a new SQLite database at `path` (see [`Datasets::sqlite`]).
+fn write_sqlite(
+    path: &Path,
+    events: impl Iterator<Item = eventfold::Event>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut db = rusqlite::Connection::open(path)?;
+    let mode: String = db.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(format!("SQLite kept journal_mode={mode} instead of WAL").into());
+    }
+    db.pragma_update(None, "synchronous", "FULL")?;
+    db.execute(
+        "CREATE TABLE events(seq INTEGER PRIMARY KEY, type TEXT, ts INTEGER, data TEXT)",
+        (),
+    )?;
+    let tx = db.transaction()?;
+    {
+        let mut insert =
+            tx.prepare("INSERT INTO events(seq, type, ts, data) VALUES (?1, ?2, ?3, ?4)")?;
+        for (seq, event) in events.enumerate() {
+            let data = serde_json::to_string(&event.data)?;
+            insert.execute((seq as i64, &event.event_type, event.ts as i64, &data))?;
+        }
+    }
+    tx.commit()?;
+    db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", (), |_| Ok(()))?;
+    Ok(())
 }

@@ -1,0 +1,435 @@
+//! The workloads that compare eventfold 0.2.0 with this crate: rebuilds, open + refresh, a
+//! loaded view, appends, rotations and `refresh_all` of several views.
+
+use crate::data::{self, Generator, Tally, TodoStats, V02_VIEW, V03_VIEW, v02, v03};
+use crate::{BoxError, Data, Outcome, Run, Workload};
+use eventfold::{SnapshotPolicy, ViewConfig};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const APPEND_EVENTS: usize = 100;
+/// Refreshes per round of the loaded-view workload; the row reports the time of one.
+const LOADED_REFRESHES: u32 = 50;
+
+pub const NOTE_REF: &str = "* 0.2.0 has no zero-copy reducers: its side of these rows runs a \
+                            compat reducer doing the same work";
+pub const NOTE_POLICY: &str = "† 0.3.0 with SnapshotPolicy::every_events(1_000_000); 0.2.0 \
+                               saves as always (it has no policy)";
+pub const NOTE_REFRESH_ALL: &str = "* four views registered on one log, refreshed from no \
+                                    snapshot by one refresh_all (snapshots written): 0.3.0 two \
+                                    compat and two EventRef reducers, 0.2.0 four compat reducers \
+                                    doing the same work";
+
+pub fn note_loaded() -> String {
+    format!(
+        "‡ time of one refresh, the mean of {LOADED_REFRESHES} per round; 0.2.0 saves its \
+         snapshot at each, 0.3.0 with every_events(1000) at one in a thousand (not in the rounds)"
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rebuilds
+// ---------------------------------------------------------------------------------------------
+
+/// A fresh 0.2.0 view over `dir`, rebuilt; times the rebuild only.
+pub fn rebuild_v02<S>(
+    dir: &Path,
+    name: &str,
+    reducer: eventfold_v02::ReduceFn<S>,
+    digest: fn(&S) -> String,
+) -> Outcome
+where
+    S: Serialize + DeserializeOwned + Default + Clone,
+{
+    let start = Instant::now();
+    let reader = eventfold_v02::EventReader::new(dir);
+    let mut view = eventfold_v02::View::new(name, reducer, &dir.join("views"));
+    view.rebuild(&reader)?;
+    let elapsed = start.elapsed();
+    Ok((elapsed, Some(digest(view.state()))))
+}
+
+/// A fresh view of this crate (compat reducer) over `dir`, rebuilt.
+pub fn rebuild_v03<S>(
+    dir: &Path,
+    name: &str,
+    reducer: eventfold::ReduceFn<S>,
+    digest: fn(&S) -> String,
+) -> Outcome
+where
+    S: Serialize + DeserializeOwned + Default + Clone,
+{
+    let start = Instant::now();
+    let reader = eventfold::EventReader::new(dir);
+    let mut view = eventfold::View::new(name, reducer, &dir.join("views"));
+    view.rebuild(&reader)?;
+    let elapsed = start.elapsed();
+    Ok((elapsed, Some(digest(view.state()))))
+}
+
+/// A fresh view of this crate (zero-copy reducer) over `dir`, rebuilt.
+pub fn rebuild_v03_ref<S>(
+    dir: &Path,
+    name: &str,
+    reducer: eventfold::ReduceRefFn<S>,
+    digest: fn(&S) -> String,
+) -> Outcome
+where
+    S: Serialize + DeserializeOwned + Default + Clone,
+{
+    let start = Instant::now();
+    let reader = eventfold::EventReader::new(dir);
+    let mut view = eventfold::View::new_ref(name, reducer, &dir.join("views"));
+    view.rebuild(&reader)?;
+    let elapsed = start.elapsed();
+    Ok((elapsed, Some(digest(view.state()))))
+}
+
+pub fn stats_digest(s: &TodoStats) -> String {
+    s.digest()
+}
+
+pub fn tally_digest(t: &Tally) -> String {
+    format!("{t:?}")
+}
+
+pub fn rebuild(data: &Data) -> Result<Vec<Workload<'_>>, BoxError> {
+    let (active, archive, n) = (data.active()?, data.archive()?, data.n());
+    let frames = data::ARCHIVE_FRAMES;
+    Ok(vec![
+        Workload::new(
+            "rebuild app.jsonl, compat reducer",
+            n,
+            move || rebuild_v02(active, "rb_v02", v02::compat, stats_digest),
+            move || rebuild_v03(active, "rb_v03", v03::compat, stats_digest),
+        ),
+        Workload::new(
+            "rebuild app.jsonl, type + data.id (ref)*",
+            n,
+            move || rebuild_v02(active, "rb_v02", v02::compat, stats_digest),
+            move || rebuild_v03_ref(active, "rb_v03", v03::type_id, stats_digest),
+        ),
+        Workload::new(
+            "rebuild app.jsonl, type only (ref)*",
+            n,
+            move || rebuild_v02(active, "rb_v02_t", v02::type_only, tally_digest),
+            move || rebuild_v03_ref(active, "rb_v03_t", v03::type_only, tally_digest),
+        ),
+        Workload::new(
+            format!("rebuild {frames}-frame archive, compat"),
+            n,
+            move || rebuild_v02(archive, "rb_v02", v02::compat, stats_digest),
+            move || rebuild_v03(archive, "rb_v03", v03::compat, stats_digest),
+        ),
+        Workload::new(
+            format!("rebuild {frames}-frame archive, type only (ref)*"),
+            n,
+            move || rebuild_v02(archive, "rb_v02_t", v02::type_only, tally_digest),
+            move || rebuild_v03_ref(archive, "rb_v03_t", v03::type_only, tally_digest),
+        ),
+    ])
+}
+
+// ---------------------------------------------------------------------------------------------
+// Open + refresh, and a loaded view
+// ---------------------------------------------------------------------------------------------
+
+pub fn refresh(data: &Data) -> Result<Vec<Workload<'static>>, BoxError> {
+    let set = data.sets.refresh()?;
+    let mut workloads = open_refresh(set.clone());
+    workloads.extend(loaded_view(data, &set)?);
+    Ok(workloads)
+}
+
+fn open_refresh(set: data::RefreshSet) -> Vec<Workload<'static>> {
+    let v02_run = |set: data::RefreshSet| {
+        move || -> Outcome {
+            set.restore()?;
+            let start = Instant::now();
+            let mut log = eventfold_v02::EventLog::builder(&set.dir)
+                .view::<TodoStats>(V02_VIEW, v02::compat)
+                .open()?;
+            log.refresh_all()?;
+            let elapsed = start.elapsed();
+            Ok((elapsed, Some(log.view::<TodoStats>(V02_VIEW)?.digest())))
+        }
+    };
+    let new = set.new_events;
+    let (a, b) = (set.clone(), set.clone());
+    vec![
+        Workload::new(
+            format!("open + refresh {new} new, compat"),
+            new,
+            v02_run(set.clone()),
+            move || {
+                a.restore()?;
+                let start = Instant::now();
+                let mut log = eventfold::EventLog::builder(&a.dir)
+                    .view::<TodoStats>(V03_VIEW, v03::compat)
+                    .open()?;
+                log.refresh_all()?;
+                let elapsed = start.elapsed();
+                Ok((elapsed, Some(log.view::<TodoStats>(V03_VIEW)?.digest())))
+            },
+        ),
+        Workload::new(
+            format!("open + refresh {new} new, policy that does not save†"),
+            new,
+            v02_run(set.clone()),
+            move || {
+                b.restore()?;
+                let start = Instant::now();
+                let mut log = eventfold::EventLog::builder(&b.dir)
+                    .snapshot_policy(SnapshotPolicy::every_events(1_000_000))
+                    .view::<TodoStats>(V03_VIEW, v03::compat)
+                    .open()?;
+                log.refresh_all()?;
+                let elapsed = start.elapsed();
+                Ok((elapsed, Some(log.view::<TodoStats>(V03_VIEW)?.digest())))
+            },
+        ),
+        Workload::new(
+            format!("open + refresh {new} new, type + id (ref)*"),
+            new,
+            v02_run(set.clone()),
+            move || {
+                set.restore()?;
+                let start = Instant::now();
+                let mut log = eventfold::EventLog::builder(&set.dir)
+                    .view_ref::<TodoStats>(V03_VIEW, v03::type_id)
+                    .open()?;
+                log.refresh_all()?;
+                let elapsed = start.elapsed();
+                Ok((elapsed, Some(log.view::<TodoStats>(V03_VIEW)?.digest())))
+            },
+        ),
+    ]
+}
+
+/// A view already loaded from the refresh data set's snapshot, refreshed after each single
+/// append: 0.2.0 saves its snapshot every time, this crate with `every_events(1000)` once per
+/// thousand events (not within the rounds measured). Each crate works on its own copy of the
+/// log; the appends are not timed.
+fn loaded_view(data: &Data, set: &data::RefreshSet) -> Result<Vec<Workload<'static>>, BoxError> {
+    let copy = |name: &str| -> Result<PathBuf, BoxError> {
+        let dir = data.sets.scratch(name);
+        data::fresh_dir(&dir)?;
+        std::fs::create_dir_all(dir.join("views"))?;
+        std::fs::copy(set.dir.join("app.jsonl"), dir.join("app.jsonl"))?;
+        for (pristine, view) in [(&set.v02_snapshot, V02_VIEW), (&set.v03_snapshot, V03_VIEW)] {
+            let target = dir.join("views").join(format!("{view}.snapshot.json"));
+            std::fs::copy(pristine, target)?;
+        }
+        Ok(dir)
+    };
+    let events: Vec<eventfold::Event> = Generator::new()
+        .take(crate::ROUNDS * LOADED_REFRESHES as usize)
+        .collect();
+    let events_v02: Vec<eventfold_v02::Event> = events.iter().map(data::to_v02).collect();
+
+    let mut log_v02 = eventfold_v02::EventLog::builder(copy("loaded-v02")?)
+        .view::<TodoStats>(V02_VIEW, v02::compat)
+        .open()?;
+    log_v02.refresh_all()?;
+    let mut log_v03 = eventfold::EventLog::builder(copy("loaded-v03")?)
+        .view_with::<TodoStats>(
+            V03_VIEW,
+            v03::compat,
+            ViewConfig::new().policy(SnapshotPolicy::every_events(1000)),
+        )
+        .open()?;
+    log_v03.refresh_all()?;
+    let (mut next_v02, mut next_v03) = (events_v02.into_iter(), events.into_iter());
+    Ok(vec![Workload::new(
+        "loaded view, refresh after one append‡",
+        1,
+        move || {
+            let mut total = Duration::ZERO;
+            for event in next_v02.by_ref().take(LOADED_REFRESHES as usize) {
+                log_v02.append(&event)?;
+                let start = Instant::now();
+                log_v02.refresh_all()?;
+                total += start.elapsed();
+            }
+            let digest = log_v02.view::<TodoStats>(V02_VIEW)?.digest();
+            Ok((total / LOADED_REFRESHES, Some(digest)))
+        },
+        move || {
+            let mut total = Duration::ZERO;
+            for event in next_v03.by_ref().take(LOADED_REFRESHES as usize) {
+                log_v03.append(&event)?;
+                let start = Instant::now();
+                log_v03.refresh_all()?;
+                total += start.elapsed();
+            }
+            let digest = log_v03.view::<TodoStats>(V03_VIEW)?.digest();
+            Ok((total / LOADED_REFRESHES, Some(digest)))
+        },
+    )])
+}
+
+// ---------------------------------------------------------------------------------------------
+// Appends and rotations
+// ---------------------------------------------------------------------------------------------
+
+pub fn append(data: &Data) -> Result<Vec<Workload<'static>>, BoxError> {
+    let events: Vec<eventfold::Event> = Generator::new().take(APPEND_EVENTS).collect();
+    let events_v02: Vec<eventfold_v02::Event> = events.iter().map(data::to_v02).collect();
+
+    let v02_single = |dir: PathBuf| -> Result<Run<'static>, BoxError> {
+        let mut log = eventfold_v02::EventLog::open(dir)?;
+        let events = events_v02.clone();
+        Ok(Box::new(move || {
+            let start = Instant::now();
+            for event in &events {
+                log.append(event)?;
+            }
+            Ok((start.elapsed(), None))
+        }))
+    };
+    let mut log_single = eventfold::EventLog::open(data.sets.scratch("append-v03-single"))?;
+    let single = events.clone();
+    let mut log_batch = eventfold::EventLog::open(data.sets.scratch("append-v03-batch"))?;
+    let batch = events;
+    Ok(vec![
+        Workload {
+            name: format!("append {APPEND_EVENTS}, one by one (synced each)"),
+            events: APPEND_EVENTS as u64,
+            base: v02_single(data.sets.scratch("append-v02-a"))?,
+            v03: Box::new(move || {
+                let start = Instant::now();
+                for event in &single {
+                    log_single.append(event)?;
+                }
+                Ok((start.elapsed(), None))
+            }),
+            rebuild: None,
+        },
+        Workload {
+            name: format!("append {APPEND_EVENTS}: 0.2.0 one by one, 0.3.0 batch"),
+            events: APPEND_EVENTS as u64,
+            base: v02_single(data.sets.scratch("append-v02-b"))?,
+            v03: Box::new(move || {
+                let start = Instant::now();
+                log_batch.append_batch(&batch)?;
+                Ok((start.elapsed(), None))
+            }),
+            rebuild: None,
+        },
+    ])
+}
+
+pub fn rotation(data: &Data) -> Result<Vec<Workload<'static>>, BoxError> {
+    let sets = data::rotation_sizes(data.n())
+        .into_iter()
+        .map(|bytes| data.sets.rotation(bytes))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(sets
+        .into_iter()
+        .map(|set| {
+            let scratch_a = data.sets.scratch("rotate-v02");
+            let scratch_b = data.sets.scratch("rotate-v03");
+            let (set_a, set_b) = (set.clone(), set.clone());
+            Workload::new(
+                format!(
+                    "rotate {} active log (no views)",
+                    data::size_label(set.bytes)
+                ),
+                set.events,
+                move || {
+                    set_a.copy_to(&scratch_a)?;
+                    let mut log = eventfold_v02::EventLog::open(&scratch_a)?;
+                    let start = Instant::now();
+                    log.rotate()?;
+                    let elapsed = start.elapsed();
+                    check_rotated(log.active_log_size()?, log.archive_path())?;
+                    Ok((elapsed, None))
+                },
+                move || {
+                    set_b.copy_to(&scratch_b)?;
+                    let mut log = eventfold::EventLog::open(&scratch_b)?;
+                    let start = Instant::now();
+                    log.rotate()?;
+                    let elapsed = start.elapsed();
+                    check_rotated(log.active_log_size()?, log.archive_path())?;
+                    Ok((elapsed, None))
+                },
+            )
+        })
+        .collect())
+}
+
+fn check_rotated(active_len: u64, archive: &Path) -> Result<(), BoxError> {
+    if active_len != 0 || !archive.exists() {
+        return Err(format!(
+            "rotation left {active_len} bytes in the active log (archive exists: {})",
+            archive.exists()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// refresh_all of several views
+// ---------------------------------------------------------------------------------------------
+
+/// One log with four views registered, none with a snapshot, and one `refresh_all`: the time
+/// of `refresh_all` alone (the log is opened before, its `views/` emptied before that). Each
+/// crate has its own directory, whose `app.jsonl` is a link to the active data set's.
+pub fn refresh_all(data: &Data) -> Result<Vec<Workload<'static>>, BoxError> {
+    let active = data.active()?;
+    let dir_for = |name: &str| -> Result<PathBuf, BoxError> {
+        let dir = data.sets.scratch(name);
+        data::fresh_dir(&dir)?;
+        data::link_or_copy(&active.join("app.jsonl"), &dir.join("app.jsonl"))?;
+        Ok(dir)
+    };
+    let (dir_v02, dir_v03) = (dir_for("refresh-all-v02")?, dir_for("refresh-all-v03")?);
+    Ok(vec![Workload::new(
+        "refresh_all, 4 views (2 compat, 2 EventRef)*",
+        data.n(),
+        move || {
+            data::fresh_dir(&dir_v02.join("views"))?;
+            let mut log = eventfold_v02::EventLog::builder(&dir_v02)
+                .view::<TodoStats>("all_stats", v02::compat)
+                .view::<Tally>("all_types", v02::type_only)
+                .view::<TodoStats>("all_stats_ref", v02::compat)
+                .view::<Tally>("all_types_ref", v02::type_only)
+                .open()?;
+            let start = Instant::now();
+            log.refresh_all()?;
+            let elapsed = start.elapsed();
+            let digest = format!(
+                "{} | {:?} | {} | {:?}",
+                log.view::<TodoStats>("all_stats")?.digest(),
+                log.view::<Tally>("all_types")?,
+                log.view::<TodoStats>("all_stats_ref")?.digest(),
+                log.view::<Tally>("all_types_ref")?,
+            );
+            Ok((elapsed, Some(digest)))
+        },
+        move || {
+            data::fresh_dir(&dir_v03.join("views"))?;
+            let mut log = eventfold::EventLog::builder(&dir_v03)
+                .view::<TodoStats>("all_stats", v03::compat)
+                .view::<Tally>("all_types", v03::compat_type_only)
+                .view_ref::<TodoStats>("all_stats_ref", v03::type_id)
+                .view_ref::<Tally>("all_types_ref", v03::type_only)
+                .open()?;
+            let start = Instant::now();
+            log.refresh_all()?;
+            let elapsed = start.elapsed();
+            let digest = format!(
+                "{} | {:?} | {} | {:?}",
+                log.view::<TodoStats>("all_stats")?.digest(),
+                log.view::<Tally>("all_types")?,
+                log.view::<TodoStats>("all_stats_ref")?.digest(),
+                log.view::<Tally>("all_types_ref")?,
+            );
+            Ok((elapsed, Some(digest)))
+        },
+    )])
+}
