@@ -9,7 +9,9 @@
 //! - **Reducers** ([`ReduceFn`], or the zero-copy [`ReduceRefFn`]) are pure functions
 //!   `fn(State, &Event) -> State` that give events meaning.
 //! - **Views** ([`View`]) fold the log through a reducer and cache the result as a snapshot
-//!   (`views/NAME.snapshot.json`), so each refresh reads only the events appended since.
+//!   (`views/NAME.snapshot.json`), so each refresh reads only the events appended since. A
+//!   [`SnapshotPolicy`] says when the snapshot is written, a version in [`ViewConfig`] rebuilds
+//!   the view once when its reducer changes, and a [`RefreshReport`] says what a refresh did.
 //!
 //! Closed history is rotated into `archive.jsonl.zst`, in zstd frames. A new view,
 //! or a rebuilt one, replays the archive and then the active log.
