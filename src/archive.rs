@@ -138,6 +138,35 @@ impl Input {
     }
 }
 
+impl Input {
+    /// Takes the next frame whole, compressed, when a zstd frame that records its content
+    /// size (at most `max_content`) starts here and all of it is within one buffer's reach.
+    /// Returns its offset in the archive file, its bytes and its content size; `None` (and
+    /// nothing consumed) for anything else: a frame of eventfold 0.2.0 (no content size), a
+    /// skippable frame, the end of the archive, or a frame that is cut short or damaged, which
+    /// the streaming decompressor then reports as it always has.
+    fn take_sized_frame(&mut self, max_content: u64) -> io::Result<Option<(u64, Vec<u8>, usize)>> {
+        let head = self.peek(18)?;
+        if head.len() < 4 || u32::from_le_bytes([head[0], head[1], head[2], head[3]]) != 0xFD2F_B528
+        {
+            return Ok(None);
+        }
+        let content = match zstd::zstd_safe::get_frame_content_size(head) {
+            Ok(Some(n)) if n <= max_content => n as usize,
+            _ => return Ok(None),
+        };
+        let available = self.peek(self.buf.len())?;
+        let size = match zstd::zstd_safe::find_frame_compressed_size(available) {
+            Ok(size) if size <= available.len() => size,
+            _ => return Ok(None),
+        };
+        let bytes = available[..size].to_vec();
+        let offset = self.offset;
+        self.consume(size);
+        Ok(Some((offset, bytes, content)))
+    }
+}
+
 impl Read for Input {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let available = self.fill_buf()?;
@@ -300,6 +329,10 @@ pub(crate) fn has_frame_magic(buf: &[u8]) -> bool {
 /// ~420 ms, 8 MiB in ~417 ms); two windows are in memory at a time.
 const WINDOW: usize = 4 << 20;
 
+/// Frames of at most this much content may be decompressed whole, several at once (see
+/// [`Windows::parallel`]); larger ones are streamed.
+const WHOLE_FRAME_MAX: usize = 2 * FRAME_CONTENT;
+
 /// The decompressed archive, handed out in windows of whole lines.
 ///
 /// Frames are decompressed as streams, straight from the file, so memory holds the windows in
@@ -321,6 +354,13 @@ pub(crate) struct Windows {
     offset: u64,
     /// Where in the decompressed stream the frame being decompressed starts.
     frame_start: u64,
+    /// How many frames to decompress at once, each on a thread of its own (1: one at a time,
+    /// as a stream).
+    parallel: usize,
+    /// Frames decompressed ahead, one window each, in order.
+    ahead: std::collections::VecDeque<Window>,
+    /// Buffers handed back, for the next frames decompressed ahead.
+    spares: Vec<Vec<u8>>,
 }
 
 type Decoder = zstd::stream::read::Decoder<'static, Input>;
@@ -406,12 +446,117 @@ impl Windows {
             carry: Vec::new(),
             offset: stream_offset,
             frame_start: stream_offset,
+            parallel: 1,
+            ahead: std::collections::VecDeque::new(),
+            spares: Vec::new(),
         })
+    }
+
+    /// Decompresses up to `frames` frames at once, on as many threads, when they record their
+    /// content size (frames written by rotations of this version do): each becomes one window,
+    /// handed out in order. Memory holds at most that many frames, compressed and not. Frames
+    /// of eventfold 0.2.0, very large frames, and damaged ones are still decompressed as
+    /// streams, one at a time, with the same windows and the same errors.
+    pub fn parallel(mut self, frames: usize) -> Self {
+        self.parallel = frames.max(1);
+        self
+    }
+
+    /// Decompresses the next frames at once, when the next one can be; returns whether any
+    /// was queued. A frame that fails to decompress ends the run: the input goes back to its
+    /// start, where the streaming decompressor reports it.
+    fn decompress_ahead(&mut self) -> io::Result<bool> {
+        let Some(input) = self.input.as_mut() else {
+            return Ok(false);
+        };
+        let mut frames = Vec::with_capacity(self.parallel);
+        while frames.len() < self.parallel {
+            match input.take_sized_frame(WHOLE_FRAME_MAX as u64)? {
+                Some(frame) => frames.push(frame),
+                None => break,
+            }
+        }
+        if frames.is_empty() {
+            return Ok(false);
+        }
+        let mut outputs: Vec<Vec<u8>> = frames
+            .iter()
+            .map(|_| self.spares.pop().unwrap_or_default())
+            .collect();
+        let decompress = |(_, bytes, content): &(u64, Vec<u8>, usize), out: &mut Vec<u8>| {
+            out.clear();
+            out.reserve(*content);
+            let n = zstd::bulk::Decompressor::new()?.decompress_to_buffer(bytes, out)?;
+            if n == *content {
+                Ok(())
+            } else {
+                Err(io::Error::other(
+                    "the frame's content is not the size it records",
+                ))
+            }
+        };
+        let results: Vec<io::Result<()>> = std::thread::scope(|scope| {
+            let mut outs = outputs.iter_mut();
+            let first = outs.next().expect("at least one frame");
+            let others: Vec<_> = frames[1..]
+                .iter()
+                .zip(outs)
+                .map(|(frame, out)| scope.spawn(move || decompress(frame, out)))
+                .collect();
+            let mut results = vec![decompress(&frames[0], first)];
+            for handle in others {
+                results.push(match handle.join() {
+                    Ok(result) => result,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                });
+            }
+            results
+        });
+        for (((offset, bytes, _), result), content) in frames.iter().zip(results).zip(outputs) {
+            if result.is_err() {
+                // Read this frame again as a stream, which names what is wrong with it.
+                self.input = Some(Input::open(&self.path, *offset, self.limit)?);
+                break;
+            }
+            let len = crate::lines::committed_len(&content);
+            let start = self.offset;
+            self.offset += content.len() as u64;
+            self.frame_start = self.offset;
+            self.ahead.push_back(Window {
+                offset: start,
+                frame_offset: *offset,
+                frame: Some(FrameSpan {
+                    offset: *offset,
+                    len: bytes.len() as u64,
+                    tail: tail_of(bytes),
+                }),
+                frame_start: start,
+                frame_end: Some(self.offset),
+                buf: content,
+                len,
+            });
+        }
+        Ok(!self.ahead.is_empty())
     }
 
     /// The next window of whole lines, reusing `buf` (a previous window's buffer, or a new
     /// one); `Ok(None)` at the end.
-    pub fn next_window(&mut self, mut buf: Vec<u8>) -> io::Result<Option<Window>> {
+    pub fn next_window(&mut self, buf: Vec<u8>) -> io::Result<Option<Window>> {
+        if self.parallel > 1 && self.decoder.is_none() && self.carry.is_empty() {
+            // Between frames: hand out the frames decompressed ahead, or decompress the next.
+            if self.ahead.is_empty() && !self.decompress_ahead()? {
+                return self.next_streamed(buf);
+            }
+            if buf.capacity() > 0 && self.spares.len() < self.parallel {
+                self.spares.push(buf);
+            }
+            return Ok(self.ahead.pop_front());
+        }
+        self.next_streamed(buf)
+    }
+
+    /// The next window, decompressed as a stream.
+    fn next_streamed(&mut self, mut buf: Vec<u8>) -> io::Result<Option<Window>> {
         // The window's bytes are `buf[..len]`; what lies beyond was written before and is
         // overwritten, never zeroed again.
         let mut len = self.carry.len();
@@ -675,6 +820,103 @@ mod tests {
                 assert!(reason.contains("bad magic"), "{reason}");
             }
             other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// A frame as the windows show it: where its content starts, its bytes, its place in the
+    /// file, and where its content ends.
+    type FrameRead = (u64, Vec<u8>, Option<FrameSpan>, Option<u64>);
+
+    /// Everything a reader learns from the windows, frame by frame: where each frame's content
+    /// starts and ends, its bytes, its place in the file, and the error that ends the read.
+    fn read_by_frame(path: &Path, parallel: usize) -> (Vec<FrameRead>, Option<String>) {
+        let mut windows = Windows::open(path, None).unwrap().parallel(parallel);
+        let mut frames = Vec::new();
+        let mut current: Option<(u64, Vec<u8>)> = None;
+        let mut spare = Vec::new();
+        loop {
+            match windows.next_window(spare) {
+                Ok(Some(window)) => {
+                    let (start, bytes) = current.get_or_insert((window.frame_start, Vec::new()));
+                    assert_eq!(*start, window.frame_start);
+                    bytes.extend_from_slice(window.bytes());
+                    if window.frame.is_some() {
+                        let (start, bytes) = current.take().unwrap();
+                        frames.push((start, bytes, window.frame, window.frame_end));
+                    }
+                    spare = window.into_buffer();
+                }
+                Ok(None) => return (frames, None),
+                Err(e) => return (frames, Some(e.to_string())),
+            }
+        }
+    }
+
+    #[test]
+    fn frames_decompressed_at_once_read_as_the_stream_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("archive.jsonl.zst");
+        let line = |i: usize| format!("{{\"type\":\"t\",\"n\":{i}}}\n");
+        for f in 0..7 {
+            let content: String = (0..(f * 997 + 1)).map(line).collect();
+            append_frame(&path, &compress_frame(content.as_bytes()).unwrap()).unwrap();
+        }
+        // A frame of eventfold 0.2.0 (no content size), then a frame too large to be read
+        // whole, a frame without a complete line, and an empty one.
+        let mut streamed = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        streamed.write_all(b"old\nolder\n").unwrap();
+        append_frame(&path, &streamed.finish().unwrap()).unwrap();
+        let large: String = (0..WHOLE_FRAME_MAX / 20 + 1000).map(line).collect();
+        assert!(large.len() > WHOLE_FRAME_MAX);
+        append_frame(&path, &compress_frame(large.as_bytes()).unwrap()).unwrap();
+        append_frame(&path, &compress_frame(b"torn").unwrap()).unwrap();
+        append_frame(&path, &compress_frame(b"").unwrap()).unwrap();
+        for f in 0..3 {
+            let content: String = (0..(f * 3001 + 5)).map(line).collect();
+            append_frame(&path, &compress_frame(content.as_bytes()).unwrap()).unwrap();
+        }
+        let healthy = std::fs::read(&path).unwrap();
+
+        let (one, end) = read_by_frame(&path, 1);
+        assert_eq!(end, None);
+        assert_eq!(one.len(), 14);
+        for parallel in [2, 3, 8] {
+            assert_eq!(
+                read_by_frame(&path, parallel),
+                (one.clone(), None),
+                "{parallel}"
+            );
+        }
+
+        // A frame damaged in the middle of a run, and then an archive that ends inside a
+        // frame: the same frames before it, then the same error, whichever way it is read.
+        let spans: Vec<FrameSpan> = one.iter().map(|f| f.2.unwrap()).collect();
+        let mut damaged = healthy.clone();
+        let third = spans[2];
+        damaged[(third.offset + third.len / 2) as usize] ^= 0x5a;
+        std::fs::write(&path, &damaged).unwrap();
+        let (frames, end) = read_by_frame(&path, 1);
+        assert_eq!(frames.len(), 2);
+        assert!(end.is_some());
+        for parallel in [2, 4] {
+            assert_eq!(
+                read_by_frame(&path, parallel),
+                (frames.clone(), end.clone())
+            );
+        }
+        let last = spans[13];
+        std::fs::write(&path, &healthy[..(last.offset + last.len - 3) as usize]).unwrap();
+        let (frames, end) = read_by_frame(&path, 1);
+        assert_eq!(frames.len(), 13);
+        assert!(
+            end.as_deref().unwrap().contains("ends inside a frame"),
+            "{end:?}"
+        );
+        for parallel in [2, 4] {
+            assert_eq!(
+                read_by_frame(&path, parallel),
+                (frames.clone(), end.clone())
+            );
         }
     }
 }

@@ -854,12 +854,14 @@ impl EventReader {
         let path = &self.archive_path;
         let windows = Windows::open_at(path, start.frame_offset, start.frame_start, Some(limit));
         let mut windows = match windows {
-            Ok(windows) => windows,
+            Ok(windows) => windows.parallel(frames_at_once()),
             Err(e) => return folded.fail_in_archive(e),
         };
         // Each window is folded while the next one is decompressed by a side job of the fold
         // (on a helper thread that then joins the parsing), so decompression and parsing share
-        // the threads instead of competing for them. Two buffers take turns.
+        // the threads instead of competing for them. When the side job finds no frame
+        // decompressed ahead, it decompresses the next few at once, one per thread, so that
+        // on many cores decompression keeps pace with parsing.
         let counted = |window: Window| {
             let lines = lines::count(window.bytes());
             (window, lines)
@@ -1175,6 +1177,12 @@ pub(crate) fn line_start_and_events_before(
 }
 
 /// Builds the error for the bad line starting at `start` in `buf`.
+/// How many archive frames a replay decompresses at once: one per thread that parses, up to
+/// eight (a frame holds at most 4 MiB of content, so memory stays within a few tens of MB).
+fn frames_at_once() -> usize {
+    rayon::current_num_threads().clamp(1, 8)
+}
+
 fn malformed(path: &Path, origin: Origin, buf: &[u8], start: usize, reason: String) -> io::Error {
     let in_buf = lines::line_number(buf, start);
     let (offset, line) = match origin {
