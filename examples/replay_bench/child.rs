@@ -168,11 +168,18 @@ impl ThreadRow {
 
 pub fn threads(data: &Data) -> Result<Vec<ThreadRow>, BoxError> {
     let (active, archive) = (data.active()?, data.archive()?);
-    let cases: [(&str, &str, &Path); 4] = [
+    let ours = data.travel_archive()?.dir.as_path();
+    let cases: [(&str, &str, &Path); 6] = [
         ("rebuild app.jsonl, compat", "compat", active),
         ("rebuild app.jsonl, type only (ref)", "type_only", active),
         ("rebuild archive, compat", "compat", archive),
         ("rebuild archive, type only (ref)", "type_only", archive),
+        ("rebuild archive by 0.3.0, compat", "compat", ours),
+        (
+            "rebuild archive by 0.3.0, type only (ref)",
+            "type_only",
+            ours,
+        ),
     ];
     let mut rows = Vec::new();
     for (name, workload, dir) in cases {
@@ -250,9 +257,10 @@ pub struct RssRow {
 pub fn rss(data: &Data) -> Result<Vec<RssRow>, BoxError> {
     let n = data.n();
     let (active, archive) = (data.active()?, data.archive()?);
+    let ours = data.travel_archive()?.dir.as_path();
     let log_bytes = std::fs::metadata(active.join("app.jsonl"))?.len();
     println!("Peak memory of one {n}-event rebuild, each in its own child process");
-    let cases: [(&str, &str, &str, &Path); 6] = [
+    let cases: [(&str, &str, &str, &Path); 7] = [
         ("process baseline (no work)", "none", "none", active),
         ("rebuild app.jsonl, compat", "compat", "compat", active),
         (
@@ -274,6 +282,7 @@ pub fn rss(data: &Data) -> Result<Vec<RssRow>, BoxError> {
             "type_only",
             archive,
         ),
+        ("rebuild archive by 0.3.0, compat", "compat", "compat", ours),
     ];
     let width = cases.iter().map(|c| c.0.len()).max().unwrap_or(0);
     println!(

@@ -97,6 +97,7 @@ pub fn tally_digest(t: &Tally) -> String {
 
 pub fn rebuild(data: &Data) -> Result<Vec<Workload<'_>>, BoxError> {
     let (active, archive, n) = (data.active()?, data.archive()?, data.n());
+    let ours = data.travel_archive()?.dir.as_path();
     let frames = data::ARCHIVE_FRAMES;
     Ok(vec![
         Workload::new(
@@ -128,6 +129,20 @@ pub fn rebuild(data: &Data) -> Result<Vec<Workload<'_>>, BoxError> {
             n,
             move || rebuild_v02(archive, "rb_v02_t", v02::type_only, tally_digest),
             move || rebuild_v03_ref(archive, "rb_v03_t", v03::type_only, tally_digest),
+        ),
+        // The same events rotated by this crate: frames of at most 4 MiB that record their
+        // content size, which a replay decompresses several at a time.
+        Workload::new(
+            "rebuild archive by 0.3.0, compat",
+            n,
+            move || rebuild_v02(ours, "rb_v02", v02::compat, stats_digest),
+            move || rebuild_v03(ours, "rb_v03", v03::compat, stats_digest),
+        ),
+        Workload::new(
+            "rebuild archive by 0.3.0, type only (ref)*",
+            n,
+            move || rebuild_v02(ours, "rb_v02_t", v02::type_only, tally_digest),
+            move || rebuild_v03_ref(ours, "rb_v03_t", v03::type_only, tally_digest),
         ),
     ])
 }
