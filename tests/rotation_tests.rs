@@ -502,3 +502,50 @@ fn a_snapshot_left_at_offset_zero_by_an_earlier_rotation_is_retired_by_the_next(
     let mut solo = View::new("solo", counter_reducer, log.views_dir());
     assert_eq!(*solo.refresh(&log.reader()).unwrap(), 4);
 }
+
+/// On many threads a replay decompresses several archive frames at once; what it folds, and in
+/// which order, is what one thread folds, and what the history holds.
+#[test]
+fn many_threads_fold_a_many_frame_archive_as_one_thread_does() {
+    use eventfold::EventReader;
+
+    fn digest(mut state: (u64, u64), event: &Event) -> (u64, u64) {
+        let n = event.data["n"].as_u64().unwrap();
+        state.0 += 1;
+        state.1 = state.1.wrapping_mul(31).wrapping_add(n);
+        state
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = EventLog::builder(dir.path())
+        .max_log_size(16 * 1024)
+        .open()
+        .unwrap();
+    let events: Vec<Event> = (0..6000u64)
+        .map(|n| {
+            let text = "x".repeat((n % 97) as usize);
+            Event::new("tick", serde_json::json!({ "n": n, "text": text }))
+        })
+        .collect();
+    for batch in events.chunks(100) {
+        log.append_batch(batch).unwrap();
+    }
+    drop(log);
+    let frames = EventReader::new(dir.path()).archive_frames().unwrap().len();
+    assert!(frames >= 20, "{frames} frames");
+    let expected = events.iter().fold((0, 0), digest);
+
+    let reader = EventReader::new(dir.path());
+    for threads in [1, 2, 4, 8, 16] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let state = pool.install(|| {
+            let views = dir.path().join("views");
+            let mut view = View::new(&format!("v{threads}"), digest, &views);
+            *view.rebuild(&reader).unwrap()
+        });
+        assert_eq!(state, expected, "{threads} threads");
+    }
+}
