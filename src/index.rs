@@ -232,6 +232,7 @@ pub(crate) fn record_rotation(
     archive_len_before: u64,
     content: &[u8],
     compressed: &crate::archive::Compressed,
+    appended: Option<&Appended>,
 ) -> io::Result<()> {
     let path = index_path(archive_path);
     let recorded = ArchiveIndex {
@@ -241,7 +242,7 @@ pub(crate) fn record_rotation(
         return Ok(());
     }
     let mut bytes = Vec::new();
-    for entry in entries_for(&recorded, content, compressed) {
+    for entry in entries_for(&recorded, content, compressed, appended) {
         serde_json::to_writer(&mut bytes, &entry).map_err(io::Error::other)?;
         bytes.push(b'\n');
     }
@@ -258,14 +259,43 @@ fn entries_for(
     index: &ArchiveIndex,
     content: &[u8],
     compressed: &crate::archive::Compressed,
+    appended: Option<&Appended>,
 ) -> Vec<ArchiveFrame> {
     let mut offset = index.archive_len();
     let mut start = index.content_len();
     let (mut first_line, mut first_event) = (index.lines(), index.events());
     let mut entries = Vec::with_capacity(compressed.frames.len());
-    for (part, len) in &compressed.frames {
-        let mut stats = Stats::default();
-        stats.add(&content[part.clone()]);
+    // What the writer gathered as it appended, when it covers these very frames; otherwise
+    // the content is parsed again.
+    let gathered = appended
+        .and_then(|a| a.parts(content.len() as u64))
+        .filter(|parts| {
+            parts.len() == compressed.frames.len()
+                && parts
+                    .iter()
+                    .zip(&compressed.frames)
+                    .all(|(p, (f, _))| p.range == *f)
+        });
+    for (i, (part, len)) in compressed.frames.iter().enumerate() {
+        let stats = match &gathered {
+            Some(parts) => {
+                let bytes = &content[part.clone()];
+                let last_line_hash = bytes.strip_suffix(b"\n").map(|body| {
+                    let start = memchr::memrchr(b'\n', body).map_or(0, |i| i + 1);
+                    crate::line_hash(&body[start..])
+                });
+                Stats {
+                    lines: parts[i].lines,
+                    ts: parts[i].ts,
+                    last_line_hash,
+                }
+            }
+            None => {
+                let mut stats = Stats::default();
+                stats.add(&content[part.clone()]);
+                stats
+            }
+        };
         let at = (offset - index.archive_len()) as usize;
         let span = FrameSpan {
             offset,
@@ -373,6 +403,61 @@ fn save(path: &Path, index: &ArchiveIndex) -> io::Result<()> {
     crate::fsutil::write_cache(path, &bytes)
 }
 
+/// What the frames of the next rotation will hold, gathered by the writer as it appends, so
+/// that a rotation describes its frames in the index without parsing its content again.
+///
+/// It follows how a rotation cuts the active log ([`crate::lines::chunks_at_most`] with
+/// [`crate::archive::FRAME_CONTENT`]): whole lines, as many as fit, a longer line alone. It
+/// holds only while every byte of `app.jsonl` went through it: the writer starts one on an
+/// empty log and drops it when the file is not where it left it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Appended {
+    /// Parts the next line cannot join.
+    closed: Vec<AppendedPart>,
+    /// The part the next line may join.
+    open: AppendedPart,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AppendedPart {
+    range: std::ops::Range<usize>,
+    lines: u64,
+    ts: TsStats,
+}
+
+impl Appended {
+    /// Adds one appended line, without its newline.
+    pub(crate) fn add_line(&mut self, line: &[u8]) {
+        let len = line.len() + 1;
+        let part = &mut self.open;
+        if !part.range.is_empty() && part.range.len() + len > crate::archive::FRAME_CONTENT {
+            let end = part.range.end;
+            let closed = std::mem::take(part);
+            self.closed.push(closed);
+            self.open.range = end..end;
+        }
+        let part = &mut self.open;
+        part.range.end += len;
+        part.lines += 1;
+        // As the index's own scan reads it: a line that does not parse has no `ts`.
+        let ts = crate::parse::envelope(line).ok().map(|env| env.ts);
+        part.ts = TsFold.reduce(std::mem::take(&mut part.ts), &ts);
+    }
+
+    /// The bytes of `app.jsonl` it covers.
+    pub(crate) fn len(&self) -> u64 {
+        self.open.range.end as u64
+    }
+
+    /// The parts, when they cover exactly `len` bytes.
+    fn parts(&self, len: u64) -> Option<Vec<&AppendedPart>> {
+        (self.len() == len).then(|| {
+            let open = (!self.open.range.is_empty()).then_some(&self.open);
+            self.closed.iter().chain(open).collect()
+        })
+    }
+}
+
 /// What a frame's content holds, gathered window by window.
 #[derive(Debug, Default)]
 struct Stats {
@@ -440,6 +525,22 @@ impl LineFold<TsStats> for TsFold {
     #[inline]
     fn parse(&self, line: &[u8]) -> Result<Option<u64>, ParseError> {
         Ok(crate::parse::envelope(line).ok().map(|env| env.ts))
+    }
+
+    const INDEXED: bool = true;
+
+    #[inline]
+    fn parse_in<'b>(
+        &self,
+        index: Option<&crate::chunk::Index<'b>>,
+        line: lines::Line<'b>,
+    ) -> Result<Option<u64>, ParseError> {
+        Ok(match index.and_then(|index| index.stops(line)) {
+            Some(stops) => crate::parse::envelope_in(line.bytes, stops)
+                .ok()
+                .map(|env| env.ts),
+            None => crate::parse::envelope(line.bytes).ok().map(|env| env.ts),
+        })
     }
 
     #[inline]

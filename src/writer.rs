@@ -189,6 +189,9 @@ pub struct EventWriter {
     poisoned: Option<String>,
     /// Reused serialization buffer.
     line_buf: Vec<u8>,
+    /// What the next rotation's frames hold, gathered as lines are appended (see
+    /// [`index::Appended`]); `None` when some of `app.jsonl` was not appended through it.
+    appended: Option<index::Appended>,
 }
 
 impl fmt::Debug for EventWriter {
@@ -260,6 +263,9 @@ impl EventWriter {
             lock == LockMode::Flock,
         )?;
         let rotation_record = recovery::record_path(&dir).exists();
+        // Only a writer that holds the lock knows every line appended from here on.
+        let appended =
+            (lock == LockMode::Flock && file.metadata()?.len() == 0).then(index::Appended::default);
         Ok(EventWriter {
             file,
             dir,
@@ -271,6 +277,7 @@ impl EventWriter {
             rotation_record,
             poisoned: None,
             line_buf: Vec::with_capacity(256),
+            appended,
         })
     }
 
@@ -400,14 +407,23 @@ impl EventWriter {
             self.rotation_record = false;
         }
         let base = self.file.seek(SeekFrom::End(0))?;
+        if self.appended.as_ref().is_some_and(|a| a.len() != base) {
+            self.appended = None;
+        }
         let fs = fsutil::fs();
         let written = fs
             .write_all(&mut self.file, &self.log_path, &buf)
             .and_then(|()| fs.sync_data(&self.file, &self.log_path));
         if let Err(e) = written {
             self.poisoned = Some(e.to_string());
+            self.appended = None;
             self.line_buf = buf;
             return Err(e);
+        }
+        if let Some(appended) = &mut self.appended {
+            for &(start, end) in &spans {
+                appended.add_line(&buf[start..end]);
+            }
         }
         let results = spans
             .iter()
@@ -563,8 +579,16 @@ impl EventWriter {
             archive::append_frame(&self.archive_path, &compressed.bytes)?;
             recovery::replace_active(&self.log_path, self.lock == LockMode::Flock)
         })();
+        // What was gathered as the log was appended describes its frames, when it covers them.
+        let appended = self.appended.take();
         match steps {
-            Ok(file) => self.file = file,
+            Ok(file) => {
+                self.file = file;
+                // The new active log is empty, and this writer holds the lock on it.
+                if self.lock == LockMode::Flock {
+                    self.appended = Some(index::Appended::default());
+                }
+            }
             Err(e) => {
                 // The files are in one of the states recovery repairs; the next open does so.
                 self.poisoned = Some(format!("rotation failed: {e}"));
@@ -572,12 +596,14 @@ impl EventWriter {
             }
         }
         // The archive index is a cache: describing the new frames costs a scan of what was
-        // just compressed, and failing to record them only means describing them again later.
+        // just compressed unless the appends were followed, and failing to record them only
+        // means describing them again later.
         let _ = index::record_rotation(
             &self.archive_path,
             record.archive_len_before,
             &region,
             &compressed,
+            appended.as_ref(),
         );
         drop(region);
         let mut names = Vec::with_capacity(views.len());

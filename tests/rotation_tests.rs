@@ -549,3 +549,76 @@ fn many_threads_fold_a_many_frame_archive_as_one_thread_does() {
         assert_eq!(state, expected, "{threads} threads");
     }
 }
+
+/// A rotation describes its frames in `archive.index.jsonl` from what the writer gathered as it
+/// appended; the description must be exactly what a scan of the archive finds, whatever the
+/// lines' sizes and timestamps, whether the writer followed every append or was opened over a
+/// log it did not write, and for a line longer than a frame.
+#[test]
+fn the_index_a_rotation_records_is_what_a_scan_describes() {
+    use eventfold::EventReader;
+
+    // xorshift, so that a failure can be replayed.
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move |below: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % below
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut n = 0u64;
+    let mut event = |size: usize, ts: u64| {
+        n += 1;
+        let mut e = Event::new(
+            "tick",
+            serde_json::json!({ "n": n, "pad": "p".repeat(size) }),
+        );
+        e.ts = ts;
+        e
+    };
+    let mut expected_frames = 0;
+    for session in 0..4 {
+        // Sessions 1 and 3 open the log over events a previous session left in it.
+        let mut log = EventLog::open(dir.path()).unwrap();
+        for round in 0..3 {
+            let batches = 1 + next(6);
+            for _ in 0..batches {
+                let events: Vec<Event> = (0..1 + next(400))
+                    .map(|_| {
+                        let size = match next(100) {
+                            0 => 40_000 + next(200_000) as usize,
+                            _ => next(300) as usize,
+                        };
+                        // Timestamps that go back now and then.
+                        event(size, 1_700_000_000 + next(1_000_000))
+                    })
+                    .collect();
+                log.append_batch(&events).unwrap();
+            }
+            if session == 2 && round == 1 {
+                // One line longer than a frame's content, alone in its frame.
+                log.append(&event(5 << 20, 42)).unwrap();
+            }
+            if (session + round) % 2 == 0 {
+                log.rotate().unwrap();
+                expected_frames += 1;
+            }
+        }
+        drop(log);
+    }
+    let reader = EventReader::new(dir.path());
+    let recorded = reader.archive_frames().unwrap();
+    assert!(
+        recorded.len() > expected_frames,
+        "{} frames",
+        recorded.len()
+    );
+    let index = dir.path().join("archive.index.jsonl");
+    let recorded_text = fs::read_to_string(&index).unwrap();
+    assert_eq!(recorded_text.lines().count(), recorded.len());
+    fs::remove_file(&index).unwrap();
+    let described = EventReader::new(dir.path()).archive_frames().unwrap();
+    assert_eq!(recorded, described);
+    assert_eq!(fs::read_to_string(&index).unwrap(), recorded_text);
+}
