@@ -4,9 +4,9 @@
 
 #![cfg(feature = "relay")]
 
-use eventfold::{Event, EventLog, Position};
+use eventfold::{Event, EventLog};
 use eventfold_relay::{ResumePoint, Stats};
-use eventfold_relay_testkit::{NatsServer, read_back};
+use eventfold_relay_testkit::{NatsServer, local_history, read_back};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -78,14 +78,6 @@ fn relay_until_caught_up(dir: &Path, server: &str, stream: &str, resume: &Path) 
     );
     let line = String::from_utf8(output.stdout).unwrap();
     serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("{e}: {line}"))
-}
-
-fn local_history(dir: &Path) -> Vec<eventfold::HistoryEvent> {
-    eventfold::EventReader::new(dir)
-        .read_history(Position::START)
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
 }
 
 #[test]

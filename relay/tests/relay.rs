@@ -3,9 +3,9 @@
 //! not this log's, and the server behaviour exactly-once rests on. The relay killed with
 //! SIGKILL while it runs is tested as a process, `eventfold relay`, in the CLI's tests.
 
-use eventfold::{Event, EventLog, Position};
+use eventfold::{Event, EventLog};
 use eventfold_relay::{Config, ResumePoint};
-use eventfold_relay_testkit::{NatsServer, read_back};
+use eventfold_relay_testkit::{NatsServer, local_history, read_back};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -23,14 +23,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap()
-}
-
-fn local_history(dir: &Path) -> Vec<eventfold::HistoryEvent> {
-    eventfold::EventReader::new(dir)
-        .read_history(Position::START)
-        .unwrap()
-        .collect::<Result<_, _>>()
         .unwrap()
 }
 

@@ -2,8 +2,8 @@
 //!
 //! What the tests of the relay (`relay/`) and of `eventfold relay` (`cli/`) share, and the
 //! relay's bench example too: a real `nats-server` with JetStream on a free port of its own,
-//! stopped when dropped ([`NatsServer`]), and a relayed stream read back whole
-//! ([`read_back`]).
+//! stopped when dropped ([`NatsServer`]), a relayed stream read back whole ([`read_back`]),
+//! and the log's history to compare it with ([`local_history`]).
 //!
 //! ```
 //! let nats = eventfold_relay_testkit::NatsServer::start();
@@ -162,4 +162,28 @@ pub fn read_back(server: &str, stream: &str) -> Vec<RelayedEvent> {
             },
         ))
         .expect("cannot read the stream back")
+}
+
+/// The log's whole history as the relay reads it, to compare the stream with.
+///
+/// # Panics
+///
+/// If the log cannot be read.
+///
+/// # Examples
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let mut log = eventfold::EventLog::open(dir.path())?;
+/// log.append(&eventfold::Event::new("hello", serde_json::json!({})))?;
+/// let history = eventfold_relay_testkit::local_history(dir.path());
+/// assert_eq!((history.len(), history[0].index), (1, 0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn local_history(dir: &Path) -> Vec<eventfold::HistoryEvent> {
+    eventfold::EventReader::new(dir)
+        .read_history(eventfold::Position::START)
+        .expect("cannot read the log's history")
+        .collect::<Result<_, _>>()
+        .expect("cannot read the log's history")
 }
