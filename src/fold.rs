@@ -89,10 +89,7 @@ impl<S> LineFold<S> for Owned<S> {
 
     #[inline]
     fn parse_in<'b>(&self, index: Option<&Index<'b>>, line: Line<'b>) -> Result<Event, ParseError> {
-        match index.and_then(|index| index.stops(line)) {
-            Some(stops) => crate::parse::event_in(line.bytes, stops),
-            None => crate::parse::event(line.bytes),
-        }
+        chunk::event(index, line)
     }
 
     #[inline]
@@ -126,12 +123,7 @@ impl<S> LineFold<S> for Borrowed<S> {
         index: Option<&Index<'b>>,
         line: Line<'b>,
     ) -> Result<EventRef<'b>, ParseError> {
-        match index.and_then(|index| index.stops(line)) {
-            Some(stops) => {
-                crate::parse::envelope_in(line.bytes, stops).map(EventRef::from_envelope)
-            }
-            None => EventRef::parse_line(line.bytes),
-        }
+        chunk::envelope(index, line).map(EventRef::from_envelope)
     }
 
     #[inline]

@@ -535,12 +535,7 @@ impl LineFold<TsStats> for TsFold {
         index: Option<&crate::chunk::Index<'b>>,
         line: lines::Line<'b>,
     ) -> Result<Option<u64>, ParseError> {
-        Ok(match index.and_then(|index| index.stops(line)) {
-            Some(stops) => crate::parse::envelope_in(line.bytes, stops)
-                .ok()
-                .map(|env| env.ts),
-            None => crate::parse::envelope(line.bytes).ok().map(|env| env.ts),
-        })
+        Ok(crate::chunk::envelope(index, line).ok().map(|env| env.ts))
     }
 
     #[inline]

@@ -344,6 +344,26 @@ pub fn append(data: &Data) -> Result<Vec<Workload<'static>>, BoxError> {
     ])
 }
 
+/// 0.2.0 rotating a fresh copy of `set`, timed from the call.
+fn rotate_copy_v02(set: &data::RotationSet, scratch: &Path) -> Outcome {
+    set.copy_to(scratch)?;
+    let mut log = eventfold_v02::EventLog::open(scratch)?;
+    let start = Instant::now();
+    log.rotate()?;
+    let elapsed = start.elapsed();
+    check_rotated(log.active_log_size()?, log.archive_path())?;
+    Ok((elapsed, None))
+}
+
+/// This crate rotating `log`, timed from the call.
+fn rotate_v03(mut log: eventfold::EventLog) -> Outcome {
+    let start = Instant::now();
+    log.rotate()?;
+    let elapsed = start.elapsed();
+    check_rotated(log.active_log_size()?, log.archive_path())?;
+    Ok((elapsed, None))
+}
+
 pub fn rotation(data: &Data) -> Result<Vec<Workload<'static>>, BoxError> {
     let sets = data::rotation_sizes(data.n())
         .into_iter()
@@ -362,23 +382,10 @@ pub fn rotation(data: &Data) -> Result<Vec<Workload<'static>>, BoxError> {
                     data::size_label(set.bytes)
                 ),
                 set.events,
-                move || {
-                    set_a.copy_to(&scratch_a)?;
-                    let mut log = eventfold_v02::EventLog::open(&scratch_a)?;
-                    let start = Instant::now();
-                    log.rotate()?;
-                    let elapsed = start.elapsed();
-                    check_rotated(log.active_log_size()?, log.archive_path())?;
-                    Ok((elapsed, None))
-                },
+                move || rotate_copy_v02(&set_a, &scratch_a),
                 move || {
                     set_b.copy_to(&scratch_b)?;
-                    let mut log = eventfold::EventLog::open(&scratch_b)?;
-                    let start = Instant::now();
-                    log.rotate()?;
-                    let elapsed = start.elapsed();
-                    check_rotated(log.active_log_size()?, log.archive_path())?;
-                    Ok((elapsed, None))
+                    rotate_v03(eventfold::EventLog::open(&scratch_b)?)
                 },
             )
         })
@@ -401,26 +408,14 @@ pub fn rotation(data: &Data) -> Result<Vec<Workload<'static>>, BoxError> {
                 data::size_label(set.bytes)
             ),
             set.events,
-            move || {
-                set_a.copy_to(&scratch_a)?;
-                let mut log = eventfold_v02::EventLog::open(&scratch_a)?;
-                let start = Instant::now();
-                log.rotate()?;
-                let elapsed = start.elapsed();
-                check_rotated(log.active_log_size()?, log.archive_path())?;
-                Ok((elapsed, None))
-            },
+            move || rotate_copy_v02(&set_a, &scratch_a),
             move || {
                 data::fresh_dir(&scratch_b)?;
                 let mut log = eventfold::EventLog::open(&scratch_b)?;
                 for batch in events.chunks(10_000) {
                     log.append_batch(batch)?;
                 }
-                let start = Instant::now();
-                log.rotate()?;
-                let elapsed = start.elapsed();
-                check_rotated(log.active_log_size()?, log.archive_path())?;
-                Ok((elapsed, None))
+                rotate_v03(log)
             },
         ));
     }
