@@ -733,11 +733,23 @@ async fn connect(driver: &ChromeDriver, chromium: &Path, profile: &Path, js: boo
     let serde_json::Value::Object(capabilities) = capabilities else {
         unreachable!()
     };
-    ClientBuilder::new(HttpConnector::new())
-        .capabilities(capabilities)
-        .connect(&driver.url)
-        .await
-        .expect("cannot open a WebDriver session in Chromium")
+    // chromedriver listens a moment before it serves: a session asked for in that moment can
+    // have its connection reset, so a failed request is made again, for up to 20 seconds.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities.clone())
+            .connect(&driver.url)
+            .await
+        {
+            Ok(client) => return client,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("no WebDriver session yet, asking again: {e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("cannot open a WebDriver session in Chromium: {e:?}"),
+        }
+    }
 }
 
 /// The first `name` on PATH.
