@@ -159,6 +159,17 @@ mod tests {
         assert_eq!(m.newline, bits(&[17]));
     }
 
+    /// NEON is part of every aarch64 CPU that Linux runs on, so there the fast path is always
+    /// the NEON one, and the test above compares it with the portable classification.
+    #[cfg(target_arch = "aarch64")]
+    #[test]
+    fn aarch64_detects_neon() {
+        assert_eq!(available(), [Isa::Portable, Isa::Neon]);
+        if std::env::var_os(PARSER_VAR).is_none() {
+            assert_eq!(detected(), Some(Isa::Neon));
+        }
+    }
+
     #[test]
     fn the_detected_implementation_is_available() {
         if let Some(isa) = detected() {
