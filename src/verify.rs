@@ -489,7 +489,19 @@ struct Pass<'r> {
     archive_end: u64,
 }
 
-impl Pass<'_> {
+impl<'r> Pass<'r> {
+    /// A pass that has seen nothing yet, adding what it finds to `report`.
+    fn new(report: &'r mut VerifyReport) -> Self {
+        Pass {
+            report,
+            last_ts: None,
+            ids: HashMap::new(),
+            last_archive_hash: None,
+            frames: Default::default(),
+            archive_end: 0,
+        }
+    }
+
     fn event(&mut self, event: &ScannedEvent<'_>) {
         self.report.events += 1;
         let ts = event.event.ts();
@@ -612,14 +624,7 @@ fn full_history(
     progress: &mut dyn FnMut(Position),
     rotation_hash: Option<&str>,
 ) -> io::Result<()> {
-    let mut pass = Pass {
-        report,
-        last_ts: None,
-        ids: HashMap::new(),
-        last_archive_hash: None,
-        frames: Default::default(),
-        archive_end: 0,
-    };
+    let mut pass = Pass::new(report);
     let pass = std::cell::RefCell::new(&mut pass);
     let end = reader.scan_lenient(
         Position::START,
@@ -704,14 +709,7 @@ fn quick_history(
         }
     }
     let base = content.unwrap_or(0);
-    let mut pass = Pass {
-        report,
-        last_ts: None,
-        ids: HashMap::new(),
-        last_archive_hash: None,
-        frames: Default::default(),
-        archive_end: 0,
-    };
+    let mut pass = Pass::new(report);
     let pass = std::cell::RefCell::new(&mut pass);
     let end = reader.scan_active_lenient(
         base,
