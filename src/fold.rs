@@ -35,8 +35,13 @@ const OWNED_PARALLEL_MIN: usize = 3 << 19;
 const CHUNK: usize = 256 << 10;
 /// Target size of one parse chunk for owned events: small enough that a helper's allocations
 /// are reused chunk after chunk instead of being returned to the system and faulted in again
-/// (measured: 128 KiB chunks ran in about 0.8 of the time of 256 KiB ones).
-const OWNED_CHUNK: usize = 128 << 10;
+/// (measured: 128 KiB chunks ran in about 0.8 of the time of 256 KiB ones), and that the
+/// events in flight (about 400 bytes of heap each, three chunks per thread) stay in a core's
+/// cache until they are reduced and dropped. The two-thread compat rebuild of the 1M-event
+/// bench log, 32 KiB against 128 KiB chunks, medians of alternating runs: 292-310 ms against
+/// 297-324 ms in four comparisons, and 332 against 350 ms from its 10-frame archive; 64 KiB
+/// chunks came out between the two.
+const OWNED_CHUNK: usize = 32 << 10;
 
 /// How one kind of fold parses a line and folds the result into the accumulator.
 pub(crate) trait LineFold<A>: Sync {
