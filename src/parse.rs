@@ -498,9 +498,11 @@ impl<'a, 's> Parser<'a, 's> {
         Ok(serde_json::from_str(accepted_text(token)).unwrap_or(Value::Null))
     }
 
-    /// Validates and skips the value of an unknown field. Like serde_json, which skips such
-    /// values without a nesting limit, this has none; it keeps its own stack instead of
-    /// recursing, so no nesting can overflow the call stack.
+    /// Validates and skips the value of an unknown field, by the rules serde_json skips it with
+    /// (`IgnoredAny`, as 0.2.0's `Event` did): the grammar, but no nesting limit, numbers of any
+    /// size (`1e400` passes), and `\u` escapes that need not make a character (a lone surrogate
+    /// passes). It keeps its own stack instead of recursing, so no nesting can overflow the
+    /// call stack.
     fn skip_unknown(&mut self) -> Result<(), ParseError> {
         let mut open: Vec<u8> = Vec::new();
         loop {
@@ -521,6 +523,8 @@ impl<'a, 's> Parser<'a, 's> {
                         continue;
                     }
                 }
+                Some(b'"') => self.skip_string_with(Self::ignore_escape)?,
+                Some(b'-' | b'0'..=b'9') => self.number_token().map(drop)?,
                 _ => self.value()?,
             }
             // After a value: close what ends here, then expect the next item.
@@ -547,12 +551,12 @@ impl<'a, 's> Parser<'a, 's> {
         }
     }
 
-    /// A key string and its colon, inside an object being skipped.
+    /// A key string and its colon, inside the value of an unknown field.
     fn key_and_colon(&mut self) -> Result<(), ParseError> {
         if self.peek() != Some(b'"') {
             return self.unexpected("expected a key string");
         }
-        self.skip_string()?;
+        self.skip_string_with(Self::ignore_escape)?;
         self.expect(b':', "expected `:` after a key")
     }
 
@@ -645,6 +649,26 @@ impl<'a, 's> Parser<'a, 's> {
 
     fn number(&mut self) -> Result<(), ParseError> {
         let start = self.i;
+        let exponent = self.number_token()?;
+        // Only long or exponent numbers can exceed f64's range; serde_json refuses those, so
+        // the line is refused here too (0.2.0 refused it as well).
+        let token = &self.b[start..self.i];
+        if token.len() > 17 || exponent {
+            let value: f64 = std::str::from_utf8(token)
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(f64::INFINITY);
+            if !value.is_finite() {
+                return err(start, "number out of range");
+            }
+        }
+        Ok(())
+    }
+
+    /// Validates and skips the grammar of a number, of any size; returns whether it has an
+    /// exponent.
+    fn number_token(&mut self) -> Result<bool, ParseError> {
+        let start = self.i;
         if self.peek() == Some(b'-') {
             self.i += 1;
         }
@@ -672,19 +696,7 @@ impl<'a, 's> Parser<'a, 's> {
             }
             self.digits();
         }
-        // Only long or exponent numbers can exceed f64's range; serde_json refuses those, so
-        // the line is refused here too (0.2.0 refused it as well).
-        let token = &self.b[start..self.i];
-        if token.len() > 17 || exponent {
-            let value: f64 = std::str::from_utf8(token)
-                .ok()
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(f64::INFINITY);
-            if !value.is_finite() {
-                return err(start, "number out of range");
-            }
-        }
-        Ok(())
+        Ok(exponent)
     }
 
     #[inline]
@@ -712,6 +724,16 @@ impl<'a, 's> Parser<'a, 's> {
     /// Validates and skips a string; the current byte is its opening quote.
     #[inline]
     fn skip_string(&mut self) -> Result<(), ParseError> {
+        self.skip_string_with(|p| p.escape(&mut None))
+    }
+
+    /// [`Parser::skip_string`], validating each escape with `escape` (its backslash is the
+    /// current byte).
+    #[inline(always)]
+    fn skip_string_with(
+        &mut self,
+        mut escape: impl FnMut(&mut Self) -> Result<(), ParseError>,
+    ) -> Result<(), ParseError> {
         self.i += 1;
         loop {
             let start = self.i;
@@ -720,7 +742,7 @@ impl<'a, 's> Parser<'a, 's> {
                 self.i += 1;
                 return Ok(());
             }
-            self.escape(&mut None)?;
+            escape(self)?;
         }
     }
 
@@ -807,6 +829,21 @@ impl<'a, 's> Parser<'a, 's> {
             out.push(c);
         }
         Ok(())
+    }
+
+    /// Validates one escape of a string being ignored, as serde_json does: a `\u` escape
+    /// needs four hex digits, not a character (the current byte is its backslash).
+    fn ignore_escape(&mut self) -> Result<(), ParseError> {
+        let at = self.i;
+        let Some(&kind) = self.b.get(at + 1) else {
+            return err(at, "unterminated string");
+        };
+        self.i += 2;
+        match kind {
+            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Ok(()),
+            b'u' => self.hex4(at).map(drop),
+            _ => err(at, "invalid escape"),
+        }
     }
 
     fn hex4(&mut self, at: usize) -> Result<u32, ParseError> {
@@ -1102,6 +1139,19 @@ mod tests {
             br#"{"type":"a","data":1,"ts":1,"meta":null,"extra":{"deep":[1]}}"#,
             br#"{"type":"a","data":1,"ts":1,"id":5}"#,
             br#"{"type":"a","data":[1e400],"ts":1}"#,
+            // The values of unknown fields are skipped as serde_json skips them: numbers of
+            // any size, \u escapes that are not characters; `data` and `meta` are not.
+            br#"{"type":"a","data":1,"ts":1,"x":1e400}"#,
+            br#"{"type":"a","data":1,"ts":1,"x":-10000000e000000000302}"#,
+            br#"{"type":"a","data":1,"ts":1,"x":"\ud800"}"#,
+            br#"{"type":"a","data":1,"ts":1,"x":{"\udc00":[1e999,"\ud800x",123456789012345678901234]}}"#,
+            br#"{"type":"a","data":1,"ts":1,"x":"\u12"}"#,
+            br#"{"type":"a","data":1,"ts":1,"x":"\q"}"#,
+            br#"{"type":"a","data":1,"ts":1,"x":1e}"#,
+            br#"{"type":"a","data":1,"ts":1,"x":01}"#,
+            br#"{"type":"a","data":1,"ts":1,"meta":1e400}"#,
+            br#"{"type":"a","data":{"\ud800":1},"ts":1}"#,
+            br#"{"type":"a","data":1,"ts":1,"\ud800":1}"#,
             br#"["a",{"k":1},5]"#,
             br#"{"type":"a","data":[1.7976931348623157e308, -1e308, 1e-400],"ts":1}"#,
             br#"{"type":"a","data":[123456789012345678901234567890],"ts":1}"#,
