@@ -832,18 +832,15 @@ impl<'a, 's> Parser<'a, 's> {
     }
 
     /// Validates one escape of a string being ignored, as serde_json does: a `\u` escape
-    /// needs four hex digits, not a character (the current byte is its backslash).
+    /// needs four hex digits, not a character; any other is checked as [`Parser::escape`]
+    /// checks it (the current byte is its backslash).
     fn ignore_escape(&mut self) -> Result<(), ParseError> {
         let at = self.i;
-        let Some(&kind) = self.b.get(at + 1) else {
-            return err(at, "unterminated string");
-        };
-        self.i += 2;
-        match kind {
-            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Ok(()),
-            b'u' => self.hex4(at).map(drop),
-            _ => err(at, "invalid escape"),
+        if self.b.get(at + 1) != Some(&b'u') {
+            return self.escape(&mut None);
         }
+        self.i += 2;
+        self.hex4(at).map(drop)
     }
 
     fn hex4(&mut self, at: usize) -> Result<u32, ParseError> {
