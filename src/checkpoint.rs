@@ -7,6 +7,7 @@
 //! as a snapshot (the view's version, and the hash of the line that ends where the checkpoint
 //! stands).
 
+use crate::fold::MaxTs;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -147,10 +148,17 @@ pub(crate) struct Mark {
     pub position: u64,
     /// `line_hash` of the last event folded.
     pub hash: String,
-    /// The largest `ts` folded (`None` when unknown).
+    /// The largest `ts` folded (`None` when unknown, or when no event was folded).
     pub max_ts: Option<u64>,
     /// The view's version.
     pub version: u32,
+}
+
+impl Mark {
+    /// The largest `ts` folded, as far as the mark knows it.
+    pub fn max_ts(&self) -> MaxTs {
+        MaxTs::from_record(self.events, self.max_ts)
+    }
 }
 
 /// A checkpoint file: its mark, then the state.

@@ -168,6 +168,71 @@ impl Until {
     };
 }
 
+/// The largest `ts` among the events a state has folded, as far as it is known. A fold learns it
+/// only when asked to (see [`Until::track_ts`]): a stretch folded without looking at its `ts`
+/// leaves it unknown for good, whatever is folded after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MaxTs {
+    /// Some events were folded without their `ts` being looked at.
+    Unknown,
+    /// The largest `ts` folded (`None`: no event was folded).
+    Known(Option<u64>),
+}
+
+impl Default for MaxTs {
+    fn default() -> Self {
+        MaxTs::EMPTY
+    }
+}
+
+impl MaxTs {
+    /// No event folded yet.
+    pub const EMPTY: MaxTs = MaxTs::Known(None);
+
+    /// What a fold of `events` events knows: `max` if it tracked `ts`.
+    pub fn of_fold(events: u64, tracked: bool, max: Option<u64>) -> MaxTs {
+        match (events, tracked) {
+            (0, _) => MaxTs::EMPTY,
+            (_, true) => MaxTs::Known(max),
+            (_, false) => MaxTs::Unknown,
+        }
+    }
+
+    /// The events of `self`, then those of `later`.
+    pub fn then(self, later: MaxTs) -> MaxTs {
+        match (self, later) {
+            (MaxTs::Known(a), MaxTs::Known(b)) => MaxTs::Known(a.max(b)),
+            _ => MaxTs::Unknown,
+        }
+    }
+
+    /// What a checkpoint or a snapshot of `events` events recorded: there, `None` means unknown
+    /// unless no event was folded.
+    pub fn from_record(events: u64, max_ts: Option<u64>) -> MaxTs {
+        match (events, max_ts) {
+            (0, _) => MaxTs::EMPTY,
+            (_, Some(max)) => MaxTs::Known(Some(max)),
+            (_, None) => MaxTs::Unknown,
+        }
+    }
+
+    /// What a checkpoint or a snapshot records (see [`from_record`](MaxTs::from_record)).
+    pub fn record(self) -> Option<u64> {
+        match self {
+            MaxTs::Known(max) => max,
+            MaxTs::Unknown => None,
+        }
+    }
+
+    /// Whether every event folded is known to be stamped at or before `ts`.
+    pub fn at_or_before(self, ts: u64) -> bool {
+        match self {
+            MaxTs::Known(max) => max.is_none_or(|max| max <= ts),
+            MaxTs::Unknown => false,
+        }
+    }
+}
+
 /// The outcome of folding one buffer.
 pub(crate) struct BufFold<A> {
     pub acc: A,

@@ -15,7 +15,7 @@
 use crate::chunk::Index;
 use crate::counted::Count;
 use crate::event::{Event, EventRef};
-use crate::fold::LineFold;
+use crate::fold::{LineFold, MaxTs};
 use crate::lines::Line;
 use crate::parse::ParseError;
 use crate::reader::{EventReader, Folded, Tail};
@@ -52,7 +52,7 @@ pub struct Outcome {
     pub(crate) failed_in_archive: bool,
     pub(crate) any: bool,
     pub(crate) events: u64,
-    pub(crate) max_ts: Option<u64>,
+    pub(crate) max_ts: MaxTs,
     pub(crate) archive_end: Option<u64>,
 }
 
@@ -67,7 +67,7 @@ impl Outcome {
         self.failed_in_archive |= folded.failed_in_archive;
         self.any |= folded.any;
         self.events += folded.events;
-        self.max_ts = self.max_ts.max(folded.max_ts);
+        self.max_ts = self.max_ts.then(folded.max_ts);
         if folded.archive_end.is_some() {
             self.archive_end = folded.archive_end;
         }

@@ -8,7 +8,7 @@ use crate::WaitResult;
 use crate::archive::{Window, Windows};
 use crate::error::Error;
 use crate::event::Event;
-use crate::fold::{self, LineFold, Until};
+use crate::fold::{self, LineFold, MaxTs, Until};
 use crate::index::{self, ArchiveIndex};
 use crate::lines::{self, Lines};
 use crate::mmap::{self, Region};
@@ -109,8 +109,8 @@ pub(crate) struct Folded<A> {
     pub events: u64,
     /// Whether the fold ended at a pause rather than at the end of the history.
     pub stopped: bool,
-    /// The largest `ts` folded, when the pauses asked for it.
-    pub max_ts: Option<u64>,
+    /// The largest `ts` folded, known when the pauses asked for it all along.
+    pub max_ts: MaxTs,
     /// For a fold of the whole history that read the archive to its end: where the archive's
     /// content ends in the history stream (the position of the active log's first byte).
     pub archive_end: Option<u64>,
@@ -127,7 +127,7 @@ impl<A> Folded<A> {
             any: false,
             events: 0,
             stopped: false,
-            max_ts: None,
+            max_ts: MaxTs::EMPTY,
             archive_end: None,
         }
     }
@@ -917,22 +917,20 @@ impl EventReader {
     }
 
     /// What lies before `offset` of the active log: how many events the history holds before
-    /// it, their largest `ts` (`None` when some event has none, or there is none), and the
-    /// position where the active log begins.
+    /// it, their largest `ts` (unknown when a frame of an older archive index does not record
+    /// it), and the position where the active log begins.
     pub(crate) fn before_active_offset(&self, offset: u64) -> io::Result<Before> {
         let history = self.history()?;
         let index = self.archive_index(history.archive_limit)?;
         let mut before = Before {
             events: index.events(),
-            max_ts: None,
+            max_ts: MaxTs::EMPTY,
             active_base: index.content_len(),
         };
-        let mut known = true;
         for frame in &index.frames {
-            match frame.max_ts {
-                Some(ts) => before.max_ts = before.max_ts.max(Some(ts)),
-                None => known &= frame.events == 0,
-            }
+            before.max_ts = before
+                .max_ts
+                .then(MaxTs::from_record(frame.events, frame.max_ts));
         }
         if let Some((file, end)) = history.active
             && offset > 0
@@ -949,11 +947,9 @@ impl EventReader {
                 return Err(error);
             }
             before.events += folded.acc.events;
-            before.max_ts = before.max_ts.max(folded.acc.max);
-            known &= folded.acc.events == 0 || folded.acc.max.is_some();
-        }
-        if !known {
-            before.max_ts = None;
+            before.max_ts = before
+                .max_ts
+                .then(MaxTs::from_record(folded.acc.events, folded.acc.max));
         }
         Ok(before)
     }
@@ -1014,7 +1010,7 @@ impl EventReader {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Before {
     pub events: u64,
-    pub max_ts: Option<u64>,
+    pub max_ts: MaxTs,
     pub active_base: u64,
 }
 
@@ -1046,7 +1042,7 @@ pub(crate) trait Pauses<A> {
 
     /// The fold stopped where [`until`](Pauses::until) said: `acc` has folded `folded` events,
     /// the last of them `last_line`, ending at `place`; `max_ts` is the largest `ts` this fold
-    /// has folded, when tracked. Returns whether to go on. (In the active log, the position of
+    /// has folded, as far as it knows. Returns whether to go on. (In the active log, the position of
     /// `place` is right when the fold was given where the active log begins.)
     fn pause(
         &mut self,
@@ -1054,7 +1050,7 @@ pub(crate) trait Pauses<A> {
         folded: u64,
         place: Place,
         last_line: Option<&[u8]>,
-        max_ts: Option<u64>,
+        max_ts: MaxTs,
     ) -> bool;
 }
 
@@ -1066,7 +1062,7 @@ impl<A> Pauses<A> for NoPauses {
         Until::END
     }
 
-    fn pause(&mut self, _: &A, _: u64, _: Place, _: Option<&[u8]>, _: Option<u64>) -> bool {
+    fn pause(&mut self, _: &A, _: u64, _: Place, _: Option<&[u8]>, _: MaxTs) -> bool {
         true
     }
 }
@@ -1101,7 +1097,10 @@ where
         side_result = side_result.or(result);
         folded.acc = done.acc;
         folded.events += done.events;
-        folded.max_ts = folded.max_ts.max(done.max_ts);
+        folded.max_ts =
+            folded
+                .max_ts
+                .then(MaxTs::of_fold(done.events, until.track_ts, done.max_ts));
         let mut here = pos;
         let mut last_line = None;
         if let Some((end, line)) = &done.last {

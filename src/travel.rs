@@ -1,7 +1,7 @@
 //! Time travel: the state of a view as it was at an earlier point of the history.
 
 use crate::checkpoint::{self, Mark};
-use crate::fold::{LineFold, Stop, Until};
+use crate::fold::{LineFold, MaxTs, Stop, Until};
 use crate::position::Position;
 use crate::reader::{EventReader, Pauses, Place};
 use serde::de::DeserializeOwned;
@@ -54,7 +54,7 @@ impl Target {
         match *self {
             Target::Events(None) => true,
             Target::Events(Some(n)) => mark.events <= n,
-            Target::Time(ts) => mark.max_ts.is_some_and(|max| max <= ts),
+            Target::Time(ts) => mark.max_ts().at_or_before(ts),
         }
     }
 }
@@ -79,7 +79,7 @@ impl<A> Pauses<A> for ToTarget {
         }
     }
 
-    fn pause(&mut self, _: &A, _: u64, _: Place, _: Option<&[u8]>, _: Option<u64>) -> bool {
+    fn pause(&mut self, _: &A, _: u64, _: Place, _: Option<&[u8]>, _: MaxTs) -> bool {
         false
     }
 }

@@ -4,8 +4,7 @@ use crate::checkpoint::{self, Mark};
 use crate::counted::{Count, Counted};
 use crate::error::check_view_name;
 use crate::event::{Event, EventRef};
-use crate::fold::Until;
-use crate::fold::{self, LineFold};
+use crate::fold::{self, LineFold, MaxTs, Until};
 use crate::fsutil;
 use crate::pass::{Outcome, PassItem, PassStart};
 use crate::policy::ViewConfig;
@@ -208,8 +207,8 @@ struct Begun {
 struct Tracked {
     /// Events folded into the state, from the first of the history.
     events: u64,
-    /// The largest `ts` folded (`None` when not known).
-    max_ts: Option<u64>,
+    /// The largest `ts` folded, as far as it is known.
+    max_ts: MaxTs,
     /// The position where the active log the view's offset points into begins.
     active_base: u64,
 }
@@ -470,7 +469,7 @@ where
         self.loaded = true;
         if let Some(tracked) = self.tracked.as_mut() {
             tracked.events += events;
-            tracked.max_ts = tracked.max_ts.max(max_ts);
+            tracked.max_ts = tracked.max_ts.then(max_ts);
             if let Some(end) = archive_end {
                 tracked.active_base = end;
             }
@@ -600,7 +599,7 @@ where
         if full {
             self.tracked = Some(Tracked {
                 events: 0,
-                max_ts: None,
+                max_ts: MaxTs::EMPTY,
                 active_base: 0,
             });
         } else if self.tracked.is_none() {
@@ -611,11 +610,13 @@ where
                 active_base: before.active_base,
             });
         }
+        // Even without an interval the fold tracks the largest `ts`: what a time lookup starting
+        // from this state, or from the checkpoint of the next rotation, relies on.
         let tracked = self.tracked.expect("set above");
-        Ok(settings.interval().map(|every| CheckpointWriter {
+        Ok(Some(CheckpointWriter {
             dir: self.checkpoint_dir(),
             name: self.name.clone(),
-            every,
+            every: settings.interval(),
             keep_last: settings.kept(),
             version: self.config.state_version(),
             events: tracked.events,
@@ -626,13 +627,14 @@ where
 
     /// Removes the view's checkpoints when a replay means they no longer hold its states:
     /// the reducer changed (a rebuild was asked for, or the version changed) or the log was
-    /// rewritten.
+    /// rewritten. Also when the view keeps none now: checkpoints left by an earlier opening
+    /// would be found again once it keeps them.
     fn forget_checkpoints(&self, reason: Replay) -> io::Result<()> {
         let stale = matches!(
             reason,
             Replay::Requested | Replay::VersionChanged { .. } | Replay::LogRewritten
         );
-        if stale && self.config.checkpoint_settings().is_some() {
+        if stale {
             checkpoint::clear(&self.checkpoint_dir())?;
         }
         Ok(())
@@ -692,7 +694,7 @@ where
                 events: tracked.events,
                 position: tracked.active_base + self.offset,
                 hash: self.hash.clone(),
-                max_ts: tracked.max_ts,
+                max_ts: tracked.max_ts.record(),
                 version,
             },
             state: &self.state,
@@ -803,7 +805,7 @@ where
             let base = reader.before_active_offset(0)?.active_base;
             self.tracked = Some(Tracked {
                 events,
-                max_ts: snap.max_ts,
+                max_ts: MaxTs::from_record(events, snap.max_ts),
                 active_base: base,
             });
         }
@@ -836,7 +838,7 @@ where
             hash: &self.hash,
             version: self.config.state_version(),
             events: self.tracked.map(|t| t.events),
-            max_ts: self.tracked.and_then(|t| t.max_ts),
+            max_ts: self.tracked.and_then(|t| t.max_ts.record()),
         };
         let len = snapshot::write(&self.snapshot_path, &fields, self.snapshot_len, durability)?;
         self.snapshot_len = len;
@@ -1062,7 +1064,7 @@ where
                     events: tracked.events,
                     position: tracked.active_base,
                     hash: self.hash.clone(),
-                    max_ts: tracked.max_ts,
+                    max_ts: tracked.max_ts.record(),
                     version: self.config.state_version(),
                 };
                 let kept = self.config.checkpoint_settings().and_then(|c| c.kept());
@@ -1091,16 +1093,17 @@ where
     }
 }
 
-/// Writes a checkpoint every `every` events of the history as a view's fold passes them.
+/// Writes a checkpoint every `every` events of the history as a view's fold passes them (none
+/// without an interval), and has the fold track the largest `ts`.
 struct CheckpointWriter {
     dir: PathBuf,
     name: String,
-    every: u64,
+    every: Option<u64>,
     keep_last: Option<usize>,
     version: u32,
     /// Events folded, and the largest `ts` folded, before this fold began.
     events: u64,
-    max_ts: Option<u64>,
+    max_ts: MaxTs,
     /// Where the active log begins in the history.
     active_base: u64,
 }
@@ -1108,9 +1111,12 @@ struct CheckpointWriter {
 impl<S: Serialize> Pauses<(S, Count)> for CheckpointWriter {
     fn until(&self, folded: u64) -> Until {
         let events = self.events + folded;
-        let next = (events / self.every + 1) * self.every;
+        let stop = match self.every {
+            Some(every) => fold::Stop::After((events / every + 1) * every - events),
+            None => fold::Stop::Never,
+        };
         Until {
-            stop: fold::Stop::After(next - events),
+            stop,
             track_ts: true,
         }
     }
@@ -1121,7 +1127,7 @@ impl<S: Serialize> Pauses<(S, Count)> for CheckpointWriter {
         folded: u64,
         place: Place,
         last_line: Option<&[u8]>,
-        max_ts: Option<u64>,
+        max_ts: MaxTs,
     ) -> bool {
         let Some(line) = last_line else {
             return true;
@@ -1130,7 +1136,7 @@ impl<S: Serialize> Pauses<(S, Count)> for CheckpointWriter {
             events: self.events + folded,
             position: place.position,
             hash: crate::line_hash(line),
-            max_ts: self.max_ts.max(max_ts),
+            max_ts: self.max_ts.then(max_ts).record(),
             version: self.version,
         };
         // A checkpoint is a cache: failing to write one costs a longer fold later, not the

@@ -6,7 +6,8 @@ mod common;
 
 use common::{fold_model, test_dir, trace_reducer};
 use eventfold::{
-    At, Checkpoints, Event, EventLog, EventReader, HistoryEvent, Position, ViewConfig,
+    At, Checkpoints, Event, EventLog, EventReader, HistoryEvent, Position, SnapshotPolicy,
+    ViewConfig,
 };
 use proptest::prelude::*;
 use serde_json::json;
@@ -360,4 +361,304 @@ fn state_at_starts_from_the_nearest_checkpoint_and_skips_earlier_frames() {
         log.state_at::<u64>("count", At::Event(3)).is_err(),
         "the damage is real"
     );
+}
+
+fn count(n: u64, _event: &Event) -> u64 {
+    n + 1
+}
+
+fn count_ref(n: u64, _event: &eventfold::EventRef<'_>) -> u64 {
+    n + 1
+}
+
+/// Opens `dir` with the counting view "c", owned or borrowed, with checkpoints or without.
+fn open_counter(dir: &Path, borrowed: bool, checkpoints: Option<Checkpoints>) -> EventLog {
+    let config = match checkpoints {
+        Some(checkpoints) => ViewConfig::new().checkpoints(checkpoints),
+        None => ViewConfig::new(),
+    };
+    let builder = EventLog::builder(dir);
+    let builder = match borrowed {
+        true => builder.view_ref_with::<u64>("c", count_ref, config),
+        false => builder.view_with::<u64>("c", count, config),
+    };
+    builder.open().unwrap()
+}
+
+/// Every lookup of the counting view "c" gives the number of events it selects.
+fn check_counts(log: &EventLog, context: &str) {
+    let all = history(log.dir());
+    for at in points(&all) {
+        let expected = prefix(&all, at).len() as u64;
+        let got: u64 = log.state_at("c", at).unwrap();
+        assert_eq!(got, expected, "{context}: {at:?}");
+    }
+}
+
+/// Checkpoints turned on for a view whose snapshot was saved without them: the view starts
+/// tracking where its state stands from that snapshot, and every lookup stays right, in memory
+/// and once a rotation has written a checkpoint to disk.
+#[test]
+fn turning_checkpoints_on_for_an_existing_view_keeps_lookups_right() {
+    const T: u64 = 1_700_000_000;
+    for borrowed in [false, true] {
+        for checkpoints in [Checkpoints::at_each_rotation(), Checkpoints::every(100)] {
+            let context = format!("borrowed {borrowed}, {checkpoints:?}");
+            let dir = test_dir();
+            let mut log = open_counter(dir.path(), borrowed, None);
+            log.append(&event(0, T + 10)).unwrap();
+            log.refresh_all().unwrap();
+            drop(log);
+
+            let mut log = open_counter(dir.path(), borrowed, Some(checkpoints));
+            log.append(&event(1, T + 20)).unwrap();
+            log.refresh_all().unwrap();
+            assert_eq!(
+                log.state_at::<u64>("c", At::Time(T + 10)).unwrap(),
+                1,
+                "{context}"
+            );
+            check_counts(&log, &context);
+
+            log.append(&event(2, T + 30)).unwrap();
+            log.rotate().unwrap();
+            drop(log);
+            let log = open_counter(dir.path(), borrowed, Some(checkpoints));
+            assert_eq!(
+                log.state_at::<u64>("c", At::Time(T + 10)).unwrap(),
+                1,
+                "{context}"
+            );
+            assert_eq!(
+                log.state_at::<u64>("c", At::Time(T + 20)).unwrap(),
+                2,
+                "{context}"
+            );
+            check_counts(&log, &context);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configurations that change between openings of the log
+// ---------------------------------------------------------------------------------------------
+
+/// Records every event with the reducer's version: states of different versions never match.
+fn trace_owned<const V: u32>(mut state: Vec<String>, e: &Event) -> Vec<String> {
+    state.push(format!("v{V}|{}|{}|{}", e.event_type, e.data, e.ts));
+    state
+}
+
+/// The same trace, from borrowed events.
+fn trace_borrowed<const V: u32>(
+    mut state: Vec<String>,
+    e: &eventfold::EventRef<'_>,
+) -> Vec<String> {
+    state.push(format!(
+        "v{V}|{}|{}|{}",
+        e.event_type(),
+        e.data_raw(),
+        e.ts()
+    ));
+    state
+}
+
+/// The trace of version 0, for eventfold 0.2.0's views.
+fn trace_v02(state: Vec<String>, e: &eventfold_v02::Event) -> Vec<String> {
+    let mut event = Event::new(&e.event_type, e.data.clone());
+    event.ts = e.ts;
+    trace_owned::<0>(state, &event)
+}
+
+/// What the trace of version `version` holds after `events`.
+fn trace_model(version: u32, events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| format!("v{version}|{}|{}|{}", e.event_type, e.data, e.ts))
+        .collect()
+}
+
+/// One view's settings for one opening of the log.
+#[derive(Debug, Clone, Copy)]
+struct Setup {
+    checkpoints: Option<Checkpoints>,
+    policy: SnapshotPolicy,
+    version: u32,
+}
+
+impl Setup {
+    fn config(&self) -> ViewConfig {
+        let config = ViewConfig::new().policy(self.policy).version(self.version);
+        match self.checkpoints {
+            Some(checkpoints) => config.checkpoints(checkpoints),
+            None => config,
+        }
+    }
+}
+
+fn arb_setup() -> impl Strategy<Value = Setup> {
+    let checkpoints = prop_oneof![
+        Just(None),
+        (1u64..6).prop_map(|n| Some(Checkpoints::every(n))),
+        Just(Some(Checkpoints::at_each_rotation())),
+        (1u64..6).prop_map(|n| Some(Checkpoints::every(n).with_rotations(false))),
+        (1u64..6, 1usize..3).prop_map(|(n, k)| Some(Checkpoints::every(n).keep_last(k))),
+        (1usize..3).prop_map(|k| Some(Checkpoints::at_each_rotation().keep_last(k))),
+    ];
+    let policy = prop_oneof![
+        Just(SnapshotPolicy::every_refresh()),
+        Just(SnapshotPolicy::every_events(3)),
+        Just(SnapshotPolicy::manual()),
+    ];
+    (checkpoints, policy, 0u32..3).prop_map(|(checkpoints, policy, version)| Setup {
+        checkpoints,
+        policy,
+        version,
+    })
+}
+
+const OWNED: &str = "owned";
+const BORROWED: &str = "borrowed";
+
+fn open_setups(dir: &Path, owned: Setup, borrowed: Setup) -> EventLog {
+    let owned_reduce: eventfold::ReduceFn<Vec<String>> = match owned.version {
+        0 => trace_owned::<0>,
+        1 => trace_owned::<1>,
+        _ => trace_owned::<2>,
+    };
+    let borrowed_reduce: eventfold::ReduceRefFn<Vec<String>> = match borrowed.version {
+        0 => trace_borrowed::<0>,
+        1 => trace_borrowed::<1>,
+        _ => trace_borrowed::<2>,
+    };
+    EventLog::builder(dir)
+        .view_with::<Vec<String>>(OWNED, owned_reduce, owned.config())
+        .view_ref_with::<Vec<String>>(BORROWED, borrowed_reduce, borrowed.config())
+        .open()
+        .unwrap()
+}
+
+#[derive(Debug, Clone)]
+enum Life {
+    Append(Vec<u64>),
+    Refresh,
+    Rotate,
+    Save,
+    /// Drops the log (saving first, or not) and opens it again with these settings.
+    Reopen {
+        owned: Setup,
+        borrowed: Setup,
+        save: bool,
+    },
+}
+
+fn arb_life() -> impl Strategy<Value = Vec<Life>> {
+    prop::collection::vec(
+        prop_oneof![
+            4 => prop::collection::vec(0u64..40, 1..4).prop_map(Life::Append),
+            2 => Just(Life::Refresh),
+            1 => Just(Life::Rotate),
+            1 => Just(Life::Save),
+            2 => (arb_setup(), arb_setup(), any::<bool>())
+                .prop_map(|(owned, borrowed, save)| Life::Reopen { owned, borrowed, save }),
+        ],
+        1..20,
+    )
+}
+
+/// Checks `state_at` of both views at `points` against the trace of the events each selects.
+fn check_setups(
+    log: &EventLog,
+    all: &[HistoryEvent],
+    setups: [Setup; 2],
+    points: impl Iterator<Item = At> + Clone,
+) -> Result<(), TestCaseError> {
+    for (name, setup) in [OWNED, BORROWED].into_iter().zip(setups) {
+        for at in points.clone() {
+            let expected = trace_model(setup.version, &prefix(all, at));
+            let got: Vec<String> = log.state_at(name, at).unwrap();
+            prop_assert_eq!(got, expected, "{} ({:?}) at {:?}", name, setup, at);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Views whose checkpoints, snapshot policy and version change at random between openings
+    /// of the log, starting from nothing or from a directory that eventfold 0.2.0 wrote, with
+    /// appends, rotations, saves and drops without a save: after every step, every kind of
+    /// lookup of either view (owned and borrowed reducers) is the fold of the events it selects.
+    #[test]
+    fn state_at_stays_right_while_view_settings_change(
+        from_v02 in prop::collection::vec(0u64..40, 0..4),
+        first in (arb_setup(), arb_setup()),
+        life in arb_life(),
+        seed in any::<u64>(),
+    ) {
+        let dir = test_dir();
+        if !from_v02.is_empty() {
+            let mut old = eventfold_v02::EventLog::builder(dir.path())
+                .view::<Vec<String>>(OWNED, trace_v02)
+                .view::<Vec<String>>(BORROWED, trace_v02)
+                .open()
+                .unwrap();
+            for (n, ts) in from_v02.iter().enumerate() {
+                let mut event = eventfold_v02::Event::new(
+                    if n % 3 == 0 { "a" } else { "b" },
+                    json!({ "n": n }),
+                );
+                event.ts = *ts;
+                old.append(&event).unwrap();
+            }
+            old.refresh_all().unwrap();
+        }
+        let mut setups = [first.0, first.1];
+        let mut log = open_setups(dir.path(), setups[0], setups[1]);
+        let mut n = from_v02.len() as u64;
+        let mut pick = seed;
+        for step in life {
+            match step {
+                Life::Append(stamps) => {
+                    for ts in stamps {
+                        log.append(&event(n, ts)).unwrap();
+                        n += 1;
+                    }
+                }
+                Life::Refresh => log.refresh_all().unwrap(),
+                Life::Rotate => log.rotate().unwrap(),
+                Life::Save => log.save_all().unwrap(),
+                Life::Reopen { owned, borrowed, save } => {
+                    if save {
+                        log.save_all().unwrap();
+                    }
+                    drop(log);
+                    setups = [owned, borrowed];
+                    log = open_setups(dir.path(), owned, borrowed);
+                }
+            }
+            // A point of each kind, drawn from the history as it now is.
+            let all = history(dir.path());
+            let points = points(&all);
+            let mut drawn = Vec::new();
+            for kind in 0..3 {
+                let of_kind: Vec<At> = points
+                    .iter()
+                    .copied()
+                    .filter(|at| match (kind, at) {
+                        (0, At::Event(_)) | (1, At::Position(_)) | (2, At::Time(_)) => true,
+                        _ => false,
+                    })
+                    .collect();
+                pick = pick.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                if !of_kind.is_empty() {
+                    drawn.push(of_kind[(pick >> 33) as usize % of_kind.len()]);
+                }
+            }
+            check_setups(&log, &all, setups, drawn.into_iter())?;
+        }
+        let all = history(dir.path());
+        check_setups(&log, &all, setups, points(&all).into_iter())?;
+    }
 }
