@@ -126,3 +126,80 @@ fn quiet_verify_says_nothing_and_exits_with_the_verdict() {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty() && out.stderr.is_empty());
 }
+
+/// Runs eventfold on `dir` with `args`: exit code, stdout, stderr.
+fn run_in(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = eventfold().arg("-C").arg(dir).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn a_limit_of_zero_prints_no_event() {
+    let dir = tempfile::tempdir().unwrap();
+    healthy(dir.path());
+    assert_eq!(
+        run_in(dir.path(), &["log", "-n", "0"]),
+        (Some(0), "".into(), "".into())
+    );
+    let (code, one, _) = run_in(dir.path(), &["log", "-n", "1", "--format", "{id}"]);
+    assert_eq!((code, one.as_str()), (Some(0), "e0\n"));
+    // A bad template is still a usage error with a limit of zero.
+    assert_eq!(
+        run_in(dir.path(), &["log", "-n", "0", "--format", "{nope}"]).0,
+        Some(2)
+    );
+}
+
+#[test]
+fn json_and_a_format_that_is_not_json_are_refused_together() {
+    let dir = tempfile::tempdir().unwrap();
+    healthy(dir.path());
+    for format in ["pretty", "{id}"] {
+        let (code, stdout, stderr) = run_in(dir.path(), &["--json", "log", "--format", format]);
+        assert_eq!(code, Some(2), "{format}");
+        assert!(stdout.is_empty(), "{format}: {stdout}");
+        assert!(
+            stderr.contains("conflicts with --json"),
+            "{format}: {stderr}"
+        );
+    }
+    let (code, stdout, _) = run_in(
+        dir.path(),
+        &["--json", "log", "-n", "1", "--format", "jsonl"],
+    );
+    assert_eq!(code, Some(0));
+    assert!(stdout.starts_with("{\"type\":"), "{stdout}");
+}
+
+#[test]
+fn an_unclosed_brace_in_a_template_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    healthy(dir.path());
+    for template in ["{", "{id", "x {type} {ts"] {
+        let (code, stdout, stderr) = run_in(dir.path(), &["log", "--format", template]);
+        assert_eq!(code, Some(2), "{template}");
+        assert!(stdout.is_empty(), "{template}: {stdout}");
+        assert!(stderr.contains("is not closed"), "{template}: {stderr}");
+        assert!(!stderr.contains("unknown field"), "{template}: {stderr}");
+    }
+}
+
+#[test]
+fn stats_of_an_empty_log_has_no_time() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(eventfold::EventLog::open(dir.path()).unwrap());
+    let (code, stdout, _) = run_in(dir.path(), &["--json", "stats"]);
+    assert_eq!(code, Some(0));
+    let total: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(total["count"], 0);
+    assert_eq!(total["total"], true);
+    assert!(
+        total["first_ts"].is_null() && total["last_ts"].is_null(),
+        "{total}"
+    );
+}
+

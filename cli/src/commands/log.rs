@@ -77,7 +77,18 @@ fn template(text: &str) -> Result<Vec<Piece>, String> {
                 literal.push('}');
             }
             '{' => {
-                let name: String = chars.by_ref().take_while(|&c| c != '}').collect();
+                let mut name = String::new();
+                loop {
+                    match chars.next() {
+                        Some('}') => break,
+                        Some(c) => name.push(c),
+                        None => {
+                            return Err(format!(
+                                "--format: {{{name} is not closed; write {{{{ for a literal {{"
+                            ));
+                        }
+                    }
+                }
                 let found = field(&name).ok_or_else(|| {
                     format!(
                         "--format: unknown field {{{name}}}; fields are ts, time, type, id, actor, \
@@ -215,6 +226,15 @@ pub fn log(reader: &EventReader, args: &LogArgs, out: &mut Out) -> io::Result<Ex
         Ok(filter) => filter,
         Err(message) => return super::usage(out, &message),
     };
+    if let Some(format) = args.format.as_deref()
+        && out.json
+        && !matches!(format, "jsonl" | "json")
+    {
+        return super::usage(
+            out,
+            &format!("--format {format} conflicts with --json, which prints JSON lines"),
+        );
+    }
     let format = match args.format.as_deref() {
         Some("pretty") => Format::Pretty,
         Some("jsonl") | Some("json") => Format::Jsonl,
@@ -225,6 +245,9 @@ pub fn log(reader: &EventReader, args: &LogArgs, out: &mut Out) -> io::Result<Ex
         None if out.json || !out.stdout_tty => Format::Jsonl,
         None => Format::Pretty,
     };
+    if args.limit == Some(0) {
+        return Ok(ExitCode::SUCCESS);
+    }
     let printer = Printer {
         format,
         envelope: args.envelope,

@@ -35,8 +35,9 @@ pub fn run(reader: &EventReader, args: &StatsArgs, out: &mut Out) -> io::Result<
             let mut record = json!({
                 "count": group.count,
                 "bytes": group.bytes,
-                "first_ts": group.first_ts,
-                "last_ts": group.last_ts,
+                // A group without events (the total of an empty history) has no time.
+                "first_ts": (group.count > 0).then_some(group.first_ts),
+                "last_ts": (group.count > 0).then_some(group.last_ts),
             });
             if std::ptr::eq(group, stats.total()) {
                 record["total"] = json!(true);
