@@ -9,7 +9,7 @@ root="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 data=/tmp/eventfold-bench/gen1-n1000000
 if [ ! -s "$data/active/app.jsonl" ] || [ ! -s "$data/archive/archive.jsonl.zst" ]; then
-    cargo run --release --example replay_bench -- 1000000 --only rebuild
+    cargo run --release -p eventfold-bench -- 1000000 --only rebuild
 fi
 cargo build --release -p eventfold-cli
 ef="$root/target/release/eventfold"

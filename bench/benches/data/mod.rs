@@ -1,7 +1,7 @@
-//! Deterministic benchmark data shared by the criterion benches and `examples/replay_bench.rs`.
+//! Deterministic benchmark data shared by the criterion benches and `replay_bench`.
 //!
-//! The benches include it as `mod data;`, the example as
-//! `#[path = "../benches/data/mod.rs"] mod data;`, so both measure the very same bytes.
+//! The benches include it as `mod data;`, `replay_bench` as
+//! `#[path = "../../../benches/data/mod.rs"] mod data;`, so both measure the very same bytes.
 //!
 //! - [`Generator`] yields an endless, reproducible stream of todo-app events (about 100 bytes
 //!   per line on average): four event types, unicode text, escaped quotes, backslashes and

@@ -1,13 +1,13 @@
 //! Replay benchmark in one command: eventfold 0.2.0 against this crate, same data, same machine.
 //!
 //! ```text
-//! cargo run --release --example replay_bench                 # 1M events, every section
-//! cargo run --release --example replay_bench -- 100000       # or EVENTFOLD_BENCH_EVENTS=100000
-//! cargo run --release --example replay_bench -- --only time_travel,sqlite
-//! cargo run --release --example replay_bench -- 1m 10m --only rebuild,threads,rss
+//! cargo run --release -p eventfold-bench                 # 1M events, every section
+//! cargo run --release -p eventfold-bench -- 100000       # or EVENTFOLD_BENCH_EVENTS=100000
+//! cargo run --release -p eventfold-bench -- --only time_travel,sqlite
+//! cargo run --release -p eventfold-bench -- 1m 10m --only rebuild,threads,rss
 //! ```
 //!
-//! It builds the data sets of `benches/data/mod.rs` that the chosen sections need (cached under
+//! It builds the data sets of `bench/benches/data/mod.rs` that the chosen sections need (cached under
 //! `$EVENTFOLD_BENCH_DIR`, by default `eventfold-bench` in the temp directory), then runs every
 //! workload for both sides alternately (0.2.0, or SQLite, then 0.3.0), five rounds, and prints
 //! the median of each with events per second and the ratio of the medians (above 1: this crate
@@ -42,7 +42,7 @@
 //! `--timed-child` takes the same arguments and does not sample memory. Pages of a
 //! memory-mapped log count as resident once touched, so `VmHWM` includes them.
 
-#[path = "../../benches/data/mod.rs"]
+#[path = "../../../benches/data/mod.rs"]
 mod data;
 
 mod child;

@@ -3,7 +3,7 @@
 //! to build the whole owned event.
 //!
 //! ```text
-//! cargo bench --bench parsers
+//! cargo bench -p eventfold-bench --bench parsers
 //! ```
 //!
 //! - `eventfold`: [`eventfold::EventRef::parse`], the parser this crate uses.

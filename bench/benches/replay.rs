@@ -1,8 +1,8 @@
 //! Replay benchmarks: eventfold 0.2.0 and this crate side by side on the same data.
 //!
 //! ```text
-//! cargo bench --bench replay                                # 1M events
-//! EVENTFOLD_BENCH_EVENTS=100000 cargo bench --bench replay  # quick run
+//! cargo bench -p eventfold-bench --bench replay                                # 1M events
+//! EVENTFOLD_BENCH_EVENTS=100000 cargo bench -p eventfold-bench --bench replay  # quick run
 //! ```
 //!
 //! Groups (each holds `eventfold-0.2.0` and `eventfold-0.3.0`):

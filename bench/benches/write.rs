@@ -1,8 +1,8 @@
 //! Write-path benchmarks: eventfold 0.2.0 and this crate side by side on the same data.
 //!
 //! ```text
-//! cargo bench --bench write                                # rotations of 10, 50, 100 MB
-//! EVENTFOLD_BENCH_EVENTS=100000 cargo bench --bench write  # rotations of 1, 5, 10 MB
+//! cargo bench -p eventfold-bench --bench write                                # rotations of 10, 50, 100 MB
+//! EVENTFOLD_BENCH_EVENTS=100000 cargo bench -p eventfold-bench --bench write  # rotations of 1, 5, 10 MB
 //! ```
 //!
 //! Groups:
