@@ -169,6 +169,13 @@ pub enum RotationState {
         /// The length of `app.jsonl` now.
         active_len: u64,
     },
+    /// `rotation.json` holds something that is not a rotation record (it was damaged, or
+    /// written by another program). Readers and writers ignore it, and the next append removes
+    /// it; a rotation it recorded, if it was interrupted, is not finished.
+    Unreadable {
+        /// Why it is not a record.
+        error: String,
+    },
 }
 
 /// What a directory holds, as `eventfold info` shows it.
@@ -431,8 +438,14 @@ impl EventReader {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn rotation_state(&self) -> io::Result<RotationState> {
-        let Some(record) = recovery::read_record(self.dir())? else {
-            return Ok(RotationState::None);
+        let record = match recovery::read_record_or_error(self.dir())? {
+            None => return Ok(RotationState::None),
+            Some(Err(error)) => {
+                return Ok(RotationState::Unreadable {
+                    error: error.to_string(),
+                });
+            }
+            Some(Ok(record)) => record,
         };
         let archive_len = crate::fsutil::len_or_zero(self.archive_path())?;
         let active_len = crate::fsutil::len_or_zero(self.log_path())?;

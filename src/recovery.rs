@@ -80,8 +80,16 @@ pub(crate) fn record_path(dir: &Path) -> PathBuf {
 
 /// Reads the rotation record; an unreadable record counts as absent.
 pub(crate) fn read_record(dir: &Path) -> io::Result<Option<RotationRecord>> {
+    Ok(read_record_or_error(dir)?.and_then(Result::ok))
+}
+
+/// Reads the rotation record, telling a file that holds no record (`Some(Err(..))`) from no
+/// file (`None`).
+pub(crate) fn read_record_or_error(
+    dir: &Path,
+) -> io::Result<Option<Result<RotationRecord, serde_json::Error>>> {
     match fs::read(record_path(dir)) {
-        Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }

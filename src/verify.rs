@@ -421,6 +421,14 @@ fn rotation(reader: &EventReader, report: &mut VerifyReport) -> io::Result<Optio
     let (severity, message, expect_hash) = match reader.rotation_state()? {
         RotationState::None => return Ok(None),
         RotationState::Finished(record) => return Ok(Some(record.last_line_hash)),
+        RotationState::Unreadable { error } => (
+            Severity::Error,
+            format!(
+                "it is not a rotation record ({error}): readers and writers ignore it, and an \
+                 interrupted rotation it recorded would not be finished; the next append removes it"
+            ),
+            None,
+        ),
         RotationState::ActiveNotReplaced(record) => (
             Severity::Warning,
             format!(

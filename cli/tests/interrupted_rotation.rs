@@ -106,3 +106,51 @@ fn an_archive_append_cut_short_is_left_out() {
     // The quick check walks only the frames the record says are complete.
     assert_eq!(run(dir.path(), &["verify", "--quick"]).code, 0);
 }
+
+/// A `rotation.json` that is not a record is a finding of `verify` and shown by `info`; the
+/// events are read as if it were absent, and the next append removes it.
+#[test]
+fn a_rotation_record_that_is_not_one_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = EventLog::open(dir.path()).unwrap();
+    let first = event("tick", 0, T0, "e0", None);
+    log.append(&first).unwrap();
+    log.rotate().unwrap();
+    drop(log);
+    std::fs::write(dir.path().join("rotation.json"), "not json").unwrap();
+
+    let verify = run(dir.path(), &["verify"]);
+    assert_eq!(verify.code, 1, "{}", verify.stdout);
+    assert!(
+        verify.stdout.starts_with(
+            "error[rotation] rotation.json: it is not a rotation record (expected ident at line 1 \
+             column 2)"
+        ),
+        "{}",
+        verify.stdout
+    );
+    let info = run(dir.path(), &["info"]).stdout;
+    assert!(
+        info.contains(
+            "rotation            unreadable: rotation.json is not a rotation record (expected \
+             ident at line 1 column 2)\n"
+        ),
+        "{info}"
+    );
+    let json = run(dir.path(), &["--json", "info"]).stdout;
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["rotation"]["state"], "unreadable");
+    assert!(
+        json["rotation"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("expected ident")
+    );
+    assert_eq!(run(dir.path(), &["log"]).stdout, all(&[line(&first)]));
+
+    let mut log = EventLog::open(dir.path()).unwrap();
+    log.append(&event("tick", 1, T0 + 1, "e1", None)).unwrap();
+    drop(log);
+    assert!(!dir.path().join("rotation.json").exists());
+    assert_eq!(run(dir.path(), &["verify"]).code, 0);
+}

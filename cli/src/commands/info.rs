@@ -44,7 +44,12 @@ pub fn snapshot_json(s: &SnapshotInfo) -> Value {
 
 fn rotation_json(state: &RotationState) -> Value {
     let (label, record) = rotation_parts(state);
+    let error = match state {
+        RotationState::Unreadable { error } => Some(error),
+        _ => None,
+    };
     json!({
+        "error": error,
         "state": label,
         "record": record.map(|r| json!({
             "archive_len_before": r.archive_len_before,
@@ -62,6 +67,7 @@ fn rotation_parts(state: &RotationState) -> (&'static str, Option<&eventfold::Ro
         RotationState::ArchiveIncomplete { record, .. } => ("archive-incomplete", Some(record)),
         RotationState::ActiveNotReplaced(r) => ("active-not-replaced", Some(r)),
         RotationState::Outdated { record, .. } => ("outdated", Some(record)),
+        RotationState::Unreadable { .. } => ("unreadable", None),
         _ => ("none", None),
     }
 }
@@ -152,9 +158,13 @@ fn text(info: &DirInfo, out: &mut Out) -> io::Result<()> {
     writeln!(w, "{}", info.end)?;
     label(w, "rotation")?;
     let (state, record) = rotation_parts(&info.rotation);
-    match record {
-        None => writeln!(w, "{state}")?,
-        Some(r) => writeln!(
+    match (record, &info.rotation) {
+        (None, RotationState::Unreadable { error }) => writeln!(
+            w,
+            "{state}: rotation.json is not a rotation record ({error})"
+        )?,
+        (None, _) => writeln!(w, "{state}")?,
+        (Some(r), _) => writeln!(
             w,
             "{state} (archived {} bytes of app.jsonl into {} bytes at archive byte {})",
             r.active_len, r.frame_len, r.archive_len_before
