@@ -203,3 +203,40 @@ fn stats_of_an_empty_log_has_no_time() {
     );
 }
 
+/// A directory that is not a log says why: missing, a plain file, the log file itself, or
+/// without `app.jsonl`.
+#[test]
+fn a_directory_that_holds_no_log_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    healthy(dir.path());
+    let missing = dir.path().join("missing");
+    let plain = dir.path().join("plain.txt");
+    std::fs::write(&plain, "x").unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let log_file = dir.path().join("app.jsonl");
+    for (path, expected) in [
+        (&missing, format!("{} does not exist", missing.display())),
+        (
+            &plain,
+            format!("{} is a file, not a directory", plain.display()),
+        ),
+        (
+            &log_file,
+            format!(
+                "{} is the log file itself; give its directory: -C {}",
+                log_file.display(),
+                dir.path().display()
+            ),
+        ),
+        (
+            &empty,
+            format!("{} holds no eventfold log (no app.jsonl)", empty.display()),
+        ),
+    ] {
+        let (code, stdout, stderr) = run_in(path, &["info"]);
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(stderr.contains(&expected), "{expected:?} not in {stderr:?}");
+    }
+}

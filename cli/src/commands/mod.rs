@@ -13,6 +13,7 @@ use crate::args::{Cli, Command, FilterArgs};
 use crate::out::Out;
 use eventfold::{EventReader, Filter, Position};
 use std::io;
+use std::path::Path;
 use std::process::ExitCode;
 
 /// Exit code of a usage error, as clap uses for its own.
@@ -23,14 +24,7 @@ pub fn run(cli: &Cli, out: &mut Out) -> io::Result<ExitCode> {
     // Every command reads through a reader that never writes into the directory.
     let reader = EventReader::new(dir).read_only();
     if !reader.log_path().is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!(
-                "{} holds no eventfold log (no app.jsonl); give the directory with -C DIR or \
-                 EVENTFOLD_DIR",
-                dir.display()
-            ),
-        ));
+        return Err(no_log(dir, reader.log_path()));
     }
     match &cli.command {
         Command::Info => info::run(&reader, out),
@@ -44,6 +38,52 @@ pub fn run(cli: &Cli, out: &mut Out) -> io::Result<ExitCode> {
         #[cfg(feature = "relay")]
         Command::Relay(args) => relay::run(dir, args, out),
     }
+}
+
+/// Why `dir` is not a log directory: missing, not a directory (the log file itself, perhaps),
+/// unreadable, or without `app.jsonl`.
+fn no_log(dir: &Path, log_path: &Path) -> io::Error {
+    const HINT: &str = "give the directory with -C DIR or EVENTFOLD_DIR";
+    let shown = dir.display();
+    let (kind, message) = match std::fs::metadata(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => (
+            io::ErrorKind::NotFound,
+            format!("{shown} does not exist; {HINT}"),
+        ),
+        Err(e) => (e.kind(), format!("cannot read {shown}: {e}")),
+        Ok(meta) if !meta.is_dir() && dir.file_name() == Some("app.jsonl".as_ref()) => {
+            let parent = match dir.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            (
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{shown} is the log file itself; give its directory: -C {}",
+                    parent.display()
+                ),
+            )
+        }
+        Ok(meta) if !meta.is_dir() => (
+            io::ErrorKind::InvalidInput,
+            format!("{shown} is a file, not a directory; {HINT}"),
+        ),
+        Ok(_) => match (std::fs::read_dir(dir), std::fs::metadata(log_path)) {
+            (Err(e), _) => (e.kind(), format!("cannot read the directory {shown}: {e}")),
+            (_, Ok(meta)) if !meta.is_file() => (
+                io::ErrorKind::InvalidInput,
+                format!("{} is not a file", log_path.display()),
+            ),
+            (_, Err(e)) if e.kind() != io::ErrorKind::NotFound => {
+                (e.kind(), format!("cannot open {}: {e}", log_path.display()))
+            }
+            _ => (
+                io::ErrorKind::NotFound,
+                format!("{shown} holds no eventfold log (no app.jsonl); {HINT}"),
+            ),
+        },
+    };
+    io::Error::new(kind, message)
 }
 
 /// A usage error found after clap's parsing: reported as clap reports its own, exit code 2.
