@@ -646,9 +646,11 @@ proptest! {
                 let of_kind: Vec<At> = points
                     .iter()
                     .copied()
-                    .filter(|at| match (kind, at) {
-                        (0, At::Event(_)) | (1, At::Position(_)) | (2, At::Time(_)) => true,
-                        _ => false,
+                    .filter(|at| {
+                        matches!(
+                            (kind, at),
+                            (0, At::Event(_)) | (1, At::Position(_)) | (2, At::Time(_))
+                        )
                     })
                     .collect();
                 pick = pick.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
