@@ -48,68 +48,55 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
-mod archive;
-mod checkpoint;
-mod chunk;
-mod counted;
-mod error;
-mod event;
-#[cfg(test)]
-mod fault;
-mod filter;
-mod fold;
-mod follow;
-mod fsutil;
-mod index;
-mod inspect;
-mod lines;
-mod log;
-mod mmap;
-mod parse;
-mod pass;
-mod policy;
-mod position;
-mod reader;
-mod recovery;
-mod report;
-mod salvage;
-mod scan;
-mod simd;
-pub mod snapshot;
-mod stats;
-mod subscribe;
-mod travel;
-mod verify;
-mod view;
-mod watch;
-mod writer;
+// The modules are layers, listed from the bottom up: each imports only from the layers listed
+// before it (docs/architecture.md describes them; scripts/layer-check.py checks the imports).
 
-pub use checkpoint::Checkpoints;
+// The error type every layer returns.
+mod error;
+// 1. The bytes of an event line.
+mod format;
+// 2. The files on disk.
+mod store;
+// 3. Reading and folding the history.
+mod replay;
+// 4. Views and their files.
+mod views;
+// 5. Following the log as it grows.
+mod live;
+// 6. Inspection, verification and salvage.
+mod tools;
+// 7. The facade: a writer, a reader and views over one directory.
+mod log;
+
 pub use error::Error;
-pub use event::{Event, EventRef};
-pub use filter::Filter;
-pub use follow::Follow;
-pub use inspect::{
+pub use format::event::{Event, EventRef};
+pub use live::follow::Follow;
+#[cfg(feature = "tokio")]
+pub use live::subscribe::SubscriptionStream;
+pub use live::subscribe::{Since, Subscription, SubscriptionItem};
+pub use log::{EventLog, EventLogBuilder, WaitResult};
+pub use replay::filter::Filter;
+pub use replay::reader::{EventReader, HistoryEvents, line_hash};
+pub use replay::scan::{Damage, HistoryFile, Location, ScanEnd, ScannedEvent};
+pub use store::position::{HistoryEvent, Position};
+pub use store::writer::{
+    AppendConflict, AppendResult, ConditionalAppendError, EventWriter, LockMode,
+};
+pub use tools::inspect::{
     ArchiveFrame, DirInfo, RotationRecord, RotationState, SnapshotInfo, SnapshotStatus,
 };
-pub use log::{EventLog, EventLogBuilder, WaitResult};
-pub use policy::{SnapshotPolicy, ViewConfig};
-pub use position::{HistoryEvent, Position};
-pub use reader::{EventReader, HistoryEvents, line_hash};
-pub use report::{RefreshReport, Replay};
-pub use salvage::{Lost, LostKind, SalvageReport, salvage, salvage_with_progress};
-pub use scan::{Damage, HistoryFile, Location, ScanEnd, ScannedEvent};
-pub use snapshot::Snapshot;
-pub use stats::{Group, GroupBy, Stats};
-#[cfg(feature = "tokio")]
-pub use subscribe::SubscriptionStream;
-pub use subscribe::{Since, Subscription, SubscriptionItem};
-pub use travel::At;
-pub use verify::{
+pub use tools::salvage::{Lost, LostKind, SalvageReport, salvage, salvage_with_progress};
+pub use tools::stats::{Group, GroupBy, Stats};
+pub use tools::verify::{
     Check, Finding, Severity, VerifyOptions, VerifyReport, verify, verify_with_progress,
 };
-pub use view::{ReduceFn, ReduceRefFn, View, ViewOps};
-pub use writer::{AppendConflict, AppendResult, ConditionalAppendError, EventWriter, LockMode};
+pub use views::checkpoint::Checkpoints;
+pub use views::policy::{SnapshotPolicy, ViewConfig};
+pub use views::report::{RefreshReport, Replay};
+pub use views::snapshot;
+pub use views::snapshot::Snapshot;
+pub use views::travel::At;
+pub use views::view::{ReduceFn, ReduceRefFn, View, ViewOps};
 
 /// Entry points for the fuzz targets, compiled only under `--cfg fuzzing` (which cargo-fuzz
 /// sets): not part of the API.
@@ -121,7 +108,7 @@ pub mod fuzzing {
     /// and the parse of every line with the index against the scalar parse (the same events,
     /// the same errors at the same bytes). Panics on any difference.
     pub fn check_simd_against_scalar(buf: &[u8]) {
-        crate::chunk::check::all(buf);
+        crate::format::chunk::check::all(buf);
     }
 }
 

@@ -1,13 +1,13 @@
 //! [`EventLog`]: a writer, a reader and a registry of views over one directory.
 
 use crate::error::{Error, check_view_name};
-use crate::event::Event;
-use crate::policy::{SnapshotPolicy, ViewConfig};
-use crate::reader::{EventReader, FullHistory};
-use crate::report::RefreshReport;
-use crate::travel::At;
-use crate::view::{ReduceFn, ReduceRefFn, View, ViewOps};
-use crate::writer::{AppendResult, ConditionalAppendError, EventWriter, LockMode};
+use crate::format::event::Event;
+use crate::replay::reader::{EventReader, FullHistory};
+use crate::store::writer::{AppendResult, ConditionalAppendError, EventWriter, LockMode};
+use crate::views::policy::{SnapshotPolicy, ViewConfig};
+use crate::views::report::RefreshReport;
+use crate::views::travel::At;
+use crate::views::view::{ReduceFn, ReduceRefFn, View, ViewOps};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -642,7 +642,7 @@ impl EventLog {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn refresh_all_with_report(&mut self) -> io::Result<Vec<RefreshReport>> {
-        crate::pass::refresh_all(&self.reader, &mut self.views)
+        crate::views::pass::refresh_all(&self.reader, &mut self.views)
     }
 
     /// Saves the snapshot of every registered view that holds unsaved progress (see

@@ -1,0 +1,531 @@
+//! Events: the owned [`Event`] that is appended, and the borrowed [`EventRef`] that zero-copy
+//! reducers read.
+
+use crate::format::parse::{self, Envelope, ParseError};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::borrow::Cow;
+use std::io;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// One immutable record of the log, stored as a single JSON line in `app.jsonl`.
+///
+/// The line holds the fields in this order: `type`, `data`, `ts`, then `id`, `actor` and `meta`
+/// only when they are set. `data` is any JSON value: the log gives it no meaning, reducers do.
+///
+/// # Examples
+///
+/// ```
+/// use eventfold::Event;
+/// use serde_json::json;
+///
+/// let event = Event::new("todo_added", json!({"text": "buy milk"})).with_actor("ann");
+/// assert_eq!(event.event_type, "todo_added");
+/// assert_eq!(event.actor.as_deref(), Some("ann"));
+/// let line = serde_json::to_string(&event)?;
+/// assert!(line.starts_with(r#"{"type":"todo_added","data":{"text":"buy milk"},"ts":"#));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// What happened, e.g. `"todo_added"`. Written as `"type"`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The payload, any JSON value; the log never inspects it.
+    pub data: Value,
+    /// Seconds since the Unix epoch, set by [`Event::new`].
+    pub ts: u64,
+    /// An identifier chosen by the caller (a UUID, a ULID...). Omitted from the line when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Who caused the event (a user, a service). Omitted from the line when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// Cross-cutting metadata (correlation ids, schema versions...) kept apart from `data`.
+    /// Omitted from the line when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Value>,
+}
+
+impl Event {
+    /// Creates an event of type `event_type` carrying `data`, stamped with the current time.
+    ///
+    /// `id`, `actor` and `meta` start as `None`; set them with the `with_*` methods.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the system clock reads a time before the Unix epoch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::Event;
+    /// use serde_json::json;
+    ///
+    /// let event = Event::new("page_view", json!({"url": "/"}));
+    /// assert_eq!(event.data["url"], "/");
+    /// assert!(event.ts > 1_600_000_000);
+    /// assert!(event.id.is_none() && event.actor.is_none() && event.meta.is_none());
+    /// ```
+    pub fn new(event_type: &str, data: Value) -> Self {
+        let ts = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("the system clock reads a time before the Unix epoch")
+            .as_secs();
+        Event {
+            event_type: event_type.to_string(),
+            data,
+            ts,
+            id: None,
+            actor: None,
+            meta: None,
+        }
+    }
+
+    /// Sets the event's identifier.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::Event;
+    /// let event = Event::new("paid", serde_json::json!(12)).with_id("ord-7");
+    /// assert_eq!(event.id.as_deref(), Some("ord-7"));
+    /// ```
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// Sets who caused the event.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::Event;
+    /// let event = Event::new("login", serde_json::json!({})).with_actor("user_42");
+    /// assert_eq!(event.actor.as_deref(), Some("user_42"));
+    /// ```
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+
+    /// Sets the metadata object.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::Event;
+    /// use serde_json::json;
+    /// let event = Event::new("login", json!({})).with_meta(json!({"session": "s1"}));
+    /// assert_eq!(event.meta, Some(json!({"session": "s1"})));
+    /// ```
+    pub fn with_meta(mut self, meta: Value) -> Self {
+        self.meta = Some(meta);
+        self
+    }
+}
+
+/// A borrowed view of one event line, for zero-copy reducers.
+///
+/// An `EventRef<'a>` borrows the bytes of its line (in the memory-mapped active log, or in the
+/// decompressed archive frame being replayed). The envelope (`type`, `ts`, `id`, `actor`) is
+/// read when the line is parsed; strings without escapes point into the line itself. `data`
+/// and `meta` are validated as JSON when the line is read, but only turned into values when a
+/// reducer calls [`data`](EventRef::data), [`data_as`](EventRef::data_as) or
+/// [`meta`](EventRef::meta), so a reducer that looks only at the type never pays for the
+/// payload.
+///
+/// # Examples
+///
+/// ```
+/// use eventfold::EventRef;
+///
+/// let line = br#"{"type":"todo_added","data":{"id":7,"text":"milk"},"ts":5}"#;
+/// let event = EventRef::parse(line)?;
+/// assert_eq!(event.event_type(), "todo_added");
+/// assert_eq!(event.ts(), 5);
+///
+/// #[derive(serde::Deserialize)]
+/// struct Added<'a> { id: u64, text: &'a str }
+/// let added: Added<'_> = event.data_as()?;
+/// assert_eq!((added.id, added.text), (7, "milk"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct EventRef<'a> {
+    // The envelope as the parser returns it (the line included), so that turning one into
+    // the other moves nothing.
+    env: Envelope<'a>,
+}
+
+impl<'a> EventRef<'a> {
+    /// Parses one line (without its newline) into a borrowed event.
+    ///
+    /// The whole line is validated: a line that [`Event`] would not accept is refused here too.
+    ///
+    /// # Errors
+    ///
+    /// Returns an [`io::ErrorKind::InvalidData`] error naming the column that failed when the
+    /// line is not valid JSON or lacks `type`, `data` or `ts`. (When eventfold reads the log
+    /// itself, the error also names the file, byte offset and line number.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// assert!(EventRef::parse(br#"{"type":"a","data":null,"ts":1}"#).is_ok());
+    /// assert!(EventRef::parse(br#"{"type":"a","ts":1}"#).is_err());
+    /// ```
+    pub fn parse(line: &'a [u8]) -> io::Result<Self> {
+        Self::parse_line(line)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+    }
+
+    pub(crate) fn parse_line(line: &'a [u8]) -> Result<Self, ParseError> {
+        parse::envelope(line).map(|env| EventRef { env })
+    }
+
+    /// A borrowed event of an envelope that a parse of its line returned.
+    pub(crate) fn from_envelope(env: Envelope<'a>) -> Self {
+        EventRef { env }
+    }
+
+    /// The event type (`"type"` on disk).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let event = EventRef::parse(br#"{"type":"caf\u00e9_opened","data":{},"ts":1}"#)?;
+    /// assert_eq!(event.event_type(), "café_opened"); // escapes are decoded
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn event_type(&self) -> &str {
+        &self.env.event_type
+    }
+
+    /// The timestamp, seconds since the Unix epoch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let event = EventRef::parse(br#"{"type":"a","data":null,"ts":1700000000}"#)?;
+    /// assert_eq!(event.ts(), 1_700_000_000);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn ts(&self) -> u64 {
+        self.env.ts
+    }
+
+    /// The event's identifier, if it has one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let with_id = EventRef::parse(br#"{"type":"a","data":null,"ts":1,"id":"ord-7"}"#)?;
+    /// assert_eq!(with_id.id(), Some("ord-7"));
+    /// let without = EventRef::parse(br#"{"type":"a","data":null,"ts":1}"#)?;
+    /// assert_eq!(without.id(), None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn id(&self) -> Option<&str> {
+        self.env.id.as_deref()
+    }
+
+    /// The actor that caused the event, if recorded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let event = EventRef::parse(br#"{"type":"login","data":{},"ts":1,"actor":"user_42"}"#)?;
+    /// assert_eq!(event.actor(), Some("user_42"));
+    /// assert_eq!(EventRef::parse(br#"{"type":"tick","data":{},"ts":1}"#)?.actor(), None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn actor(&self) -> Option<&str> {
+        self.env.actor.as_deref()
+    }
+
+    /// The raw bytes of the whole line, without its newline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let line = br#"{"type":"a","data":{"n":1},"ts":1}"#;
+    /// let event = EventRef::parse(line)?;
+    /// assert_eq!(event.line(), line);
+    /// assert!(std::ptr::eq(event.line(), &line[..])); // borrowed, not copied
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn line(&self) -> &'a [u8] {
+        self.env.line
+    }
+
+    /// The JSON text of `data`, exactly as it stands in the line.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let event = EventRef::parse(br#"{"type":"a","data":{"n": [1, 2]},"ts":1}"#)?;
+    /// assert_eq!(event.data_raw(), r#"{"n": [1, 2]}"#);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn data_raw(&self) -> &'a str {
+        self.env.data
+    }
+
+    /// The JSON text of `meta`, if present and not `null`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let event = EventRef::parse(br#"{"type":"a","data":1,"ts":1,"meta":{"trace":"t9"}}"#)?;
+    /// assert_eq!(event.meta_raw(), Some(r#"{"trace":"t9"}"#));
+    /// let null_meta = EventRef::parse(br#"{"type":"a","data":1,"ts":1,"meta":null}"#)?;
+    /// assert_eq!(null_meta.meta_raw(), None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn meta_raw(&self) -> Option<&'a str> {
+        self.env.meta
+    }
+
+    /// `data` as a simd-json value whose strings borrow the line where they hold no escapes.
+    ///
+    /// The payload was validated when the line was read, so this cannot fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// use simd_json::prelude::*;
+    /// let event = EventRef::parse(br#"{"type":"a","data":{"n":3},"ts":1}"#)?;
+    /// assert_eq!(event.data().get("n").and_then(|n| n.as_u64()), Some(3));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn data(&self) -> simd_json::BorrowedValue<'a> {
+        raw_to_value(self.env.data)
+    }
+
+    /// `meta` as a simd-json value, if present.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// use simd_json::prelude::*;
+    /// let event = EventRef::parse(br#"{"type":"a","data":1,"ts":1,"meta":{"schema":2}}"#)?;
+    /// let meta = event.meta();
+    /// assert_eq!(meta.as_ref().and_then(|m| m.get("schema")).and_then(|v| v.as_u64()), Some(2));
+    /// assert!(EventRef::parse(br#"{"type":"a","data":1,"ts":1}"#)?.meta().is_none());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn meta(&self) -> Option<simd_json::BorrowedValue<'a>> {
+        self.env.meta.map(raw_to_value)
+    }
+
+    /// Deserializes just `data` into `T`, which may borrow `&'a str` fields from the line.
+    ///
+    /// Borrowed `&str` fields work for strings without escapes; use `Cow<'a, str>` for strings
+    /// that may hold escapes.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`io::ErrorKind::InvalidData`] when `data` does not have the shape of `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let event = EventRef::parse(br#"{"type":"a","data":[1,2,3],"ts":1}"#)?;
+    /// let numbers: Vec<u8> = event.data_as()?;
+    /// assert_eq!(numbers, [1, 2, 3]);
+    /// assert!(event.data_as::<String>().is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn data_as<T: Deserialize<'a>>(&self) -> io::Result<T> {
+        serde_json::from_str(self.env.data)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    /// Builds the owned [`Event`] this line holds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let event = EventRef::parse(br#"{"type":"a","data":{"x":1},"ts":9,"id":"e1"}"#)?;
+    /// let owned = event.to_event();
+    /// assert_eq!(owned.event_type, "a");
+    /// assert_eq!(owned.id.as_deref(), Some("e1"));
+    /// assert_eq!(owned.data["x"], 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn to_event(&self) -> Event {
+        Event {
+            event_type: self.env.event_type.clone().into_owned(),
+            data: raw_to_json(self.env.data),
+            ts: self.env.ts,
+            id: self.env.id.clone().map(Cow::into_owned),
+            actor: self.env.actor.clone().map(Cow::into_owned),
+            meta: self.env.meta.map(raw_to_json),
+        }
+    }
+}
+
+// The raw values were validated when the line was parsed, so building values from them cannot
+// fail; the fallbacks below are never taken for text that passed.
+fn raw_to_value(raw: &str) -> simd_json::BorrowedValue<'_> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_str(raw);
+    BorrowedSeed
+        .deserialize(&mut de)
+        .unwrap_or(simd_json::BorrowedValue::Static(StaticNode::Null))
+}
+
+fn raw_to_json(raw: &str) -> Value {
+    parse::build_value(raw)
+}
+
+use simd_json::StaticNode;
+use simd_json::borrowed::{Object, Value as Borrowed};
+
+/// Builds a simd-json [`Borrowed`] value from a serde deserializer, borrowing strings and keys
+/// from the input where they hold no escapes and owning them where they do. (simd-json's own
+/// `Deserialize` impl cannot take an escaped key from serde_json.)
+struct BorrowedSeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for BorrowedSeed {
+    type Value = Borrowed<'de>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Borrowed<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for BorrowedSeed {
+    type Value = Borrowed<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Borrowed<'de>, E> {
+        Ok(Borrowed::Static(StaticNode::Bool(v)))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Borrowed<'de>, E> {
+        Ok(Borrowed::Static(StaticNode::I64(v)))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Borrowed<'de>, E> {
+        Ok(Borrowed::Static(StaticNode::U64(v)))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Borrowed<'de>, E> {
+        Ok(Borrowed::Static(StaticNode::from(v)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Borrowed<'de>, E> {
+        Ok(Borrowed::Static(StaticNode::Null))
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Borrowed<'de>, E> {
+        Ok(Borrowed::String(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Borrowed<'de>, E> {
+        Ok(Borrowed::String(Cow::Owned(v.to_string())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Borrowed<'de>, E> {
+        Ok(Borrowed::String(Cow::Owned(v)))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> Result<Borrowed<'de>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element_seed(BorrowedSeed)? {
+            items.push(item);
+        }
+        Ok(Borrowed::Array(Box::new(items)))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> Result<Borrowed<'de>, A::Error> {
+        let mut object =
+            Object::with_capacity_and_hasher(map.size_hint().unwrap_or(0), Default::default());
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let value = map.next_value_seed(BorrowedSeed)?;
+            object.insert(key, value);
+        }
+        Ok(Borrowed::Object(Box::new(object)))
+    }
+}
+
+/// A key borrowed from the input when it holds no escapes.
+struct KeySeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use simd_json::prelude::*;
+
+    #[test]
+    fn data_borrows_plain_keys_and_strings_and_owns_escaped_ones() {
+        let line = br#"{"type":"a","data":{"plain":"text","esc\"aped":"x\ny","n":[1,-2,2.5,null,true]},"ts":1}"#;
+        let event = EventRef::parse(line).unwrap();
+        let data = event.data();
+        let object = data.as_object().expect("an object");
+        let (plain_key, plain) = object.iter().find(|(k, _)| k.as_ref() == "plain").unwrap();
+        assert!(matches!(plain_key, Cow::Borrowed(_)));
+        assert!(matches!(plain, Borrowed::String(Cow::Borrowed("text"))));
+        assert_eq!(data.get("esc\"aped").and_then(|v| v.as_str()), Some("x\ny"));
+        let n = data.get("n").and_then(|v| v.as_array()).unwrap();
+        assert_eq!(n[0].as_u64(), Some(1));
+        assert_eq!(n[1].as_i64(), Some(-2));
+        assert_eq!(n[2].as_f64(), Some(2.5));
+        assert!(n[3].is_null());
+        assert_eq!(n[4].as_bool(), Some(true));
+        // The same payload through serde_json agrees.
+        assert_eq!(event.to_event().data["esc\"aped"], "x\ny");
+    }
+}

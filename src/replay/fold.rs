@@ -1,0 +1,1188 @@
+//! The fold engine: parse lines and reduce them in order, in parallel where that pays.
+//!
+//! A fold has two halves. Parsing a line is independent of every other line, so large buffers
+//! are cut into chunks at newlines and parsed in parallel; reducing is sequential, so parsed
+//! chunks are reduced strictly in order, overlapped with the parsing of the chunks that follow.
+//! Memory stays bounded: only a few chunks are parsed ahead. Small buffers take the plain
+//! sequential loop, which gives the same result (the tests check that it does).
+//!
+//! Every thread claims the lowest chunk nobody has claimed and parses it. The calling thread
+//! reduces every chunk in order (so the state never leaves it and need not be `Send`), and
+//! parses chunks itself only while the next one to reduce is not ready, so parsing and reducing
+//! balance whatever the reducer costs. Helpers run at most a few chunks ahead of the reducer,
+//! and free what they parsed once it has been reduced: owned [`Event`]s allocate a lot, and
+//! freeing memory on another thread than the one that allocated it is slow in common
+//! allocators. A helper that stalls (its CPU taken by another program) does not hold the fold
+//! up: the calling thread parses the chunk the helper sits on, and drops the helper's copy.
+
+use crate::format::chunk::{self, Index};
+use crate::format::event::{Event, EventRef};
+use crate::format::lines::Line;
+use crate::format::parse::ParseError;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Buffers smaller than this are folded on the calling thread alone, for borrowed events.
+/// (Measured on the bench data: at 600 KB the parallel type-only fold took 0.97 ms against
+/// 1.27 ms; at 256 KiB the thread it starts costs more than it saves.)
+const PARALLEL_MIN: usize = 512 << 10;
+/// The same for owned events, whose helper must first warm up its allocations: the parallel
+/// compat fold lost at 1.2 MB (4.5 ms against 4.4 ms), broke even at 1.5 MB and won at 2 MB
+/// (6.6 ms against 7.15 ms).
+const OWNED_PARALLEL_MIN: usize = 3 << 19;
+/// Target size of one parse chunk for borrowed events.
+const CHUNK: usize = 256 << 10;
+/// Target size of one parse chunk for owned events: small enough that a helper's allocations
+/// are reused chunk after chunk instead of being returned to the system and faulted in again
+/// (measured: 128 KiB chunks ran in about 0.8 of the time of 256 KiB ones), and that the
+/// events in flight (about 400 bytes of heap each, three chunks per thread) stay in a core's
+/// cache until they are reduced and dropped. The two-thread compat rebuild of the 1M-event
+/// bench log, 32 KiB against 128 KiB chunks, medians of alternating runs: 292-310 ms against
+/// 297-324 ms in four comparisons, and 332 against 350 ms from its 10-frame archive; 64 KiB
+/// chunks came out between the two.
+const OWNED_CHUNK: usize = 32 << 10;
+
+/// How one kind of fold parses a line and folds the result into the accumulator.
+pub(crate) trait LineFold<A>: Sync {
+    /// What a parsed line becomes; it may borrow the line.
+    type Item<'b>: Send;
+
+    /// Parses one line (without its newline).
+    fn parse<'b>(&self, line: &'b [u8]) -> Result<Self::Item<'b>, ParseError>;
+
+    /// Whether [`LineFold::parse_in`] reads a chunk's index (building one costs a pass over
+    /// the chunk, so folds that would not read it do not get one).
+    const INDEXED: bool = false;
+
+    /// Parses a line of a chunk, with the chunk's index when one was built; the result is
+    /// [`LineFold::parse`]'s.
+    #[inline]
+    fn parse_in<'b>(
+        &self,
+        index: Option<&Index<'b>>,
+        line: Line<'b>,
+    ) -> Result<Self::Item<'b>, ParseError> {
+        let _ = index;
+        self.parse(line.bytes)
+    }
+
+    /// Folds one parsed line into the accumulator.
+    fn reduce(&self, acc: A, item: &Self::Item<'_>) -> A;
+
+    /// The `ts` of a parsed line (folds that stop at a time, or track the largest `ts`, read
+    /// it).
+    fn ts(&self, item: &Self::Item<'_>) -> u64;
+
+    /// Whether parsed items own heap memory (which makes smaller chunks pay).
+    const OWNS_MEMORY: bool;
+}
+
+/// A reducer over owned events: each line is parsed into an [`Event`].
+pub(crate) struct Owned<S>(pub crate::ReduceFn<S>);
+
+impl<S> LineFold<S> for Owned<S> {
+    type Item<'b> = Event;
+    const OWNS_MEMORY: bool = true;
+
+    #[inline]
+    fn parse(&self, line: &[u8]) -> Result<Event, ParseError> {
+        crate::format::parse::event(line)
+    }
+
+    const INDEXED: bool = true;
+
+    #[inline]
+    fn parse_in<'b>(&self, index: Option<&Index<'b>>, line: Line<'b>) -> Result<Event, ParseError> {
+        chunk::event(index, line)
+    }
+
+    #[inline]
+    fn reduce(&self, acc: S, item: &Event) -> S {
+        (self.0)(acc, item)
+    }
+
+    #[inline]
+    fn ts(&self, item: &Event) -> u64 {
+        item.ts
+    }
+}
+
+/// A reducer over borrowed events: each line is parsed into an [`EventRef`] of the buffer.
+pub(crate) struct Borrowed<S>(pub crate::ReduceRefFn<S>);
+
+impl<S> LineFold<S> for Borrowed<S> {
+    type Item<'b> = EventRef<'b>;
+    const OWNS_MEMORY: bool = false;
+
+    #[inline]
+    fn parse<'b>(&self, line: &'b [u8]) -> Result<EventRef<'b>, ParseError> {
+        EventRef::parse_line(line)
+    }
+
+    const INDEXED: bool = true;
+
+    #[inline]
+    fn parse_in<'b>(
+        &self,
+        index: Option<&Index<'b>>,
+        line: Line<'b>,
+    ) -> Result<EventRef<'b>, ParseError> {
+        chunk::envelope(index, line).map(EventRef::from_envelope)
+    }
+
+    #[inline]
+    fn reduce(&self, acc: S, item: &EventRef<'_>) -> S {
+        (self.0)(acc, item)
+    }
+
+    #[inline]
+    fn ts(&self, item: &EventRef<'_>) -> u64 {
+        item.ts()
+    }
+}
+
+/// Where a fold stops before the end of its buffer (it always stops at a bad line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// Fold every line.
+    Never,
+    /// Stop once this many events were folded (zero folds nothing).
+    After(u64),
+    /// Stop before the first event whose `ts` is above this.
+    TsAbove(u64),
+}
+
+/// What a fold does besides folding: where it stops, and whether it keeps the largest `ts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Until {
+    pub stop: Stop,
+    pub track_ts: bool,
+}
+
+impl Until {
+    /// Fold everything, track nothing.
+    pub const END: Until = Until {
+        stop: Stop::Never,
+        track_ts: false,
+    };
+}
+
+/// The largest `ts` among the events a state has folded, as far as it is known. A fold learns it
+/// only when asked to (see [`Until::track_ts`]): a stretch folded without looking at its `ts`
+/// leaves it unknown for good, whatever is folded after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MaxTs {
+    /// Some events were folded without their `ts` being looked at.
+    Unknown,
+    /// The largest `ts` folded (`None`: no event was folded).
+    Known(Option<u64>),
+}
+
+impl Default for MaxTs {
+    fn default() -> Self {
+        MaxTs::EMPTY
+    }
+}
+
+impl MaxTs {
+    /// No event folded yet.
+    pub const EMPTY: MaxTs = MaxTs::Known(None);
+
+    /// What a fold of `events` events knows: `max` if it tracked `ts`.
+    pub fn of_fold(events: u64, tracked: bool, max: Option<u64>) -> MaxTs {
+        match (events, tracked) {
+            (0, _) => MaxTs::EMPTY,
+            (_, true) => MaxTs::Known(max),
+            (_, false) => MaxTs::Unknown,
+        }
+    }
+
+    /// The events of `self`, then those of `later`.
+    pub fn then(self, later: MaxTs) -> MaxTs {
+        match (self, later) {
+            (MaxTs::Known(a), MaxTs::Known(b)) => MaxTs::Known(a.max(b)),
+            _ => MaxTs::Unknown,
+        }
+    }
+
+    /// What a checkpoint or a snapshot of `events` events recorded: there, `None` means unknown
+    /// unless no event was folded.
+    pub fn from_record(events: u64, max_ts: Option<u64>) -> MaxTs {
+        match (events, max_ts) {
+            (0, _) => MaxTs::EMPTY,
+            (_, Some(max)) => MaxTs::Known(Some(max)),
+            (_, None) => MaxTs::Unknown,
+        }
+    }
+
+    /// What a checkpoint or a snapshot records (see [`from_record`](MaxTs::from_record)).
+    pub fn record(self) -> Option<u64> {
+        match self {
+            MaxTs::Known(max) => max,
+            MaxTs::Unknown => None,
+        }
+    }
+
+    /// Whether every event folded is known to be stamped at or before `ts`.
+    pub fn at_or_before(self, ts: u64) -> bool {
+        match self {
+            MaxTs::Known(max) => max.is_none_or(|max| max <= ts),
+            MaxTs::Unknown => false,
+        }
+    }
+}
+
+/// The outcome of folding one buffer.
+pub(crate) struct BufFold<A> {
+    pub acc: A,
+    /// Offset just past the last line folded, and that line, if any was.
+    pub last: Option<(usize, std::ops::Range<usize>)>,
+    /// Start and reason of the line that stopped the fold.
+    pub bad: Option<(usize, String)>,
+    /// Events folded.
+    pub events: u64,
+    /// Whether the fold ended at its [`Stop`] rather than at the end of the buffer or a bad line.
+    pub stopped: bool,
+    /// The largest `ts` folded, when asked for.
+    pub max_ts: Option<u64>,
+}
+
+impl<A> BufFold<A> {
+    fn start(acc: A) -> Self {
+        BufFold {
+            acc,
+            last: None,
+            bad: None,
+            events: 0,
+            stopped: false,
+            max_ts: None,
+        }
+    }
+}
+
+/// How many of `items`, folded after `events` others, a fold with `until` takes.
+fn take<A, F: LineFold<A>>(fold: &F, items: &[F::Item<'_>], events: u64, until: Until) -> usize {
+    match until.stop {
+        Stop::Never => items.len(),
+        Stop::After(n) => items.len().min(n.saturating_sub(events) as usize),
+        Stop::TsAbove(ts) => items
+            .iter()
+            .position(|item| fold.ts(item) > ts)
+            .unwrap_or(items.len()),
+    }
+}
+
+/// Whether a fold with `until` that folded `events` events has reached its stop.
+fn reached(until: Until, events: u64) -> bool {
+    matches!(until.stop, Stop::After(n) if events >= n)
+}
+
+/// Folds the complete lines of `buf`, choosing the sequential or the parallel path, and runs
+/// `side` meanwhile: the work that prepares the next buffer (mapping it, decompressing it) or
+/// releases the last one.
+///
+/// The parallel path uses as many threads as rayon's pool has (`RAYON_NUM_THREADS`), the
+/// calling thread included; with one, or for a small buffer, the fold is sequential.
+///
+/// On the parallel path a helper runs `side` first and then joins the parsing, whose chunks
+/// are claimed dynamically, so the side job costs the fold about half its time instead of all
+/// of it. On the sequential path `side` runs first, on the calling thread, so that what it
+/// releases is gone before this buffer is read.
+pub(crate) fn fold_buf<A, F, T>(
+    buf: &[u8],
+    acc: A,
+    fold: &F,
+    side: impl FnOnce() -> T + Send,
+) -> (BufFold<A>, T)
+where
+    F: LineFold<A>,
+    T: Send,
+{
+    fold_buf_until(buf, acc, fold, Until::END, side)
+}
+
+/// [`fold_buf`], stopping where `until` says.
+pub(crate) fn fold_buf_until<A, F, T>(
+    buf: &[u8],
+    acc: A,
+    fold: &F,
+    until: Until,
+    side: impl FnOnce() -> T + Send,
+) -> (BufFold<A>, T)
+where
+    F: LineFold<A>,
+    T: Send,
+{
+    let threads = rayon::current_num_threads();
+    let min = if F::OWNS_MEMORY {
+        OWNED_PARALLEL_MIN
+    } else {
+        PARALLEL_MIN
+    };
+    if buf.len() < min || threads < 2 {
+        let side = side();
+        (fold_sequential(buf, acc, fold, until), side)
+    } else {
+        let chunk = if F::OWNS_MEMORY { OWNED_CHUNK } else { CHUNK };
+        fold_threads(buf, acc, fold, until, chunk, threads - 1, side)
+    }
+}
+
+/// The reference path: one line after another on the calling thread (a chunk at a time when
+/// the fold reads a chunk index).
+pub(crate) fn fold_sequential<A, F: LineFold<A>>(
+    buf: &[u8],
+    acc: A,
+    fold: &F,
+    until: Until,
+) -> BufFold<A> {
+    let mut done = BufFold::start(acc);
+    if reached(until, 0) {
+        done.stopped = true;
+        return done;
+    }
+    let window = if F::INDEXED { CHUNK } else { buf.len().max(1) };
+    for range in chunk_ranges(buf, window) {
+        let base = range.start;
+        let chunk = &buf[range];
+        let index = if F::INDEXED { Index::new(chunk) } else { None };
+        for line in chunk::lines(chunk, index.as_ref()) {
+            let start = base + line.start;
+            match fold.parse_in(index.as_ref(), line) {
+                Ok(item) => {
+                    if let Stop::TsAbove(ts) = until.stop
+                        && fold.ts(&item) > ts
+                    {
+                        done.stopped = true;
+                        return done;
+                    }
+                    if until.track_ts {
+                        let ts = fold.ts(&item);
+                        done.max_ts = Some(done.max_ts.map_or(ts, |max| max.max(ts)));
+                    }
+                    done.acc = fold.reduce(done.acc, &item);
+                    done.events += 1;
+                }
+                Err(reason) => {
+                    done.bad = Some((start, reason.to_string()));
+                    return done;
+                }
+            }
+            done.last = Some((base + line.end(), start..start + line.bytes.len()));
+            if reached(until, done.events) {
+                done.stopped = true;
+                return done;
+            }
+        }
+    }
+    done
+}
+
+/// One parsed chunk.
+struct Parsed<T> {
+    items: Vec<T>,
+    last: Option<(usize, std::ops::Range<usize>)>,
+    bad: Option<(usize, String)>,
+}
+
+/// The items of chunks already reduced, handed back to the thread that parsed them, and a
+/// vector to parse the next chunk into.
+///
+/// Owned retired items are dropped one before each new item is parsed, not all at once: what
+/// one event frees, the next one allocates again, much as in the sequential fold, where each
+/// event is dropped once reduced. Thousands of events freed in one go, then as many allocated,
+/// overflow the allocator's per-thread caches (glibc's keeps 7 blocks of a size): a compat
+/// fold on two threads spent two thirds of its extra CPU time in glibc's slower paths.
+struct Recycler<T> {
+    retired: Vec<T>,
+    /// Empty; its capacity is reused (a fresh vector per chunk would be a large allocation,
+    /// mapped and faulted in every time).
+    spare: Vec<T>,
+    /// Whether items are retired to be dropped one by one; when they free next to nothing
+    /// (borrowed items), they are dropped at once and their vector is the next spare, which
+    /// keeps one vector in the cache instead of two.
+    gradual: bool,
+}
+
+impl<T> Recycler<T> {
+    fn new(gradual: bool) -> Self {
+        Recycler {
+            retired: Vec::new(),
+            spare: Vec::new(),
+            gradual,
+        }
+    }
+
+    /// Takes back the items of a reduced chunk.
+    fn give(&mut self, mut items: Vec<T>) {
+        if !self.gradual {
+            items.clear();
+        } else if self.retired.is_empty() {
+            std::mem::swap(&mut self.retired, &mut items);
+        } else {
+            self.retired.append(&mut items);
+        }
+        // `items` is empty now: keep the larger of the two empty vectors.
+        if items.capacity() > self.spare.capacity() {
+            self.spare = items;
+        }
+    }
+}
+
+/// Parses the lines of `buf[range]` into the recycler's spare vector, dropping one of its
+/// retired items before each line.
+fn parse_chunk<'b, A, F: LineFold<A>>(
+    buf: &'b [u8],
+    range: std::ops::Range<usize>,
+    fold: &F,
+    recycler: &mut Recycler<F::Item<'b>>,
+) -> Parsed<F::Item<'b>> {
+    let base = range.start;
+    let mut items = std::mem::take(&mut recycler.spare);
+    items.clear();
+    let mut parsed = Parsed {
+        items,
+        last: None,
+        bad: None,
+    };
+    let chunk = &buf[range];
+    let index = if F::INDEXED { Index::new(chunk) } else { None };
+    for line in chunk::lines(chunk, index.as_ref()) {
+        let start = base + line.start;
+        drop(recycler.retired.pop());
+        match fold.parse_in(index.as_ref(), line) {
+            Ok(item) => parsed.items.push(item),
+            Err(reason) => {
+                parsed.bad = Some((start, reason.to_string()));
+                break;
+            }
+        }
+        parsed.last = Some((base + line.end(), start..start + line.bytes.len()));
+    }
+    parsed
+}
+
+/// Cuts `buf` into ranges of about `chunk` bytes, each ending just after a newline (the last
+/// range ends at `buf.len()`).
+fn chunk_ranges(buf: &[u8], chunk: usize) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::with_capacity(buf.len() / chunk + 1);
+    let mut start = 0;
+    while start < buf.len() {
+        let target = (start + chunk).min(buf.len());
+        let end = match memchr::memchr(b'\n', &buf[target..]) {
+            Some(i) => target + i + 1,
+            None => buf.len(),
+        };
+        ranges.push(start..end);
+        start = end;
+    }
+    ranges
+}
+
+/// The shortest wait for a helper's chunk before the reducing thread parses it itself.
+const MIN_PATIENCE: Duration = Duration::from_micros(100);
+
+/// How many chunks past the one being reduced may be claimed for parsing, per thread.
+const LOOKAHEAD_PER_THREAD: usize = 3;
+
+/// What the threads of one parallel fold share.
+struct Shared {
+    /// The next chunk nobody has claimed yet.
+    next: AtomicUsize,
+    /// Chunks below this may be claimed; raised as chunks are reduced.
+    limit: Mutex<usize>,
+    /// Signalled when `limit` rises or the fold stops.
+    raised: Condvar,
+    /// Set when no more chunks should be claimed: a bad line was found, or the fold ended.
+    stop: AtomicBool,
+}
+
+impl Shared {
+    /// Claims the next chunk, waiting while it lies beyond the look-ahead limit. `None` once
+    /// every chunk is claimed or the fold stopped.
+    fn claim(&self, count: usize) -> Option<usize> {
+        if self.stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        if i >= count {
+            return None;
+        }
+        let mut limit = self.limit.lock().unwrap_or_else(PoisonError::into_inner);
+        while i >= *limit && !self.stop.load(Ordering::Relaxed) {
+            limit = self
+                .raised
+                .wait(limit)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        // A claimed chunk is parsed even after a stop: the reducer may still be waiting for it.
+        Some(i)
+    }
+
+    /// Claims the next chunk if it lies within the limit, without waiting.
+    fn try_claim(&self, count: usize, limit: usize) -> Option<usize> {
+        let mut i = self.next.load(Ordering::Relaxed);
+        loop {
+            if i >= count || i >= limit || self.stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            match self
+                .next
+                .compare_exchange_weak(i, i + 1, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return Some(i),
+                Err(now) => i = now,
+            }
+        }
+    }
+
+    fn raise(&self, to: usize) {
+        *self.limit.lock().unwrap_or_else(PoisonError::into_inner) = to;
+        self.raised.notify_all();
+    }
+
+    fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _guard = self.limit.lock().unwrap_or_else(PoisonError::into_inner);
+        self.raised.notify_all();
+    }
+}
+
+/// Stops the helpers when the reducing thread leaves the fold, returning or unwinding (a
+/// panicking reducer must not leave helpers waiting for a limit that never rises).
+struct StopOnDrop<'s>(&'s Shared);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+/// The parallel path. Every thread claims the lowest unclaimed chunk and parses it; the
+/// calling thread reduces the chunks in order, and parses chunks itself whenever the next one
+/// to reduce is not ready, so the work balances between parsing and reducing whatever the
+/// reducer costs. At most a few chunks per thread are claimed ahead of the reducer, which
+/// bounds memory. Chunks a helper parsed go back to it once reduced, to be freed (or reused)
+/// on the thread that allocated them. The first helper runs `side` before it starts parsing;
+/// `helpers` must be at least one.
+pub(crate) fn fold_threads<A, F, T>(
+    buf: &[u8],
+    mut acc: A,
+    fold: &F,
+    until: Until,
+    chunk: usize,
+    helpers: usize,
+    side: impl FnOnce() -> T + Send,
+) -> (BufFold<A>, T)
+where
+    F: LineFold<A>,
+    T: Send,
+{
+    assert!(helpers > 0, "the parallel fold needs a helper thread");
+    use std::collections::VecDeque;
+    use std::sync::mpsc;
+
+    let ranges = chunk_ranges(buf, chunk);
+    let count = ranges.len();
+    let lookahead = LOOKAHEAD_PER_THREAD * (helpers + 1);
+    let shared = Shared {
+        next: AtomicUsize::new(0),
+        limit: Mutex::new(lookahead),
+        raised: Condvar::new(),
+        stop: AtomicBool::new(false),
+    };
+    let mut last = None;
+    let (mut events, mut max_ts, mut stopped) = (0u64, None, false);
+    if reached(until, 0) {
+        let mut done = BufFold::start(acc);
+        done.stopped = true;
+        return (done, side());
+    }
+    std::thread::scope(|scope| {
+        let (result_tx, results) = mpsc::channel::<(usize, usize, Parsed<F::Item<'_>>)>();
+        let mut returns = Vec::with_capacity(helpers);
+        let mut side = Some(side);
+        let mut side_done = None;
+        for lane in 1..=helpers {
+            let (return_tx, return_rx) = mpsc::channel::<Parsed<F::Item<'_>>>();
+            let (ranges, shared, result_tx) = (&ranges, &shared, result_tx.clone());
+            let side = side.take();
+            let handle = scope.spawn(move || {
+                let side_result = side.map(|side| side());
+                let mut recycler = Recycler::new(F::OWNS_MEMORY);
+                while let Some(i) = shared.claim(count) {
+                    while let Ok(done) = return_rx.try_recv() {
+                        recycler.give(done.items);
+                    }
+                    let parsed = parse_chunk(buf, ranges[i].clone(), fold, &mut recycler);
+                    if parsed.bad.is_some() {
+                        shared.stop.store(true, Ordering::Relaxed);
+                    }
+                    if result_tx.send((i, lane, parsed)).is_err() {
+                        break;
+                    }
+                }
+                drop(result_tx);
+                // Free what the reducer hands back until it is done.
+                while let Ok(done) = return_rx.recv() {
+                    drop(done);
+                }
+                side_result
+            });
+            if lane == 1 {
+                side_done = Some(handle);
+            }
+            returns.push(return_tx);
+        }
+        drop(result_tx);
+        let stop = StopOnDrop(&shared);
+
+        // `ready[k]` holds chunk `want + k` once parsed, with the lane that parsed it.
+        let mut ready: VecDeque<Option<(usize, Parsed<F::Item<'_>>)>> = VecDeque::new();
+        let mut recycler = Recycler::new(F::OWNS_MEMORY);
+        let mut want = 0;
+        // How long this thread took to parse its last chunk.
+        let mut pace = MIN_PATIENCE;
+        let bad = 'reduce: {
+            while want < count {
+                let (lane, parsed) = match ready.front_mut().and_then(Option::take) {
+                    Some(found) => found,
+                    None => {
+                        // Collect what the helpers finished; parse a chunk here if none is the next.
+                        let patience = (pace * 2).max(MIN_PATIENCE);
+                        let mut parse_here = |i: usize, recycler: &mut Recycler<_>| {
+                            let started = Instant::now();
+                            let parsed = parse_chunk(buf, ranges[i].clone(), fold, recycler);
+                            pace = started.elapsed();
+                            (i, 0, parsed)
+                        };
+                        let (i, lane, parsed) = match results.try_recv() {
+                            Ok(got) => got,
+                            Err(_) => match shared.try_claim(count, want + lookahead) {
+                                Some(i) => parse_here(i, &mut recycler),
+                                // The next chunk is in a helper's hands and nothing more may be
+                                // claimed. Wait twice as long as this thread takes to parse a
+                                // chunk; a helper slower than that is stalled (its CPU taken by
+                                // another program, say), so the chunk is parsed here too, and
+                                // the helper's copy is dropped when it comes. (Waiting only as
+                                // long as one chunk takes overtook helpers that were about to
+                                // finish, and cost time.) With no helper left, which only a
+                                // panic in one can cause, this thread goes on alone.
+                                None => match results.recv_timeout(patience) {
+                                    Ok(got) => got,
+                                    Err(_) => parse_here(want, &mut recycler),
+                                },
+                            },
+                        };
+                        if i < want {
+                            // A stalled helper's copy of a chunk parsed here since.
+                            let _ = returns[lane - 1].send(parsed);
+                            continue;
+                        }
+                        let slot = i - want;
+                        if ready.len() <= slot {
+                            ready.resize_with(slot + 1, || None);
+                        }
+                        ready[slot] = Some((lane, parsed));
+                        continue;
+                    }
+                };
+                ready.pop_front();
+                want += 1;
+                let n = take(fold, &parsed.items, events, until);
+                let items = &parsed.items[..n];
+                if until.track_ts {
+                    max_ts = items
+                        .iter()
+                        .map(|item| fold.ts(item))
+                        .fold(max_ts, |max, ts| {
+                            Some(max.map_or(ts, |max: u64| max.max(ts)))
+                        });
+                }
+                for item in items {
+                    acc = fold.reduce(acc, item);
+                }
+                events += n as u64;
+                if n < parsed.items.len() || reached(until, events) {
+                    // Stopped inside this chunk (or at its end): the last line folded is its
+                    // `n`th, if it folded any.
+                    if n > 0 {
+                        let range = ranges[want - 1].clone();
+                        let base = range.start;
+                        let line = crate::format::lines::Lines::new(&buf[range])
+                            .nth(n - 1)
+                            .expect("parsed lines");
+                        let start = base + line.start;
+                        last = Some((base + line.end(), start..start + line.bytes.len()));
+                    }
+                    stopped = true;
+                    if lane > 0 {
+                        let _ = returns[lane - 1].send(parsed);
+                    }
+                    break 'reduce None;
+                }
+                if parsed.last.is_some() {
+                    last = parsed.last.clone();
+                }
+                let bad = parsed.bad.clone();
+                if lane == 0 {
+                    recycler.give(parsed.items);
+                } else {
+                    let _ = returns[lane - 1].send(parsed);
+                }
+                if bad.is_some() {
+                    break 'reduce bad;
+                }
+                shared.raise(want + lookahead);
+            }
+            None
+        };
+        // Release the helpers (a waiting one wakes to the stop, the others see their return
+        // channel close), then collect the side job's result.
+        drop(stop);
+        drop(returns);
+        drop(ready);
+        let side_result = match side_done.map(|handle| handle.join()) {
+            Some(Ok(Some(result))) => result,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            _ => unreachable!("the first helper runs the side job"),
+        };
+        let done = BufFold {
+            acc,
+            last,
+            bad,
+            events,
+            stopped,
+            max_ts,
+        };
+        (done, side_result)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sums the `ts` of every event and records the order, so order matters to the result.
+    struct Trace;
+
+    impl LineFold<Vec<u64>> for Trace {
+        type Item<'b> = EventRef<'b>;
+        const OWNS_MEMORY: bool = false;
+        fn parse<'b>(&self, line: &'b [u8]) -> Result<EventRef<'b>, ParseError> {
+            EventRef::parse_line(line)
+        }
+        fn reduce(&self, mut acc: Vec<u64>, item: &EventRef<'_>) -> Vec<u64> {
+            acc.push(item.ts());
+            acc
+        }
+        fn ts(&self, item: &EventRef<'_>) -> u64 {
+            item.ts()
+        }
+    }
+
+    fn log(n: u64, bad_at: Option<u64>) -> Vec<u8> {
+        let mut out = Vec::new();
+        for i in 0..n {
+            if Some(i) == bad_at {
+                out.extend_from_slice(b"{not json\n");
+            } else {
+                out.extend_from_slice(
+                    format!("{{\"type\":\"t\",\"data\":{{}},\"ts\":{i}}}\n").as_bytes(),
+                );
+            }
+            if i % 7 == 0 {
+                out.push(b'\n');
+            }
+        }
+        out
+    }
+
+    fn same(a: &BufFold<Vec<u64>>, b: &BufFold<Vec<u64>>) {
+        assert_eq!(a.acc, b.acc);
+        assert_eq!(a.last, b.last);
+        assert_eq!(a.bad, b.bad);
+    }
+
+    #[test]
+    fn parallel_equals_sequential() {
+        for n in [0, 1, 5, 100, 3000] {
+            let buf = log(n, None);
+            let seq = fold_sequential(&buf, Vec::new(), &Trace, Until::END);
+            assert_eq!(seq.acc.len() as u64, n);
+            for chunk in [1, 10, 64, 1000, 1 << 20] {
+                for helpers in [1, 3] {
+                    same(
+                        &seq,
+                        &fold_threads(&buf, Vec::new(), &Trace, Until::END, chunk, helpers, || ())
+                            .0,
+                    );
+                }
+            }
+        }
+    }
+
+    fn same_stop(a: &BufFold<Vec<u64>>, b: &BufFold<Vec<u64>>) {
+        same(a, b);
+        assert_eq!(
+            (a.events, a.stopped, a.max_ts),
+            (b.events, b.stopped, b.max_ts)
+        );
+    }
+
+    /// Lines whose `ts` go up and down: `ts` of line `i` is `(i * 7919) % n`, with empty
+    /// lines between some of them, and a bad line at `bad_at`.
+    fn shuffled(n: u64, bad_at: Option<u64>) -> Vec<u8> {
+        let mut out = Vec::new();
+        for i in 0..n {
+            if Some(i) == bad_at {
+                out.extend_from_slice(b"{not json\n");
+            } else {
+                let ts = (i * 7919) % n;
+                out.extend_from_slice(
+                    format!("{{\"type\":\"t\",\"data\":{{}},\"ts\":{ts}}}\n").as_bytes(),
+                );
+            }
+            if i % 11 == 0 {
+                out.push(b'\n');
+            }
+        }
+        out
+    }
+
+    /// Stopping after a number of events, or before a `ts`, gives the same result on every
+    /// path, and the result a plain loop over the events gives.
+    #[test]
+    fn stops_agree_on_every_path() {
+        let n = 3000;
+        for bad in [None, Some(1800)] {
+            let buf = shuffled(n, bad);
+            let all: Vec<u64> = fold_sequential(&buf, Vec::new(), &Trace, Until::END).acc;
+            let stops = [
+                Stop::Never,
+                Stop::After(0),
+                Stop::After(1),
+                Stop::After(1234),
+                Stop::After(2999),
+                Stop::After(3000),
+                Stop::After(5000),
+                Stop::TsAbove(0),
+                Stop::TsAbove(1500),
+                Stop::TsAbove(2999),
+            ];
+            for stop in stops {
+                for track_ts in [false, true] {
+                    let until = Until { stop, track_ts };
+                    let seq = fold_sequential(&buf, Vec::new(), &Trace, until);
+                    // The model: the prefix of the events the stop allows.
+                    let take = match stop {
+                        Stop::Never => all.len(),
+                        Stop::After(k) => all.len().min(k as usize),
+                        Stop::TsAbove(t) => all.iter().position(|&ts| ts > t).unwrap_or(all.len()),
+                    };
+                    assert_eq!(seq.acc, all[..take], "{stop:?}");
+                    assert_eq!(seq.events, take as u64);
+                    let expect_max = all[..take].iter().copied().max().filter(|_| track_ts);
+                    assert_eq!(seq.max_ts, expect_max, "{stop:?}");
+                    let stopped_early = match stop {
+                        Stop::Never => false,
+                        Stop::After(k) => k as usize <= all.len(),
+                        Stop::TsAbove(_) => take < all.len(),
+                    };
+                    assert_eq!(seq.stopped, stopped_early, "{stop:?} {bad:?}");
+                    assert_eq!(seq.bad.is_some(), bad.is_some() && !seq.stopped, "{stop:?}");
+                    // `last` ends the line of the last event folded.
+                    if let Some((end, line)) = &seq.last {
+                        let folded = fold_sequential(&buf[..*end], Vec::new(), &Trace, Until::END);
+                        assert_eq!(folded.acc, seq.acc);
+                        assert_eq!(buf[line.end], b'\n');
+                    } else {
+                        assert_eq!(take, 0);
+                    }
+                    for chunk in [1, 64, 1000, 1 << 20] {
+                        for helpers in [1, 3] {
+                            let par = fold_threads(
+                                &buf,
+                                Vec::new(),
+                                &Trace,
+                                until,
+                                chunk,
+                                helpers,
+                                || (),
+                            )
+                            .0;
+                            same_stop(&seq, &par);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parallel_stops_at_the_same_bad_line() {
+        for bad in [0, 1, 999, 2999] {
+            let buf = log(3000, Some(bad));
+            let seq = fold_sequential(&buf, Vec::new(), &Trace, Until::END);
+            assert_eq!(seq.acc.len() as u64, bad);
+            assert!(seq.bad.is_some());
+            for chunk in [1, 50, 4096] {
+                for helpers in [1, 3] {
+                    same(
+                        &seq,
+                        &fold_threads(&buf, Vec::new(), &Trace, Until::END, chunk, helpers, || ())
+                            .0,
+                    );
+                }
+            }
+        }
+    }
+
+    /// The side job runs once, on either path, and its result comes back with the fold's,
+    /// also when the fold stops at a bad line.
+    #[test]
+    fn the_side_job_runs_once_and_returns_its_result() {
+        let runs = std::sync::atomic::AtomicUsize::new(0);
+        for bad in [None, Some(10), Some(2999)] {
+            let buf = log(3000, bad);
+            let seq = fold_sequential(&buf, Vec::new(), &Trace, Until::END);
+            for helpers in [1, 3] {
+                let (done, side) =
+                    fold_threads(&buf, Vec::new(), &Trace, Until::END, 64, helpers, || {
+                        runs.fetch_add(1, Ordering::Relaxed);
+                        buf.len()
+                    });
+                same(&seq, &done);
+                assert_eq!(side, buf.len());
+            }
+            let (done, side) = fold_buf(&buf, Vec::new(), &Trace, || {
+                runs.fetch_add(1, Ordering::Relaxed);
+                "side"
+            });
+            same(&seq, &done);
+            assert_eq!(side, "side");
+        }
+        assert_eq!(runs.load(Ordering::Relaxed), 9);
+    }
+
+    /// [`Trace`], but a helper stalls in the first line it parses (as if its CPU were taken)
+    /// until the reducer has folded the last event, or 10 s have passed.
+    struct StalledHelper {
+        reducer: std::thread::ThreadId,
+        last_ts: u64,
+        helper_stalled: std::sync::atomic::AtomicBool,
+        released: Mutex<bool>,
+        release: Condvar,
+        timed_out: std::sync::atomic::AtomicBool,
+    }
+
+    impl LineFold<Vec<u64>> for StalledHelper {
+        type Item<'b> = EventRef<'b>;
+        const OWNS_MEMORY: bool = false;
+        fn parse<'b>(&self, line: &'b [u8]) -> Result<EventRef<'b>, ParseError> {
+            let patience = std::time::Duration::from_secs(10);
+            if std::thread::current().id() == self.reducer {
+                // Let the helper take a chunk and stall on it before going on.
+                let start = std::time::Instant::now();
+                while !self.helper_stalled.load(Ordering::SeqCst) && start.elapsed() < patience {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            } else if !self.helper_stalled.swap(true, Ordering::SeqCst) {
+                let released = self.released.lock().unwrap();
+                let (released, wait) = self
+                    .release
+                    .wait_timeout_while(released, patience, |released| !*released)
+                    .unwrap();
+                if wait.timed_out() && !*released {
+                    self.timed_out.store(true, Ordering::SeqCst);
+                }
+            }
+            EventRef::parse_line(line)
+        }
+        fn reduce(&self, acc: Vec<u64>, item: &EventRef<'_>) -> Vec<u64> {
+            if item.ts() == self.last_ts {
+                *self.released.lock().unwrap() = true;
+                self.release.notify_all();
+            }
+            Trace.reduce(acc, item)
+        }
+        fn ts(&self, item: &EventRef<'_>) -> u64 {
+            item.ts()
+        }
+    }
+
+    /// A stalled helper does not hold the fold up: the reducing thread parses the chunk the
+    /// helper sits on and finishes without it (the helper's late copy is dropped), with the
+    /// same result. Waiting for that chunk instead would wait for the helper, which waits for
+    /// the fold to end, until the helper gives up after 10 s.
+    #[test]
+    fn a_stalled_helper_is_overtaken_and_its_copy_dropped() {
+        let n = 3000;
+        let buf = log(n, None);
+        let seq = fold_sequential(&buf, Vec::new(), &Trace, Until::END);
+        let fold = StalledHelper {
+            reducer: std::thread::current().id(),
+            last_ts: n - 1,
+            helper_stalled: std::sync::atomic::AtomicBool::new(false),
+            released: Mutex::new(false),
+            release: Condvar::new(),
+            timed_out: std::sync::atomic::AtomicBool::new(false),
+        };
+        let (done, ()) = fold_threads(&buf, Vec::new(), &fold, Until::END, 64, 1, || ());
+        same(&seq, &done);
+        assert!(
+            fold.helper_stalled.load(Ordering::SeqCst),
+            "the helper never parsed"
+        );
+        assert!(
+            !fold.timed_out.load(Ordering::SeqCst),
+            "the fold waited for the stalled helper"
+        );
+    }
+
+    /// A reducer that panics at one event.
+    struct PanicAt(u64);
+
+    impl LineFold<u64> for PanicAt {
+        type Item<'b> = EventRef<'b>;
+        const OWNS_MEMORY: bool = false;
+        fn parse<'b>(&self, line: &'b [u8]) -> Result<EventRef<'b>, ParseError> {
+            EventRef::parse_line(line)
+        }
+        fn reduce(&self, acc: u64, item: &EventRef<'_>) -> u64 {
+            assert_ne!(item.ts(), self.0, "the reducer refuses this event");
+            acc + 1
+        }
+        fn ts(&self, item: &EventRef<'_>) -> u64 {
+            item.ts()
+        }
+    }
+
+    /// A reducer's panic reaches the caller; helpers waiting to parse ahead do not hang it.
+    #[test]
+    fn a_panicking_reducer_unwinds_out_of_the_parallel_fold() {
+        let buf = log(3000, None);
+        for at in [0, 1500, 2999] {
+            for helpers in [1, 3] {
+                let result = std::panic::catch_unwind(|| {
+                    fold_threads(&buf, 0, &PanicAt(at), Until::END, 64, helpers, || ())
+                        .0
+                        .acc
+                });
+                assert!(result.is_err(), "no panic at {at} with {helpers} helpers");
+            }
+        }
+    }
+
+    /// An owned item that counts its drops.
+    struct Counted<'c>(&'c AtomicUsize);
+
+    impl Drop for Counted<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts events; records, each time it parses a line, how many items had been dropped.
+    struct Counting<'c> {
+        drops: &'c AtomicUsize,
+        dropped_before: Mutex<Vec<usize>>,
+    }
+
+    impl<'c> LineFold<u64> for Counting<'c> {
+        type Item<'b> = Counted<'c>;
+        const OWNS_MEMORY: bool = true;
+        fn parse<'b>(&self, line: &'b [u8]) -> Result<Counted<'c>, ParseError> {
+            EventRef::parse_line(line)?;
+            let dropped = self.drops.load(Ordering::Relaxed);
+            self.dropped_before.lock().unwrap().push(dropped);
+            Ok(Counted(self.drops))
+        }
+        fn reduce(&self, acc: u64, _: &Counted<'c>) -> u64 {
+            acc + 1
+        }
+        fn ts(&self, _: &Counted<'c>) -> u64 {
+            0
+        }
+    }
+
+    /// Owned items handed back are dropped one before each line of the next chunk, the rest
+    /// with the recycler; borrowed ones at once.
+    #[test]
+    fn retired_items_are_dropped_one_per_line_parsed() {
+        let drops = AtomicUsize::new(0);
+        let fold = Counting {
+            drops: &drops,
+            dropped_before: Mutex::new(Vec::new()),
+        };
+        let buf = log(5, None);
+        let mut recycler = Recycler::new(true);
+        let first = parse_chunk(&buf, 0..buf.len(), &fold, &mut recycler);
+        assert_eq!(first.items.len(), 5);
+        recycler.give(first.items);
+        recycler.give((0..3).map(|_| Counted(&drops)).collect());
+        assert_eq!(
+            drops.load(Ordering::Relaxed),
+            0,
+            "nothing is dropped when given back"
+        );
+        let second = parse_chunk(&buf, 0..buf.len(), &fold, &mut recycler);
+        assert_eq!(second.items.len(), 5);
+        assert_eq!(
+            *fold.dropped_before.lock().unwrap(),
+            [0, 0, 0, 0, 0, 1, 2, 3, 4, 5],
+            "one retired item dropped before each line of the second chunk"
+        );
+        assert_eq!(recycler.retired.len(), 3);
+        drop(recycler);
+        assert_eq!(drops.load(Ordering::Relaxed), 8);
+        drop(second);
+        assert_eq!(drops.load(Ordering::Relaxed), 13);
+
+        let mut at_once = Recycler::new(false);
+        at_once.give((0..4).map(|_| Counted(&drops)).collect());
+        assert_eq!(drops.load(Ordering::Relaxed), 17);
+        assert!(at_once.retired.is_empty() && at_once.spare.capacity() >= 4);
+    }
+
+    /// A parallel fold of owned items drops each exactly once, with or without a stop.
+    #[test]
+    fn the_parallel_fold_drops_every_owned_item_once() {
+        let buf = log(20_000, None);
+        let after = Until {
+            stop: Stop::After(12_345),
+            track_ts: false,
+        };
+        for until in [Until::END, after] {
+            let drops = AtomicUsize::new(0);
+            let fold = Counting {
+                drops: &drops,
+                dropped_before: Mutex::new(Vec::new()),
+            };
+            let (done, ()) = fold_threads(&buf, 0, &fold, until, 4096, 3, || ());
+            let parsed = fold.dropped_before.lock().unwrap().len();
+            assert_eq!(done.acc, if until == Until::END { 20_000 } else { 12_345 });
+            assert!(parsed >= done.acc as usize);
+            assert_eq!(
+                drops.load(Ordering::Relaxed),
+                parsed,
+                "every parsed item dropped once"
+            );
+        }
+    }
+
+    #[test]
+    fn chunks_cover_the_buffer_at_newlines() {
+        let buf = log(500, None);
+        for chunk in [1, 13, 200, 100_000] {
+            let ranges = chunk_ranges(&buf, chunk);
+            assert_eq!(ranges.first().map(|r| r.start), Some(0));
+            assert_eq!(ranges.last().map(|r| r.end), Some(buf.len()));
+            for pair in ranges.windows(2) {
+                assert_eq!(pair[0].end, pair[1].start);
+                assert_eq!(buf[pair[0].end - 1], b'\n');
+            }
+        }
+    }
+}

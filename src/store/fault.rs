@@ -1,0 +1,509 @@
+//! Fault injection and crash images for the write path (tests only).
+//!
+//! [`FaultFs`] wraps the real file system behind [`Fs`]: it counts operations, can fail the Nth
+//! one (with EIO, ENOSPC or a short write), and keeps a model of what had been made durable
+//! (file contents as of their last sync, directory entries as of their directory's last sync),
+//! from which it builds the directory a power cut before each operation would leave.
+
+use crate::store::fsutil::{Fs, OsFs};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+thread_local! {
+    static INSTALLED: RefCell<Option<Arc<dyn Fs>>> = const { RefCell::new(None) };
+}
+
+/// The file system a test installed for this thread, if any.
+pub(crate) fn installed() -> Option<Arc<dyn Fs>> {
+    INSTALLED.with(|fs| fs.borrow().clone())
+}
+
+/// Installs `fs` for this thread until the guard is dropped.
+fn install(fs: Arc<dyn Fs>) -> Installed {
+    INSTALLED.with(|slot| *slot.borrow_mut() = Some(fs));
+    Installed
+}
+
+struct Installed;
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        INSTALLED.with(|slot| *slot.borrow_mut() = None);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    Eio,
+    NoSpace,
+    /// A write stores half its bytes, then fails; other operations fail with EIO.
+    ShortWrite,
+}
+
+impl Failure {
+    fn error(self) -> io::Error {
+        match self {
+            Failure::Eio | Failure::ShortWrite => io::Error::from_raw_os_error(5),
+            Failure::NoSpace => io::Error::from_raw_os_error(28),
+        }
+    }
+}
+
+/// A file's bytes now and as of its last sync.
+#[derive(Debug, Clone, Default)]
+struct Object {
+    current: Vec<u8>,
+    durable: Option<Vec<u8>>,
+}
+
+/// What is on disk, and what a power cut would leave of it.
+#[derive(Debug, Default)]
+struct Model {
+    objects: Vec<Object>,
+    names: HashMap<PathBuf, usize>,
+    durable_names: HashMap<PathBuf, usize>,
+}
+
+impl Model {
+    fn new_object(&mut self, path: &Path) -> usize {
+        self.objects.push(Object::default());
+        let id = self.objects.len() - 1;
+        self.names.insert(path.to_path_buf(), id);
+        id
+    }
+
+    fn reread(&mut self, path: &Path) {
+        let id = match self.names.get(path) {
+            Some(&id) => id,
+            None => self.new_object(path),
+        };
+        self.objects[id].current = std::fs::read(path).unwrap_or_default();
+    }
+
+    /// The files a power cut now would leave: durable names with durable contents.
+    fn image(&self) -> Image {
+        let mut files: Vec<_> = self
+            .durable_names
+            .iter()
+            .map(|(path, &id)| {
+                (
+                    path.clone(),
+                    self.objects[id].durable.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    }
+}
+
+/// The files of a directory image, by path.
+type Image = Vec<(PathBuf, Vec<u8>)>;
+
+struct State {
+    ops: u64,
+    fail_at: Option<(u64, Failure)>,
+    failed: bool,
+    model: Model,
+    /// Power-cut images taken before each operation, with the caller's note at that time.
+    images: Option<Vec<(u64, Image)>>,
+    note: u64,
+}
+
+/// A file system that counts, fails and records.
+struct FaultFs {
+    state: Mutex<State>,
+}
+
+impl FaultFs {
+    fn new(fail_at: Option<(u64, Failure)>, record_images: bool) -> Arc<Self> {
+        Arc::new(FaultFs {
+            state: Mutex::new(State {
+                ops: 0,
+                fail_at,
+                failed: false,
+                model: Model::default(),
+                images: record_images.then(Vec::new),
+                note: 0,
+            }),
+        })
+    }
+
+    /// Counts an operation; returns the failure to inject, if this is the one.
+    fn step(&self) -> Option<Failure> {
+        let mut guard = self.state.lock().unwrap();
+        let state = &mut *guard;
+        if let Some(images) = state.images.as_mut() {
+            images.push((state.note, state.model.image()));
+        }
+        let op = state.ops;
+        state.ops += 1;
+        match state.fail_at {
+            Some((at, failure)) if at == op => {
+                state.failed = true;
+                Some(failure)
+            }
+            _ => None,
+        }
+    }
+
+    fn with_model(&self, f: impl FnOnce(&mut Model)) {
+        f(&mut self.state.lock().unwrap().model);
+    }
+}
+
+impl Fs for FaultFs {
+    fn open_append(&self, path: &Path) -> io::Result<(File, bool)> {
+        if let Some(failure) = self.step() {
+            return Err(failure.error());
+        }
+        let (file, created) = OsFs.open_append(path)?;
+        self.with_model(|m| {
+            if created || !m.names.contains_key(path) {
+                m.new_object(path);
+            }
+        });
+        Ok((file, created))
+    }
+
+    fn create_new(&self, path: &Path) -> io::Result<File> {
+        if let Some(failure) = self.step() {
+            return Err(failure.error());
+        }
+        let file = OsFs.create_new(path)?;
+        self.with_model(|m| {
+            m.new_object(path);
+        });
+        Ok(file)
+    }
+
+    fn create(&self, path: &Path) -> io::Result<File> {
+        if let Some(failure) = self.step() {
+            return Err(failure.error());
+        }
+        let file = OsFs.create(path)?;
+        self.with_model(|m| m.reread(path));
+        Ok(file)
+    }
+
+    fn write_all(&self, file: &mut File, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        let result = match self.step() {
+            Some(Failure::ShortWrite) => OsFs
+                .write_all(file, path, &bytes[..bytes.len() / 2])
+                .and(Err(Failure::ShortWrite.error())),
+            Some(failure) => Err(failure.error()),
+            None => OsFs.write_all(file, path, bytes),
+        };
+        self.with_model(|m| m.reread(path));
+        result
+    }
+
+    fn sync_data(&self, file: &File, path: &Path) -> io::Result<()> {
+        if let Some(failure) = self.step() {
+            return Err(failure.error());
+        }
+        // Durability is what the model tracks; the real fsync would only slow the tests down.
+        let _ = file;
+        self.with_model(|m| {
+            m.reread(path);
+            let id = m.names[path];
+            m.objects[id].durable = Some(m.objects[id].current.clone());
+        });
+        Ok(())
+    }
+
+    fn set_len(&self, file: &File, path: &Path, len: u64) -> io::Result<()> {
+        if let Some(failure) = self.step() {
+            return Err(failure.error());
+        }
+        OsFs.set_len(file, path, len)?;
+        self.with_model(|m| m.reread(path));
+        Ok(())
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        if let Some(failure) = self.step() {
+            return Err(failure.error());
+        }
+        OsFs.rename(from, to)?;
+        self.with_model(|m| {
+            if let Some(id) = m.names.remove(from) {
+                m.names.insert(to.to_path_buf(), id);
+            }
+        });
+        Ok(())
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<bool> {
+        if let Some(failure) = self.step() {
+            return Err(failure.error());
+        }
+        let removed = OsFs.remove(path)?;
+        self.with_model(|m| {
+            m.names.remove(path);
+        });
+        Ok(removed)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        if let Some(failure) = self.step() {
+            return Err(failure.error());
+        }
+        self.with_model(|m| {
+            let in_dir = |p: &PathBuf| p.parent() == Some(dir);
+            m.durable_names.retain(|p, _| !in_dir(p));
+            let entries: Vec<_> = m
+                .names
+                .iter()
+                .filter(|(p, _)| in_dir(p))
+                .map(|(p, &id)| (p.clone(), id))
+                .collect();
+            m.durable_names.extend(entries);
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Error, Event, EventLog, EventReader, View};
+    use serde_json::json;
+
+    fn count(n: u64, _event: &Event) -> u64 {
+        n + 1
+    }
+
+    /// Sums `data.n` in order, so a lost, duplicated or reordered event changes it.
+    fn ordered(state: Vec<u64>, event: &Event) -> Vec<u64> {
+        let mut state = state;
+        state.push(event.data["n"].as_u64().unwrap_or(u64::MAX));
+        state
+    }
+
+    fn event(n: u64) -> Event {
+        let mut event = Event::new("e", json!({"n": n, "text": "payload ✓ \"quoted\""}));
+        event.ts = 1_700_000_000 + n;
+        event
+    }
+
+    fn open(dir: &Path) -> io::Result<EventLog> {
+        EventLog::builder(dir)
+            .max_log_size(600)
+            .view::<u64>("count", count)
+            .view::<Vec<u64>>("ordered", ordered)
+            .open()
+    }
+
+    /// The workload: every kind of write, with rotations (manual and automatic) and refreshes.
+    /// Records in `acked` the events whose append returned `Ok`; stops at the first error.
+    fn workload(dir: &Path, acked: &mut Vec<u64>, note: &dyn Fn(u64)) -> io::Result<()> {
+        let mut log = open(dir)?;
+        let mut n = 0u64;
+        let ack = |acked: &mut Vec<u64>, upto: u64| {
+            acked.extend(acked.last().map_or(0, |l| l + 1)..upto);
+            note(acked.len() as u64);
+        };
+        for round in 0..3 {
+            for _ in 0..3 {
+                log.append(&event(n))?;
+                n += 1;
+                ack(acked, n);
+            }
+            let batch: Vec<Event> = (n..n + 3).map(event).collect();
+            log.append_batch(&batch)?;
+            n += 3;
+            ack(acked, n);
+            let offset = log.active_log_size()?;
+            let hash = log.read_line_hash_before(offset)?.unwrap_or_default();
+            log.append_if(&event(n), offset, &hash)
+                .map_err(|e| match e {
+                    crate::ConditionalAppendError::Io(e) => e,
+                    other => io::Error::other(other.to_string()),
+                })?;
+            n += 1;
+            ack(acked, n);
+            log.refresh_all()?;
+            if round == 1 {
+                log.rotate()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks a directory after a failure or a crash: every acknowledged event is there once,
+    /// in order; anything after them is the tail of the sequence; views equal the fold.
+    fn check_recovered(dir: &Path, acked: &[u64], context: &str) {
+        let mut log = open(dir).unwrap_or_else(|e| panic!("{context}: reopening failed: {e}"));
+        let events: Vec<u64> = log
+            .read_full()
+            .unwrap()
+            .map(|r| r.map(|(e, _)| e.data["n"].as_u64().unwrap()))
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{context}: reading failed: {e}"));
+        let expected: Vec<u64> = (0..events.len() as u64).collect();
+        assert_eq!(
+            events, expected,
+            "{context}: events out of order, duplicated or missing"
+        );
+        assert!(
+            events.len() >= acked.len(),
+            "{context}: {} acknowledged events, {} found",
+            acked.len(),
+            events.len()
+        );
+        log.refresh_all()
+            .unwrap_or_else(|e| panic!("{context}: refresh failed: {e}"));
+        assert_eq!(
+            *log.view::<u64>("count").unwrap(),
+            events.len() as u64,
+            "{context}"
+        );
+        assert_eq!(
+            log.view::<Vec<u64>>("ordered").unwrap(),
+            &events,
+            "{context}"
+        );
+        // A view built from nothing agrees too.
+        let mut fresh: View<Vec<u64>> = View::new("fresh", ordered, log.views_dir());
+        assert_eq!(
+            fresh.rebuild(&EventReader::new(dir)).unwrap(),
+            &events,
+            "{context}"
+        );
+    }
+
+    fn total_ops() -> u64 {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = FaultFs::new(None, false);
+        let _guard = install(fs.clone());
+        workload(dir.path(), &mut Vec::new(), &|_| {}).unwrap();
+        fs.state.lock().unwrap().ops
+    }
+
+    #[test]
+    fn every_failed_operation_is_an_error_and_loses_nothing_acknowledged() {
+        let total = total_ops();
+        assert!(
+            total > 50,
+            "the workload exercises the write path ({total} operations)"
+        );
+        for failure in [Failure::Eio, Failure::NoSpace, Failure::ShortWrite] {
+            for at in 0..total {
+                let dir = tempfile::tempdir().unwrap();
+                let mut acked = Vec::new();
+                let fs = FaultFs::new(Some((at, failure)), false);
+                let outcome = {
+                    let _guard = install(fs.clone());
+                    workload(dir.path(), &mut acked, &|_| {})
+                };
+                let context = format!("{failure:?} at operation {at} of {total}");
+                assert!(outcome.is_err(), "{context}: the failure was not reported");
+                assert!(fs.state.lock().unwrap().failed, "{context}");
+                check_recovered(dir.path(), &acked, &context);
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_sync_stops_the_writer_until_it_is_reopened() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(dir.path()).unwrap();
+        log.append(&event(0)).unwrap();
+        // Fail the next operation, the append's write... then its sync.
+        for failure_op in [0, 1] {
+            let fs = FaultFs::new(Some((failure_op, Failure::Eio)), false);
+            let _guard = install(fs);
+            assert!(log.append(&event(1)).is_err());
+            let refused = log.append(&event(1)).unwrap_err();
+            assert!(
+                matches!(Error::from_io(&refused), Some(Error::Poisoned { .. })),
+                "unexpected error {refused}"
+            );
+        }
+        drop(log);
+        let mut log = open(dir.path()).unwrap();
+        log.append(&event(1)).unwrap();
+        let acked = [0, 1];
+        drop(log);
+        check_recovered(dir.path(), &acked, "after reopening");
+    }
+
+    /// The durable state of `views/NAME.snapshot.json` in the model, parsed.
+    fn durable_snapshot(fs: &FaultFs, dir: &Path, name: &str) -> Option<serde_json::Value> {
+        let path = dir.join("views").join(format!("{name}.snapshot.json"));
+        let image = fs.state.lock().unwrap().model.image();
+        let (_, bytes) = image.into_iter().find(|(p, _)| *p == path)?;
+        Some(serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    }
+
+    #[test]
+    fn refreshes_save_without_syncs_and_rebuilds_and_rotations_durably() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = FaultFs::new(None, false);
+        let _guard = install(fs.clone());
+        let mut log = EventLog::builder(dir.path())
+            .view::<u64>("count", count)
+            .open()
+            .unwrap();
+        for n in 0..3 {
+            log.append(&event(n)).unwrap();
+        }
+        log.refresh_all().unwrap();
+        let on_disk = std::fs::read(dir.path().join("views/count.snapshot.json")).unwrap();
+        assert!(!on_disk.is_empty(), "the refresh saved");
+        assert_eq!(
+            durable_snapshot(&fs, dir.path(), "count"),
+            None,
+            "a refresh does not sync its snapshot"
+        );
+
+        let mut view: View<u64> = View::new("count", count, log.views_dir());
+        view.rebuild(&log.reader()).unwrap();
+        let durable = durable_snapshot(&fs, dir.path(), "count").expect("a rebuild syncs");
+        assert_eq!(durable["state"], 3);
+
+        log.append(&event(3)).unwrap();
+        log.rotate().unwrap();
+        let durable = durable_snapshot(&fs, dir.path(), "count").expect("a rotation syncs");
+        assert_eq!(
+            (&durable["state"], &durable["offset"]),
+            (&json!(4), &json!(0))
+        );
+    }
+
+    #[test]
+    fn a_power_cut_before_any_operation_leaves_a_recoverable_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = FaultFs::new(None, true);
+        let mut acked = Vec::new();
+        {
+            let _guard = install(fs.clone());
+            let fs_note = fs.clone();
+            workload(dir.path(), &mut acked, &move |n| {
+                fs_note.state.lock().unwrap().note = n
+            })
+            .unwrap();
+        }
+        let images = fs.state.lock().unwrap().images.take().unwrap();
+        assert!(images.len() > 50);
+        for (step, (acked_then, files)) in images.iter().enumerate() {
+            let image = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(image.path().join("views")).unwrap();
+            for (path, bytes) in files {
+                let relative = path.strip_prefix(dir.path()).unwrap();
+                std::fs::write(image.path().join(relative), bytes).unwrap();
+            }
+            let acked: Vec<u64> = (0..*acked_then).collect();
+            check_recovered(
+                image.path(),
+                &acked,
+                &format!("power cut before operation {step}"),
+            );
+        }
+    }
+}

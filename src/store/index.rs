@@ -1,0 +1,558 @@
+//! The archive index: `archive.index.jsonl`, what each archive frame holds, so that history can
+//! be entered at any frame without decompressing the frames before it.
+//!
+//! One JSON line per frame, in archive order: where the frame lies in the archive file, where
+//! its content lies in the history stream (see [`Position`](crate::Position)), how many lines
+//! and events it holds, its first, last and largest `ts`, and the hash of its last line. The
+//! index is a cache. It is checked against the archive every time it is read (the frames must
+//! follow each other from the start of the file, each must begin with a zstd frame header and
+//! end with the bytes recorded for it), and only the prefix that passes is used: frames past it
+//! are decompressed and described again. Rotations append the lines of the frames they write;
+//! a torn last line (a crash while appending) fails the check like any other damage.
+
+use crate::format::lines::{self, Lines};
+use crate::format::parse::ParseError;
+use crate::replay::fold::{self, LineFold};
+use crate::store::archive::{FrameSpan, Windows};
+use crate::store::position::Position;
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// File name of the index, beside the archive.
+pub(crate) const INDEX_NAME: &str = "archive.index.jsonl";
+
+/// One frame of `archive.jsonl.zst`, as the archive index describes it: where it lies in the
+/// archive file and in the history, and what it holds. Each is a line of `archive.index.jsonl`.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// use eventfold::{Event, EventLog, Position};
+/// let mut log = EventLog::open(dir.path())?;
+/// log.append(&Event::new("a", serde_json::json!({})))?;
+/// log.rotate()?;
+/// let frames = log.reader().read_only().archive_frames()?;
+/// assert_eq!(frames.len(), 1);
+/// assert_eq!((frames[0].offset, frames[0].start, frames[0].events), (0, Position::START, 1));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ArchiveFrame {
+    /// Offset of the frame in `archive.jsonl.zst`.
+    pub offset: u64,
+    /// Its compressed length.
+    pub len: u64,
+    /// The frame's last (up to) 8 compressed bytes, as 16 hex digits of a little-endian number.
+    pub(crate) tail: String,
+    /// Where its content starts in the history.
+    pub start: Position,
+    /// Its decompressed length, a torn last line included.
+    pub content_len: u64,
+    /// Newlines before the frame in the decompressed archive, empty lines included.
+    pub first_line: u64,
+    /// Newlines in the frame.
+    pub lines: u64,
+    /// Index of the frame's first event.
+    pub first_event: u64,
+    /// Events (complete, non-empty lines) in the frame, malformed ones included.
+    pub events: u64,
+    /// `ts` of the frame's first event (`None` without a readable one).
+    pub first_ts: Option<u64>,
+    /// `ts` of its last readable event.
+    pub last_ts: Option<u64>,
+    /// The largest `ts` in it.
+    pub max_ts: Option<u64>,
+    /// Line hash of its last event, `""` without one.
+    pub last_line_hash: String,
+    /// xxh64 of the fields above, as 16 hex digits: an entry damaged or edited by hand fails it.
+    pub(crate) check: String,
+}
+
+impl ArchiveFrame {
+    /// The offset in the archive file just past the frame.
+    pub(crate) fn end_offset(&self) -> u64 {
+        self.offset + self.len
+    }
+
+    /// The position just past the frame's content.
+    pub(crate) fn end(&self) -> u64 {
+        self.start.offset() + self.content_len
+    }
+
+    /// The index of the first event after the frame.
+    pub(crate) fn end_event(&self) -> u64 {
+        self.first_event + self.events
+    }
+
+    /// The value of `check` for the other fields.
+    fn checksum(&self) -> String {
+        let fields = format!(
+            "{} {} {} {} {} {} {} {} {} {:?} {:?} {:?} {}",
+            self.offset,
+            self.len,
+            self.tail,
+            self.start,
+            self.content_len,
+            self.first_line,
+            self.lines,
+            self.first_event,
+            self.events,
+            self.first_ts,
+            self.last_ts,
+            self.max_ts,
+            self.last_line_hash
+        );
+        crate::store::recovery::content_hash(fields.as_bytes())
+    }
+
+    fn span(&self) -> Option<FrameSpan> {
+        Some(FrameSpan {
+            offset: self.offset,
+            len: self.len,
+            tail: u64::from_str_radix(&self.tail, 16).ok()?,
+        })
+    }
+}
+
+/// The frames of the archive up to some length of the archive file, described.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ArchiveIndex {
+    pub frames: Vec<ArchiveFrame>,
+}
+
+impl ArchiveIndex {
+    /// The length of the archive file the index covers.
+    pub fn archive_len(&self) -> u64 {
+        self.frames.last().map_or(0, ArchiveFrame::end_offset)
+    }
+
+    /// The length of the archive's content: the position where the active log begins.
+    pub fn content_len(&self) -> u64 {
+        self.frames.last().map_or(0, ArchiveFrame::end)
+    }
+
+    /// Events in the archive.
+    pub fn events(&self) -> u64 {
+        self.frames.last().map_or(0, ArchiveFrame::end_event)
+    }
+
+    /// Newlines in the archive's content.
+    pub fn lines(&self) -> u64 {
+        self.frames.last().map_or(0, |f| f.first_line + f.lines)
+    }
+
+    /// The frame whose content holds `position`, if it lies in the archive.
+    pub fn frame_at_position(&self, position: u64) -> Option<usize> {
+        let i = self.frames.partition_point(|f| f.end() <= position);
+        (i < self.frames.len()).then_some(i)
+    }
+}
+
+/// Reads the index of the archive at `archive_path`, covering the archive's first `limit`
+/// bytes: the recorded frames that pass the checks, then every frame past them, described anew
+/// by decompressing it. With `persist`, an index that had to be extended is written back (the
+/// caller must be allowed to write into the directory).
+///
+/// `known` are frames of the same archive file described earlier (by this process, checked
+/// then): when they reach further than the index file's valid lines, they are kept and only the
+/// frames after them are described, so that a reader that may not save the index does not
+/// decompress the whole archive again each time it grows.
+pub(crate) fn load_with(
+    archive_path: &Path,
+    limit: u64,
+    persist: bool,
+    known: Option<&ArchiveIndex>,
+) -> io::Result<ArchiveIndex> {
+    let path = index_path(archive_path);
+    let mut index = ArchiveIndex {
+        frames: read_entries(&path)?,
+    };
+    let archive = match File::open(archive_path) {
+        Ok(file) => Some(file),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    let valid = match &archive {
+        Some(file) => valid_prefix(&index.frames, file, limit)?,
+        None => 0,
+    };
+    let recorded = index.frames.len();
+    index.frames.truncate(valid);
+    if let Some(known) = known
+        && known.frames.len() > index.frames.len()
+        && known.archive_len() <= limit
+    {
+        index.frames = known.frames.clone();
+    }
+    if index.archive_len() < limit {
+        extend(&mut index, archive_path, limit)?;
+    }
+    if persist && (index.frames.len() != valid || recorded != valid) {
+        save(&path, &index)?;
+    }
+    Ok(index)
+}
+
+/// Describes the frames of the archive from `index.archive_len()` up to `limit`.
+fn extend(index: &mut ArchiveIndex, archive_path: &Path, limit: u64) -> io::Result<()> {
+    let (mut first_line, mut first_event) = (index.lines(), index.events());
+    let mut windows = Windows::open_at(
+        archive_path,
+        index.archive_len(),
+        index.content_len(),
+        Some(limit),
+    )?;
+    let mut frame = Stats::default();
+    let mut spare = Vec::new();
+    while let Some(window) = windows.next_window(std::mem::take(&mut spare))? {
+        frame.add(window.bytes());
+        if let (Some(end), Some(span)) = (window.frame_end, window.frame) {
+            let stats = std::mem::take(&mut frame);
+            let entry = stats.entry(span, window.frame_start, end, first_line, first_event);
+            first_line += entry.lines;
+            first_event += entry.events;
+            index.frames.push(entry);
+        }
+        spare = window.into_buffer();
+    }
+    Ok(())
+}
+
+/// Records the frames a rotation just appended at `archive_len_before` of the archive, holding
+/// `content`, in the index file, if that file describes the archive exactly up to there (as far
+/// as its own lines tell: reading the index checks them against the archive). Creates the file
+/// when the rotation started the archive. Otherwise leaves it: the frames are described when
+/// the index is next read.
+pub(crate) fn record_rotation(
+    archive_path: &Path,
+    archive_len_before: u64,
+    content: &[u8],
+    compressed: &crate::store::archive::Compressed,
+    appended: Option<&Appended>,
+) -> io::Result<()> {
+    let path = index_path(archive_path);
+    let recorded = ArchiveIndex {
+        frames: read_entries(&path)?,
+    };
+    if recorded.archive_len() != archive_len_before {
+        return Ok(());
+    }
+    let mut bytes = Vec::new();
+    for entry in entries_for(&recorded, content, compressed, appended) {
+        serde_json::to_writer(&mut bytes, &entry).map_err(io::Error::other)?;
+        bytes.push(b'\n');
+    }
+    if recorded.frames.is_empty() {
+        return crate::store::fsutil::write_cache(&path, &bytes);
+    }
+    let mut file = std::fs::OpenOptions::new().append(true).open(&path)?;
+    file.write_all(&bytes)
+}
+
+/// The entries of frames appended after those of `index`, holding `content` as cut in
+/// `compressed`.
+fn entries_for(
+    index: &ArchiveIndex,
+    content: &[u8],
+    compressed: &crate::store::archive::Compressed,
+    appended: Option<&Appended>,
+) -> Vec<ArchiveFrame> {
+    let mut offset = index.archive_len();
+    let mut start = index.content_len();
+    let (mut first_line, mut first_event) = (index.lines(), index.events());
+    let mut entries = Vec::with_capacity(compressed.frames.len());
+    // What the writer gathered as it appended, when it covers these very frames; otherwise
+    // the content is parsed again.
+    let gathered = appended
+        .and_then(|a| a.parts(content.len() as u64))
+        .filter(|parts| {
+            parts.len() == compressed.frames.len()
+                && parts
+                    .iter()
+                    .zip(&compressed.frames)
+                    .all(|(p, (f, _))| p.range == *f)
+        });
+    for (i, (part, len)) in compressed.frames.iter().enumerate() {
+        let stats = match &gathered {
+            Some(parts) => {
+                let bytes = &content[part.clone()];
+                let last_line_hash = bytes.strip_suffix(b"\n").map(|body| {
+                    let start = memchr::memrchr(b'\n', body).map_or(0, |i| i + 1);
+                    crate::line_hash(&body[start..])
+                });
+                Stats {
+                    lines: parts[i].lines,
+                    ts: parts[i].ts,
+                    last_line_hash,
+                }
+            }
+            None => {
+                let mut stats = Stats::default();
+                stats.add(&content[part.clone()]);
+                stats
+            }
+        };
+        let at = (offset - index.archive_len()) as usize;
+        let span = FrameSpan {
+            offset,
+            len: *len as u64,
+            tail: crate::store::archive::tail_of(&compressed.bytes[at..at + len]),
+        };
+        let end = start + part.len() as u64;
+        let entry = stats.entry(span, start, end, first_line, first_event);
+        first_line += entry.lines;
+        first_event += entry.events;
+        offset += *len as u64;
+        start = end;
+        entries.push(entry);
+    }
+    entries
+}
+
+fn index_path(archive_path: &Path) -> PathBuf {
+    archive_path.with_file_name(INDEX_NAME)
+}
+
+/// The entries recorded in the index file, up to the first line that is not one.
+fn read_entries(path: &Path) -> io::Result<Vec<ArchiveFrame>> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    Ok(Lines::new(&bytes)
+        .map_while(|line| serde_json::from_slice(line.bytes).ok())
+        .collect())
+}
+
+/// How many of `entries`, from the first, describe the archive `file` within its first `limit`
+/// bytes: each follows the one before in the file and in the history, and the file holds a
+/// frame header where each starts and the recorded bytes where each ends.
+fn valid_prefix(entries: &[ArchiveFrame], file: &File, limit: u64) -> io::Result<usize> {
+    let mut expected = ArchiveFrame {
+        offset: 0,
+        len: 0,
+        tail: String::new(),
+        start: Position::START,
+        content_len: 0,
+        first_line: 0,
+        lines: 0,
+        first_event: 0,
+        events: 0,
+        first_ts: None,
+        last_ts: None,
+        max_ts: None,
+        last_line_hash: String::new(),
+        check: String::new(),
+    };
+    for (i, entry) in entries.iter().enumerate() {
+        let follows = entry.offset == expected.end_offset()
+            && entry.start.offset() == expected.end()
+            && entry.first_line == expected.first_line + expected.lines
+            && entry.first_event == expected.end_event()
+            && entry.len > 0
+            && entry.end_offset() <= limit
+            && entry.check == entry.checksum();
+        if !follows || !frame_matches(file, entry)? {
+            return Ok(i);
+        }
+        expected = entry.clone();
+    }
+    Ok(entries.len())
+}
+
+/// Whether `file` holds a frame header at the entry's offset, announcing the entry's content
+/// length if it announces one, and the entry's tail at its end.
+fn frame_matches(file: &File, entry: &ArchiveFrame) -> io::Result<bool> {
+    let Some(span) = entry.span() else {
+        return Ok(false);
+    };
+    // A frame header is at most 18 bytes.
+    let mut header = [0u8; 18];
+    let n = span.len.min(18) as usize;
+    if n < 4 || crate::store::mmap::read_up_to(file, &mut header[..n], span.offset)? < n {
+        return Ok(false);
+    }
+    let header = &header[..n];
+    if !crate::store::archive::has_frame_magic(header) {
+        return Ok(false);
+    }
+    match zstd::zstd_safe::get_frame_content_size(header) {
+        Ok(Some(size)) if size != entry.content_len => return Ok(false),
+        Ok(_) => {}
+        Err(_) => return Ok(false),
+    }
+    let n = span.len.min(8) as usize;
+    let mut tail = [0u8; 8];
+    if crate::store::mmap::read_up_to(file, &mut tail[..n], span.offset + span.len - n as u64)? < n
+    {
+        return Ok(false);
+    }
+    Ok(crate::store::archive::tail_of(&tail[..n]) == span.tail)
+}
+
+fn save(path: &Path, index: &ArchiveIndex) -> io::Result<()> {
+    let mut bytes = Vec::with_capacity(index.frames.len() * 256);
+    for entry in &index.frames {
+        serde_json::to_writer(&mut bytes, entry).map_err(io::Error::other)?;
+        bytes.push(b'\n');
+    }
+    crate::store::fsutil::write_cache(path, &bytes)
+}
+
+/// What the frames of the next rotation will hold, gathered by the writer as it appends, so
+/// that a rotation describes its frames in the index without parsing its content again.
+///
+/// It follows how a rotation cuts the active log ([`crate::format::lines::chunks_at_most`] with
+/// [`crate::store::archive::FRAME_CONTENT`]): whole lines, as many as fit, a longer line alone. It
+/// holds only while every byte of `app.jsonl` went through it: the writer starts one on an
+/// empty log and drops it when the file is not where it left it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Appended {
+    /// Parts the next line cannot join.
+    closed: Vec<AppendedPart>,
+    /// The part the next line may join.
+    open: AppendedPart,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AppendedPart {
+    range: std::ops::Range<usize>,
+    lines: u64,
+    ts: TsStats,
+}
+
+impl Appended {
+    /// Adds one appended line, without its newline.
+    pub(crate) fn add_line(&mut self, line: &[u8]) {
+        let len = line.len() + 1;
+        let part = &mut self.open;
+        if !part.range.is_empty() && part.range.len() + len > crate::store::archive::FRAME_CONTENT {
+            let end = part.range.end;
+            let closed = std::mem::take(part);
+            self.closed.push(closed);
+            self.open.range = end..end;
+        }
+        let part = &mut self.open;
+        part.range.end += len;
+        part.lines += 1;
+        // As the index's own scan reads it: a line that does not parse has no `ts`.
+        let ts = crate::format::parse::envelope(line).ok().map(|env| env.ts);
+        part.ts = TsFold.reduce(std::mem::take(&mut part.ts), &ts);
+    }
+
+    /// The bytes of `app.jsonl` it covers.
+    pub(crate) fn len(&self) -> u64 {
+        self.open.range.end as u64
+    }
+
+    /// The parts, when they cover exactly `len` bytes.
+    fn parts(&self, len: u64) -> Option<Vec<&AppendedPart>> {
+        (self.len() == len).then(|| {
+            let open = (!self.open.range.is_empty()).then_some(&self.open);
+            self.closed.iter().chain(open).collect()
+        })
+    }
+}
+
+/// What a frame's content holds, gathered window by window.
+#[derive(Debug, Default)]
+struct Stats {
+    lines: u64,
+    ts: TsStats,
+    last_line_hash: Option<String>,
+}
+
+impl Stats {
+    /// Adds the complete lines of `buf`.
+    fn add(&mut self, buf: &[u8]) {
+        self.lines += lines::count(buf);
+        let (done, ()) = fold::fold_buf(buf, std::mem::take(&mut self.ts), &TsFold, || ());
+        self.ts = done.acc;
+        if let Some((_, line)) = done.last {
+            self.last_line_hash = Some(crate::line_hash(&buf[line]));
+        }
+    }
+
+    fn entry(
+        self,
+        span: FrameSpan,
+        start: u64,
+        end: u64,
+        first_line: u64,
+        first_event: u64,
+    ) -> ArchiveFrame {
+        let mut entry = ArchiveFrame {
+            offset: span.offset,
+            len: span.len,
+            tail: format!("{:016x}", span.tail),
+            start: Position::new(start),
+            content_len: end - start,
+            first_line,
+            lines: self.lines,
+            first_event,
+            events: self.ts.events,
+            first_ts: self.ts.first,
+            last_ts: self.ts.last,
+            max_ts: self.ts.max,
+            last_line_hash: self.last_line_hash.unwrap_or_default(),
+            check: String::new(),
+        };
+        entry.check = entry.checksum();
+        entry
+    }
+}
+
+/// Event count and `ts` range of the lines folded.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct TsStats {
+    pub events: u64,
+    pub first: Option<u64>,
+    pub last: Option<u64>,
+    pub max: Option<u64>,
+}
+
+/// Reads each line's `ts`; a line that does not parse still counts as an event, without one.
+pub(crate) struct TsFold;
+
+impl LineFold<TsStats> for TsFold {
+    type Item<'b> = Option<u64>;
+    const OWNS_MEMORY: bool = false;
+
+    #[inline]
+    fn parse(&self, line: &[u8]) -> Result<Option<u64>, ParseError> {
+        Ok(crate::format::parse::envelope(line).ok().map(|env| env.ts))
+    }
+
+    const INDEXED: bool = true;
+
+    #[inline]
+    fn parse_in<'b>(
+        &self,
+        index: Option<&crate::format::chunk::Index<'b>>,
+        line: lines::Line<'b>,
+    ) -> Result<Option<u64>, ParseError> {
+        Ok(crate::format::chunk::envelope(index, line)
+            .ok()
+            .map(|env| env.ts))
+    }
+
+    #[inline]
+    fn reduce(&self, mut acc: TsStats, ts: &Option<u64>) -> TsStats {
+        acc.events += 1;
+        if let Some(ts) = *ts {
+            acc.first.get_or_insert(ts);
+            acc.last = Some(ts);
+            acc.max = Some(acc.max.map_or(ts, |max| max.max(ts)));
+        }
+        acc
+    }
+
+    fn ts(&self, ts: &Option<u64>) -> u64 {
+        ts.unwrap_or(0)
+    }
+}

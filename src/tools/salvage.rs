@@ -1,0 +1,399 @@
+//! Salvage: the way out when a log holds a line that cannot be read. Every event that can be
+//! read is written, in order, to a new directory, and every line left out is reported with
+//! where it was. The source directory is only read.
+
+use crate::format::event::Event;
+use crate::replay::reader::EventReader;
+use crate::replay::scan::{Damage, HistoryFile, Location};
+use crate::store::position::Position;
+use crate::store::writer::EventWriter;
+use std::collections::HashMap;
+use std::io;
+use std::ops::ControlFlow;
+use std::path::Path;
+
+/// Events are appended to the new directory in batches of this many, one fsync each.
+const BATCH: usize = 4096;
+/// While archived events are copied, the new directory is rotated whenever its active log
+/// reaches this size, so that they land in its archive without being held in memory whole.
+const ROTATE_AT: u64 = 64 << 20;
+
+/// Something [`salvage`] left out.
+///
+/// # Examples
+///
+/// ```
+/// use eventfold::{LostKind, Position};
+/// let kind = LostKind::Malformed { bytes: b"oops".to_vec(), reason: "expected value".into() };
+/// assert!(matches!(kind, LostKind::Malformed { .. }));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LostKind {
+    /// A line that is not a valid event.
+    Malformed {
+        /// The line, without its newline.
+        bytes: Vec<u8>,
+        /// What the parser objected to.
+        reason: String,
+    },
+    /// An archive frame, or the rest of one, that could not be decompressed.
+    DamagedFrame {
+        /// What the decompressor reported.
+        reason: String,
+    },
+    /// The unfinished line at the end of an archive frame.
+    UnfinishedLine {
+        /// Its length.
+        len: u64,
+    },
+    /// Bytes after the last newline of `app.jsonl`: an append in progress, or torn by a crash.
+    TornTail {
+        /// Their length.
+        len: u64,
+    },
+}
+
+/// One thing [`salvage`] left out, and where it was.
+///
+/// # Examples
+///
+/// ```
+/// # let src = tempfile::tempdir()?;
+/// # let dest = tempfile::tempdir()?;
+/// use eventfold::{salvage, HistoryFile, LostKind};
+/// std::fs::write(src.path().join("app.jsonl"), "oops\n{\"type\":\"a\",\"data\":{},\"ts\":1}\n")?;
+/// let report = salvage(src.path(), dest.path().join("new"))?;
+/// let lost = &report.lost[0];
+/// assert_eq!((lost.file, lost.offset, lost.line), (HistoryFile::Active, 0, Some(1)));
+/// assert!(matches!(&lost.kind, LostKind::Malformed { bytes, .. } if bytes == b"oops"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Lost {
+    /// What it was.
+    pub kind: LostKind,
+    /// The file it was in.
+    pub file: HistoryFile,
+    /// The archive frame (offset in `archive.jsonl.zst`), for the archive.
+    pub frame: Option<u64>,
+    /// Byte offset (in the decompressed stream for the archive; the frame's offset in the
+    /// file for a damaged frame).
+    pub offset: u64,
+    /// One-based line number, for a line.
+    pub line: Option<u64>,
+    /// Where it stood in the history.
+    pub position: Position,
+}
+
+/// What [`salvage`] wrote, and what it left out.
+///
+/// # Examples
+///
+/// ```
+/// let report = eventfold::SalvageReport::default();
+/// assert_eq!((report.events, report.lost.len()), (0, 0));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SalvageReport {
+    /// Events written to the new directory.
+    pub events: u64,
+    /// Of those, events that were in the archive (the new directory holds them in its
+    /// archive too).
+    pub archived_events: u64,
+    /// Everything left out, in history order (a torn tail last).
+    pub lost: Vec<Lost>,
+}
+
+/// Writes every event of the directory `src` that can be read, in order, to the new
+/// directory `dest`, and reports each line it left out, with where it was.
+///
+/// This is the way out when a log holds a malformed line, which stops every refresh of its
+/// views. Events from the archive are written to `dest`'s archive (by rotations of `dest`),
+/// the others to its active log; each is written as eventfold writes events, so a line that
+/// was not in that form (other field order, spaces) is written in it. Snapshots are not
+/// copied: views opened on `dest` replay its history, which is the history of `src` without
+/// the lines left out. `src` is read as any reader reads it (without a lock, while a writer
+/// may be appending) and nothing in it is changed.
+///
+/// # Errors
+///
+/// Returns an [`io::ErrorKind::AlreadyExists`] error if `dest` exists and is not an empty
+/// directory, [`io::ErrorKind::InvalidInput`] if it lies inside `src`, and I/O errors of
+/// reading `src` or writing `dest`.
+///
+/// # Examples
+///
+/// ```
+/// # let src = tempfile::tempdir()?;
+/// # let out = tempfile::tempdir()?;
+/// use eventfold::{salvage, Event, EventLog};
+/// let good = "{\"type\":\"a\",\"data\":{},\"ts\":1}\n";
+/// std::fs::write(src.path().join("app.jsonl"), format!("{good}{{broken\n{good}"))?;
+/// assert!(EventLog::open(src.path())?.read_full()?.any(|e| e.is_err()));
+///
+/// let dest = out.path().join("healthy");
+/// let report = salvage(src.path(), &dest)?;
+/// assert_eq!((report.events, report.lost.len()), (2, 1));
+/// let healthy = EventLog::open(&dest)?;
+/// assert_eq!(healthy.read_full()?.collect::<Result<Vec<_>, _>>()?.len(), 2);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn salvage(src: impl AsRef<Path>, dest: impl AsRef<Path>) -> io::Result<SalvageReport> {
+    salvage_with_progress(src, dest, |_| {})
+}
+
+/// [`salvage`], calling `progress` with the position reached as the history is read.
+///
+/// # Errors
+///
+/// As [`salvage`].
+///
+/// # Examples
+///
+/// ```
+/// # let src = tempfile::tempdir()?;
+/// # let out = tempfile::tempdir()?;
+/// use eventfold::{salvage_with_progress, Event, EventLog};
+/// EventLog::open(src.path())?.append(&Event::new("a", serde_json::json!({})))?;
+/// let mut calls = 0;
+/// salvage_with_progress(src.path(), out.path().join("copy"), |_| calls += 1)?;
+/// assert!(calls > 0);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn salvage_with_progress(
+    src: impl AsRef<Path>,
+    dest: impl AsRef<Path>,
+    mut progress: impl FnMut(Position),
+) -> io::Result<SalvageReport> {
+    let (src, dest) = (src.as_ref(), dest.as_ref());
+    check_dest(src, dest)?;
+    let reader = EventReader::new(src).read_only();
+    // Fails before creating anything when there is no log to salvage.
+    std::fs::metadata(reader.log_path())?;
+    let mut writer = EventWriter::open(dest)?;
+    let mut copy = Copy {
+        writer: &mut writer,
+        batch: Vec::with_capacity(BATCH),
+        in_archive: true,
+        report: SalvageReport::default(),
+        error: None,
+    };
+    let copy_cell = std::cell::RefCell::new(&mut copy);
+    let end = reader.scan_lenient(
+        Position::START,
+        |event| {
+            let mut copy = copy_cell.borrow_mut();
+            progress(event.end);
+            let archived = event.location.file == HistoryFile::Archive;
+            copy.add(event.event.to_event(), archived)
+        },
+        |damage| {
+            copy_cell.borrow_mut().lost(damage);
+            ControlFlow::Continue(())
+        },
+    );
+    let copy = copy_cell.into_inner();
+    let end = end?;
+    if let Some(e) = copy.error.take() {
+        return Err(e);
+    }
+    copy.finish()?;
+    progress(end.end);
+    let mut report = std::mem::take(&mut copy.report);
+    // The torn tail, as the scan leaves it out silently.
+    let file = std::fs::File::open(reader.log_path())?;
+    let len = file.metadata()?.len();
+    let committed = crate::store::mmap::committed_end(&file, 0, len)?;
+    if committed < len {
+        report.lost.push(Lost {
+            kind: LostKind::TornTail {
+                len: len - committed,
+            },
+            file: HistoryFile::Active,
+            frame: None,
+            offset: committed,
+            line: None,
+            position: end.end,
+        });
+    }
+    Ok(report)
+}
+
+/// Refuses a destination that holds anything, or lies inside the source.
+fn check_dest(src: &Path, dest: &Path) -> io::Result<()> {
+    match std::fs::read_dir(dest) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!(
+                        "{} is not empty: salvage writes a new directory",
+                        dest.display()
+                    ),
+                ));
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} exists and is not a directory", dest.display()),
+            ));
+        }
+        Err(e) => return Err(e),
+    }
+    let src = std::fs::canonicalize(src)?;
+    // The nearest ancestor of `dest` that exists, resolved, tells where it would be created.
+    let mut existing = dest;
+    while !existing.exists() {
+        match existing.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => existing = parent,
+            _ => {
+                existing = Path::new(".");
+                break;
+            }
+        }
+    }
+    if std::fs::canonicalize(existing)?.starts_with(&src) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} lies inside {}, which salvage must not change",
+                dest.display(),
+                src.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The copy under way.
+struct Copy<'w> {
+    writer: &'w mut EventWriter,
+    batch: Vec<Event>,
+    /// Whether the events being copied are still those of the archive.
+    in_archive: bool,
+    report: SalvageReport,
+    /// The write error that stopped the copy.
+    error: Option<io::Error>,
+}
+
+impl Copy<'_> {
+    fn add(&mut self, event: Event, archived: bool) -> ControlFlow<()> {
+        let step = (|| {
+            if self.in_archive && !archived {
+                // The archive is done: what was copied from it goes into the new archive.
+                self.flush()?;
+                self.rotate()?;
+                self.in_archive = false;
+            }
+            self.batch.push(event);
+            self.report.events += 1;
+            self.report.archived_events += u64::from(archived);
+            if self.batch.len() >= BATCH {
+                self.flush()?;
+                if self.in_archive && self.writer.active_log_size()? >= ROTATE_AT {
+                    self.rotate()?;
+                }
+            }
+            Ok(())
+        })();
+        match step {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                self.error = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.batch.is_empty() {
+            self.writer.append_batch(&self.batch)?;
+            self.batch.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes what is left; archived events with no active event after them still go into
+    /// the new archive.
+    fn finish(&mut self) -> io::Result<()> {
+        self.flush()?;
+        if self.in_archive {
+            self.rotate()?;
+        }
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        if self.writer.active_log_size()? == 0 {
+            return Ok(());
+        }
+        let reader = self.writer.reader();
+        self.writer.rotate(&reader, &mut HashMap::new())
+    }
+
+    fn lost(&mut self, damage: Damage<'_>) {
+        let lost = match damage {
+            Damage::Malformed {
+                bytes,
+                position,
+                location,
+                reason,
+                ..
+            } => at(
+                LostKind::Malformed {
+                    bytes: bytes.to_vec(),
+                    reason,
+                },
+                &location,
+                position,
+            ),
+            Damage::Frame {
+                frame,
+                position,
+                error,
+                ..
+            } => Lost {
+                kind: LostKind::DamagedFrame {
+                    reason: match crate::Error::from_io(&error) {
+                        Some(crate::Error::Archive { reason, .. }) => reason.clone(),
+                        _ => error.to_string(),
+                    },
+                },
+                file: HistoryFile::Archive,
+                frame: Some(frame),
+                offset: frame,
+                line: None,
+                position,
+            },
+            Damage::UnfinishedLine {
+                frame,
+                position,
+                len,
+            } => Lost {
+                kind: LostKind::UnfinishedLine { len },
+                file: HistoryFile::Archive,
+                frame: Some(frame),
+                offset: position.offset(),
+                line: None,
+                position,
+            },
+        };
+        self.report.lost.push(lost);
+    }
+}
+
+fn at(kind: LostKind, location: &Location, position: Position) -> Lost {
+    Lost {
+        kind,
+        file: location.file,
+        frame: location.frame,
+        offset: location.offset,
+        line: Some(location.line),
+        position,
+    }
+}

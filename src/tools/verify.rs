@@ -1,0 +1,815 @@
+//! Verification: every check that can be made of a directory without changing it, each
+//! finding naming the file, frame, byte offset and line it concerns.
+
+use crate::error::Error;
+use crate::replay::reader::EventReader;
+use crate::replay::scan::{Damage, HistoryFile, Location, ScannedEvent};
+use crate::store::position::Position;
+use crate::tools::inspect::{RotationState, SnapshotStatus};
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+/// How serious a finding is.
+///
+/// # Examples
+///
+/// ```
+/// use eventfold::Severity;
+/// assert!(Severity::Error > Severity::Warning);
+/// assert_eq!(Severity::Warning.to_string(), "warning");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Normal in some states of a live directory, or harmless, but worth knowing.
+    Warning,
+    /// Something readers stop at, or that does not agree with the rest of the directory.
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// What a check looks at.
+///
+/// # Examples
+///
+/// ```
+/// use eventfold::Check;
+/// assert_eq!(Check::DuplicateId.name(), "duplicate-id");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Check {
+    /// Every line is a valid event.
+    Line,
+    /// `app.jsonl` ends with a complete line (a warning: normal while an append is written).
+    TornTail,
+    /// Every archive frame decompresses, with the content size and checksum it records, and
+    /// ends on a line boundary.
+    Frame,
+    /// `rotation.json` agrees with the files.
+    Rotation,
+    /// Each snapshot's offset and hash still match the log.
+    Snapshot,
+    /// `ts` never goes backwards (a warning).
+    TsOrder,
+    /// No two events share an `id` (a warning).
+    DuplicateId,
+    /// No file is left over from an interrupted step (a warning).
+    Leftover,
+}
+
+impl Check {
+    /// The check's name, as `eventfold verify` prints it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::Check;
+    /// assert_eq!(Check::TornTail.name(), "torn-tail");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::Line => "line",
+            Check::TornTail => "torn-tail",
+            Check::Frame => "frame",
+            Check::Rotation => "rotation",
+            Check::Snapshot => "snapshot",
+            Check::TsOrder => "ts-order",
+            Check::DuplicateId => "duplicate-id",
+            Check::Leftover => "leftover",
+        }
+    }
+}
+
+/// One thing a check found.
+///
+/// `file` is relative to the directory. For a line of the archive, `offset` and `line` are
+/// counted in the decompressed stream, and `frame` is the frame's offset in
+/// `archive.jsonl.zst`; for a frame, `offset` is the frame's offset in the file.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// use eventfold::{verify, Check, Severity, VerifyOptions};
+/// std::fs::write(dir.path().join("app.jsonl"), "{\"type\":\"a\",\"data\":{},\"ts\":1}\n{\"type\"")?;
+/// let report = verify(dir.path(), &VerifyOptions::new())?;
+/// let finding = &report.findings[0];
+/// assert_eq!((finding.severity, finding.check), (Severity::Warning, Check::TornTail));
+/// assert_eq!((finding.offset, finding.line), (Some(30), Some(2)));
+/// assert_eq!(finding.file, std::path::Path::new("app.jsonl"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Finding {
+    /// How serious it is.
+    pub severity: Severity,
+    /// The check that found it.
+    pub check: Check,
+    /// The file it concerns, relative to the directory.
+    pub file: PathBuf,
+    /// The archive frame (its offset in `archive.jsonl.zst`), for the archive.
+    pub frame: Option<u64>,
+    /// The byte offset in the file (in the decompressed stream for archived lines).
+    pub offset: Option<u64>,
+    /// The one-based line number, for a line.
+    pub line: Option<u64>,
+    /// The position in the history, for a line.
+    pub position: Option<Position>,
+    /// What is wrong, and what it means.
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    /// `error[line] archive.jsonl.zst frame 0 byte 120 line 3: message`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}[{}] {}",
+            self.severity,
+            self.check.name(),
+            self.file.display()
+        )?;
+        if let Some(frame) = self.frame {
+            write!(f, " frame {frame}")?;
+        }
+        if let Some(offset) = self.offset {
+            write!(f, " byte {offset}")?;
+        }
+        if let Some(line) = self.line {
+            write!(f, " line {line}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// What [`verify`] does.
+///
+/// # Examples
+///
+/// ```
+/// use eventfold::VerifyOptions;
+/// let options = VerifyOptions::new().quick(true);
+/// assert!(options.is_quick());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyOptions {
+    quick: bool,
+}
+
+impl VerifyOptions {
+    /// Every check.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!eventfold::VerifyOptions::new().is_quick());
+    /// ```
+    pub fn new() -> Self {
+        VerifyOptions::default()
+    }
+
+    /// With `quick`, the archive is not decompressed: its frames are walked (each must start
+    /// with a zstd frame header and end where the next starts), but their content, sizes and
+    /// checksums are not checked, and `ts` order and ids are checked within the active log
+    /// only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(eventfold::VerifyOptions::new().quick(true).is_quick());
+    /// ```
+    #[must_use]
+    pub fn quick(mut self, quick: bool) -> Self {
+        self.quick = quick;
+        self
+    }
+
+    /// Whether the archive is left compressed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!eventfold::VerifyOptions::default().is_quick());
+    /// ```
+    pub fn is_quick(&self) -> bool {
+        self.quick
+    }
+}
+
+/// What [`verify`] found, and how much it read.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// use eventfold::{verify, Event, EventLog, VerifyOptions};
+/// let mut log = EventLog::open(dir.path())?;
+/// log.append(&Event::new("a", serde_json::json!({})))?;
+/// log.rotate()?;
+/// log.append(&Event::new("b", serde_json::json!({})))?;
+/// let report = verify(dir.path(), &VerifyOptions::new())?;
+/// assert!(report.is_clean());
+/// assert_eq!((report.events, report.archive_frames), (2, 1));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifyReport {
+    /// Every finding, in the order the checks ran: leftover files, `rotation.json`, the
+    /// history from its start, the torn tail, then the snapshots.
+    pub findings: Vec<Finding>,
+    /// Lines read that hold an event (valid or not).
+    pub events: u64,
+    /// Archive frames walked (without `quick`: the frames that hold an event or are damaged).
+    pub archive_frames: u64,
+    /// Bytes of `archive.jsonl.zst` read.
+    pub archive_bytes: u64,
+    /// Decompressed bytes of the archive checked (0 with `quick`).
+    pub archive_content_bytes: u64,
+    /// Committed bytes of `app.jsonl` checked.
+    pub active_bytes: u64,
+    /// Snapshots checked.
+    pub snapshots: u64,
+    /// Whether the archive was left compressed.
+    pub quick: bool,
+}
+
+impl VerifyReport {
+    /// How many findings are errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(eventfold::VerifyReport::default().errors(), 0);
+    /// ```
+    pub fn errors(&self) -> usize {
+        self.count(Severity::Error)
+    }
+
+    /// How many findings are warnings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(eventfold::VerifyReport::default().warnings(), 0);
+    /// ```
+    pub fn warnings(&self) -> usize {
+        self.count(Severity::Warning)
+    }
+
+    /// Whether no finding is an error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(eventfold::VerifyReport::default().is_clean());
+    /// ```
+    pub fn is_clean(&self) -> bool {
+        self.errors() == 0
+    }
+
+    fn count(&self, severity: Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .count()
+    }
+}
+
+/// Checks the directory `dir` without changing anything in it: every line parses; the active
+/// log ends with a complete line (a torn tail is a warning, as it is normal while an append
+/// is written); every archive frame decompresses with the content size and checksum it
+/// records, and ends on a line boundary; `rotation.json` agrees with the files; each
+/// snapshot's offset and hash still match the log; `ts` never goes backwards and no two
+/// events share an `id` (both warnings); no file is left over from an interrupted step.
+///
+/// The history is read on the scan engine, lines parsed in parallel, going on past every
+/// damaged line and frame so that one pass finds them all.
+///
+/// # Errors
+///
+/// Returns an error only when a file cannot be read (`app.jsonl` missing included); what is
+/// wrong with the data is in the report.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// use eventfold::{verify, Check, Severity, VerifyOptions};
+/// let good = "{\"type\":\"a\",\"data\":{},\"ts\":1}\n";
+/// std::fs::write(dir.path().join("app.jsonl"), format!("{good}{{oops\n{good}"))?;
+/// let report = verify(dir.path(), &VerifyOptions::new())?;
+/// assert_eq!(report.errors(), 1);
+/// let finding = &report.findings[0];
+/// assert_eq!((finding.check, finding.offset, finding.line), (Check::Line, Some(30), Some(2)));
+/// assert!(finding.to_string().starts_with("error[line] app.jsonl byte 30 line 2: "));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn verify(dir: impl AsRef<Path>, options: &VerifyOptions) -> io::Result<VerifyReport> {
+    verify_with_progress(dir, options, |_| {})
+}
+
+/// [`verify`], calling `progress` with the position reached as the history is read (for each
+/// event, so keep it cheap).
+///
+/// # Errors
+///
+/// As [`verify`].
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// use eventfold::{verify_with_progress, Event, EventLog, VerifyOptions};
+/// let mut log = EventLog::open(dir.path())?;
+/// log.append(&Event::new("a", serde_json::json!({})))?;
+/// let mut reached = None;
+/// verify_with_progress(dir.path(), &VerifyOptions::new(), |p| reached = Some(p))?;
+/// assert_eq!(reached, Some(log.reader().history_end()?));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn verify_with_progress(
+    dir: impl AsRef<Path>,
+    options: &VerifyOptions,
+    mut progress: impl FnMut(Position),
+) -> io::Result<VerifyReport> {
+    let dir = dir.as_ref();
+    let reader = EventReader::new(dir).read_only();
+    let mut report = VerifyReport {
+        quick: options.quick,
+        ..VerifyReport::default()
+    };
+    // Fails early, with the operating system's word, when there is no log to verify.
+    std::fs::metadata(reader.log_path())?;
+    leftovers(&reader, &mut report)?;
+    let rotation = rotation(&reader, &mut report)?;
+    if options.quick {
+        quick_history(&reader, &mut report, &mut progress)?;
+    } else {
+        full_history(&reader, &mut report, &mut progress, rotation.as_deref())?;
+    }
+    torn_tail(&reader, &mut report)?;
+    snapshots(&reader, &mut report)?;
+    Ok(report)
+}
+
+fn finding(severity: Severity, check: Check, file: impl Into<PathBuf>, message: String) -> Finding {
+    Finding {
+        severity,
+        check,
+        file: file.into(),
+        frame: None,
+        offset: None,
+        line: None,
+        position: None,
+        message,
+    }
+}
+
+fn at_location(mut finding: Finding, location: &Location, position: Position) -> Finding {
+    finding.frame = location.frame;
+    finding.offset = Some(location.offset);
+    finding.line = Some(location.line);
+    finding.position = Some(position);
+    finding
+}
+
+fn leftovers(reader: &EventReader, report: &mut VerifyReport) -> io::Result<()> {
+    let dir = reader.dir();
+    let mut found = Vec::new();
+    for name in [crate::store::recovery::NEXT_LOG_NAME, "rotation.json.tmp"] {
+        if dir.join(name).exists() {
+            found.push(PathBuf::from(name));
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(dir.join("views")) {
+        for entry in entries {
+            let name = entry?.file_name();
+            if Path::new(&name).extension().is_some_and(|ext| ext == "tmp") {
+                found.push(Path::new("views").join(name));
+            }
+        }
+    }
+    found.sort();
+    for file in found {
+        let message = "left over from a step that was interrupted; the next writer removes it \
+                       (a snapshot's .tmp is ignored)"
+            .to_string();
+        report
+            .findings
+            .push(finding(Severity::Warning, Check::Leftover, file, message));
+    }
+    Ok(())
+}
+
+/// Checks `rotation.json`; returns the last line hash a complete record says the archive
+/// ends with.
+fn rotation(reader: &EventReader, report: &mut VerifyReport) -> io::Result<Option<String>> {
+    let file = "rotation.json";
+    let (severity, message, expect_hash) = match reader.rotation_state()? {
+        RotationState::None => return Ok(None),
+        RotationState::Finished(record) => return Ok(Some(record.last_line_hash)),
+        RotationState::Unreadable { error } => (
+            Severity::Error,
+            format!(
+                "it is not a rotation record ({error}): readers and writers ignore it, and an \
+                 interrupted rotation it recorded would not be finished; the next append removes it"
+            ),
+            None,
+        ),
+        RotationState::ActiveNotReplaced(record) => (
+            Severity::Warning,
+            format!(
+                "a rotation was interrupted after appending {} bytes to the archive: app.jsonl \
+                 is a copy of what it archived, which readers do not read twice; the next \
+                 writer finishes the rotation",
+                record.frame_len
+            ),
+            Some(record.last_line_hash),
+        ),
+        RotationState::ArchiveIncomplete {
+            record,
+            archive_len,
+        } if archive_len >= record.archive_len_before => (
+            Severity::Warning,
+            format!(
+                "a rotation was interrupted while appending to the archive: its last {} bytes \
+                 are part of a frame of {} bytes, which readers leave out and the next writer \
+                 cuts off; app.jsonl still holds every event",
+                archive_len - record.archive_len_before,
+                record.frame_len
+            ),
+            None,
+        ),
+        RotationState::ArchiveIncomplete {
+            record,
+            archive_len,
+        } => (
+            Severity::Error,
+            format!(
+                "the archive is {archive_len} bytes, shorter than the {} bytes it had before the \
+                 rotation this records: archived history is missing",
+                record.archive_len_before
+            ),
+            None,
+        ),
+        RotationState::Outdated {
+            record,
+            archive_len,
+            active_len,
+        } => (
+            Severity::Warning,
+            format!(
+                "it no longer describes the files (archive {archive_len} bytes, expected {}; \
+                 app.jsonl {active_len} bytes): something other than an eventfold writer changed \
+                 them since; the next writer removes it",
+                record.archive_len_after()
+            ),
+            None,
+        ),
+    };
+    report
+        .findings
+        .push(finding(severity, Check::Rotation, file, message));
+    Ok(expect_hash)
+}
+
+/// What the history pass gathers as it goes.
+struct Pass<'r> {
+    report: &'r mut VerifyReport,
+    last_ts: Option<(u64, Position)>,
+    ids: HashMap<Box<str>, Position>,
+    last_archive_hash: Option<String>,
+    /// Archive frames met, and where the last archived line ends.
+    frames: std::collections::BTreeSet<u64>,
+    archive_end: u64,
+}
+
+impl<'r> Pass<'r> {
+    /// A pass that has seen nothing yet, adding what it finds to `report`.
+    fn new(report: &'r mut VerifyReport) -> Self {
+        Pass {
+            report,
+            last_ts: None,
+            ids: HashMap::new(),
+            last_archive_hash: None,
+            frames: Default::default(),
+            archive_end: 0,
+        }
+    }
+
+    fn event(&mut self, event: &ScannedEvent<'_>) {
+        self.report.events += 1;
+        let ts = event.event.ts();
+        if let Some((previous, at)) = self.last_ts
+            && ts < previous
+        {
+            let message = format!(
+                "ts {ts} is earlier than the {previous} of the event before it (position {at})"
+            );
+            let found = finding(
+                Severity::Warning,
+                Check::TsOrder,
+                file_of(event.location.file),
+                message,
+            );
+            self.report
+                .findings
+                .push(at_location(found, &event.location, event.position));
+        }
+        self.last_ts = Some((ts, event.position));
+        if let Some(id) = event.event.id() {
+            if let Some(first) = self.ids.get(id) {
+                let message =
+                    format!("id {id:?} was already used by the event at position {first}");
+                let found = finding(
+                    Severity::Warning,
+                    Check::DuplicateId,
+                    file_of(event.location.file),
+                    message,
+                );
+                self.report
+                    .findings
+                    .push(at_location(found, &event.location, event.position));
+            } else {
+                self.ids.insert(id.into(), event.position);
+            }
+        }
+        if event.location.file == HistoryFile::Archive {
+            self.last_archive_hash = Some(crate::line_hash(event.event.line()));
+            self.frames.extend(event.location.frame);
+            self.archive_end = event.end.offset();
+        }
+    }
+
+    fn damage(&mut self, damage: Damage<'_>) {
+        let found = match damage {
+            Damage::Malformed {
+                position,
+                location,
+                reason,
+                ..
+            } => {
+                self.report.events += 1;
+                let message = format!("not a valid event: {reason}");
+                let found = finding(
+                    Severity::Error,
+                    Check::Line,
+                    file_of(location.file),
+                    message,
+                );
+                at_location(found, &location, position)
+            }
+            Damage::Frame {
+                frame,
+                skipped,
+                error,
+                ..
+            } => {
+                self.frames.insert(frame);
+                let reason = match Error::from_io(&error) {
+                    Some(Error::Archive { reason, .. }) => reason.clone(),
+                    _ => error.to_string(),
+                };
+                let rest = if skipped {
+                    "the rest of this frame cannot be read; reading went on at the next frame"
+                } else {
+                    "nothing after it in the archive can be read"
+                };
+                let mut found = finding(
+                    Severity::Error,
+                    Check::Frame,
+                    HistoryFile::Archive.name(),
+                    format!("cannot decompress: {reason}; {rest}"),
+                );
+                found.frame = Some(frame);
+                found.offset = Some(frame);
+                found
+            }
+            Damage::UnfinishedLine {
+                frame,
+                position,
+                len,
+            } => {
+                let mut found = finding(
+                    Severity::Error,
+                    Check::Frame,
+                    HistoryFile::Archive.name(),
+                    format!(
+                        "the frame does not end on a line boundary: its last {len} bytes are an \
+                         unfinished line, which readers leave out"
+                    ),
+                );
+                found.frame = Some(frame);
+                found.offset = Some(position.offset());
+                found.position = Some(position);
+                found
+            }
+        };
+        self.report.findings.push(found);
+    }
+}
+
+fn file_of(file: HistoryFile) -> &'static str {
+    file.name()
+}
+
+fn full_history(
+    reader: &EventReader,
+    report: &mut VerifyReport,
+    progress: &mut dyn FnMut(Position),
+    rotation_hash: Option<&str>,
+) -> io::Result<()> {
+    let mut pass = Pass::new(report);
+    let pass = std::cell::RefCell::new(&mut pass);
+    let end = reader.scan_lenient(
+        Position::START,
+        |event| {
+            pass.borrow_mut().event(event);
+            progress(event.end);
+            ControlFlow::Continue(())
+        },
+        |damage| {
+            pass.borrow_mut().damage(damage);
+            ControlFlow::Continue(())
+        },
+    )?;
+    progress(end.end);
+    let pass = pass.into_inner();
+    // The archive's figures are those the scan met, so that the frames are not decompressed
+    // a second time to be described (and a damaged archive is counted as far as it reads).
+    pass.report.archive_frames = pass.frames.len() as u64;
+    let history = reader.history()?;
+    pass.report.archive_bytes = history.archive_limit;
+    let active_end = history.active.map_or(0, |(_, end)| end);
+    let content = pass.archive_end;
+    pass.report.archive_content_bytes = content;
+    pass.report.active_bytes = active_end;
+    if let (Some(expected), Some(found)) = (rotation_hash, pass.last_archive_hash.as_deref())
+        && expected != found
+    {
+        let message = format!(
+            "it records {expected} as the hash of the last archived line, but the archive's last \
+             line hashes to {found}"
+        );
+        pass.report.findings.insert(
+            0,
+            finding(Severity::Error, Check::Rotation, "rotation.json", message),
+        );
+    }
+    Ok(())
+}
+
+fn quick_history(
+    reader: &EventReader,
+    report: &mut VerifyReport,
+    progress: &mut dyn FnMut(Position),
+) -> io::Result<()> {
+    let path = reader.archive_path();
+    let limit = reader.history()?.archive_limit;
+    let mut frames = crate::store::archive::Frames::open_at(path, 0, Some(limit))?;
+    // The archive's content length, while every frame records its own.
+    let mut content = Some(0u64);
+    loop {
+        match frames.next_frame(path) {
+            Ok(Some(frame)) => {
+                report.archive_frames += 1;
+                report.archive_bytes = frame.offset + frame.bytes.len() as u64;
+                content = match zstd::zstd_safe::get_frame_content_size(&frame.bytes) {
+                    Ok(Some(size)) => content.map(|c| c + size),
+                    _ => None,
+                };
+            }
+            Ok(None) => break,
+            Err(e) => {
+                let (frame, reason) = match Error::from_io(&e) {
+                    Some(Error::Archive {
+                        frame_offset,
+                        reason,
+                        ..
+                    }) => (*frame_offset, reason.clone()),
+                    _ => return Err(e),
+                };
+                let mut found = finding(
+                    Severity::Error,
+                    Check::Frame,
+                    HistoryFile::Archive.name(),
+                    format!("{reason}; nothing after it in the archive can be read"),
+                );
+                found.frame = Some(frame);
+                found.offset = Some(frame);
+                report.findings.push(found);
+                content = None;
+                break;
+            }
+        }
+    }
+    let base = content.unwrap_or(0);
+    let mut pass = Pass::new(report);
+    let pass = std::cell::RefCell::new(&mut pass);
+    let end = reader.scan_active_lenient(
+        base,
+        0,
+        &mut |event| {
+            pass.borrow_mut().event(event);
+            progress(event.end);
+            ControlFlow::Continue(())
+        },
+        &mut |damage| {
+            pass.borrow_mut().damage(damage);
+            ControlFlow::Continue(())
+        },
+    )?;
+    progress(end.end);
+    let pass = pass.into_inner();
+    pass.report.active_bytes = end.end.offset() - base;
+    if content.is_none() {
+        // Without every frame's size, positions in the active log are not known.
+        for found in &mut pass.report.findings {
+            if found.file == Path::new(HistoryFile::Active.name()) {
+                found.position = None;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn torn_tail(reader: &EventReader, report: &mut VerifyReport) -> io::Result<()> {
+    let file = std::fs::File::open(reader.log_path())?;
+    let len = file.metadata()?.len();
+    let committed = crate::store::mmap::committed_end(&file, 0, len)?;
+    if committed < len {
+        let lines = count_newlines(&file, committed)?;
+        let mut found = finding(
+            Severity::Warning,
+            Check::TornTail,
+            HistoryFile::Active.name(),
+            format!(
+                "the last {} bytes are not a complete line: an append in progress, or one torn \
+                 by a crash; readers leave them out, and the next writer cuts them off",
+                len - committed
+            ),
+        );
+        found.offset = Some(committed);
+        found.line = Some(lines + 1);
+        report.findings.push(found);
+    }
+    Ok(())
+}
+
+fn count_newlines(file: &std::fs::File, len: u64) -> io::Result<u64> {
+    let mut buf = vec![0u8; (len as usize).min(1 << 20)];
+    let (mut pos, mut count) = (0, 0);
+    while pos < len {
+        let n = ((len - pos) as usize).min(buf.len());
+        std::os::unix::fs::FileExt::read_exact_at(file, &mut buf[..n], pos)?;
+        count += crate::format::lines::count(&buf[..n]);
+        pos += n as u64;
+    }
+    Ok(count)
+}
+
+fn snapshots(reader: &EventReader, report: &mut VerifyReport) -> io::Result<()> {
+    for snapshot in reader.snapshots()? {
+        report.snapshots += 1;
+        let file = Path::new("views").join(snapshot.path.file_name().unwrap_or_default());
+        let message = match &snapshot.status {
+            SnapshotStatus::Stale { active_len } => format!(
+                "its offset {} lies past the end of app.jsonl ({active_len} bytes): it was taken \
+                 of a log since replaced or cut; the view replays the whole history at its next \
+                 refresh",
+                snapshot.offset
+            ),
+            SnapshotStatus::Mismatch { found } => format!(
+                "the line ending at its offset {} {}, not {}: a snapshot of another log, or of \
+                 one rewritten since; the view replays the whole history at its next refresh",
+                snapshot.offset,
+                match found {
+                    Some(hash) => format!("hashes to {hash}"),
+                    None => "does not end there".to_string(),
+                },
+                snapshot.hash
+            ),
+            SnapshotStatus::Unreadable { reason } => {
+                format!("not a snapshot ({reason}); the view replays the whole history")
+            }
+            _ => continue,
+        };
+        report
+            .findings
+            .push(finding(Severity::Error, Check::Snapshot, file, message));
+    }
+    Ok(())
+}

@@ -1,0 +1,282 @@
+//! One pass for all views: how [`EventLog::refresh_all`](crate::EventLog::refresh_all) folds
+//! several views while reading and parsing the history once.
+//!
+//! Parsing is the whole cost of a replay, so views that start from the same place share one
+//! fold: each line is parsed once (into an owned [`Event`] if a view needs one, into an
+//! [`EventRef`] if a view reads borrowed events) and handed to every view in turn, in
+//! registration order. Views that start at different places (a new view replays the whole
+//! history while the others only need the latest events) catch up one by one, from the
+//! earliest, until they reach the place of the next ones, and then share the rest of the pass.
+//! Views that keep checkpoints pause their fold at their own intervals, and fold alone.
+//!
+//! The types here are public only because [`ViewOps`](crate::ViewOps) names them; they live
+//! in a private module, so no program outside the crate can name or build them.
+
+use crate::format::chunk::Index;
+use crate::format::event::{Event, EventRef};
+use crate::format::lines::Line;
+use crate::format::parse::ParseError;
+use crate::replay::counted::Count;
+use crate::replay::fold::{LineFold, MaxTs};
+use crate::replay::reader::{EventReader, Folded, Tail};
+use crate::views::report::RefreshReport;
+use crate::views::view::ViewOps;
+use std::io;
+
+/// Where a view's fold starts, as the first half of its refresh decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassStart {
+    /// The view folds alone, with its own refresh (it keeps checkpoints).
+    Alone,
+    /// From the first event of the history.
+    Full { owned: bool },
+    /// From this offset of the active log.
+    Active { offset: u64, owned: bool },
+}
+
+/// One event of a shared pass, as each kind of reducer reads it.
+#[derive(Debug)]
+pub struct PassItem<'a, 'b> {
+    /// The owned event, when a view of the pass needs one.
+    pub event: Option<&'a Event>,
+    /// The borrowed event, when a view of the pass reads one.
+    pub event_ref: Option<&'a EventRef<'b>>,
+}
+
+/// What a fold did for a view: the second half of its refresh works from it.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub(crate) count: Count,
+    pub(crate) tail: Option<Tail>,
+    pub(crate) error: Option<io::Error>,
+    pub(crate) failed_in_archive: bool,
+    pub(crate) any: bool,
+    pub(crate) events: u64,
+    pub(crate) max_ts: MaxTs,
+    pub(crate) archive_end: Option<u64>,
+}
+
+impl Outcome {
+    /// Adds what the fold of the next stretch of the history did.
+    fn then<A>(&mut self, folded: &Folded<A>, count: Count) {
+        self.count.events += count.events;
+        self.count.bytes += count.bytes;
+        if folded.tail.is_some() {
+            self.tail.clone_from(&folded.tail);
+        }
+        self.failed_in_archive |= folded.failed_in_archive;
+        self.any |= folded.any;
+        self.events += folded.events;
+        self.max_ts = self.max_ts.then(folded.max_ts);
+        if folded.archive_end.is_some() {
+            self.archive_end = folded.archive_end;
+        }
+    }
+}
+
+/// Refreshes `views` in one pass where they can share one, and returns each one's report, in
+/// registration order, or the first error. As when they are refreshed one by one, a view whose
+/// refresh fails saves nothing; the views before it in registration order are refreshed (and
+/// save as their policies say).
+pub(crate) fn refresh_all(
+    reader: &EventReader,
+    views: &mut [Box<dyn ViewOps>],
+) -> io::Result<Vec<RefreshReport>> {
+    let mut starts = Vec::with_capacity(views.len());
+    let mut begin_error = None;
+    for view in views.iter_mut() {
+        match view.pass_begin(reader) {
+            Ok(start) => starts.push(start),
+            Err(e) => {
+                begin_error = Some(e);
+                break;
+            }
+        }
+    }
+    let begun = starts.len();
+    let outcomes = fold_shared(reader, &mut views[..begun], &starts);
+    let mut reports = Vec::with_capacity(begun);
+    let mut first_error = None;
+    for ((view, start), outcome) in views.iter_mut().zip(&starts).zip(outcomes) {
+        let report = match start {
+            PassStart::Alone => view.refresh_with_report_boxed(reader),
+            _ => view.pass_finish(outcome),
+        };
+        match report {
+            Ok(report) => reports.push(report),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error.or(begin_error) {
+        Some(e) => Err(e),
+        None => Ok(reports),
+    }
+}
+
+/// Folds the views that share passes, from the earliest start on, each group joining when the
+/// fold reaches its start. Returns each view's outcome (empty for those that fold alone).
+fn fold_shared(
+    reader: &EventReader,
+    views: &mut [Box<dyn ViewOps>],
+    starts: &[PassStart],
+) -> Vec<Outcome> {
+    let mut outcomes: Vec<Outcome> = views.iter().map(|_| Outcome::default()).collect();
+    // The places views start from, earliest first: the start of the history, then offsets of
+    // the active log.
+    let place = |start: &PassStart| match *start {
+        PassStart::Alone => None,
+        PassStart::Full { .. } => Some(None),
+        PassStart::Active { offset, .. } => Some(Some(offset)),
+    };
+    let mut places: Vec<Option<u64>> = starts.iter().filter_map(place).collect();
+    places.sort_unstable();
+    places.dedup();
+    let mut members: Vec<usize> = Vec::new();
+    for (k, &from) in places.iter().enumerate() {
+        members.extend((0..views.len()).filter(|&i| place(&starts[i]) == Some(from)));
+        members.sort_unstable();
+        let to = places.get(k + 1).copied().flatten();
+        let owned = members.iter().any(|&i| {
+            matches!(
+                starts[i],
+                PassStart::Full { owned: true } | PassStart::Active { owned: true, .. }
+            )
+        });
+        let borrowed = members.iter().any(|&i| {
+            matches!(
+                starts[i],
+                PassStart::Full { owned: false } | PassStart::Active { owned: false, .. }
+            )
+        });
+        let acc = Acc {
+            views: views
+                .iter_mut()
+                .enumerate()
+                .filter(|(i, _)| members.contains(i))
+                .map(|(_, view)| view)
+                .collect(),
+            count: Count::default(),
+        };
+        let folded = if owned {
+            fold_stretch(reader, from, to, acc, &Shared::<true> { borrowed })
+        } else {
+            fold_stretch(reader, from, to, acc, &Shared::<false> { borrowed: true })
+        };
+        let failed = folded.error.is_some();
+        let count = folded.acc.count;
+        let error = folded.error.as_ref().map(copy_error);
+        for &i in &members {
+            outcomes[i].then(&folded, count);
+            if let Some(error) = &error {
+                outcomes[i].error = Some(copy_error(error));
+            }
+        }
+        if failed {
+            break;
+        }
+    }
+    outcomes
+}
+
+/// Folds the history from `from` (`None`: its first event; else an offset of the active log)
+/// up to offset `to` of the active log (`None`: its end).
+fn fold_stretch<'v, F: LineFold<Acc<'v>>>(
+    reader: &EventReader,
+    from: Option<u64>,
+    to: Option<u64>,
+    acc: Acc<'v>,
+    fold: &F,
+) -> Folded<Acc<'v>> {
+    match (from, to) {
+        (None, to) => reader.fold_from(0, to, acc, fold, &mut crate::replay::reader::NoPauses),
+        (Some(from), None) => reader.fold_active(from, acc, fold),
+        (Some(from), Some(to)) => reader.fold_active_range((from, to), acc, fold),
+    }
+}
+
+/// The same error for another view: eventfold's own errors are copied whole, others by kind
+/// and message.
+fn copy_error(error: &io::Error) -> io::Error {
+    match crate::Error::from_io(error) {
+        Some(inner) => inner.clone().into(),
+        None => io::Error::new(error.kind(), error.to_string()),
+    }
+}
+
+/// The views of a pass and what the pass has counted.
+struct Acc<'v> {
+    views: Vec<&'v mut Box<dyn ViewOps>>,
+    count: Count,
+}
+
+/// Parses each line once, for every view of the pass: into an owned event when `OWNED`, into
+/// a borrowed one when `borrowed`.
+struct Shared<const OWNED: bool> {
+    borrowed: bool,
+}
+
+impl<'v, const OWNED: bool> LineFold<Acc<'v>> for Shared<OWNED> {
+    type Item<'b> = (Option<EventRef<'b>>, Option<Event>, u64);
+    const OWNS_MEMORY: bool = OWNED;
+    const INDEXED: bool = true;
+
+    fn parse<'b>(&self, line: &'b [u8]) -> Result<Self::Item<'b>, ParseError> {
+        let event_ref = match self.borrowed {
+            true => Some(EventRef::parse_line(line)?),
+            false => None,
+        };
+        let event = match OWNED {
+            true => Some(crate::format::parse::event(line)?),
+            false => None,
+        };
+        Ok((event_ref, event, line.len() as u64 + 1))
+    }
+
+    #[inline]
+    fn parse_in<'b>(
+        &self,
+        index: Option<&Index<'b>>,
+        line: Line<'b>,
+    ) -> Result<Self::Item<'b>, ParseError> {
+        let Some(stops) = index.and_then(|index| index.stops(line)) else {
+            return self.parse(line.bytes);
+        };
+        let event_ref = match self.borrowed {
+            true => Some(
+                crate::format::parse::envelope_in(line.bytes, stops)
+                    .map(EventRef::from_envelope)?,
+            ),
+            false => None,
+        };
+        let event = match OWNED {
+            true => Some(crate::format::parse::event_in(line.bytes, stops)?),
+            false => None,
+        };
+        Ok((event_ref, event, line.bytes.len() as u64 + 1))
+    }
+
+    #[inline]
+    fn reduce(&self, mut acc: Acc<'v>, (event_ref, event, len): &Self::Item<'_>) -> Acc<'v> {
+        let item = PassItem {
+            event: event.as_ref(),
+            event_ref: event_ref.as_ref(),
+        };
+        for view in &mut acc.views {
+            view.pass_fold(&item);
+        }
+        acc.count.events += 1;
+        acc.count.bytes += len;
+        acc
+    }
+
+    #[inline]
+    fn ts(&self, (event_ref, event, _): &Self::Item<'_>) -> u64 {
+        match (event_ref, event) {
+            (Some(event_ref), _) => event_ref.ts(),
+            (None, Some(event)) => event.ts,
+            (None, None) => 0,
+        }
+    }
+}
