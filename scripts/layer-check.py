@@ -54,8 +54,6 @@ ALLOWED = [
      "the fold engine's reducers are ReduceFn and ReduceRefFn, defined beside View"),
     ("replay/reader.rs", "log",
      "EventReader::wait_for_events returns WaitResult, defined beside EventLog"),
-    ("replay/reader.rs", "live::subscribe",
-     "EventReader::subscribe returns a Subscription"),
     ("store/index.rs", "replay::fold",
      "the index describes a frame by folding its lines on the fold engine"),
     ("store/index.rs", "replay::reader",

@@ -97,6 +97,33 @@ pub struct Subscription {
     watch: Option<Watch>,
 }
 
+// The method of the replay layer's reader that starts a subscription lives here, with what it
+// returns, so that the reader does not import the live layer above it.
+impl EventReader {
+    /// Starts a catch-up [`Subscription`]: the history from `since`, then every event as it
+    /// is appended. See [`Subscription`].
+    ///
+    /// # Errors
+    ///
+    /// With [`Since::Now`], an error if the end of the history cannot be found (as
+    /// [`read_history`](Self::read_history)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog, Since, SubscriptionItem};
+    /// let mut log = EventLog::open(dir.path())?;
+    /// log.append(&Event::new("a", serde_json::json!({})))?;
+    /// let mut live = log.reader().subscribe(Since::Now)?;
+    /// assert!(matches!(live.next().transpose()?, Some(SubscriptionItem::CaughtUp(_))));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn subscribe(&self, since: Since) -> io::Result<Subscription> {
+        Subscription::new(self.clone(), since)
+    }
+}
+
 impl std::fmt::Debug for Subscription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Subscription")

@@ -8,7 +8,6 @@ use crate::WaitResult;
 use crate::error::Error;
 use crate::format::event::Event;
 use crate::format::lines::{self, Lines};
-use crate::live::subscribe::{Since, Subscription};
 use crate::replay::fold::{self, LineFold, MaxTs, Until};
 use crate::store::archive::{Window, Windows};
 use crate::store::index::{self, ArchiveIndex};
@@ -402,29 +401,6 @@ impl EventReader {
             hashes,
             done: false,
         })
-    }
-
-    /// Starts a catch-up [`Subscription`]: the history from `since`, then every event as it
-    /// is appended. See [`Subscription`].
-    ///
-    /// # Errors
-    ///
-    /// With [`Since::Now`], an error if the end of the history cannot be found (as
-    /// [`read_history`](Self::read_history)).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// use eventfold::{Event, EventLog, Since, SubscriptionItem};
-    /// let mut log = EventLog::open(dir.path())?;
-    /// log.append(&Event::new("a", serde_json::json!({})))?;
-    /// let mut live = log.reader().subscribe(Since::Now)?;
-    /// assert!(matches!(live.next().transpose()?, Some(SubscriptionItem::CaughtUp(_))));
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn subscribe(&self, since: Since) -> io::Result<Subscription> {
-        Subscription::new(self.clone(), since)
     }
 
     /// The position just past the last complete line of the history: where the next event
