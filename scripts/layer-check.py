@@ -52,8 +52,6 @@ LAYERS = {
 ALLOWED = [
     ("replay/fold.rs", "views::view",
      "the fold engine's reducers are ReduceFn and ReduceRefFn, defined beside View"),
-    ("replay/reader.rs", "log",
-     "EventReader::wait_for_events returns WaitResult, defined beside EventLog"),
     ("store/index.rs", "replay::fold",
      "the index describes a frame by folding its lines on the fold engine"),
     ("store/index.rs", "replay::reader",

@@ -74,9 +74,9 @@ pub use live::follow::Follow;
 #[cfg(feature = "tokio")]
 pub use live::subscribe::SubscriptionStream;
 pub use live::subscribe::{Since, Subscription, SubscriptionItem};
-pub use log::{EventLog, EventLogBuilder, WaitResult};
+pub use log::{EventLog, EventLogBuilder};
 pub use replay::filter::Filter;
-pub use replay::reader::{EventReader, HistoryEvents, line_hash};
+pub use replay::reader::{EventReader, HistoryEvents, WaitResult, line_hash};
 pub use replay::scan::{Damage, HistoryFile, Location, ScanEnd, ScannedEvent};
 pub use store::position::{HistoryEvent, Position};
 pub use store::writer::{

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, check_view_name};
 use crate::format::event::Event;
-use crate::replay::reader::{EventReader, FullHistory};
+use crate::replay::reader::{EventReader, FullHistory, WaitResult};
 use crate::store::writer::{AppendResult, ConditionalAppendError, EventWriter, LockMode};
 use crate::views::policy::{SnapshotPolicy, ViewConfig};
 use crate::views::report::RefreshReport;
@@ -14,22 +14,6 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// What [`EventReader::wait_for_events`] saw.
-///
-/// # Examples
-///
-/// ```
-/// use eventfold::WaitResult;
-/// assert_ne!(WaitResult::NewData(10), WaitResult::Timeout);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WaitResult {
-    /// The active log grew past the offset; this is its new size in bytes.
-    NewData(u64),
-    /// The timeout elapsed first.
-    Timeout,
-}
 
 /// An event log directory with its registered views: the main entry point.
 ///

@@ -4,7 +4,6 @@
 //! active log, or one decompressed archive frame), split them into lines with memchr, parse
 //! each line, and report a bad line with its file, byte offset and line number.
 
-use crate::WaitResult;
 use crate::error::Error;
 use crate::format::event::Event;
 use crate::format::lines::{self, Lines};
@@ -37,6 +36,22 @@ use std::time::{Duration, Instant};
 /// ```
 pub fn line_hash(line: &[u8]) -> String {
     format!("{:016x}", xxhash_rust::xxh64::xxh64(line, 0))
+}
+
+/// What [`EventReader::wait_for_events`] saw.
+///
+/// # Examples
+///
+/// ```
+/// use eventfold::WaitResult;
+/// assert_ne!(WaitResult::NewData(10), WaitResult::Timeout);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitResult {
+    /// The active log grew past the offset; this is its new size in bytes.
+    NewData(u64),
+    /// The timeout elapsed first.
+    Timeout,
 }
 
 /// A cheap, cloneable handle for reading an event log directory.
