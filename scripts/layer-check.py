@@ -50,8 +50,6 @@ LAYERS = {
 # Imports that run upward today: (importing file under src/, imported module, why it is still
 # there). Each is to be removed by handing the code down; remove its line when it is.
 ALLOWED = [
-    ("replay/fold.rs", "views::view",
-     "the fold engine's reducers are ReduceFn and ReduceRefFn, defined beside View"),
     ("store/index.rs", "replay::fold",
      "the index describes a frame by folding its lines on the fold engine"),
     ("store/index.rs", "replay::reader",

@@ -76,6 +76,7 @@ pub use live::subscribe::SubscriptionStream;
 pub use live::subscribe::{Since, Subscription, SubscriptionItem};
 pub use log::{EventLog, EventLogBuilder};
 pub use replay::filter::Filter;
+pub use replay::fold::{ReduceFn, ReduceRefFn};
 pub use replay::reader::{EventReader, HistoryEvents, WaitResult, line_hash};
 pub use replay::scan::{Damage, HistoryFile, Location, ScanEnd, ScannedEvent};
 pub use store::position::{HistoryEvent, Position};
@@ -96,7 +97,7 @@ pub use views::report::{RefreshReport, Replay};
 pub use views::snapshot;
 pub use views::snapshot::Snapshot;
 pub use views::travel::At;
-pub use views::view::{ReduceFn, ReduceRefFn, View, ViewOps};
+pub use views::view::{View, ViewOps};
 
 /// Entry points for the fuzz targets, compiled only under `--cfg fuzzing` (which cargo-fuzz
 /// sets): not part of the API.

@@ -2,12 +2,13 @@
 
 use crate::error::{Error, check_view_name};
 use crate::format::event::Event;
+use crate::replay::fold::{ReduceFn, ReduceRefFn};
 use crate::replay::reader::{EventReader, FullHistory, WaitResult};
 use crate::store::writer::{AppendResult, ConditionalAppendError, EventWriter, LockMode};
 use crate::views::policy::{SnapshotPolicy, ViewConfig};
 use crate::views::report::RefreshReport;
 use crate::views::travel::At;
-use crate::views::view::{ReduceFn, ReduceRefFn, View, ViewOps};
+use crate::views::view::{View, ViewOps};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;

@@ -78,8 +78,45 @@ pub(crate) trait LineFold<A>: Sync {
     const OWNS_MEMORY: bool;
 }
 
+/// A reducer over owned events: takes the state and one event, returns the next state.
+///
+/// Reducers must be pure (no I/O, no clock, no randomness) so that replaying the log always gives
+/// the same state, and should ignore event types they do not know (`_ => {}`), so that old
+/// reducers keep working when new event types appear.
+///
+/// # Examples
+///
+/// ```
+/// use eventfold::{Event, ReduceFn};
+/// fn count(state: u64, _event: &Event) -> u64 {
+///     state + 1
+/// }
+/// let reducer: ReduceFn<u64> = count;
+/// assert_eq!(reducer(1, &Event::new("x", serde_json::json!(null))), 2);
+/// ```
+pub type ReduceFn<S> = fn(S, &Event) -> S;
+
+/// A reducer over borrowed events ([`EventRef`]): the zero-copy counterpart of [`ReduceFn`].
+///
+/// The event borrows the log's bytes; only what the reducer asks for is decoded. Register it
+/// with [`EventLogBuilder::view_ref`](crate::EventLogBuilder::view_ref).
+///
+/// # Examples
+///
+/// ```
+/// use eventfold::{EventRef, ReduceRefFn};
+/// fn count_clicks(state: u64, event: &EventRef<'_>) -> u64 {
+///     if event.event_type() == "click" { state + 1 } else { state }
+/// }
+/// let reducer: ReduceRefFn<u64> = count_clicks;
+/// let line = br#"{"type":"click","data":{},"ts":1}"#;
+/// assert_eq!(reducer(0, &EventRef::parse(line)?), 1);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub type ReduceRefFn<S> = for<'a, 'b> fn(S, &'b EventRef<'a>) -> S;
+
 /// A reducer over owned events: each line is parsed into an [`Event`].
-pub(crate) struct Owned<S>(pub crate::ReduceFn<S>);
+pub(crate) struct Owned<S>(pub ReduceFn<S>);
 
 impl<S> LineFold<S> for Owned<S> {
     type Item<'b> = Event;
@@ -109,7 +146,7 @@ impl<S> LineFold<S> for Owned<S> {
 }
 
 /// A reducer over borrowed events: each line is parsed into an [`EventRef`] of the buffer.
-pub(crate) struct Borrowed<S>(pub crate::ReduceRefFn<S>);
+pub(crate) struct Borrowed<S>(pub ReduceRefFn<S>);
 
 impl<S> LineFold<S> for Borrowed<S> {
     type Item<'b> = EventRef<'b>;

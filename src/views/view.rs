@@ -1,9 +1,8 @@
 //! Views: state derived from the log by a reducer, cached in a snapshot file.
 
 use crate::error::check_view_name;
-use crate::format::event::{Event, EventRef};
 use crate::replay::counted::{Count, Counted};
-use crate::replay::fold::{self, LineFold, MaxTs, Until};
+use crate::replay::fold::{self, LineFold, MaxTs, ReduceFn, ReduceRefFn, Until};
 use crate::replay::reader::{EventReader, Folded, Pauses, Place};
 use crate::store::fsutil;
 use crate::store::recovery;
@@ -24,43 +23,6 @@ use std::time::Instant;
 /// The `log` target of this module's log lines: the module path it had before the crate's
 /// modules were grouped into layers, kept so that filters naming it still match.
 const LOG_TARGET: &str = "eventfold::view";
-
-/// A reducer over owned events: takes the state and one event, returns the next state.
-///
-/// Reducers must be pure (no I/O, no clock, no randomness) so that replaying the log always gives
-/// the same state, and should ignore event types they do not know (`_ => {}`), so that old
-/// reducers keep working when new event types appear.
-///
-/// # Examples
-///
-/// ```
-/// use eventfold::{Event, ReduceFn};
-/// fn count(state: u64, _event: &Event) -> u64 {
-///     state + 1
-/// }
-/// let reducer: ReduceFn<u64> = count;
-/// assert_eq!(reducer(1, &Event::new("x", serde_json::json!(null))), 2);
-/// ```
-pub type ReduceFn<S> = fn(S, &Event) -> S;
-
-/// A reducer over borrowed events ([`EventRef`]): the zero-copy counterpart of [`ReduceFn`].
-///
-/// The event borrows the log's bytes; only what the reducer asks for is decoded. Register it
-/// with [`EventLogBuilder::view_ref`](crate::EventLogBuilder::view_ref).
-///
-/// # Examples
-///
-/// ```
-/// use eventfold::{EventRef, ReduceRefFn};
-/// fn count_clicks(state: u64, event: &EventRef<'_>) -> u64 {
-///     if event.event_type() == "click" { state + 1 } else { state }
-/// }
-/// let reducer: ReduceRefFn<u64> = count_clicks;
-/// let line = br#"{"type":"click","data":{},"ts":1}"#;
-/// assert_eq!(reducer(0, &EventRef::parse(line)?), 1);
-/// # Ok::<(), std::io::Error>(())
-/// ```
-pub type ReduceRefFn<S> = for<'a, 'b> fn(S, &'b EventRef<'a>) -> S;
 
 mod sealed {
     pub trait Sealed {}
@@ -253,7 +215,7 @@ where
         Self::with_reducer(name, Reducer::Owned(reducer), views_dir)
     }
 
-    /// Creates a view named `name` whose reducer reads borrowed [`EventRef`]s.
+    /// Creates a view named `name` whose reducer reads borrowed [`EventRef`](crate::EventRef)s.
     ///
     /// # Examples
     ///
