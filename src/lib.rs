@@ -70,6 +70,7 @@ mod log;
 
 pub use error::Error;
 pub use format::event::{Event, EventRef};
+pub use format::lines::line_hash;
 pub use live::follow::Follow;
 #[cfg(feature = "tokio")]
 pub use live::subscribe::SubscriptionStream;
@@ -77,7 +78,7 @@ pub use live::subscribe::{Since, Subscription, SubscriptionItem};
 pub use log::{EventLog, EventLogBuilder};
 pub use replay::filter::Filter;
 pub use replay::fold::{ReduceFn, ReduceRefFn};
-pub use replay::reader::{EventReader, HistoryEvents, WaitResult, line_hash};
+pub use replay::reader::{EventReader, HistoryEvents, WaitResult};
 pub use replay::scan::{Damage, HistoryFile, Location, ScanEnd, ScannedEvent};
 pub use store::position::{HistoryEvent, Position};
 pub use store::writer::{

@@ -1,9 +1,26 @@
-//! Line framing over byte slices.
+//! Line framing over byte slices, and [`line_hash`], the hash that identifies a line.
 //!
 //! The memory-mapped active log, a decompressed archive frame and test buffers all go through
 //! these functions: one framing path, no `File` in sight.
 
 use memchr::{memchr, memchr_iter, memrchr};
+
+/// Compute xxh64 (seed 0) of a line's bytes, without its newline, as 16 lowercase hex digits.
+///
+/// This is the hash snapshots store for the last line they consumed, and the hash
+/// [`AppendResult::line_hash`](crate::AppendResult::line_hash) reports.
+///
+/// # Examples
+///
+/// ```
+/// use eventfold::line_hash;
+/// let hash = line_hash(br#"{"type":"a","data":{},"ts":1}"#);
+/// assert_eq!(hash.len(), 16);
+/// assert!(hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+/// ```
+pub fn line_hash(line: &[u8]) -> String {
+    format!("{:016x}", xxhash_rust::xxh64::xxh64(line, 0))
+}
 
 /// Length of the committed prefix of `buf`: everything up to and including its last newline.
 /// Bytes after the last newline belong to a line whose append has not completed.

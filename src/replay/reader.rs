@@ -6,7 +6,7 @@
 
 use crate::error::Error;
 use crate::format::event::Event;
-use crate::format::lines::{self, Lines};
+use crate::format::lines::{self, Lines, line_hash};
 use crate::replay::fold::{self, LineFold, MaxTs, Until};
 use crate::store::archive::{Window, Windows};
 use crate::store::index::{self, ArchiveIndex};
@@ -20,23 +20,6 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
-
-/// Compute xxh64 (seed 0) of a line's bytes, without its newline, as 16 lowercase hex digits.
-///
-/// This is the hash snapshots store for the last line they consumed, and the hash
-/// [`AppendResult::line_hash`](crate::AppendResult::line_hash) reports.
-///
-/// # Examples
-///
-/// ```
-/// use eventfold::line_hash;
-/// let hash = line_hash(br#"{"type":"a","data":{},"ts":1}"#);
-/// assert_eq!(hash.len(), 16);
-/// assert!(hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
-/// ```
-pub fn line_hash(line: &[u8]) -> String {
-    format!("{:016x}", xxhash_rust::xxh64::xxh64(line, 0))
-}
 
 /// What [`EventReader::wait_for_events`] saw.
 ///

@@ -2,7 +2,8 @@
 
 use crate::error::Error;
 use crate::format::event::Event;
-use crate::replay::reader::{EventReader, line_hash};
+use crate::format::lines::line_hash;
+use crate::replay::reader::EventReader;
 use crate::store::archive;
 use crate::store::fsutil;
 #[cfg_attr(test, allow(unused_imports))]
