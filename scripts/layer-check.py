@@ -52,13 +52,9 @@ LAYERS = {
 ALLOWED = [
     ("store/index.rs", "replay::fold",
      "the index describes a frame by folding its lines on the fold engine"),
-    ("store/recovery.rs", "views::snapshot",
-     "finishing an interrupted rotation retires the views' snapshots"),
     ("store/writer.rs", "replay::reader",
      "append_if reads the line before an offset with an EventReader, rotate takes one, "
      "reader() returns one"),
-    ("store/writer.rs", "views::snapshot",
-     "a rotation retires the views' snapshots"),
     ("store/writer.rs", "views::view",
      "rotate refreshes the views (Box<dyn ViewOps>) before it cuts the log"),
 ]

@@ -55,7 +55,7 @@
 mod error;
 // 1. The bytes of an event line.
 mod format;
-// 2. The files on disk.
+// 2. The files on disk, the views' snapshots included.
 mod store;
 // 3. Reading and folding the history.
 mod replay;
@@ -81,6 +81,8 @@ pub use replay::fold::{ReduceFn, ReduceRefFn};
 pub use replay::reader::{EventReader, HistoryEvents, WaitResult};
 pub use replay::scan::{Damage, HistoryFile, Location, ScanEnd, ScannedEvent};
 pub use store::position::{HistoryEvent, Position};
+pub use store::snapshot;
+pub use store::snapshot::Snapshot;
 pub use store::writer::{
     AppendConflict, AppendResult, ConditionalAppendError, EventWriter, LockMode,
 };
@@ -95,8 +97,6 @@ pub use tools::verify::{
 pub use views::checkpoint::Checkpoints;
 pub use views::policy::{SnapshotPolicy, ViewConfig};
 pub use views::report::{RefreshReport, Replay};
-pub use views::snapshot;
-pub use views::snapshot::Snapshot;
 pub use views::travel::At;
 pub use views::view::{View, ViewOps};
 

@@ -250,7 +250,7 @@ pub(crate) fn recover(
             // log. They are retired before the log is replaced: a crash in between finds the
             // same state again (costing the reset snapshots a rebuild), never an empty log
             // beside snapshots that cannot be told apart.
-            crate::views::snapshot::retire_after_rotation(
+            crate::store::snapshot::retire_after_rotation(
                 views_dir,
                 record.active_len,
                 &record.last_line_hash,
@@ -261,7 +261,7 @@ pub(crate) fn recover(
         } else if archive_len == record.archive_len_after() && file.metadata()?.len() == 0 {
             // The active log was replaced; the crash may have come before the snapshots were
             // reset. Snapshots already reset are left alone.
-            crate::views::snapshot::retire_after_reset(
+            crate::store::snapshot::retire_after_reset(
                 views_dir,
                 record.active_len,
                 &record.last_line_hash,

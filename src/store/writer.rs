@@ -11,7 +11,7 @@ use crate::store::fsutil::Fs;
 use crate::store::index;
 use crate::store::mmap;
 use crate::store::recovery::{self, RotationRecord};
-use crate::views::snapshot;
+use crate::store::snapshot;
 use crate::views::view::ViewOps;
 use std::collections::HashMap;
 use std::fmt;
