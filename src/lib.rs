@@ -53,7 +53,7 @@
 
 // The error type every layer returns.
 mod error;
-// 1. The bytes of an event line.
+// 1. The bytes of event lines: framing, parsing, and the fold engine.
 mod format;
 // 2. The files on disk, the views' snapshots included.
 mod store;
@@ -70,6 +70,7 @@ mod log;
 
 pub use error::Error;
 pub use format::event::{Event, EventRef};
+pub use format::fold::{ReduceFn, ReduceRefFn};
 pub use format::lines::line_hash;
 pub use live::follow::Follow;
 #[cfg(feature = "tokio")]
@@ -77,7 +78,6 @@ pub use live::subscribe::SubscriptionStream;
 pub use live::subscribe::{Since, Subscription, SubscriptionItem};
 pub use log::{EventLog, EventLogBuilder};
 pub use replay::filter::Filter;
-pub use replay::fold::{ReduceFn, ReduceRefFn};
 pub use replay::reader::{EventReader, HistoryEvents, WaitResult};
 pub use replay::scan::{Damage, HistoryFile, Location, ScanEnd, ScannedEvent};
 pub use store::position::{HistoryEvent, Position};

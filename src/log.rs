@@ -2,7 +2,7 @@
 
 use crate::error::{Error, check_view_name};
 use crate::format::event::Event;
-use crate::replay::fold::{ReduceFn, ReduceRefFn};
+use crate::format::fold::{ReduceFn, ReduceRefFn};
 use crate::replay::reader::{EventReader, FullHistory, WaitResult};
 use crate::store::writer::{AppendResult, ConditionalAppendError, EventWriter, LockMode};
 use crate::views::policy::{SnapshotPolicy, ViewConfig};

@@ -614,7 +614,7 @@ fn lone_surrogates_are_refused_like_the_owned_parser_does() {
 }
 
 /// `read_from`, `read_full` and `view_ref` parse lines with eventfold's own parser; a `View`
-/// over owned events parses them with serde_json (src/replay/fold.rs, `Owned::parse`, on the stated
+/// over owned events parses them with serde_json (src/format/fold.rs, `Owned::parse`, on the stated
 /// assumption that both accept the same lines). They do not: a number beyond `f64` in `data`
 /// is accepted by the line parser (documented in docs/format.md, read as `null`) but refused by
 /// serde_json, and invalid UTF-8 inside the string of an unknown field is refused by the line

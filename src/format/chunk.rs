@@ -371,7 +371,7 @@ mod tests {
     /// first bad line with its offset and the scalar parser's message.
     #[test]
     fn indexed_folds_equal_the_scalar_parse() {
-        use crate::replay::fold::{Borrowed, Owned, Until, fold_sequential, fold_threads};
+        use crate::format::fold::{Borrowed, Owned, Until, fold_sequential, fold_threads};
         fn borrowed(mut acc: Vec<String>, e: &crate::EventRef<'_>) -> Vec<String> {
             acc.push(format!(
                 "{} {} {:?} {}",

@@ -6,9 +6,9 @@
 //! thread parses it, and added up when it is reduced, in order.
 
 use crate::format::chunk::Index;
+use crate::format::fold::LineFold;
 use crate::format::lines::Line;
 use crate::format::parse::ParseError;
-use crate::replay::fold::LineFold;
 
 /// Events and bytes of log lines (each with its newline) folded.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +59,7 @@ impl<A, F: LineFold<A>> LineFold<(A, Count)> for Counted<F> {
 mod tests {
     use super::*;
     use crate::Event;
-    use crate::replay::fold::{self, Owned};
+    use crate::format::fold::{self, Owned};
 
     fn count(n: u64, _event: &Event) -> u64 {
         n + 1

@@ -6,8 +6,8 @@
 
 use crate::error::Error;
 use crate::format::event::Event;
+use crate::format::fold::{self, LineFold, MaxTs, Until};
 use crate::format::lines::{self, Lines, line_hash};
-use crate::replay::fold::{self, LineFold, MaxTs, Until};
 use crate::store::archive::{Window, Windows};
 use crate::store::index::{self, ArchiveIndex};
 use crate::store::mmap::{self, Region};

@@ -11,9 +11,9 @@
 
 use crate::error::Error;
 use crate::format::event::EventRef;
+use crate::format::fold::{self, LineFold};
 use crate::format::lines;
 use crate::format::parse::ParseError;
-use crate::replay::fold::{self, LineFold};
 use crate::replay::reader::{self, EventReader};
 use crate::store::archive::Windows;
 use crate::store::mmap::{self, Region};

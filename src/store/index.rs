@@ -10,9 +10,9 @@
 //! are decompressed and described again. Rotations append the lines of the frames they write;
 //! a torn last line (a crash while appending) fails the check like any other damage.
 
+use crate::format::fold::{self, LineFold};
 use crate::format::lines::{self, Lines};
 use crate::format::parse::ParseError;
-use crate::replay::fold::{self, LineFold};
 use crate::store::archive::{FrameSpan, Windows};
 use crate::store::position::Position;
 use serde::{Deserialize, Serialize};

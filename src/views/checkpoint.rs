@@ -7,7 +7,7 @@
 //! as a snapshot (the view's version, and the hash of the line that ends where the checkpoint
 //! stands).
 
-use crate::replay::fold::MaxTs;
+use crate::format::fold::MaxTs;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fs;

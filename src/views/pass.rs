@@ -14,10 +14,10 @@
 
 use crate::format::chunk::Index;
 use crate::format::event::{Event, EventRef};
+use crate::format::fold::{LineFold, MaxTs};
 use crate::format::lines::Line;
 use crate::format::parse::ParseError;
 use crate::replay::counted::Count;
-use crate::replay::fold::{LineFold, MaxTs};
 use crate::replay::reader::{EventReader, Folded, Tail};
 use crate::views::report::RefreshReport;
 use crate::views::view::ViewOps;

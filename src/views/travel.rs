@@ -1,6 +1,6 @@
 //! Time travel: the state of a view as it was at an earlier point of the history.
 
-use crate::replay::fold::{LineFold, MaxTs, Stop, Until};
+use crate::format::fold::{LineFold, MaxTs, Stop, Until};
 use crate::replay::reader::{EventReader, Pauses, Place};
 use crate::store::position::Position;
 use crate::views::checkpoint::{self, Mark};

@@ -1,8 +1,8 @@
 //! Views: state derived from the log by a reducer, cached in a snapshot file.
 
 use crate::error::check_view_name;
+use crate::format::fold::{self, LineFold, MaxTs, ReduceFn, ReduceRefFn, Until};
 use crate::replay::counted::{Count, Counted};
-use crate::replay::fold::{self, LineFold, MaxTs, ReduceFn, ReduceRefFn, Until};
 use crate::replay::reader::{EventReader, Folded, Pauses, Place};
 use crate::store::fsutil;
 use crate::store::recovery;
