@@ -16,7 +16,6 @@
 //! without an index.
 
 use crate::format::lines::{Line, Lines};
-use crate::format::parse;
 use crate::format::simd::{self, Isa};
 use std::cell::Cell;
 
@@ -80,33 +79,6 @@ impl<'b> Index<'b> {
             start: line.start,
             line: bytes,
         })
-    }
-}
-
-/// A line's envelope, parsed with its chunk's index when there is one
-/// ([`parse::envelope_in`]) and on its own otherwise ([`parse::envelope`]): the same result
-/// either way.
-#[inline]
-pub(crate) fn envelope<'b>(
-    index: Option<&Index<'b>>,
-    line: Line<'b>,
-) -> Result<parse::Envelope<'b>, parse::ParseError> {
-    match index.and_then(|index| index.stops(line)) {
-        Some(stops) => parse::envelope_in(line.bytes, stops),
-        None => parse::envelope(line.bytes),
-    }
-}
-
-/// A line's owned event, parsed with its chunk's index when there is one
-/// ([`parse::event_in`]) and on its own otherwise ([`parse::event`]).
-#[inline]
-pub(crate) fn event(
-    index: Option<&Index<'_>>,
-    line: Line<'_>,
-) -> Result<crate::Event, parse::ParseError> {
-    match index.and_then(|index| index.stops(line)) {
-        Some(stops) => parse::event_in(line.bytes, stops),
-        None => parse::event(line.bytes),
     }
 }
 

@@ -18,7 +18,7 @@
 use crate::format::chunk::{self, Index};
 use crate::format::event::{Event, EventRef};
 use crate::format::lines::Line;
-use crate::format::parse::ParseError;
+use crate::format::parse::{self, ParseError};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -78,6 +78,30 @@ pub(crate) trait LineFold<A>: Sync {
     const OWNS_MEMORY: bool;
 }
 
+/// A line's envelope, parsed with its chunk's index when there is one
+/// ([`parse::envelope_in`]) and on its own otherwise ([`parse::envelope`]): the same result
+/// either way.
+#[inline]
+pub(crate) fn envelope<'b>(
+    index: Option<&Index<'b>>,
+    line: Line<'b>,
+) -> Result<parse::Envelope<'b>, ParseError> {
+    match index.and_then(|index| index.stops(line)) {
+        Some(stops) => parse::envelope_in(line.bytes, stops),
+        None => parse::envelope(line.bytes),
+    }
+}
+
+/// A line's owned event, parsed with its chunk's index when there is one
+/// ([`parse::event_in`]) and on its own otherwise ([`parse::event`]).
+#[inline]
+pub(crate) fn event(index: Option<&Index<'_>>, line: Line<'_>) -> Result<Event, ParseError> {
+    match index.and_then(|index| index.stops(line)) {
+        Some(stops) => parse::event_in(line.bytes, stops),
+        None => parse::event(line.bytes),
+    }
+}
+
 /// A reducer over owned events: takes the state and one event, returns the next state.
 ///
 /// Reducers must be pure (no I/O, no clock, no randomness) so that replaying the log always gives
@@ -131,7 +155,7 @@ impl<S> LineFold<S> for Owned<S> {
 
     #[inline]
     fn parse_in<'b>(&self, index: Option<&Index<'b>>, line: Line<'b>) -> Result<Event, ParseError> {
-        chunk::event(index, line)
+        event(index, line)
     }
 
     #[inline]
@@ -165,7 +189,7 @@ impl<S> LineFold<S> for Borrowed<S> {
         index: Option<&Index<'b>>,
         line: Line<'b>,
     ) -> Result<EventRef<'b>, ParseError> {
-        chunk::envelope(index, line).map(EventRef::from_envelope)
+        envelope(index, line).map(EventRef::from_envelope)
     }
 
     #[inline]

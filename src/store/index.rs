@@ -536,7 +536,7 @@ impl LineFold<TsStats> for TsFold {
         index: Option<&crate::format::chunk::Index<'b>>,
         line: lines::Line<'b>,
     ) -> Result<Option<u64>, ParseError> {
-        Ok(crate::format::chunk::envelope(index, line)
+        Ok(crate::format::fold::envelope(index, line)
             .ok()
             .map(|env| env.ts))
     }
