@@ -9,52 +9,19 @@
 //! earliest, until they reach the place of the next ones, and then share the rest of the pass.
 //! Views that keep checkpoints pause their fold at their own intervals, and fold alone.
 //!
-//! The types here are public only because [`ViewOps`](crate::ViewOps) names them; they live
-//! in a private module, so no program outside the crate can name or build them.
+//! The views take part through the hidden methods of [`ViewOps`], whose types ([`PassStart`],
+//! [`PassItem`], [`Outcome`]) are defined with it in `view.rs`.
 
 use crate::format::chunk::Index;
 use crate::format::event::{Event, EventRef};
-use crate::format::fold::{LineFold, MaxTs};
+use crate::format::fold::LineFold;
 use crate::format::lines::Line;
 use crate::format::parse::ParseError;
 use crate::replay::counted::Count;
-use crate::replay::reader::{EventReader, Folded, Tail};
+use crate::replay::reader::{EventReader, Folded};
 use crate::views::report::RefreshReport;
-use crate::views::view::ViewOps;
+use crate::views::view::{Outcome, PassItem, PassStart, ViewOps};
 use std::io;
-
-/// Where a view's fold starts, as the first half of its refresh decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PassStart {
-    /// The view folds alone, with its own refresh (it keeps checkpoints).
-    Alone,
-    /// From the first event of the history.
-    Full { owned: bool },
-    /// From this offset of the active log.
-    Active { offset: u64, owned: bool },
-}
-
-/// One event of a shared pass, as each kind of reducer reads it.
-#[derive(Debug)]
-pub struct PassItem<'a, 'b> {
-    /// The owned event, when a view of the pass needs one.
-    pub event: Option<&'a Event>,
-    /// The borrowed event, when a view of the pass reads one.
-    pub event_ref: Option<&'a EventRef<'b>>,
-}
-
-/// What a fold did for a view: the second half of its refresh works from it.
-#[derive(Debug, Default)]
-pub struct Outcome {
-    pub(crate) count: Count,
-    pub(crate) tail: Option<Tail>,
-    pub(crate) error: Option<io::Error>,
-    pub(crate) failed_in_archive: bool,
-    pub(crate) any: bool,
-    pub(crate) events: u64,
-    pub(crate) max_ts: MaxTs,
-    pub(crate) archive_end: Option<u64>,
-}
 
 impl Outcome {
     /// Adds what the fold of the next stretch of the history did.

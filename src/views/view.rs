@@ -1,14 +1,14 @@
 //! Views: state derived from the log by a reducer, cached in a snapshot file.
 
 use crate::error::check_view_name;
+use crate::format::event::{Event, EventRef};
 use crate::format::fold::{self, LineFold, MaxTs, ReduceFn, ReduceRefFn, Until};
 use crate::replay::counted::{Count, Counted};
-use crate::replay::reader::{EventReader, Folded, Pauses, Place};
+use crate::replay::reader::{EventReader, Folded, Pauses, Place, Tail};
 use crate::store::fsutil;
 use crate::store::recovery;
 use crate::store::snapshot::{self, Durability};
 use crate::views::checkpoint::{self, Mark};
-use crate::views::pass::{Outcome, PassItem, PassStart};
 use crate::views::policy::ViewConfig;
 use crate::views::report::{RefreshReport, Replay};
 use crate::views::travel::{self, At, Start};
@@ -101,6 +101,43 @@ pub trait ViewOps: sealed::Sealed + Send {
     fn as_any(&self) -> &dyn Any;
     /// The view as mutable `Any`.
     fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+// The types of the hidden methods of `ViewOps`, with which `crate::views::pass` shares one fold
+// among several views. They are public only because `ViewOps` names them; they live in a
+// private module, so no program outside the crate can name or build them.
+
+/// Where a view's fold starts, as the first half of its refresh decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassStart {
+    /// The view folds alone, with its own refresh (it keeps checkpoints).
+    Alone,
+    /// From the first event of the history.
+    Full { owned: bool },
+    /// From this offset of the active log.
+    Active { offset: u64, owned: bool },
+}
+
+/// One event of a shared pass, as each kind of reducer reads it.
+#[derive(Debug)]
+pub struct PassItem<'a, 'b> {
+    /// The owned event, when a view of the pass needs one.
+    pub event: Option<&'a Event>,
+    /// The borrowed event, when a view of the pass reads one.
+    pub event_ref: Option<&'a EventRef<'b>>,
+}
+
+/// What a fold did for a view: the second half of its refresh works from it.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub(crate) count: Count,
+    pub(crate) tail: Option<Tail>,
+    pub(crate) error: Option<io::Error>,
+    pub(crate) failed_in_archive: bool,
+    pub(crate) any: bool,
+    pub(crate) events: u64,
+    pub(crate) max_ts: MaxTs,
+    pub(crate) archive_end: Option<u64>,
 }
 
 #[derive(Clone, Copy)]
@@ -215,7 +252,7 @@ where
         Self::with_reducer(name, Reducer::Owned(reducer), views_dir)
     }
 
-    /// Creates a view named `name` whose reducer reads borrowed [`EventRef`](crate::EventRef)s.
+    /// Creates a view named `name` whose reducer reads borrowed [`EventRef`]s.
     ///
     /// # Examples
     ///
