@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The chunk index's NEON path, which x86-64 machines never compile or run: lints the library
 # for aarch64 and runs its unit tests there under qemu-user. Those tests compare every
-# classification the CPU has (NEON included, as `simd::tests::aarch64_detects_neon` checks)
-# with the portable one, and every indexed parse with the scalar parser.
+# classification the CPU has (NEON included, as `format::simd::tests::aarch64_detects_neon`
+# checks) with the portable one, and every indexed parse with the scalar parser.
 #
 # Installs what it needs if missing: Debian's aarch64 cross compiler and C library (zstd's C
 # code is compiled for the target), qemu-user, and the Rust target. .ci/run calls it.
