@@ -121,6 +121,7 @@ fn a_frame_that_does_not_end_on_a_line_boundary_is_reported() {
         dir.path(),
         &["salvage", &out_dir.path().join("s").display().to_string()],
     );
+    assert_eq!(salvage.code, 1, "{}", salvage.stderr);
     assert!(
         salvage.stdout.starts_with(&format!(
             "left out archive.jsonl.zst frame 0 byte {offset} position {offset}: unfinished line \

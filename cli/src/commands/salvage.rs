@@ -41,7 +41,12 @@ pub fn run(dir: &Path, args: &SalvageArgs, out: &mut Out) -> io::Result<ExitCode
             report.lost.len()
         )?;
     }
-    Ok(ExitCode::SUCCESS)
+    // The copy is healthy either way, but something was found wrong: exit 1, as verify does.
+    Ok(if report.lost.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn where_text(lost: &Lost) -> String {
