@@ -17,9 +17,12 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The flags every command takes, shown apart from a command's own in its help.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
-    /// The log directory (the one that holds app.jsonl).
+    /// The log directory (the one that holds app.jsonl). Unlike git -C, it does not change the
+    /// directory: other paths (salvage's destination, export -o) are relative to the current one.
     #[arg(
         short = 'C',
         long = "dir",
