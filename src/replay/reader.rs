@@ -14,6 +14,7 @@ use crate::store::mmap::{self, Region};
 use crate::store::position::{HistoryEvent, Position};
 use crate::store::recovery;
 use crate::store::watch::Watch;
+use crate::store::writer::EventWriter;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
@@ -495,37 +496,7 @@ impl EventReader {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn read_line_hash_before(&self, offset: u64) -> io::Result<Option<String>> {
-        if offset == 0 {
-            return Ok(None);
-        }
-        let file = File::open(&self.log_path)?;
-        if offset > file.metadata()?.len() {
-            return Ok(None);
-        }
-        // The line is everything between the previous newline and the byte at offset - 1.
-        let line_end = offset - 1;
-        let start = if line_end == 0 {
-            0
-        } else {
-            mmap::committed_end(&file, 0, line_end)?
-        };
-        // Streamed through reads, not mapped: `offset` often comes from a snapshot and may lie
-        // in a torn tail that a writer opening the log cuts at this moment. A map over bytes
-        // that vanish faults the process; a read just comes back short.
-        let mut hasher = xxhash_rust::xxh64::Xxh64::new(0);
-        let mut buf = vec![0u8; (line_end - start).min(64 << 10) as usize];
-        let mut pos = start;
-        while pos < line_end {
-            let want = buf.len().min((line_end - pos) as usize);
-            let n = mmap::read_up_to(&file, &mut buf[..want], pos)?;
-            hasher.update(&buf[..n]);
-            if n < want {
-                // Cut below `offset` since its length was read: no line ends there any more.
-                return Ok(None);
-            }
-            pos += n as u64;
-        }
-        Ok(Some(format!("{:016x}", hasher.digest())))
+        mmap::line_hash_before(&self.log_path, offset)
     }
 
     /// Returns the size of `app.jsonl` in bytes.
@@ -976,6 +947,25 @@ impl EventReader {
             spare = window.into_buffer();
         }
         Ok(None)
+    }
+}
+
+// The writer's method that returns a reader lives here, with the reader, so that the writer
+// does not import the replay layer above it.
+impl EventWriter {
+    /// Returns a reader for this writer's directory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::EventWriter;
+    /// let writer = EventWriter::open(dir.path())?;
+    /// assert_eq!(writer.reader().log_path(), writer.log_path());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn reader(&self) -> EventReader {
+        EventReader::new(self.dir())
     }
 }
 

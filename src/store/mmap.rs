@@ -8,6 +8,7 @@ use std::fs::File;
 use std::io;
 use std::ops::Deref;
 use std::os::unix::fs::FileExt;
+use std::path::Path;
 
 /// Ranges smaller than this are read into memory: a map costs more than a copy for them.
 const MAP_THRESHOLD: u64 = 1 << 20;
@@ -70,6 +71,44 @@ pub(crate) fn read_up_to(file: &File, buf: &mut [u8], offset: u64) -> io::Result
         }
     }
     Ok(filled)
+}
+
+/// The hash of the line of the log at `log_path` that ends just before `offset` (whose newline
+/// is at `offset - 1`), or `None` when `offset` is 0 or past the end of the file. The reader's
+/// `read_line_hash_before`, which views check their snapshots with, and the writer's
+/// `append_if` both ask here.
+pub(crate) fn line_hash_before(log_path: &Path, offset: u64) -> io::Result<Option<String>> {
+    if offset == 0 {
+        return Ok(None);
+    }
+    let file = File::open(log_path)?;
+    if offset > file.metadata()?.len() {
+        return Ok(None);
+    }
+    // The line is everything between the previous newline and the byte at offset - 1.
+    let line_end = offset - 1;
+    let start = if line_end == 0 {
+        0
+    } else {
+        committed_end(&file, 0, line_end)?
+    };
+    // Streamed through reads, not mapped: `offset` often comes from a snapshot and may lie
+    // in a torn tail that a writer opening the log cuts at this moment. A map over bytes
+    // that vanish faults the process; a read just comes back short.
+    let mut hasher = xxhash_rust::xxh64::Xxh64::new(0);
+    let mut buf = vec![0u8; (line_end - start).min(64 << 10) as usize];
+    let mut pos = start;
+    while pos < line_end {
+        let want = buf.len().min((line_end - pos) as usize);
+        let n = read_up_to(&file, &mut buf[..want], pos)?;
+        hasher.update(&buf[..n]);
+        if n < want {
+            // Cut below `offset` since its length was read: no line ends there any more.
+            return Ok(None);
+        }
+        pos += n as u64;
+    }
+    Ok(Some(format!("{:016x}", hasher.digest())))
 }
 
 /// Offset just past the first newline at or after `from` (and before `end`), or `end`.

@@ -499,10 +499,8 @@ impl EventWriter {
             return Err(conflict(None));
         }
         if expected_offset > 0 {
-            let actual = self
-                .reader()
-                .read_line_hash_before(expected_offset)?
-                .unwrap_or_default();
+            let actual =
+                mmap::line_hash_before(&self.log_path, expected_offset)?.unwrap_or_default();
             if actual != expected_hash {
                 return Err(conflict(Some(actual)));
             }
@@ -619,21 +617,6 @@ impl EventWriter {
             &record.last_line_hash,
             &names,
         )
-    }
-
-    /// Returns a reader for this writer's directory.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// use eventfold::EventWriter;
-    /// let writer = EventWriter::open(dir.path())?;
-    /// assert_eq!(writer.reader().log_path(), writer.log_path());
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn reader(&self) -> EventReader {
-        EventReader::new(&self.dir)
     }
 
     /// Returns the log directory.
