@@ -3,7 +3,6 @@
 use crate::error::Error;
 use crate::format::event::Event;
 use crate::format::lines::line_hash;
-use crate::replay::reader::EventReader;
 use crate::store::archive;
 use crate::store::fsutil;
 #[cfg_attr(test, allow(unused_imports))]
@@ -11,9 +10,6 @@ use crate::store::fsutil::Fs;
 use crate::store::index;
 use crate::store::mmap;
 use crate::store::recovery::{self, RotationRecord};
-use crate::store::snapshot;
-use crate::views::view::ViewOps;
-use std::collections::HashMap;
 use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, Seek, SeekFrom};
@@ -438,7 +434,7 @@ impl EventWriter {
         Ok(results)
     }
 
-    fn check_poisoned(&self) -> io::Result<()> {
+    pub(crate) fn check_poisoned(&self) -> io::Result<()> {
         match &self.poisoned {
             None => Ok(()),
             Some(cause) => Err(Error::Poisoned {
@@ -508,55 +504,21 @@ impl EventWriter {
         Ok(self.append(event)?)
     }
 
-    /// Rotates the active log into the archive.
+    /// Rotates the files of the active log into the archive, and nothing else: compresses the
+    /// committed active log into zstd frames, writes the rotation record, appends the frames to
+    /// `archive.jsonl.zst`, replaces `app.jsonl` with an empty file, and indexes the frames.
+    /// Returns the record written, or `None` when the active log was empty (nothing changed).
     ///
-    /// In order: refreshes every view in `views` (so each snapshot includes the whole active
-    /// log); compresses the active log into zstd frames of at most 4 MiB of content and
-    /// appends them to `archive.jsonl.zst`; replaces `app.jsonl` with an empty file (by rename, never by
-    /// truncation, so readers holding a map of the old file are unaffected); sets every view's
-    /// snapshot to offset 0. Snapshots of views not in `views` that can no longer be placed are
-    /// deleted, so those views rebuild. Does nothing when the active log is empty. Blocks until
-    /// done; each step is synced, and a crash at any point is repaired by the next open.
-    ///
-    /// # Errors
-    ///
-    /// Returns an error if a view cannot be refreshed or if reading, compressing, writing or
-    /// syncing fails.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// use eventfold::{Event, EventWriter};
-    /// use std::collections::HashMap;
-    /// let mut writer = EventWriter::open(dir.path())?;
-    /// writer.append(&Event::new("a", serde_json::json!({})))?;
-    /// let reader = writer.reader();
-    /// writer.rotate(&reader, &mut HashMap::new())?;
-    /// assert_eq!(writer.active_log_size()?, 0);
-    /// assert!(writer.archive_path().exists());
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn rotate(
-        &mut self,
-        reader: &EventReader,
-        views: &mut HashMap<String, Box<dyn ViewOps>>,
-    ) -> io::Result<()> {
-        self.rotate_views(reader, views.values_mut())
-    }
-
-    pub(crate) fn rotate_views<'v, I>(&mut self, reader: &EventReader, views: I) -> io::Result<()>
-    where
-        I: IntoIterator<Item = &'v mut Box<dyn ViewOps>>,
-    {
+    /// The views' part of a rotation is done around it, in the views layer
+    /// (`EventWriter::rotate_views`): every view is refreshed before, and after it the views'
+    /// offsets are reset and the other snapshots retired, with the record's length and last
+    /// line hash. Each step here is synced, and a crash at any point is repaired by the next
+    /// open.
+    pub(crate) fn rotate_files(&mut self) -> io::Result<Option<RotationRecord>> {
         self.check_poisoned()?;
-        let mut views: Vec<&'v mut Box<dyn ViewOps>> = views.into_iter().collect();
-        for view in views.iter_mut() {
-            view.refresh_boxed(reader)?;
-        }
         let region = mmap::committed(&self.file, 0)?;
         if region.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let compressed = archive::compress_frames(&region)?;
         let last_line = {
@@ -604,19 +566,7 @@ impl EventWriter {
             &compressed,
             appended.as_ref(),
         );
-        drop(region);
-        let mut names = Vec::with_capacity(views.len());
-        for view in views.iter_mut() {
-            view.reset_offset()?;
-            names.push(view.view_name().to_string());
-        }
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        snapshot::retire_after_rotation(
-            &self.views_dir,
-            record.active_len,
-            &record.last_line_hash,
-            &names,
-        )
+        Ok(Some(record))
     }
 
     /// Returns the log directory.
