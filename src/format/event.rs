@@ -1,6 +1,7 @@
 //! Events: the owned [`Event`] that is appended, and the borrowed [`EventRef`] that zero-copy
 //! reducers read.
 
+use crate::format::field;
 use crate::format::parse::{self, Envelope, ParseError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -352,6 +353,104 @@ impl<'a> EventRef<'a> {
     pub fn data_as<T: Deserialize<'a>>(&self) -> io::Result<T> {
         serde_json::from_str(self.env.data)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    /// The JSON text of the member `key` of `data`, when `data` is an object that has one.
+    ///
+    /// Only `data`'s own members are looked at: a key of the same name inside a nested value,
+    /// or the envelope's `id`, is never taken for it. When the key repeats, the last member
+    /// counts, as in a `serde_json::Value`. Nothing is built or allocated (unless the line
+    /// writes the key with escapes); the text was validated when the line was read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let line = br#"{"type":"a","data":{"tags":{"id":1},"id":7},"ts":1,"id":"e1"}"#;
+    /// let event = EventRef::parse(line)?;
+    /// assert_eq!(event.data_field("tags"), Some(r#"{"id":1}"#));
+    /// assert_eq!(event.data_field("id"), Some("7"));
+    /// assert_eq!(event.data_field("nope"), None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn data_field(&self, key: &str) -> Option<&'a str> {
+        field::get(self.env.data, key)
+    }
+
+    /// The member `key` of `data` as a `u64`, when it is a number that is one (as
+    /// `serde_json::Value::as_u64` reads it). See [`data_field`](Self::data_field) for which
+    /// member counts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let event = EventRef::parse(br#"{"type":"a","data":{"id":7,"x":-1},"ts":1}"#)?;
+    /// assert_eq!(event.data_u64("id"), Some(7));
+    /// assert_eq!(event.data_u64("x"), None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn data_u64(&self, key: &str) -> Option<u64> {
+        self.data_field(key).and_then(field::as_u64)
+    }
+
+    /// The member `key` of `data` as an `i64` (as `serde_json::Value::as_i64` reads it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let event = EventRef::parse(br#"{"type":"a","data":{"x":-1},"ts":1}"#)?;
+    /// assert_eq!(event.data_i64("x"), Some(-1));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn data_i64(&self, key: &str) -> Option<i64> {
+        self.data_field(key).and_then(field::as_i64)
+    }
+
+    /// The member `key` of `data` as an `f64`, when it is a number (as
+    /// `serde_json::Value::as_f64` reads it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let event = EventRef::parse(br#"{"type":"a","data":{"price":2.5},"ts":1}"#)?;
+    /// assert_eq!(event.data_f64("price"), Some(2.5));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn data_f64(&self, key: &str) -> Option<f64> {
+        self.data_field(key).and_then(field::as_f64)
+    }
+
+    /// The member `key` of `data` as a `bool`, when it is one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let event = EventRef::parse(br#"{"type":"a","data":{"done":true},"ts":1}"#)?;
+    /// assert_eq!(event.data_bool("done"), Some(true));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn data_bool(&self, key: &str) -> Option<bool> {
+        self.data_field(key).and_then(field::as_bool)
+    }
+
+    /// The member `key` of `data` as a string, when it is one: borrowed from the line unless it
+    /// holds escapes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::EventRef;
+    /// let event = EventRef::parse(br#"{"type":"a","data":{"title":"milk","n":1},"ts":1}"#)?;
+    /// assert_eq!(event.data_str("title").as_deref(), Some("milk"));
+    /// assert_eq!(event.data_str("n"), None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn data_str(&self, key: &str) -> Option<Cow<'a, str>> {
+        self.data_field(key).and_then(field::string)
     }
 
     /// Builds the owned [`Event`] this line holds.

@@ -6,6 +6,7 @@
 
 pub(crate) mod chunk;
 pub(crate) mod event;
+pub(crate) mod field;
 pub(crate) mod fold;
 pub(crate) mod lines;
 pub(crate) mod parse;
