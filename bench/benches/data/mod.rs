@@ -456,6 +456,11 @@ pub mod v03 {
         })
     }
 
+    /// (b') [`type_id`] reading `data.id` with the field accessor instead of `data_as`.
+    pub fn type_id_field(state: TodoStats, event: &EventRef<'_>) -> TodoStats {
+        state.apply(event.event_type(), || event.data_u64("id"))
+    }
+
     /// (c) Zero-copy reducer reading only the type.
     pub fn type_only(state: Tally, event: &EventRef<'_>) -> Tally {
         state.count(event.event_type())

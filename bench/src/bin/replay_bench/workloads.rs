@@ -137,6 +137,12 @@ pub fn rebuild(data: &Data) -> Result<Vec<Workload<'_>>, BoxError> {
             move || rebuild_v03_ref(active, "rb_v03", v03::type_id, stats_digest),
         ),
         Workload::new(
+            "rebuild app.jsonl, type + data.id (ref, data_u64)*",
+            n,
+            move || rebuild_v02(active, "rb_v02", v02::compat, stats_digest),
+            move || rebuild_v03_ref(active, "rb_v03", v03::type_id_field, stats_digest),
+        ),
+        Workload::new(
             "rebuild app.jsonl, type only (ref)*",
             n,
             move || rebuild_v02(active, "rb_v02_t", v02::type_only, tally_digest),
