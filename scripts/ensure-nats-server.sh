@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure `nats-server` is on PATH, installing Debian's package with apt-get when it is not.
-# The relay's tests call it before starting a server of their own; .ci/run calls it too.
+# scripts/test-services.sh calls it, before the relay's tests start servers of their own.
 set -euo pipefail
 
 if command -v nats-server >/dev/null 2>&1; then

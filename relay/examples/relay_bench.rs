@@ -5,8 +5,8 @@
 //! cargo run --release -p eventfold-relay --example relay_bench -- 200000  # or more
 //! ```
 //!
-//! It starts a `nats-server -js` of its own (file storage in a temporary directory; installed
-//! with `scripts/ensure-nats-server.sh` if missing), writes the events once (about 100 bytes
+//! It starts a `nats-server -js` of its own (file storage in a temporary directory;
+//! `scripts/test-services.sh` installs the server if missing), writes the events once (about 100 bytes
 //! each, a third of them in the archive), then relays the whole log into a fresh stream with
 //! `until_caught_up`, three rounds for each window of outstanding acknowledgements, and prints
 //! the median time and rate of each window. The time runs from the call to `run` (connecting,

@@ -5,9 +5,16 @@
 //! stopped when dropped ([`NatsServer`]), a relayed stream read back whole ([`read_back`]),
 //! and the log's history to compare it with ([`local_history`]).
 //!
+//! The servers and tools the tests need from outside Rust are installed by
+//! `scripts/test-services.sh` (the README's test command, `bash scripts/test.sh`, runs it
+//! first); nothing here installs anything. Without them a test that needs one says so and
+//! passes without running, unless `EVENTFOLD_TEST_SERVICES=required` (set by `scripts/test.sh`
+//! and so by CI), where it fails instead ([`needs`]).
+//!
 //! ```
-//! let nats = eventfold_relay_testkit::NatsServer::start();
-//! assert!(nats.url.starts_with("nats://127.0.0.1:"));
+//! if let Some(nats) = eventfold_relay_testkit::NatsServer::start_or_skip("doc") {
+//!     assert!(nats.url.starts_with("nats://127.0.0.1:"));
+//! }
 //! ```
 
 #![deny(unsafe_code)]
@@ -18,7 +25,7 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Once, mpsc};
+use std::sync::mpsc;
 use std::time::Duration;
 
 /// A `nats-server -js` of the caller's own, killed by its PID when dropped, also when a test
@@ -28,9 +35,9 @@ use std::time::Duration;
 ///
 /// ```
 /// use eventfold_relay_testkit::NatsServer;
-/// let a = NatsServer::start();
-/// let b = NatsServer::start();
-/// assert_ne!(a.url, b.url); // each on a port of its own
+/// if let (Some(a), Some(b)) = (NatsServer::start_or_skip("a"), NatsServer::start_or_skip("b")) {
+///     assert_ne!(a.url, b.url); // each on a port of its own
+/// }
 /// ```
 pub struct NatsServer {
     child: Child,
@@ -40,19 +47,37 @@ pub struct NatsServer {
 }
 
 impl NatsServer {
-    /// Installs `nats-server` if missing (`scripts/ensure-nats-server.sh`), starts it on
-    /// 127.0.0.1 and a free port with JetStream and file storage in a fresh temporary
-    /// directory, and waits until it is ready.
+    /// Starts `nats-server` on 127.0.0.1 and a free port with JetStream and file storage in a
+    /// fresh temporary directory, and waits until it is ready; `None` (after saying so) when
+    /// `nats-server` is not installed and the services are not required (see [`needs`]).
     ///
     /// # Panics
     ///
-    /// If `nats-server` cannot be installed or started, or is not ready within 60 seconds.
+    /// If `nats-server` is missing while required, cannot be started, or is not ready within
+    /// 60 seconds.
+    ///
+    /// # Examples
+    ///
+    /// See [`NatsServer`].
+    pub fn start_or_skip(test: &str) -> Option<NatsServer> {
+        needs(test, "nats-server", on_path("nats-server")).then(Self::start)
+    }
+
+    /// [`start_or_skip`](Self::start_or_skip), for a program that cannot do without the
+    /// server.
+    ///
+    /// # Panics
+    ///
+    /// If `nats-server` is not installed, cannot be started, or is not ready within 60 seconds.
     ///
     /// # Examples
     ///
     /// See [`NatsServer`].
     pub fn start() -> NatsServer {
-        ensure_installed();
+        assert!(
+            on_path("nats-server"),
+            "nats-server is not installed: bash scripts/test-services.sh installs it"
+        );
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("cannot find a free port")
@@ -98,21 +123,40 @@ impl Drop for NatsServer {
     }
 }
 
-fn ensure_installed() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/ensure-nats-server.sh");
-        let status = Command::new("bash")
-            .arg(&script)
-            .status()
-            .expect("cannot run scripts/ensure-nats-server.sh");
-        assert!(
-            status.success(),
-            "{} could not install nats-server",
-            script.display()
-        );
-    });
+/// Whether `program` is on `PATH`.
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
+/// Whether the test `test` may run, given whether `what` (a server or tool from outside Rust)
+/// is `present`. When it is missing: with `EVENTFOLD_TEST_SERVICES=required` the test fails
+/// here; otherwise this says on stderr which test did not run and how to run it, and returns
+/// `false`, and the test returns without checking anything.
+///
+/// # Panics
+///
+/// If `what` is missing and the services are required.
+///
+/// # Examples
+///
+/// ```
+/// assert!(eventfold_relay_testkit::needs("doc", "sh", true));
+/// ```
+pub fn needs(test: &str, what: &str, present: bool) -> bool {
+    if present {
+        return true;
+    }
+    let how = "bash scripts/test-services.sh installs it (bash scripts/test.sh runs every test)";
+    let required = std::env::var("EVENTFOLD_TEST_SERVICES").is_ok_and(|v| v == "required");
+    assert!(!required, "{test}: {what} is not installed; {how}");
+    // Straight to stderr: the test harness captures only what the print macros write.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "NOT RUN {test}: {what} is not installed; {how}"
+    );
+    false
 }
 
 /// Every event of the relayed stream `stream` on `server`, in stream order, read with
@@ -129,7 +173,7 @@ fn ensure_installed() {
 /// use eventfold::{Event, EventLog};
 /// use eventfold_relay::Config;
 /// use eventfold_relay_testkit::{NatsServer, read_back};
-/// let nats = NatsServer::start();
+/// let Some(nats) = NatsServer::start_or_skip("read_back") else { return Ok(()) };
 /// let data = tempfile::tempdir()?;
 /// let outside = tempfile::tempdir()?;
 /// EventLog::open(data.path())?.append(&Event::new("hello", serde_json::json!({})))?;
