@@ -3,7 +3,7 @@
 
 use crate::error::Error;
 use crate::replay::reader::EventReader;
-use crate::replay::scan::{Damage, HistoryFile, Location, ScannedEvent};
+use crate::replay::scan::{Damage, HistoryFile, Location, ScanEnd, ScannedEvent};
 use crate::store::position::Position;
 use crate::tools::inspect::{RotationState, SnapshotStatus};
 use std::collections::HashMap;
@@ -498,16 +498,38 @@ struct Pass<'r> {
 }
 
 impl<'r> Pass<'r> {
-    /// A pass that has seen nothing yet, adding what it finds to `report`.
-    fn new(report: &'r mut VerifyReport) -> Self {
-        Pass {
+    /// Runs `scan` with one pass, which has seen nothing yet, as its visitor and its damage
+    /// handler, adding what it finds to `report`; `progress` follows the scan. Returns the
+    /// pass and where the scan ended.
+    fn run(
+        report: &'r mut VerifyReport,
+        progress: &mut dyn FnMut(Position),
+        scan: impl FnOnce(
+            &mut dyn FnMut(&ScannedEvent<'_>) -> ControlFlow<()>,
+            &mut dyn FnMut(Damage<'_>) -> ControlFlow<()>,
+        ) -> io::Result<ScanEnd>,
+    ) -> io::Result<(Self, ScanEnd)> {
+        let pass = std::cell::RefCell::new(Pass {
             report,
             last_ts: None,
             ids: HashMap::new(),
             last_archive_hash: None,
             frames: Default::default(),
             archive_end: 0,
-        }
+        });
+        let end = scan(
+            &mut |event| {
+                pass.borrow_mut().event(event);
+                progress(event.end);
+                ControlFlow::Continue(())
+            },
+            &mut |damage| {
+                pass.borrow_mut().damage(damage);
+                ControlFlow::Continue(())
+            },
+        )?;
+        progress(end.end);
+        Ok((pass.into_inner(), end))
     }
 
     fn event(&mut self, event: &ScannedEvent<'_>) {
@@ -632,22 +654,9 @@ fn full_history(
     progress: &mut dyn FnMut(Position),
     rotation_hash: Option<&str>,
 ) -> io::Result<()> {
-    let mut pass = Pass::new(report);
-    let pass = std::cell::RefCell::new(&mut pass);
-    let end = reader.scan_lenient(
-        Position::START,
-        |event| {
-            pass.borrow_mut().event(event);
-            progress(event.end);
-            ControlFlow::Continue(())
-        },
-        |damage| {
-            pass.borrow_mut().damage(damage);
-            ControlFlow::Continue(())
-        },
-    )?;
-    progress(end.end);
-    let pass = pass.into_inner();
+    let (pass, _) = Pass::run(report, progress, |visit, damage| {
+        reader.scan_lenient(Position::START, visit, damage)
+    })?;
     // The archive's figures are those the scan met, so that the frames are not decompressed
     // a second time to be described (and a damaged archive is counted as far as it reads).
     pass.report.archive_frames = pass.frames.len() as u64;
@@ -717,23 +726,9 @@ fn quick_history(
         }
     }
     let base = content.unwrap_or(0);
-    let mut pass = Pass::new(report);
-    let pass = std::cell::RefCell::new(&mut pass);
-    let end = reader.scan_active_lenient(
-        base,
-        0,
-        &mut |event| {
-            pass.borrow_mut().event(event);
-            progress(event.end);
-            ControlFlow::Continue(())
-        },
-        &mut |damage| {
-            pass.borrow_mut().damage(damage);
-            ControlFlow::Continue(())
-        },
-    )?;
-    progress(end.end);
-    let pass = pass.into_inner();
+    let (pass, end) = Pass::run(report, progress, |visit, damage| {
+        reader.scan_active_lenient(base, 0, visit, damage)
+    })?;
     pass.report.active_bytes = end.end.offset() - base;
     if content.is_none() {
         // Without every frame's size, positions in the active log are not known.
