@@ -1,7 +1,12 @@
 //! Following: the history from a position, then each event as it is appended, read on the
 //! scan engine, across rotations.
+//!
+//! [`Follow`] also carries what every follower shares: the position from which events are
+//! still to be handed over, moved only forward and kept across rotations, and the directory
+//! watch it sleeps on. The subscriptions' cursor (`subscribe/cursor.rs`) holds a `Follow` and
+//! reads from its position with owned events instead of the scan.
 
-use crate::replay::reader::EventReader;
+use crate::replay::reader::{EventReader, HistoryEvents};
 use crate::replay::scan::{ScanEnd, ScannedEvent};
 use crate::store::position::Position;
 use crate::store::watch::Watch;
@@ -68,11 +73,54 @@ impl EventReader {
     /// assert_eq!(follow.next_position(), Position::new(10));
     /// ```
     pub fn follow(&self, from: Position) -> Follow {
+        Follow::new(self.clone(), from)
+    }
+}
+
+// What a subscription's cursor uses of its `Follow`.
+impl Follow {
+    pub(crate) fn new(reader: EventReader, from: Position) -> Self {
         Follow {
-            reader: self.clone(),
+            reader,
             next: from,
             watch: None,
         }
+    }
+
+    pub(crate) fn reader(&self) -> &EventReader {
+        &self.reader
+    }
+
+    /// Moves the next position to `end`, the end of what has been handed over, if it lies
+    /// further on; it never moves back.
+    pub(crate) fn passed(&mut self, end: Position) {
+        self.next = self.next.max(end);
+    }
+
+    /// The history from the next position, owned events one at a time (see
+    /// [`EventReader::read_history`]); the next position moves only by
+    /// [`passed`](Self::passed).
+    pub(crate) fn read_history(&self) -> io::Result<HistoryEvents> {
+        self.reader.read_history(self.next)
+    }
+
+    /// What a follower does after a look found nothing new: sets the directory's watch up if
+    /// it is not yet, and returns at once to look again (an append in between has sent its
+    /// notification); otherwise sleeps on it until a notification comes, a second passes, or
+    /// `deadline` passes. Returns `false`, without sleeping, once the deadline has passed.
+    pub(crate) fn sleep(&mut self, deadline: Option<Instant>) -> io::Result<bool> {
+        match &self.watch {
+            Some(watch) => watch.sleep(deadline),
+            None => {
+                self.watch = Some(Watch::new(self.reader.dir())?);
+                Ok(true)
+            }
+        }
+    }
+
+    /// Lets go of the watch.
+    pub(crate) fn unwatch(&mut self) {
+        self.watch = None;
     }
 }
 
@@ -128,12 +176,12 @@ impl Follow {
         });
         match result {
             Ok(end) => {
-                self.next = self.next.max(end.end);
+                self.passed(end.end);
                 Ok(end)
             }
             Err(e) => {
                 if let Some(end) = last_end {
-                    self.next = self.next.max(end);
+                    self.passed(end);
                 }
                 Err(e)
             }
@@ -165,13 +213,12 @@ impl Follow {
         if self.watch.is_none() {
             self.watch = Some(Watch::new(self.reader.dir())?);
         }
-        let watch = self.watch.as_ref().expect("set above");
         loop {
             // Looked at after the watch is set up, so an append in between is not missed.
             if self.reader.history_end()? > self.next {
                 return Ok(true);
             }
-            if !watch.sleep(Some(deadline))? {
+            if !self.sleep(Some(deadline))? {
                 return Ok(false);
             }
         }

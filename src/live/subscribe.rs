@@ -6,7 +6,6 @@ mod stream;
 
 use crate::replay::reader::EventReader;
 use crate::store::position::{HistoryEvent, Position};
-use crate::store::watch::Watch;
 use cursor::{Advance, Cursor};
 use std::io;
 use std::time::{Duration, Instant};
@@ -92,9 +91,8 @@ pub enum SubscriptionItem {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct Subscription {
+    /// Its watch of the directory is the cursor's, set up at the first wait.
     cursor: Cursor,
-    /// File notifications for the directory, set up at the first wait.
-    watch: Option<Watch>,
 }
 
 // The method of the replay layer's reader that starts a subscription lives here, with what it
@@ -137,7 +135,6 @@ impl Subscription {
     pub(crate) fn new(reader: EventReader, since: Since) -> io::Result<Self> {
         Ok(Subscription {
             cursor: Cursor::new(reader, since)?,
-            watch: None,
         })
     }
 
@@ -205,13 +202,8 @@ impl Subscription {
                 Ok(Advance::Wait) => {}
                 Err(e) => return Err(self.fail(e)),
             }
-            let Some(watch) = &self.watch else {
-                // Set up, then look again: an append in between is not missed.
-                let watch = Watch::new(self.cursor.dir()).map_err(|e| self.fail(e))?;
-                self.watch = Some(watch);
-                continue;
-            };
-            match watch.sleep(deadline) {
+            // The first time, the watch is set up and the cursor asked again at once.
+            match self.cursor.follow_mut().sleep(deadline) {
                 Ok(true) => {}
                 Ok(false) => return Ok(None),
                 Err(e) => return Err(self.fail(e)),
@@ -222,7 +214,6 @@ impl Subscription {
     /// Stops the subscription for good, passing `e` on.
     fn fail(&mut self, e: io::Error) -> io::Error {
         self.cursor.fail();
-        self.watch = None;
         e
     }
 }

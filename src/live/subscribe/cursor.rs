@@ -1,10 +1,12 @@
 //! The catch-up logic both subscriptions share: what to yield next, and when there is nothing
-//! to yield until the history grows. It never waits; the blocking [`Subscription`] and the
-//! async stream each wait in their own way and then ask again.
+//! to yield until the history grows. It never waits; the blocking [`Subscription`] sleeps on
+//! the watch of the cursor's [`Follow`], the async stream in its own way, and both then ask
+//! again.
 //!
 //! [`Subscription`]: super::Subscription
 
 use super::{Since, SubscriptionItem};
+use crate::live::follow::Follow;
 use crate::replay::reader::{EventReader, HistoryEvents};
 use crate::store::position::Position;
 use std::io;
@@ -12,9 +14,9 @@ use std::path::Path;
 
 /// Where a cursor stands in the history, and the read under way.
 pub(crate) struct Cursor {
-    reader: EventReader,
-    /// Events at positions from here on are still to be yielded.
-    next: Position,
+    /// Where events are still to be yielded from (moved past each one yielded), and the
+    /// blocking subscription's watch.
+    follow: Follow,
     /// The read under way.
     current: Option<HistoryEvents>,
     phase: Phase,
@@ -50,31 +52,37 @@ impl Cursor {
             Since::Now => history_end(&reader)?,
         };
         Ok(Cursor {
-            reader,
-            next,
+            follow: Follow::new(reader, next),
             current: None,
             phase: Phase::CatchingUp { begun: false },
         })
     }
 
-    /// Stops the cursor for good: it yields [`Advance::Ended`] from now on.
+    /// Stops the cursor for good: it yields [`Advance::Ended`] from now on, and its watch is
+    /// let go.
     pub(crate) fn fail(&mut self) {
         self.phase = Phase::Failed;
         self.current = None;
+        self.follow.unwatch();
     }
 
     /// The position from which events are still to be yielded.
     pub(crate) fn next_position(&self) -> Position {
-        self.next
+        self.follow.next_position()
     }
 
     /// The directory to watch for appends and rotations.
     pub(crate) fn dir(&self) -> &Path {
-        self.reader.dir()
+        self.follow.reader().dir()
     }
 
     pub(crate) fn reader(&self) -> &EventReader {
-        &self.reader
+        self.follow.reader()
+    }
+
+    /// The follow the cursor reads from, whose watch the blocking subscription sleeps on.
+    pub(crate) fn follow_mut(&mut self) -> &mut Follow {
+        &mut self.follow
     }
 
     /// The next item, or [`Advance::Wait`] when the history holds nothing past the next
@@ -95,14 +103,14 @@ impl Cursor {
             if let Some(read) = self.current.as_mut() {
                 match read.next() {
                     Some(Ok(event)) => {
-                        self.next = event.end;
+                        self.follow.passed(event.end);
                         return Ok(Advance::Item(SubscriptionItem::Event(event)));
                     }
                     Some(Err(e)) => return Err(e),
                     None => {
                         // Lines that hold no event (empty ones, or the rest of a line the
                         // start position fell into) are behind us too.
-                        self.next = self.next.max(read.scanned_to());
+                        self.follow.passed(read.scanned_to());
                         self.current = None;
                     }
                 }
@@ -113,18 +121,19 @@ impl Cursor {
                 }
                 Phase::CatchingUp { begun: true } => {
                     self.phase = Phase::Live;
-                    return Ok(Advance::Item(SubscriptionItem::CaughtUp(self.next)));
+                    let next = self.follow.next_position();
+                    return Ok(Advance::Item(SubscriptionItem::CaughtUp(next)));
                 }
                 Phase::Live => {
-                    if history_end(&self.reader)? <= self.next {
+                    if history_end(self.follow.reader())? <= self.follow.next_position() {
                         return Ok(Advance::Wait);
                     }
                 }
                 Phase::Failed => return Ok(Advance::Ended),
             }
-            self.current = match self.reader.read_history(self.next) {
+            self.current = match self.follow.read_history() {
                 Ok(read) => Some(read),
-                Err(e) if no_log_yet(&self.reader, &e) => None,
+                Err(e) if no_log_yet(self.follow.reader(), &e) => None,
                 Err(e) => return Err(e),
             };
         }
