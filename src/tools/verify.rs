@@ -378,12 +378,35 @@ fn finding(severity: Severity, check: Check, file: impl Into<PathBuf>, message: 
     }
 }
 
-fn at_location(mut finding: Finding, location: &Location, position: Position) -> Finding {
-    finding.frame = location.frame;
-    finding.offset = Some(location.offset);
-    finding.line = Some(location.line);
-    finding.position = Some(position);
-    finding
+/// A finding about the line at `location`, which starts at `position` in the history.
+fn line_finding(
+    severity: Severity,
+    check: Check,
+    location: &Location,
+    position: Position,
+    message: String,
+) -> Finding {
+    Finding {
+        frame: location.frame,
+        offset: Some(location.offset),
+        line: Some(location.line),
+        position: Some(position),
+        ..finding(severity, check, location.file.name(), message)
+    }
+}
+
+/// A finding about the archive frame at `frame` that cannot be decompressed.
+fn frame_finding(frame: u64, message: String) -> Finding {
+    Finding {
+        frame: Some(frame),
+        offset: Some(frame),
+        ..finding(
+            Severity::Error,
+            Check::Frame,
+            HistoryFile::Archive.name(),
+            message,
+        )
+    }
 }
 
 fn leftovers(reader: &EventReader, report: &mut VerifyReport) -> io::Result<()> {
@@ -541,30 +564,26 @@ impl<'r> Pass<'r> {
             let message = format!(
                 "ts {ts} is earlier than the {previous} of the event before it (position {at})"
             );
-            let found = finding(
+            self.report.findings.push(line_finding(
                 Severity::Warning,
                 Check::TsOrder,
-                file_of(event.location.file),
+                &event.location,
+                event.position,
                 message,
-            );
-            self.report
-                .findings
-                .push(at_location(found, &event.location, event.position));
+            ));
         }
         self.last_ts = Some((ts, event.position));
         if let Some(id) = event.event.id() {
             if let Some(first) = self.ids.get(id) {
                 let message =
                     format!("id {id:?} was already used by the event at position {first}");
-                let found = finding(
+                self.report.findings.push(line_finding(
                     Severity::Warning,
                     Check::DuplicateId,
-                    file_of(event.location.file),
+                    &event.location,
+                    event.position,
                     message,
-                );
-                self.report
-                    .findings
-                    .push(at_location(found, &event.location, event.position));
+                ));
             } else {
                 self.ids.insert(id.into(), event.position);
             }
@@ -586,13 +605,7 @@ impl<'r> Pass<'r> {
             } => {
                 self.report.events += 1;
                 let message = format!("not a valid event: {reason}");
-                let found = finding(
-                    Severity::Error,
-                    Check::Line,
-                    file_of(location.file),
-                    message,
-                );
-                at_location(found, &location, position)
+                line_finding(Severity::Error, Check::Line, &location, position, message)
             }
             Damage::Frame {
                 frame,
@@ -610,15 +623,7 @@ impl<'r> Pass<'r> {
                 } else {
                     "nothing after it in the archive can be read"
                 };
-                let mut found = finding(
-                    Severity::Error,
-                    Check::Frame,
-                    HistoryFile::Archive.name(),
-                    format!("cannot decompress: {reason}; {rest}"),
-                );
-                found.frame = Some(frame);
-                found.offset = Some(frame);
-                found
+                frame_finding(frame, format!("cannot decompress: {reason}; {rest}"))
             }
             Damage::UnfinishedLine {
                 frame,
@@ -642,10 +647,6 @@ impl<'r> Pass<'r> {
         };
         self.report.findings.push(found);
     }
-}
-
-fn file_of(file: HistoryFile) -> &'static str {
-    file.name()
 }
 
 fn full_history(
@@ -711,15 +712,10 @@ fn quick_history(
                     }) => (*frame_offset, reason.clone()),
                     _ => return Err(e),
                 };
-                let mut found = finding(
-                    Severity::Error,
-                    Check::Frame,
-                    HistoryFile::Archive.name(),
+                report.findings.push(frame_finding(
+                    frame,
                     format!("{reason}; nothing after it in the archive can be read"),
-                );
-                found.frame = Some(frame);
-                found.offset = Some(frame);
-                report.findings.push(found);
+                ));
                 content = None;
                 break;
             }
