@@ -101,7 +101,10 @@ impl std::fmt::Debug for SubscriptionStream {
 }
 
 impl SubscriptionStream {
-    pub(crate) fn new(cursor: Cursor) -> Self {
+    pub(crate) fn new(mut cursor: Cursor) -> Self {
+        // A blocking subscription's watch, if it waited before it became this stream: the
+        // stream waits on a watch of its own.
+        cursor.follow_mut().unwatch();
         SubscriptionStream {
             cursor: Some(Box::new(cursor)),
             reading: None,
