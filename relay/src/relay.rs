@@ -12,6 +12,7 @@ use futures_util::future::{FusedFuture, FutureExt};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::future::{Future, IntoFuture};
+use std::path::Path;
 use std::pin::{Pin, pin};
 use std::time::Instant;
 
@@ -84,6 +85,13 @@ pub struct Stats {
 pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<Stats, Error> {
     if config.max_in_flight == 0 {
         return Err(Error::Config("max_in_flight must be at least 1".into()));
+    }
+    if inside(&config.resume_file, &config.data_dir) {
+        return Err(Error::Config(format!(
+            "the resume file {} lies inside the log directory {}, which the relay never writes to",
+            config.resume_file.display(),
+            config.data_dir.display()
+        )));
     }
     let client = async_nats::ConnectOptions::new()
         .connect(config.server.as_str())
@@ -409,4 +417,16 @@ async fn save(last: ResumePoint, config: &Config) -> Result<(), Error> {
             path: config.resume_file.clone(),
             source: std::io::Error::other(e),
         })?
+}
+
+/// Whether `file` would be written inside `dir` (both resolved, so `./x/../data/f` counts).
+fn inside(file: &Path, dir: &Path) -> bool {
+    let parent = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match (std::fs::canonicalize(parent), std::fs::canonicalize(dir)) {
+        (Ok(parent), Ok(dir)) => parent.starts_with(dir),
+        _ => false,
+    }
 }

@@ -226,3 +226,37 @@ fn example(name: &str) -> std::path::PathBuf {
     }
     path
 }
+
+/// A resume file inside the log directory is refused before anything is written or any server
+/// is reached: the relay never writes into the directory it reads.
+#[test]
+fn refuses_a_resume_file_inside_the_log_directory() {
+    let data = tempfile::tempdir().unwrap();
+    EventLog::open(data.path())
+        .unwrap()
+        .append(&event(0))
+        .unwrap();
+    let before: Vec<_> = std::fs::read_dir(data.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    // No server listens on port 1: the refusal must come first.
+    let mut config = Config::new(data.path(), "nats://127.0.0.1:1", "INSIDE");
+    for resume in [
+        data.path().join("relay.json"),
+        data.path().join("views").join("relay.json"),
+    ] {
+        config.resume_file = resume;
+        let error = runtime()
+            .block_on(eventfold_relay::run(&config, std::future::pending()))
+            .unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("lies inside the log directory"), "{text}");
+        assert!(!config.resume_file.exists());
+    }
+    let after: Vec<_> = std::fs::read_dir(data.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(before, after);
+}
