@@ -403,8 +403,9 @@ pub struct TodoStats {
 }
 
 impl TodoStats {
-    /// `id` is only asked for the types that need it.
-    fn apply(mut self, event_type: &str, id: impl FnOnce() -> Option<u64>) -> Self {
+    /// The state after one event of `event_type`; `id` (the payload's `id`) is only asked for
+    /// the types that need it.
+    pub fn apply(mut self, event_type: &str, id: impl FnOnce() -> Option<u64>) -> Self {
         match event_type {
             "todo_added" => {
                 if let Some(id) = id() {
