@@ -194,6 +194,63 @@ fn simd_tape_tally(buf: &[u8]) -> Tally {
     tally
 }
 
+/// The ids the type + id reducer asks for (those of `todo_added` and `todo_deleted`), counted
+/// and summed instead of kept in a set, and the events counted by type.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct IdSum {
+    tally: Tally,
+    ids: u64,
+    sum: u64,
+}
+
+impl IdSum {
+    fn add(&mut self, event_type: &str, id: impl FnOnce() -> Option<u64>) {
+        if matches!(event_type, "todo_added" | "todo_deleted")
+            && let Some(id) = id()
+        {
+            self.ids += 1;
+            self.sum = self.sum.wrapping_add(id);
+        }
+        self.tally = std::mem::take(&mut self.tally).count(event_type);
+    }
+}
+
+/// The payload's `id` of an owned event, as the compat reducer reads it.
+fn serde_id(event: &eventfold::Event) -> Option<u64> {
+    event.data.get("id").and_then(|id| id.as_u64())
+}
+
+/// [`IdSum`] by [`locate::locate`] and [`locate::Located::data_id`]: the walk without the set.
+fn walked_sum(buf: &[u8]) -> Read<IdSum> {
+    let mut read = Read::<IdSum>::default();
+    let mut refused = 0;
+    for_each_line(buf, |line| match locate::locate(line) {
+        Some(located) => read.state.add(located.event_type, || {
+            located.data_id().unwrap_or_else(|| {
+                refused += 1;
+                serde_id(&serde_event(line))
+            })
+        }),
+        None => {
+            refused += 1;
+            let event = serde_event(line);
+            read.state.add(&event.event_type, || serde_id(&event));
+        }
+    });
+    read.refused = refused;
+    read
+}
+
+/// [`IdSum`] by serde_json, the reference of [`walked_sum`].
+fn serde_sum(buf: &[u8]) -> IdSum {
+    let mut sum = IdSum::default();
+    for_each_line(buf, |line| {
+        let event = serde_event(line);
+        sum.add(&event.event_type, || serde_id(&event));
+    });
+    sum
+}
+
 /// The bench's type + id reducer ([`TodoStats`]), the type found by [`locate::locate`] and
 /// `data.id` by [`locate::Located::data_id`], the latter only for the types that need it.
 fn walked_stats(buf: &[u8]) -> Read<TodoStats> {
@@ -206,7 +263,7 @@ fn walked_stats(buf: &[u8]) -> Read<TodoStats> {
                 Some(id) => id,
                 None => {
                     refused += 1;
-                    serde_event(line).data.get("id").and_then(|id| id.as_u64())
+                    serde_id(&serde_event(line))
                 }
             }),
             None => {
@@ -248,6 +305,7 @@ where
 struct Expected {
     lines: u64,
     hash: u64,
+    sum: IdSum,
     stats: TodoStats,
 }
 
@@ -266,7 +324,7 @@ fn check_read<S: PartialEq + std::fmt::Debug>(stage: &str, got: &Read<S>, want: 
 }
 
 /// The stages measured on the calling thread, in table order.
-const STAGES: [&str; 10] = [
+const STAGES: [&str; 11] = [
     "memchr newline count over the file",
     "xxh3-64 over the file",
     "type by the known-shape locator (one memchr + memchr2 per line)",
@@ -274,6 +332,7 @@ const STAGES: [&str; 10] = [
     "sonic-rs `get(line, [\"type\"])`",
     "eventfold `EventRef` type-only rebuild (rayon pool of 1 thread)",
     "simd-json tape per line (line copied first)",
+    "type + `data.id` by the depth-aware walk, ids summed (no set)",
     "type + `data.id` by the depth-aware walk, into the BTreeSet",
     "eventfold type + id rebuild with `data_as` (rayon pool of 1 thread)",
     "serde_json into the compat `Event`, compat reducer",
@@ -328,18 +387,23 @@ fn run_stage(
             t.cpu
         }
         7 => {
+            let (read, t) = measure(thread_cpu, || walked_sum(buf));
+            check_read(name, &read, &want.sum);
+            t.cpu
+        }
+        8 => {
             let (read, t) = measure(thread_cpu, || walked_stats(buf));
             check_read(name, &read, &want.stats);
             t.cpu
         }
-        8 => pool.install(|| {
+        9 => pool.install(|| {
             let (view, t) = measure(thread_cpu, || {
                 rebuild::<TodoStats>(dir, "floor_type_id", v03::type_id)
             });
             check(name, view.state(), &want.stats);
             t.cpu
         }),
-        9 => {
+        10 => {
             let (stats, t) = measure(thread_cpu, || serde_stats(buf));
             check(name, &stats, &want.stats);
             t.cpu
@@ -400,6 +464,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let want = Expected {
         lines: n,
         hash: xxhash_rust::xxh3::xxh3_64(&buf),
+        sum: serde_sum(&buf),
         stats: serde_stats(&buf),
     };
     check("serde_json's event count", &want.stats.tally.total(), &n);
