@@ -176,7 +176,7 @@ fn a_payload_of_another_shape_is_refused() {
 }
 
 #[test]
-fn a_line_cut_short_is_refused() {
+fn a_line_cut_short_or_a_type_not_utf8_is_refused() {
     for line in [
         &br#"{"type":"a"#[..],
         br#"{"type":"a\"#,
@@ -185,6 +185,8 @@ fn a_line_cut_short_is_refused() {
         br#"{"type":"a","data":{"x":[1,{"#,
         br#"{"type":"a","data":{"id":12"#,
         br#"{"type":"a","data":{"x":"\"#,
+        b"{\"type\":\"a\xff\",\"data\":{},\"ts\":1}",
+        b"{\"type\":\"\xc3\",\"data\":{},\"ts\":1}",
     ] {
         let answer = locate::locate(line).and_then(|l| l.data_id());
         assert_eq!(answer, None, "{}", String::from_utf8_lossy(line));

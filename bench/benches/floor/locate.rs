@@ -38,11 +38,22 @@ pub fn locate(line: &[u8]) -> Option<Located<'_>> {
         // An escape: the type would have to be decoded.
         return None;
     }
-    let event_type = std::str::from_utf8(&body[..end]).ok()?;
+    let event_type = utf8(&body[..end])?;
     Some(Located {
         event_type,
         rest: &body[end + 1..],
     })
+}
+
+/// `bytes` as text, `None` if they are not UTF-8. An ASCII check first: on a short type,
+/// `std::str::from_utf8` alone costs more than the search that found it.
+fn utf8(bytes: &[u8]) -> Option<&str> {
+    if bytes.is_ascii() {
+        // SAFETY: ASCII is UTF-8.
+        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+    } else {
+        std::str::from_utf8(bytes).ok()
+    }
 }
 
 impl<'a> Located<'a> {
