@@ -1,8 +1,9 @@
 //! `eventfold info`: what the directory holds.
 
+use super::views;
 use crate::out::{self, BOLD, DIM, Out, WARN};
 use crate::time;
-use eventfold::{DirInfo, EventReader, RotationState, SnapshotInfo};
+use eventfold::{DirInfo, EventReader, RotationState};
 use serde_json::{Value, json};
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -22,24 +23,6 @@ fn ts_json(ts: Option<u64>) -> Value {
         Value::Null,
         |ts| json!({ "ts": ts, "time": time::format(ts) }),
     )
-}
-
-pub fn snapshot_json(s: &SnapshotInfo) -> Value {
-    let mut value = json!({
-        "view": s.name,
-        "file_len": s.file_len,
-        "offset": s.offset,
-        "hash": s.hash,
-        "version": s.version,
-        "status": s.status.label(),
-        "valid": s.status.is_valid(),
-        "lag_events": s.lag_events,
-        "lag_bytes": s.lag_bytes,
-    });
-    if let eventfold::SnapshotStatus::Unreadable { reason } = &s.status {
-        value["reason"] = json!(reason);
-    }
-    value
 }
 
 fn rotation_json(state: &RotationState) -> Value {
@@ -94,7 +77,7 @@ fn to_json(info: &DirInfo) -> Value {
         "last": ts_json(info.last_ts),
         "end_position": info.end,
         "rotation": rotation_json(&info.rotation),
-        "views": info.snapshots.iter().map(snapshot_json).collect::<Vec<_>>(),
+        "views": info.snapshots.iter().map(views::snapshot_json).collect::<Vec<_>>(),
         "leftovers": info.leftovers,
     })
 }
@@ -176,7 +159,7 @@ fn text(info: &DirInfo, out: &mut Out) -> io::Result<()> {
     } else {
         writeln!(w, "{BOLD}views{BOLD:#}")?;
         for s in &info.snapshots {
-            writeln!(w, "  {}", super::views::line(s))?;
+            writeln!(w, "  {}", views::line(s))?;
         }
     }
     for leftover in &info.leftovers {

@@ -3,13 +3,33 @@
 use crate::args::ViewArgs;
 use crate::out::{self, BAD, GOOD, Out, WARN};
 use eventfold::{EventReader, SnapshotInfo, SnapshotStatus};
+use serde_json::{Value, json};
 use std::io::{self, Write};
 use std::process::ExitCode;
+
+/// A snapshot as `views --json` and `info --json` print it.
+pub fn snapshot_json(s: &SnapshotInfo) -> Value {
+    let mut value = json!({
+        "view": s.name,
+        "file_len": s.file_len,
+        "offset": s.offset,
+        "hash": s.hash,
+        "version": s.version,
+        "status": s.status.label(),
+        "valid": s.status.is_valid(),
+        "lag_events": s.lag_events,
+        "lag_bytes": s.lag_bytes,
+    });
+    if let eventfold::SnapshotStatus::Unreadable { reason } = &s.status {
+        value["reason"] = json!(reason);
+    }
+    value
+}
 
 pub fn list(reader: &EventReader, out: &mut Out) -> io::Result<ExitCode> {
     for snapshot in reader.snapshots()? {
         if out.json {
-            out::json_line(&mut out.stdout, &super::info::snapshot_json(&snapshot))?;
+            out::json_line(&mut out.stdout, &snapshot_json(&snapshot))?;
         } else {
             writeln!(out.stdout, "{}", line(&snapshot))?;
         }
@@ -40,7 +60,7 @@ pub fn one(reader: &EventReader, args: &ViewArgs, out: &mut Out) -> io::Result<E
         return Err(not_found(&args.name));
     };
     if out.json {
-        out::json_line(&mut out.stdout, &super::info::snapshot_json(&snapshot))?;
+        out::json_line(&mut out.stdout, &snapshot_json(&snapshot))?;
     } else {
         writeln!(out.stdout, "{}", line(&snapshot))?;
     }
