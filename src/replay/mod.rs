@@ -6,3 +6,4 @@ pub(crate) mod counted;
 pub(crate) mod filter;
 pub(crate) mod reader;
 pub(crate) mod scan;
+pub(crate) mod walk;

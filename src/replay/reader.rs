@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::format::event::Event;
 use crate::format::fold::{self, LineFold, MaxTs, Until};
 use crate::format::lines::{self, Lines, line_hash};
+use crate::replay::walk::{self, NextSegment, NextWindow, ReadSegments, ReadWindows};
 use crate::store::archive::{Window, Windows};
 use crate::store::index::{self, ArchiveIndex};
 use crate::store::mmap::{self, Region};
@@ -78,9 +79,6 @@ struct CachedIndex {
     archive: Option<(u64, u64)>,
     index: Arc<ArchiveIndex>,
 }
-
-/// How much of the active log is mapped at a time while folding.
-const SEGMENT: u64 = 32 << 20;
 
 /// The iterator [`EventReader::read_full`] returns: `(event, line_hash)` items.
 pub(crate) type FullHistory = Box<dyn Iterator<Item = io::Result<(Event, String)>>>;
@@ -645,57 +643,23 @@ impl EventReader {
     fn fold_file<A, F: LineFold<A>, P: Pauses<A>>(
         &self,
         file: &File,
-        (from, end): (u64, u64),
+        range: (u64, u64),
         active_base: u64,
-        mut folded: Folded<A>,
+        folded: Folded<A>,
         fold: &F,
         pauses: &mut P,
     ) -> Folded<A> {
-        // Each segment is folded while a side job of the fold maps the next one and unmaps the
-        // one before, so mapping (with its page faults) and unmapping leave the critical path.
-        let map = |segment: Option<io::Result<(u64, u64)>>| {
-            segment.map(|segment| {
-                segment.and_then(|(start, end)| {
-                    mmap::read_range(file, start, end).map(|region| (start, region))
-                })
-            })
+        let mut read = FoldSegments {
+            path: &self.log_path,
+            active_base,
+            folded: Some(folded),
+            fold,
+            pauses,
         };
-        let mut segments = mmap::segments(file, from, end, SEGMENT);
-        let mut current = map(segments.next());
-        let mut previous = None;
-        while let Some(segment) = current {
-            let (start, region) = match segment {
-                Ok(found) => found,
-                Err(e) => {
-                    folded.error = Some(e);
-                    return folded;
-                }
-            };
-            let segments = &mut segments;
-            let side = move || {
-                drop(previous);
-                map(segments.next())
-            };
-            let place = |end| {
-                let offset = start + end as u64;
-                Place {
-                    position: active_base + offset,
-                    active: Some(offset),
-                }
-            };
-            let bad;
-            let next;
-            (folded, bad, next) = fold_paused(&region, folded, fold, pauses, place, side);
-            if let Some((at, reason)) = bad {
-                let origin = Origin::Active { from: start };
-                folded.error = Some(malformed(&self.log_path, origin, &region, at, reason));
-                return folded;
-            }
-            if folded.stopped {
-                return folded;
-            }
-            previous = Some(region);
-            current = next.flatten();
+        let walked = walk::active(file, range, &mut read);
+        let mut folded = read.folded.expect("the fold is back after the walk");
+        if let Err(e) = walked {
+            folded.error = Some(e);
         }
         folded
     }
@@ -792,7 +756,7 @@ impl EventReader {
         &self,
         limit: u64,
         start: ArchiveStart,
-        mut folded: Folded<A>,
+        folded: Folded<A>,
         fold: &F,
         pauses: &mut P,
     ) -> Folded<A> {
@@ -802,62 +766,32 @@ impl EventReader {
             Ok(windows) => windows.parallel(frames_at_once()),
             Err(e) => return folded.fail_in_archive(e),
         };
-        // Each window is folded while the next one is decompressed by a side job of the fold
-        // (on a helper thread that then joins the parsing), so decompression and parsing share
-        // the threads instead of competing for them. When the side job finds no frame
-        // decompressed ahead, it decompresses the next few at once, one per thread, so that
-        // on many cores decompression keeps pace with parsing.
-        let counted = |window: Window| {
-            let lines = lines::count(window.bytes());
-            (window, lines)
+        // When the side job that decompresses the next window finds no frame decompressed
+        // ahead, it decompresses the next few at once, one per thread, so that on many cores
+        // decompression keeps pace with parsing.
+        let mut read = FoldWindows {
+            path,
+            skip_to: start.skip_to,
+            folded: Some(folded),
+            fold,
+            pauses,
+            any: false,
         };
-        let mut current = match windows.next_window(Vec::new()) {
-            Ok(Some(window)) => counted(window),
-            Ok(None) => {
-                folded.archive_end = Some(start.frame_start);
-                return folded;
+        let walked = walk::archive(
+            &mut windows,
+            start.frame_start,
+            start.lines_before,
+            &mut read,
+        );
+        let mut folded = read.folded.expect("the fold is back after the walk");
+        match walked {
+            Ok(end) => {
+                if !read.any {
+                    folded.archive_end = Some(end);
+                }
+                folded
             }
-            Err(e) => return folded.fail_in_archive(e),
-        };
-        let mut spare = Vec::new();
-        let mut lines_before = start.lines_before;
-        loop {
-            let (window, lines) = &current;
-            let next_buf = std::mem::take(&mut spare);
-            let windows = &mut windows;
-            let side = move || windows.next_window(next_buf).map(|next| next.map(counted));
-            // Lines before `skip_to` are not folded (`skip_to` starts a line).
-            let cut = start.skip_to.saturating_sub(window.offset);
-            let cut = cut.min(window.bytes().len() as u64) as usize;
-            let base = window.offset + cut as u64;
-            let place = |end| Place {
-                position: base + end as u64,
-                active: None,
-            };
-            let buf = &window.bytes()[cut..];
-            let bad;
-            let next;
-            (folded, bad, next) = fold_paused(buf, folded, fold, pauses, place, side);
-            if let Some(end) = window.frame_end {
-                folded.archive_end = Some(end);
-            }
-            if let Some((at, reason)) = bad {
-                let origin = Origin::Archive {
-                    stream_offset: window.offset,
-                    lines_before,
-                };
-                let error = malformed(path, origin, window.bytes(), cut + at, reason);
-                return folded.fail_in_archive(error);
-            }
-            if folded.stopped {
-                return folded;
-            }
-            lines_before += lines;
-            match next.expect("the side job ran") {
-                Ok(Some(next)) => spare = std::mem::replace(&mut current, next).0.into_buffer(),
-                Ok(None) => return folded,
-                Err(e) => return folded.fail_in_archive(e),
-            }
+            Err(e) => folded.fail_in_archive(e),
         }
     }
 
@@ -1028,6 +962,119 @@ impl<A> Pauses<A> for NoPauses {
 
     fn pause(&mut self, _: &A, _: u64, _: Place, _: Option<&[u8]>, _: MaxTs) -> bool {
         true
+    }
+}
+
+/// A strict fold's reading of the active log's segments: each folded with [`fold_paused`],
+/// a bad line an error.
+struct FoldSegments<'a, A, F, P> {
+    path: &'a Path,
+    /// The position where the active log begins.
+    active_base: u64,
+    /// The fold, out only while a segment is folded.
+    folded: Option<Folded<A>>,
+    fold: &'a F,
+    pauses: &'a mut P,
+}
+
+impl<A, F: LineFold<A>, P: Pauses<A>> ReadSegments for FoldSegments<'_, A, F, P> {
+    fn segment(
+        &mut self,
+        start: u64,
+        region: &Region,
+        side: impl FnOnce() -> NextSegment + Send,
+    ) -> io::Result<Option<NextSegment>> {
+        let active_base = self.active_base;
+        let place = |end| {
+            let offset = start + end as u64;
+            Place {
+                position: active_base + offset,
+                active: Some(offset),
+            }
+        };
+        let folded = self
+            .folded
+            .take()
+            .expect("the fold is back between buffers");
+        let (folded, bad, next) = fold_paused(region, folded, self.fold, self.pauses, place, side);
+        self.folded = Some(folded);
+        if let Some((at, reason)) = bad {
+            let origin = Origin::Active { from: start };
+            return Err(malformed(self.path, origin, region, at, reason));
+        }
+        Ok(next)
+    }
+
+    fn stopped(&self) -> bool {
+        self.folded.as_ref().is_some_and(|folded| folded.stopped)
+    }
+}
+
+/// A strict fold's reading of the archive's windows: the lines before `skip_to` (a line
+/// start) left out, the rest folded with [`fold_paused`]; a bad line or a damaged frame an
+/// error.
+struct FoldWindows<'a, A, F, P> {
+    path: &'a Path,
+    skip_to: u64,
+    /// The fold, out only while a window is folded.
+    folded: Option<Folded<A>>,
+    fold: &'a F,
+    pauses: &'a mut P,
+    /// Whether a window was read.
+    any: bool,
+}
+
+impl<A, F: LineFold<A>, P: Pauses<A>> ReadWindows for FoldWindows<'_, A, F, P> {
+    fn window(
+        &mut self,
+        window: &Window,
+        lines_before: u64,
+        side: impl FnOnce() -> NextWindow + Send,
+    ) -> io::Result<Option<NextWindow>> {
+        self.any = true;
+        let cut = self.skip_to.saturating_sub(window.offset);
+        let cut = cut.min(window.bytes().len() as u64) as usize;
+        let base = window.offset + cut as u64;
+        let place = |end| Place {
+            position: base + end as u64,
+            active: None,
+        };
+        let buf = &window.bytes()[cut..];
+        let folded = self
+            .folded
+            .take()
+            .expect("the fold is back between buffers");
+        let (folded, bad, next) = fold_paused(buf, folded, self.fold, self.pauses, place, side);
+        self.folded = Some(folded);
+        if let Some((at, reason)) = bad {
+            let origin = Origin::Archive {
+                stream_offset: window.offset,
+                lines_before,
+            };
+            return Err(malformed(
+                self.path,
+                origin,
+                window.bytes(),
+                cut + at,
+                reason,
+            ));
+        }
+        Ok(next)
+    }
+
+    fn frame_end(&mut self, _window: &Window, end: u64) -> bool {
+        if let Some(folded) = self.folded.as_mut() {
+            folded.archive_end = Some(end);
+        }
+        true
+    }
+
+    fn damaged(&mut self, _: &mut Windows, error: io::Error, _: u64) -> io::Result<bool> {
+        Err(error)
+    }
+
+    fn stopped(&self) -> bool {
+        self.folded.as_ref().is_some_and(|folded| folded.stopped)
     }
 }
 
@@ -1291,7 +1338,7 @@ impl ActiveEvents {
         if self.pos >= self.end {
             return Ok(false);
         }
-        let seg_end = mmap::segment_end(&self.file, self.pos, self.end, SEGMENT)?;
+        let seg_end = mmap::segment_end(&self.file, self.pos, self.end, walk::SEGMENT)?;
         let region = mmap::read_range(&self.file, self.pos, seg_end)?;
         let origin = Origin::Active { from: self.pos };
         self.current = Some((self.pos, Source::new(region, self.path.clone(), origin)));

@@ -15,15 +15,13 @@ use crate::format::fold::{self, LineFold};
 use crate::format::lines;
 use crate::format::parse::ParseError;
 use crate::replay::reader::{self, EventReader};
-use crate::store::archive::Windows;
-use crate::store::mmap::{self, Region};
+use crate::replay::walk::{self, NextSegment, NextWindow, ReadSegments, ReadWindows};
+use crate::store::archive::{Window, Windows};
+use crate::store::mmap::Region;
 use crate::store::position::Position;
 use std::fs::File;
 use std::io;
 use std::ops::ControlFlow;
-
-/// How much of the active log is mapped at a time.
-const SEGMENT: u64 = 32 << 20;
 
 /// The two files that hold the history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -557,86 +555,8 @@ impl<'r, 'v> Scan<'r, 'v> {
         let path = self.reader.archive_path().to_path_buf();
         let mut windows = Windows::open_at(&path, frame_offset, frame_start, Some(limit))?;
         self.cursor().index = first_event;
-        let mut lines_before = first_line;
-        let mut content_end = frame_start;
-        let mut current = self.next_window(&mut windows, Vec::new(), &mut content_end)?;
-        // Two buffers take turns: the next window is decompressed into the spare one.
-        let mut spare = Vec::new();
-        while let Some(window) = current {
-            let bytes = window.bytes();
-            let window_lines = lines::count(bytes);
-            // The first line that starts at or after `from`.
-            let mut cut = 0;
-            if from > window.offset {
-                let skip = ((from - window.offset) as usize).min(bytes.len());
-                cut = if skip == 0 || bytes[skip - 1] == b'\n' {
-                    skip
-                } else {
-                    memchr::memchr(b'\n', &bytes[skip..]).map_or(bytes.len(), |i| skip + i + 1)
-                };
-                self.cursor().index += lines::count_events(&bytes[..cut]);
-            }
-            let place = Place {
-                position: window.offset + cut as u64,
-                offset: window.offset + cut as u64,
-                file: HistoryFile::Archive,
-                frame: Some(window.frame_offset),
-                lines_before: lines_before + lines::count(&bytes[..cut]),
-            };
-            let windows_ref = &mut windows;
-            let next_buf = std::mem::take(&mut spare);
-            let side = move || windows_ref.next_window(next_buf);
-            let next = self.read_buf(&bytes[cut..], place, side)?;
-            if let Some(end) = window.frame_end {
-                content_end = end;
-                let complete = window.offset + bytes.len() as u64;
-                if end > complete && self.damage.is_some() {
-                    let damage = Damage::UnfinishedLine {
-                        frame: window.frame_offset,
-                        position: Position::new(complete),
-                        len: end - complete,
-                    };
-                    if !self.report(damage) {
-                        return Ok(content_end);
-                    }
-                }
-            }
-            if self.stopped() {
-                return Ok(content_end);
-            }
-            lines_before += window_lines;
-            spare = window.into_buffer();
-            current = match next {
-                Some(Ok(next)) => next,
-                Some(Err(e)) => {
-                    if !self.damaged_frame(&mut windows, e, &mut content_end)? || self.stopped() {
-                        return Ok(content_end);
-                    }
-                    self.next_window(&mut windows, std::mem::take(&mut spare), &mut content_end)?
-                }
-                None => unreachable!("the side job runs once per buffer"),
-            };
-        }
-        Ok(content_end)
-    }
-
-    /// The next window, going past damaged frames in a lenient scan.
-    fn next_window(
-        &mut self,
-        windows: &mut Windows,
-        mut spare: Vec<u8>,
-        content_end: &mut u64,
-    ) -> io::Result<Option<crate::store::archive::Window>> {
-        loop {
-            match windows.next_window(std::mem::take(&mut spare)) {
-                Ok(window) => return Ok(window),
-                Err(e) => {
-                    if !self.damaged_frame(windows, e, content_end)? || self.stopped() {
-                        return Ok(None);
-                    }
-                }
-            }
-        }
+        let mut read = ScanWindows { scan: self, from };
+        walk::archive(&mut windows, frame_start, first_line, &mut read)
     }
 
     /// Handles an error of the archive: an error in a strict scan; otherwise reported, and
@@ -645,7 +565,7 @@ impl<'r, 'v> Scan<'r, 'v> {
         &mut self,
         windows: &mut Windows,
         error: io::Error,
-        content_end: &mut u64,
+        content_end: u64,
     ) -> io::Result<bool> {
         let frame = match Error::from_io(&error) {
             Some(Error::Archive { frame_offset, .. }) if self.damage.is_some() => *frame_offset,
@@ -654,7 +574,7 @@ impl<'r, 'v> Scan<'r, 'v> {
         let skipped = windows.skip_frame().is_some();
         let damage = Damage::Frame {
             frame,
-            position: Position::new(*content_end),
+            position: Position::new(content_end),
             skipped,
             error,
         };
@@ -672,40 +592,13 @@ impl<'r, 'v> Scan<'r, 'v> {
         if from > 0 {
             self.cursor().index += events_before;
         }
-        let mut lines_before = count_newlines(file, from)?;
-        let map = |segment: Option<io::Result<(u64, u64)>>| {
-            segment.map(|segment| {
-                segment.and_then(|(start, end)| {
-                    mmap::read_range(file, start, end).map(|region| (start, region))
-                })
-            })
+        let lines_before = count_newlines(file, from)?;
+        let mut read = ScanSegments {
+            scan: self,
+            base,
+            lines_before,
         };
-        let mut segments = mmap::segments(file, from, end, SEGMENT);
-        let mut current = map(segments.next());
-        let mut previous: Option<Region> = None;
-        while let Some(segment) = current {
-            let (start, region) = segment?;
-            let place = Place {
-                position: base + start,
-                offset: start,
-                file: HistoryFile::Active,
-                frame: None,
-                lines_before,
-            };
-            let segments = &mut segments;
-            let side = move || {
-                drop(previous);
-                map(segments.next())
-            };
-            let next = self.read_buf(&region, place, side)?;
-            if self.stopped() {
-                return Ok(());
-            }
-            lines_before += lines::count(&region);
-            previous = Some(region);
-            current = next.flatten();
-        }
-        Ok(())
+        walk::active(file, (from, end), &mut read)
     }
 
     /// Reads the complete lines of `buf` with the engine, running `side` alongside; in a
@@ -772,6 +665,104 @@ impl<'r, 'v> Scan<'r, 'v> {
             pos += (line_end + 1).min(part.len());
             lines_before = line;
         }
+    }
+}
+
+/// A scan's reading of the archive's windows: the lines before `from` left out, damaged
+/// frames and unfinished lines reported in a lenient scan.
+struct ScanWindows<'s, 'r, 'v> {
+    scan: &'s mut Scan<'r, 'v>,
+    from: u64,
+}
+
+impl ReadWindows for ScanWindows<'_, '_, '_> {
+    fn window(
+        &mut self,
+        window: &Window,
+        lines_before: u64,
+        side: impl FnOnce() -> NextWindow + Send,
+    ) -> io::Result<Option<NextWindow>> {
+        let bytes = window.bytes();
+        // The first line that starts at or after `from`.
+        let mut cut = 0;
+        if self.from > window.offset {
+            let skip = ((self.from - window.offset) as usize).min(bytes.len());
+            cut = if skip == 0 || bytes[skip - 1] == b'\n' {
+                skip
+            } else {
+                memchr::memchr(b'\n', &bytes[skip..]).map_or(bytes.len(), |i| skip + i + 1)
+            };
+            self.scan.cursor().index += lines::count_events(&bytes[..cut]);
+        }
+        let place = Place {
+            position: window.offset + cut as u64,
+            offset: window.offset + cut as u64,
+            file: HistoryFile::Archive,
+            frame: Some(window.frame_offset),
+            lines_before: lines_before + lines::count(&bytes[..cut]),
+        };
+        self.scan.read_buf(&bytes[cut..], place, side)
+    }
+
+    fn frame_end(&mut self, window: &Window, end: u64) -> bool {
+        let complete = window.offset + window.bytes().len() as u64;
+        if end > complete && self.scan.damage.is_some() {
+            let damage = Damage::UnfinishedLine {
+                frame: window.frame_offset,
+                position: Position::new(complete),
+                len: end - complete,
+            };
+            return self.scan.report(damage);
+        }
+        true
+    }
+
+    fn damaged(
+        &mut self,
+        windows: &mut Windows,
+        error: io::Error,
+        content_end: u64,
+    ) -> io::Result<bool> {
+        self.scan.damaged_frame(windows, error, content_end)
+    }
+
+    fn stopped(&self) -> bool {
+        self.scan.stopped()
+    }
+}
+
+/// A scan's reading of the active log's segments, whose first byte stands at `base` in the
+/// history.
+struct ScanSegments<'s, 'r, 'v> {
+    scan: &'s mut Scan<'r, 'v>,
+    base: u64,
+    /// Newlines before the next segment.
+    lines_before: u64,
+}
+
+impl ReadSegments for ScanSegments<'_, '_, '_> {
+    fn segment(
+        &mut self,
+        start: u64,
+        region: &Region,
+        side: impl FnOnce() -> NextSegment + Send,
+    ) -> io::Result<Option<NextSegment>> {
+        let place = Place {
+            position: self.base + start,
+            offset: start,
+            file: HistoryFile::Active,
+            frame: None,
+            lines_before: self.lines_before,
+        };
+        let next = self.scan.read_buf(region, place, side)?;
+        if !self.scan.stopped() {
+            self.lines_before += lines::count(region);
+        }
+        Ok(next)
+    }
+
+    fn stopped(&self) -> bool {
+        self.scan.stopped()
     }
 }
 
