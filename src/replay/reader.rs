@@ -346,42 +346,30 @@ impl EventReader {
         let from = from.offset();
         let history = self.history()?;
         let limit = history.archive_limit;
-        // From the start, nothing needs the index: positions and indexes count up from zero.
-        let (windows, lines_before, index, active_from) = if from == 0 {
-            (
-                Some(Windows::open(&self.archive_path, Some(limit))?),
-                0,
-                0,
-                0,
-            )
-        } else {
-            let archive = self.archive_index(limit)?;
-            match archive.frame_at_position(from) {
-                Some(i) => {
-                    let frame = &archive.frames[i];
+        let (windows, lines_before, index, active_from, active_base) =
+            match self.entry(from, limit)? {
+                Entry::Archive(start) => {
                     let windows = Windows::open_at(
                         &self.archive_path,
-                        frame.offset,
-                        frame.start.offset(),
+                        start.frame_offset,
+                        start.frame_start,
                         Some(limit),
                     )?;
-                    (Some(windows), frame.first_line, frame.first_event, 0)
+                    (Some(windows), start.lines_before, start.events_before, 0, 0)
                 }
-                None => {
-                    let base = archive.content_len();
-                    let offset = from - base;
+                Entry::Active {
+                    base,
+                    from: offset,
+                    lines,
+                    events,
+                } => {
                     let (start, before) = match &history.active {
                         Some((file, end)) => line_start_and_events_before(file, offset, *end)?,
                         None => (0, 0),
                     };
-                    (None, archive.lines(), archive.events() + before, start)
+                    (None, lines, events + before, start, base)
                 }
-            }
-        };
-        let active_base = match &windows {
-            Some(_) => 0,
-            None => self.archive_index(limit)?.content_len(),
-        };
+            };
         let active = history.active.map(|(file, end)| {
             let from = active_from.min(end);
             ActiveEvents::new(file, self.log_path.clone(), from, end, hashes)
@@ -397,6 +385,34 @@ impl EventReader {
             index,
             hashes,
             done: false,
+        })
+    }
+
+    /// Where a read of the history from `position` enters it, the archive being its first
+    /// `limit` bytes. From the start, nothing needs the index: positions and indexes count up
+    /// from zero; from a later position, the archive index tells where.
+    pub(crate) fn entry(&self, position: u64, limit: u64) -> io::Result<Entry> {
+        if position == 0 {
+            return Ok(Entry::Archive(ArchiveStart::default()));
+        }
+        let index = self.archive_index(limit)?;
+        Ok(match index.frame_at_position(position) {
+            Some(i) => {
+                let frame = &index.frames[i];
+                Entry::Archive(ArchiveStart {
+                    frame_offset: frame.offset,
+                    frame_start: frame.start.offset(),
+                    lines_before: frame.first_line,
+                    events_before: frame.first_event,
+                    skip_to: position,
+                })
+            }
+            None => Entry::Active {
+                base: index.content_len(),
+                from: position - index.content_len(),
+                lines: index.lines(),
+                events: index.events(),
+            },
         })
     }
 
@@ -695,26 +711,10 @@ impl EventReader {
             Err(e) => return Folded::failed(acc, e, false),
         };
         let limit = history.archive_limit;
-        let (start, active_from, active_base) = if position == 0 {
-            (Some(ArchiveStart::default()), 0, 0)
-        } else {
-            let index = match self.archive_index(limit) {
-                Ok(index) => index,
-                Err(e) => return Folded::failed(acc, e, false),
-            };
-            match index.frame_at_position(position) {
-                Some(i) => {
-                    let frame = &index.frames[i];
-                    let start = ArchiveStart {
-                        frame_offset: frame.offset,
-                        frame_start: frame.start.offset(),
-                        lines_before: frame.first_line,
-                        skip_to: position,
-                    };
-                    (Some(start), 0, 0)
-                }
-                None => (None, position - index.content_len(), index.content_len()),
-            }
+        let (start, active_from, active_base) = match self.entry(position, limit) {
+            Ok(Entry::Archive(start)) => (Some(start), 0, 0),
+            Ok(Entry::Active { base, from, .. }) => (None, from, base),
+            Err(e) => return Folded::failed(acc, e, false),
         };
         let mut folded = Folded::start(acc);
         if let Some(start) = start {
@@ -912,15 +912,32 @@ pub(crate) struct Before {
     pub active_base: u64,
 }
 
-/// Where a fold enters the archive: the frame at `frame_offset` of the file, whose content
-/// starts at `frame_start` in the history after `lines_before` newlines, with the lines before
-/// `skip_to` left out.
+/// Where a read enters the archive: the frame at `frame_offset` of the file, whose content
+/// starts at `frame_start` in the history after `lines_before` newlines and `events_before`
+/// events, with the lines before `skip_to` left out (for a fold, `skip_to` starts a line; a
+/// scan starts at the next line when it does not).
 #[derive(Debug, Clone, Copy, Default)]
-struct ArchiveStart {
-    frame_offset: u64,
-    frame_start: u64,
-    lines_before: u64,
-    skip_to: u64,
+pub(crate) struct ArchiveStart {
+    pub frame_offset: u64,
+    pub frame_start: u64,
+    pub lines_before: u64,
+    pub events_before: u64,
+    pub skip_to: u64,
+}
+
+/// Where a read of the history from a position enters it (see [`EventReader::entry`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Entry {
+    /// In the archive.
+    Archive(ArchiveStart),
+    /// Past the archive: at offset `from` of the active log, which begins at `base` in the
+    /// history, after the archive's `lines` newlines and `events` events.
+    Active {
+        base: u64,
+        from: u64,
+        lines: u64,
+        events: u64,
+    },
 }
 
 /// Where a fold paused: just past the last event folded, as a position in the history, and as

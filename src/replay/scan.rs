@@ -14,7 +14,7 @@ use crate::format::event::EventRef;
 use crate::format::fold::{self, LineFold};
 use crate::format::lines;
 use crate::format::parse::ParseError;
-use crate::replay::reader::{self, EventReader};
+use crate::replay::reader::{self, ArchiveStart, Entry, EventReader};
 use crate::replay::walk::{self, NextSegment, NextWindow, ReadSegments, ReadWindows};
 use crate::store::archive::{Window, Windows};
 use crate::store::mmap::Region;
@@ -496,29 +496,21 @@ impl<'r, 'v> Scan<'r, 'v> {
         let reader = self.reader;
         let history = reader.history()?;
         let limit = history.archive_limit;
-        // Where the archive is entered (its frame offset, content start, newlines and events
-        // before it), or, past the archive, where the active log is.
         let mut archive_start = None;
         let mut active_base = 0;
         let mut active_from = 0;
-        if from == 0 {
-            archive_start = Some((0, 0, 0, 0));
-        } else {
-            let index = reader.archive_index(limit)?;
-            match index.frame_at_position(from) {
-                Some(i) => {
-                    let f = &index.frames[i];
-                    archive_start = Some((f.offset, f.start.offset(), f.first_line, f.first_event));
-                }
-                None => {
-                    active_base = index.content_len();
-                    active_from = from - active_base;
-                    self.cursor().index = index.events();
-                }
+        match reader.entry(from, limit)? {
+            Entry::Archive(start) => archive_start = Some(start),
+            Entry::Active {
+                base, from, events, ..
+            } => {
+                active_base = base;
+                active_from = from;
+                self.cursor().index = events;
             }
         }
         if let Some(start) = archive_start {
-            active_base = self.scan_archive(limit, start, from)?;
+            active_base = self.scan_archive(limit, start)?;
             if self.stopped() {
                 return Ok(self.end(active_base));
             }
@@ -544,19 +536,23 @@ impl<'r, 'v> Scan<'r, 'v> {
         }
     }
 
-    /// Reads the archive up to `limit` from the frame `start` describes, leaving out the lines
-    /// before `from`. Returns where the archive's content ends (where the active log begins).
-    fn scan_archive(
-        &mut self,
-        limit: u64,
-        (frame_offset, frame_start, first_line, first_event): (u64, u64, u64, u64),
-        from: u64,
-    ) -> io::Result<u64> {
+    /// Reads the archive up to `limit` from `start`. Returns where the archive's content ends
+    /// (where the active log begins).
+    fn scan_archive(&mut self, limit: u64, start: ArchiveStart) -> io::Result<u64> {
         let path = self.reader.archive_path().to_path_buf();
-        let mut windows = Windows::open_at(&path, frame_offset, frame_start, Some(limit))?;
-        self.cursor().index = first_event;
-        let mut read = ScanWindows { scan: self, from };
-        walk::archive(&mut windows, frame_start, first_line, &mut read)
+        let mut windows =
+            Windows::open_at(&path, start.frame_offset, start.frame_start, Some(limit))?;
+        self.cursor().index = start.events_before;
+        let mut read = ScanWindows {
+            scan: self,
+            from: start.skip_to,
+        };
+        walk::archive(
+            &mut windows,
+            start.frame_start,
+            start.lines_before,
+            &mut read,
+        )
     }
 
     /// Handles an error of the archive: an error in a strict scan; otherwise reported, and

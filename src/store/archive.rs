@@ -426,6 +426,7 @@ impl Window {
 impl Windows {
     /// Opens the archive at `path`; with `limit`, only the first `limit` bytes of the file are
     /// read (the rest is a frame still being written). A missing archive is empty.
+    #[cfg(test)]
     pub fn open(path: &Path, limit: Option<u64>) -> io::Result<Self> {
         Self::open_at(path, 0, 0, limit)
     }
