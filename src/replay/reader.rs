@@ -666,18 +666,11 @@ impl EventReader {
         pauses: &mut P,
     ) -> Folded<A> {
         let mut read = FoldSegments {
-            path: &self.log_path,
+            folding: Folding::new(&self.log_path, folded, fold, pauses),
             active_base,
-            folded: Some(folded),
-            fold,
-            pauses,
         };
         let walked = walk::active(file, range, &mut read);
-        let mut folded = read.folded.expect("the fold is back after the walk");
-        if let Err(e) = walked {
-            folded.error = Some(e);
-        }
-        folded
+        read.folding.done(walked)
     }
 
     /// Folds the whole history: the archive, then the active log.
@@ -770,11 +763,8 @@ impl EventReader {
         // ahead, it decompresses the next few at once, one per thread, so that on many cores
         // decompression keeps pace with parsing.
         let mut read = FoldWindows {
-            path,
+            folding: Folding::new(path, folded, fold, pauses),
             skip_to: start.skip_to,
-            folded: Some(folded),
-            fold,
-            pauses,
             any: false,
         };
         let walked = walk::archive(
@@ -783,10 +773,11 @@ impl EventReader {
             start.lines_before,
             &mut read,
         );
-        let mut folded = read.folded.expect("the fold is back after the walk");
+        let any = read.any;
+        let mut folded = read.folding.done(Ok(()));
         match walked {
             Ok(end) => {
-                if !read.any {
+                if !any {
                     folded.archive_end = Some(end);
                 }
                 folded
@@ -982,16 +973,63 @@ impl<A> Pauses<A> for NoPauses {
     }
 }
 
-/// A strict fold's reading of the active log's segments: each folded with [`fold_paused`],
-/// a bad line an error.
-struct FoldSegments<'a, A, F, P> {
+/// A strict fold reading the walk's buffers: each folded with [`fold_paused`], a bad line or
+/// a damaged frame an error.
+struct Folding<'a, A, F, P> {
+    /// The file read, for errors.
     path: &'a Path,
-    /// The position where the active log begins.
-    active_base: u64,
-    /// The fold, out only while a segment is folded.
+    /// The fold, out only while a buffer is folded.
     folded: Option<Folded<A>>,
     fold: &'a F,
     pauses: &'a mut P,
+}
+
+impl<'a, A, F: LineFold<A>, P: Pauses<A>> Folding<'a, A, F, P> {
+    fn new(path: &'a Path, folded: Folded<A>, fold: &'a F, pauses: &'a mut P) -> Self {
+        Folding {
+            path,
+            folded: Some(folded),
+            fold,
+            pauses,
+        }
+    }
+
+    /// Folds `buf` (see [`fold_paused`]); returns the bad line that ended it, if one did, and
+    /// the side job's result.
+    fn fold_buf<T: Send>(
+        &mut self,
+        buf: &[u8],
+        place: impl Fn(usize) -> Place,
+        side: impl FnOnce() -> T + Send,
+    ) -> (Option<(usize, String)>, Option<T>) {
+        let folded = self
+            .folded
+            .take()
+            .expect("the fold is back between buffers");
+        let (folded, bad, next) = fold_paused(buf, folded, self.fold, self.pauses, place, side);
+        self.folded = Some(folded);
+        (bad, next)
+    }
+
+    fn stopped(&self) -> bool {
+        self.folded.as_ref().is_some_and(|folded| folded.stopped)
+    }
+
+    /// The fold, once the walk is over, with the error that ended it.
+    fn done(self, walked: io::Result<()>) -> Folded<A> {
+        let mut folded = self.folded.expect("the fold is back after the walk");
+        if let Err(e) = walked {
+            folded.error = Some(e);
+        }
+        folded
+    }
+}
+
+/// A strict fold's reading of the active log's segments.
+struct FoldSegments<'a, A, F, P> {
+    folding: Folding<'a, A, F, P>,
+    /// The position where the active log begins.
+    active_base: u64,
 }
 
 impl<A, F: LineFold<A>, P: Pauses<A>> ReadSegments for FoldSegments<'_, A, F, P> {
@@ -1009,34 +1047,24 @@ impl<A, F: LineFold<A>, P: Pauses<A>> ReadSegments for FoldSegments<'_, A, F, P>
                 active: Some(offset),
             }
         };
-        let folded = self
-            .folded
-            .take()
-            .expect("the fold is back between buffers");
-        let (folded, bad, next) = fold_paused(region, folded, self.fold, self.pauses, place, side);
-        self.folded = Some(folded);
+        let (bad, next) = self.folding.fold_buf(region, place, side);
         if let Some((at, reason)) = bad {
             let origin = Origin::Active { from: start };
-            return Err(malformed(self.path, origin, region, at, reason));
+            return Err(malformed(self.folding.path, origin, region, at, reason));
         }
         Ok(next)
     }
 
     fn stopped(&self) -> bool {
-        self.folded.as_ref().is_some_and(|folded| folded.stopped)
+        self.folding.stopped()
     }
 }
 
-/// A strict fold's reading of the archive's windows: the lines before `skip_to` (a line
-/// start) left out, the rest folded with [`fold_paused`]; a bad line or a damaged frame an
-/// error.
+/// A strict fold's reading of the archive's windows, the lines before `skip_to` (a line
+/// start) left out.
 struct FoldWindows<'a, A, F, P> {
-    path: &'a Path,
+    folding: Folding<'a, A, F, P>,
     skip_to: u64,
-    /// The fold, out only while a window is folded.
-    folded: Option<Folded<A>>,
-    fold: &'a F,
-    pauses: &'a mut P,
     /// Whether a window was read.
     any: bool,
 }
@@ -1056,31 +1084,20 @@ impl<A, F: LineFold<A>, P: Pauses<A>> ReadWindows for FoldWindows<'_, A, F, P> {
             position: base + end as u64,
             active: None,
         };
-        let buf = &window.bytes()[cut..];
-        let folded = self
-            .folded
-            .take()
-            .expect("the fold is back between buffers");
-        let (folded, bad, next) = fold_paused(buf, folded, self.fold, self.pauses, place, side);
-        self.folded = Some(folded);
+        let (bad, next) = self.folding.fold_buf(&window.bytes()[cut..], place, side);
         if let Some((at, reason)) = bad {
             let origin = Origin::Archive {
                 stream_offset: window.offset,
                 lines_before,
             };
-            return Err(malformed(
-                self.path,
-                origin,
-                window.bytes(),
-                cut + at,
-                reason,
-            ));
+            let error = malformed(self.folding.path, origin, window.bytes(), cut + at, reason);
+            return Err(error);
         }
         Ok(next)
     }
 
     fn frame_end(&mut self, _window: &Window, end: u64) -> bool {
-        if let Some(folded) = self.folded.as_mut() {
+        if let Some(folded) = self.folding.folded.as_mut() {
             folded.archive_end = Some(end);
         }
         true
@@ -1091,7 +1108,7 @@ impl<A, F: LineFold<A>, P: Pauses<A>> ReadWindows for FoldWindows<'_, A, F, P> {
     }
 
     fn stopped(&self) -> bool {
-        self.folded.as_ref().is_some_and(|folded| folded.stopped)
+        self.folding.stopped()
     }
 }
 
