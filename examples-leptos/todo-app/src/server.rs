@@ -259,6 +259,45 @@ fn now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(feature = "ssr")]
+    use crate::state::tests::{fold, history};
+    #[cfg(feature = "ssr")]
+    use crate::state::{
+        STATS_VIEW, StatsState, TIMELINE_VIEW, TODO_DELETED, TODOS_VIEW, TodoState, stats_reducer,
+        todo_reducer,
+    };
+
+    /// Through a real log: the views survive a reopen (from their snapshots) and a rotation.
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn views_survive_reopen_and_rotation() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let open = || open_log(dir.path(), 200);
+        let mut log = open()?;
+        for event in history() {
+            log.append(&event)?;
+        }
+        log.refresh_all()?;
+        assert!(log.archive_path().exists(), "200 bytes should have rotated");
+        drop(log);
+
+        let mut log = open()?;
+        log.refresh_all()?;
+        assert_eq!(
+            *log.view::<TodoState>(TODOS_VIEW)?,
+            fold(&history(), todo_reducer)
+        );
+        assert_eq!(
+            *log.view::<StatsState>(STATS_VIEW)?,
+            fold(&history(), stats_reducer)
+        );
+        let timeline = log.view::<Timeline>(TIMELINE_VIEW)?;
+        assert_eq!(timeline.events, 5);
+        let last = timeline.last.as_ref().unwrap();
+        assert_eq!(last.event_type, TODO_DELETED);
+        assert_eq!(last.ts, history()[4].ts);
+        Ok(())
+    }
 
     #[test]
     fn text_is_checked_after_trimming_by_the_caller() {
