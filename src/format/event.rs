@@ -358,9 +358,11 @@ impl<'a> EventRef<'a> {
     /// The JSON text of the member `key` of `data`, when `data` is an object that has one.
     ///
     /// Only `data`'s own members are looked at: a key of the same name inside a nested value,
-    /// or the envelope's `id`, is never taken for it. When the key repeats, the last member
-    /// counts, as in a `serde_json::Value`. Nothing is built or allocated (unless the line
-    /// writes the key with escapes); the text was validated when the line was read.
+    /// or the envelope's `id`, is never taken for it. The walk stops at the first member named
+    /// `key`: should `data` repeat a key (JSON advises against it, and serde_json never writes
+    /// one from a map), this is the first member, where a `serde_json::Value` keeps the last.
+    /// Nothing is built or allocated (unless the line writes the key with escapes); the text
+    /// was validated when the line was read.
     ///
     /// # Examples
     ///

@@ -8,9 +8,9 @@
 
 use std::borrow::Cow;
 
-/// The text of the value of `key` among the top-level members of the object `raw`, the last
-/// one when the key repeats (as serde_json's `Value` keeps it). `None` when `raw` is not an
-/// object or has no such member.
+/// The text of the value of `key` among the top-level members of the object `raw`: the first
+/// such member, found without reading the members after it. `None` when `raw` is not an object
+/// or has no such member.
 pub(crate) fn get<'a>(raw: &'a str, key: &str) -> Option<&'a str> {
     let b = raw.as_bytes();
     let mut i = skip_ws(b, 0);
@@ -18,10 +18,6 @@ pub(crate) fn get<'a>(raw: &'a str, key: &str) -> Option<&'a str> {
         return None;
     }
     i = skip_ws(b, i + 1);
-    if b.get(i) == Some(&b'}') {
-        return None;
-    }
-    let mut found = None;
     loop {
         if b.get(i) != Some(&b'"') {
             return None;
@@ -35,14 +31,14 @@ pub(crate) fn get<'a>(raw: &'a str, key: &str) -> Option<&'a str> {
         let start = skip_ws(b, i + 1);
         let end = value_end(b, start)?;
         if is_key {
-            found = Some(&raw[start..end]);
+            return Some(&raw[start..end]);
         }
         i = skip_ws(b, end);
-        match b.get(i) {
-            Some(b',') => i = skip_ws(b, i + 1),
-            Some(b'}') => return found,
-            _ => return None,
+        // After the last member comes `}`: no member named `key`.
+        if b.get(i) != Some(&b',') {
+            return None;
         }
+        i = skip_ws(b, i + 1);
     }
 }
 
@@ -53,10 +49,10 @@ fn key_matches(quoted: &str, key: &str) -> bool {
         // An escape only makes the text longer than what it stands for.
         return false;
     }
-    match memchr::memchr(b'\\', inner.as_bytes()) {
-        None => inner == key,
-        Some(_) => string(quoted).is_some_and(|s| s == key),
+    if !inner.as_bytes().contains(&b'\\') {
+        return inner == key;
     }
+    string(quoted).is_some_and(|s| s == key)
 }
 
 /// The string the JSON string `quoted` (quotes included) holds: borrowed when it has no
@@ -116,17 +112,19 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// Just past the string that opens at `b[start]` (a quote).
+/// Just past the string that opens at `b[start]` (a quote). A plain loop: the strings of
+/// `data` are short, where a `memchr2` call costs more than the bytes it would skip.
 fn string_end(b: &[u8], start: usize) -> Option<usize> {
     let mut i = start + 1;
-    loop {
-        i += memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
-        match b[i] {
+    while let Some(&c) = b.get(i) {
+        match c {
             b'"' => return Some(i + 1),
             // A backslash and the byte it escapes; `\u` escapes end in plain hex digits.
-            _ => i += 2,
+            b'\\' => i += 2,
+            _ => i += 1,
         }
     }
+    None
 }
 
 /// Just past the value that starts at `b[start]`.
@@ -178,7 +176,7 @@ mod tests {
         assert_eq!(get(raw, "t"), Some("true"));
         assert_eq!(get(raw, "b"), None);
         assert_eq!(get(r#"{ "id" : 7 , "x" : [ ] }"#, "id"), Some("7"));
-        assert_eq!(get(r#"{"id":1,"id":2}"#, "id"), Some("2"));
+        assert_eq!(get(r#"{"id":1,"id":2}"#, "id"), Some("1"));
         assert_eq!(get(r#"{"\u0069d":5}"#, "id"), Some("5"));
         assert_eq!(get("[1,2]", "id"), None);
         assert_eq!(get("{}", "id"), None);
