@@ -1220,7 +1220,6 @@ pub(crate) fn line_start_and_events_before(
     Ok((start, events))
 }
 
-/// Builds the error for the bad line starting at `start` in `buf`.
 /// How many archive frames a replay decompresses at once: one per two parsing threads, up to
 /// eight (a frame holds at most 4 MiB of content, so memory stays within a few tens of MB).
 ///
@@ -1233,6 +1232,7 @@ fn frames_at_once() -> usize {
     (rayon::current_num_threads() / 2).clamp(1, 8)
 }
 
+/// Builds the error for the bad line starting at `start` in `buf`.
 fn malformed(path: &Path, origin: Origin, buf: &[u8], start: usize, reason: String) -> io::Error {
     let in_buf = lines::line_number(buf, start);
     let (offset, line) = match origin {
