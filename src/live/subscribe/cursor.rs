@@ -10,7 +10,6 @@ use crate::live::follow::Follow;
 use crate::replay::reader::{EventReader, HistoryEvents};
 use crate::store::position::Position;
 use std::io;
-use std::path::Path;
 
 /// Where a cursor stands in the history, and the read under way.
 pub(crate) struct Cursor {
@@ -71,8 +70,9 @@ impl Cursor {
         self.follow.next_position()
     }
 
-    /// The directory to watch for appends and rotations.
-    pub(crate) fn dir(&self) -> &Path {
+    /// The directory to watch for appends and rotations (what the async stream watches).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn dir(&self) -> &std::path::Path {
         self.follow.reader().dir()
     }
 
