@@ -343,7 +343,7 @@ mod tests {
     /// first bad line with its offset and the scalar parser's message.
     #[test]
     fn indexed_folds_equal_the_scalar_parse() {
-        use crate::format::fold::{Borrowed, Owned, Until, fold_sequential, fold_threads};
+        use crate::format::fold::{Borrowed, Owned, Trust, Until, fold_sequential, fold_threads};
         fn borrowed(mut acc: Vec<String>, e: &crate::EventRef<'_>) -> Vec<String> {
             acc.push(format!(
                 "{} {} {:?} {}",
@@ -394,13 +394,20 @@ mod tests {
                 }
             }
             assert_eq!(expected_bad.is_some(), bad.is_some());
-            let seq = fold_sequential(&buf, Vec::new(), &Borrowed(borrowed), Until::END);
+            let seq = fold_sequential(
+                &buf,
+                Vec::new(),
+                &Borrowed(borrowed),
+                Until::END,
+                Trust::NONE,
+            );
             assert_eq!((&seq.acc, &seq.bad), (&expected, &expected_bad));
             let par = fold_threads(
                 &buf,
                 Vec::new(),
                 &Borrowed(borrowed),
                 Until::END,
+                Trust::NONE,
                 4096,
                 2,
                 || (),
@@ -408,9 +415,19 @@ mod tests {
             .0;
             assert_eq!((&par.acc, &par.bad), (&expected, &expected_bad));
             assert_eq!(par.last, seq.last);
-            let seq_owned = fold_sequential(&buf, Vec::new(), &Owned(owned), Until::END);
-            let par_owned =
-                fold_threads(&buf, Vec::new(), &Owned(owned), Until::END, 4096, 2, || ()).0;
+            let seq_owned =
+                fold_sequential(&buf, Vec::new(), &Owned(owned), Until::END, Trust::NONE);
+            let par_owned = fold_threads(
+                &buf,
+                Vec::new(),
+                &Owned(owned),
+                Until::END,
+                Trust::NONE,
+                4096,
+                2,
+                || (),
+            )
+            .0;
             assert_eq!(seq_owned.acc.len(), expected.len());
             assert_eq!(
                 (&par_owned.acc, &par_owned.bad),

@@ -3,9 +3,11 @@
 
 use crate::format::field;
 use crate::format::parse::{self, Envelope, ParseError};
+use crate::format::trusted;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::borrow::Cow;
+use std::fmt;
 use std::io;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -153,11 +155,77 @@ impl Event {
 /// assert_eq!((added.id, added.text), (7, "milk"));
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EventRef<'a> {
-    // The envelope as the parser returns it (the line included), so that turning one into
-    // the other moves nothing.
-    env: Envelope<'a>,
+    repr: Repr<'a>,
+}
+
+#[derive(Clone)]
+enum Repr<'a> {
+    /// The envelope as the parser returns it (the line included), so that turning one into
+    /// the other moves nothing.
+    Parsed(Envelope<'a>),
+    /// A line known to be a valid event (see [`crate::format::trusted`]) that starts in the
+    /// writer's shape: only its type has been found, the rest is found when first asked for.
+    Located(Located<'a>),
+}
+
+#[derive(Clone, Copy)]
+struct Located<'a> {
+    /// The line, which holds no backslash: every string in it is its own text, so every part
+    /// found later borrows the line.
+    line: &'a str,
+    /// Where the type's closing quote is.
+    type_end: usize,
+}
+
+impl<'a> Located<'a> {
+    /// The text from the start of `data`'s value to the end of the line.
+    #[inline]
+    fn data_on(self) -> &'a str {
+        &self.line[self.type_end + 1 + DATA_KEY.len()..]
+    }
+
+    /// The envelope, found now (every time: keeping it would make `EventRef` invariant in its
+    /// lifetime, or larger than it is).
+    #[inline]
+    fn env(self) -> Envelope<'a> {
+        let line = self.line;
+        trusted::envelope(line)
+            .or_else(|| parse::envelope(line.as_bytes()).ok())
+            .unwrap_or_else(|| Envelope {
+                // Only bytes whose seals were forged to match them can get here: what cannot
+                // be read of them is left empty.
+                line: line.as_bytes(),
+                event_type: Cow::Borrowed(&line[trusted::PREFIX.len()..self.type_end]),
+                ts: 0,
+                id: None,
+                actor: None,
+                data: "null",
+                meta: None,
+            })
+    }
+}
+
+/// The text of a string of a line without backslashes, which the parser borrows.
+#[inline]
+fn borrowed<'a>(text: Cow<'a, str>) -> &'a str {
+    match text {
+        Cow::Borrowed(text) => text,
+        // A string with no escape is borrowed: not reached.
+        Cow::Owned(_) => "",
+    }
+}
+
+/// What follows the type's closing quote in a line of the writer's shape.
+const DATA_KEY: &str = ",\"data\":";
+
+impl fmt::Debug for EventRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventRef")
+            .field("env", &*self.env())
+            .finish()
+    }
 }
 
 impl<'a> EventRef<'a> {
@@ -184,12 +252,46 @@ impl<'a> EventRef<'a> {
     }
 
     pub(crate) fn parse_line(line: &'a [u8]) -> Result<Self, ParseError> {
-        parse::envelope(line).map(|env| EventRef { env })
+        parse::envelope(line).map(Self::from_envelope)
+    }
+
+    /// [`EventRef::parse_line`] of a line known to be a valid event (see
+    /// [`crate::format::trusted`]): located without validation when it is in the writer's
+    /// shape, parsed in full otherwise.
+    #[inline]
+    pub(crate) fn parse_trusted(line: &'a str) -> Result<Self, ParseError> {
+        if memchr::memchr(b'\\', line.as_bytes()).is_none()
+            && let Some(type_end) = trusted::locate_type(line)
+            && line
+                .as_bytes()
+                .get(type_end + 1..type_end + 1 + DATA_KEY.len())
+                == Some(DATA_KEY.as_bytes())
+        {
+            let located = Located { line, type_end };
+            return Ok(EventRef {
+                repr: Repr::Located(located),
+            });
+        }
+        match trusted::envelope(line) {
+            Some(env) => Ok(Self::from_envelope(env)),
+            None => Self::parse_line(line.as_bytes()),
+        }
+    }
+
+    /// The envelope: the parsed one, or one found now.
+    #[inline]
+    fn env(&self) -> Cow<'_, Envelope<'a>> {
+        match &self.repr {
+            Repr::Parsed(env) => Cow::Borrowed(env),
+            Repr::Located(located) => Cow::Owned(located.env()),
+        }
     }
 
     /// A borrowed event of an envelope that a parse of its line returned.
     pub(crate) fn from_envelope(env: Envelope<'a>) -> Self {
-        EventRef { env }
+        EventRef {
+            repr: Repr::Parsed(env),
+        }
     }
 
     /// The event type (`"type"` on disk).
@@ -203,7 +305,10 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn event_type(&self) -> &str {
-        &self.env.event_type
+        match &self.repr {
+            Repr::Parsed(env) => &env.event_type,
+            Repr::Located(located) => &located.line[trusted::PREFIX.len()..located.type_end],
+        }
     }
 
     /// The timestamp, seconds since the Unix epoch.
@@ -217,7 +322,7 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn ts(&self) -> u64 {
-        self.env.ts
+        self.env().ts
     }
 
     /// The event's identifier, if it has one.
@@ -233,7 +338,10 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn id(&self) -> Option<&str> {
-        self.env.id.as_deref()
+        match &self.repr {
+            Repr::Parsed(env) => env.id.as_deref(),
+            Repr::Located(located) => located.env().id.map(borrowed),
+        }
     }
 
     /// The actor that caused the event, if recorded.
@@ -248,7 +356,10 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn actor(&self) -> Option<&str> {
-        self.env.actor.as_deref()
+        match &self.repr {
+            Repr::Parsed(env) => env.actor.as_deref(),
+            Repr::Located(located) => located.env().actor.map(borrowed),
+        }
     }
 
     /// The raw bytes of the whole line, without its newline.
@@ -264,7 +375,10 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn line(&self) -> &'a [u8] {
-        self.env.line
+        match &self.repr {
+            Repr::Parsed(env) => env.line,
+            Repr::Located(located) => located.line.as_bytes(),
+        }
     }
 
     /// The JSON text of `data`, exactly as it stands in the line.
@@ -278,7 +392,7 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn data_raw(&self) -> &'a str {
-        self.env.data
+        self.env().data
     }
 
     /// The JSON text of `meta`, if present and not `null`.
@@ -294,7 +408,7 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn meta_raw(&self) -> Option<&'a str> {
-        self.env.meta
+        self.env().meta
     }
 
     /// `data` as a simd-json value whose strings borrow the line where they hold no escapes.
@@ -311,7 +425,7 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn data(&self) -> simd_json::BorrowedValue<'a> {
-        raw_to_value(self.env.data)
+        raw_to_value(self.env().data)
     }
 
     /// `meta` as a simd-json value, if present.
@@ -328,7 +442,7 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn meta(&self) -> Option<simd_json::BorrowedValue<'a>> {
-        self.env.meta.map(raw_to_value)
+        self.env().meta.map(raw_to_value)
     }
 
     /// Deserializes just `data` into `T`, which may borrow `&'a str` fields from the line.
@@ -351,7 +465,7 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn data_as<T: Deserialize<'a>>(&self) -> io::Result<T> {
-        serde_json::from_str(self.env.data)
+        serde_json::from_str(self.env().data)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
 
@@ -376,7 +490,11 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn data_field(&self, key: &str) -> Option<&'a str> {
-        field::get(self.env.data, key)
+        match &self.repr {
+            Repr::Parsed(env) => field::get(env.data, key),
+            // The walk stops at the end of `data`'s object: what follows it is not read.
+            Repr::Located(located) => field::get(located.data_on(), key),
+        }
     }
 
     /// The member `key` of `data` as a `u64`, when it is a number that is one (as
@@ -469,13 +587,14 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn to_event(&self) -> Event {
+        let env = self.env();
         Event {
-            event_type: self.env.event_type.clone().into_owned(),
-            data: raw_to_json(self.env.data),
-            ts: self.env.ts,
-            id: self.env.id.clone().map(Cow::into_owned),
-            actor: self.env.actor.clone().map(Cow::into_owned),
-            meta: self.env.meta.map(raw_to_json),
+            event_type: env.event_type.clone().into_owned(),
+            data: raw_to_json(env.data),
+            ts: env.ts,
+            id: env.id.clone().map(Cow::into_owned),
+            actor: env.actor.clone().map(Cow::into_owned),
+            meta: env.meta.map(raw_to_json),
         }
     }
 }

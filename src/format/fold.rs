@@ -17,8 +17,10 @@
 
 use crate::format::chunk::{self, Index};
 use crate::format::event::{Event, EventRef};
-use crate::format::lines::Line;
+use crate::format::lines::{Line, Lines};
 use crate::format::parse::{self, ParseError};
+use crate::format::trusted;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -65,6 +67,14 @@ pub(crate) trait LineFold<A>: Sync {
     ) -> Result<Self::Item<'b>, ParseError> {
         let _ = index;
         self.parse(line.bytes)
+    }
+
+    /// Parses a line known to be a valid event (a line of a sealed block whose checksum
+    /// matched): the result of [`LineFold::parse`], found without validating the line where
+    /// the fold knows how.
+    #[inline]
+    fn parse_trusted<'b>(&self, line: &'b str) -> Result<Self::Item<'b>, ParseError> {
+        self.parse(line.as_bytes())
     }
 
     /// Folds one parsed line into the accumulator.
@@ -193,6 +203,11 @@ impl<S> LineFold<S> for Borrowed<S> {
     }
 
     #[inline]
+    fn parse_trusted<'b>(&self, line: &'b str) -> Result<EventRef<'b>, ParseError> {
+        EventRef::parse_trusted(line)
+    }
+
+    #[inline]
     fn reduce(&self, acc: S, item: &EventRef<'_>) -> S {
         (self.0)(acc, item)
     }
@@ -227,6 +242,162 @@ impl Until {
         stop: Stop::Never,
         track_ts: false,
     };
+}
+
+/// A stretch of a buffer's file that was validated before: `start..end` (file offsets) whose
+/// bytes hashed to `hash` ([`trusted::block_hash`]). Only a stretch that lies whole in the
+/// buffer, starts and ends at line boundaries and still hashes to `hash` is read trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Block {
+    pub start: u64,
+    pub end: u64,
+    pub hash: u64,
+}
+
+/// What a fold may trust in its buffer, and what it hashes to be sealed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Trust<'s> {
+    /// Offset of the buffer's first byte in its file.
+    pub base: u64,
+    /// Blocks validated before, in file order.
+    pub blocks: &'s [Block],
+    /// From this file offset on (a line start), the chunks the fold validates are hashed and
+    /// reported in [`BufFold::validated`].
+    pub hash_from: Option<u64>,
+}
+
+impl<'s> Trust<'s> {
+    /// Nothing trusted, nothing hashed.
+    pub const NONE: Trust<'static> = Trust {
+        base: 0,
+        blocks: &[],
+        hash_from: None,
+    };
+
+    /// The same trust for the buffer that starts `offset` bytes into this one.
+    pub fn skip(self, offset: usize) -> Trust<'s> {
+        Trust {
+            base: self.base + offset as u64,
+            ..self
+        }
+    }
+}
+
+/// One parse chunk of a buffer: whole lines, read trusted when its bytes hash to `seal`, and
+/// hashed once validated when `hash` is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Chunk {
+    range: std::ops::Range<usize>,
+    seal: Option<u64>,
+    hash: bool,
+}
+
+/// Cuts `buf` into parse chunks: each block of `trust` that lies whole in the buffer at line
+/// boundaries is a chunk of its own, and what lies between them is cut into chunks of about
+/// `size` bytes (with a cut at `trust.hash_from`, where the hashed chunks start).
+fn plan(buf: &[u8], size: usize, trust: Trust<'_>) -> Vec<Chunk> {
+    let mut chunks = Vec::with_capacity(buf.len() / size.max(1) + 1);
+    let end = trust.base + buf.len() as u64;
+    let at_line_start = |at: usize| at == 0 || buf.get(at - 1) == Some(&b'\n');
+    let hash_from = trust.hash_from.and_then(|from| {
+        let at = usize::try_from(from.checked_sub(trust.base)?).ok()?;
+        (at <= buf.len() && at_line_start(at)).then_some(at)
+    });
+    let gap = |chunks: &mut Vec<Chunk>, range: std::ops::Range<usize>| {
+        let mut push = |range: std::ops::Range<usize>, hash: bool| {
+            for sub in chunk_ranges(&buf[range.clone()], size) {
+                let range = range.start + sub.start..range.start + sub.end;
+                chunks.push(Chunk {
+                    range,
+                    seal: None,
+                    hash,
+                });
+            }
+        };
+        match hash_from {
+            Some(cut) if cut <= range.start => push(range, true),
+            Some(cut) if cut < range.end => {
+                push(range.start..cut, false);
+                push(cut..range.end, true);
+            }
+            _ => push(range, false),
+        }
+    };
+    let mut at = 0;
+    let first = trust.blocks.partition_point(|b| b.start < trust.base);
+    for block in &trust.blocks[first..] {
+        if block.end > end {
+            break;
+        }
+        let start = (block.start - trust.base) as usize;
+        let stop = (block.end - trust.base) as usize;
+        if start < at || stop <= start || !at_line_start(start) || !at_line_start(stop) {
+            continue;
+        }
+        gap(&mut chunks, at..start);
+        chunks.push(Chunk {
+            range: start..stop,
+            seal: Some(block.hash),
+            hash: false,
+        });
+        at = stop;
+    }
+    gap(&mut chunks, at..buf.len());
+    chunks
+}
+
+/// How the lines of a chunk were read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// Trusted: its bytes hashed to its seal.
+    Trusted,
+    /// Validated line by line; `complete` when every line was read and accepted.
+    Validated { complete: bool },
+}
+
+/// The bytes of a chunk as text when they hash to `seal` (a block validated before) and are
+/// UTF-8; `None` otherwise.
+#[inline]
+fn trusted_text(bytes: &[u8], seal: Option<u64>) -> Option<&str> {
+    let seal = seal?;
+    if trusted::block_hash(bytes) != seal {
+        return None;
+    }
+    simdutf8::basic::from_utf8(bytes).ok()
+}
+
+/// Parses the lines of `bytes` (a chunk: whole lines) in order and hands each to `each` until
+/// it breaks: trusted when the chunk's bytes hash to `seal`, validated otherwise. `before`
+/// runs before each line is parsed.
+#[inline]
+fn for_each_line<'b, A, F: LineFold<A>>(
+    fold: &F,
+    bytes: &'b [u8],
+    seal: Option<u64>,
+    mut before: impl FnMut(),
+    mut each: impl FnMut(Line<'b>, Result<F::Item<'b>, ParseError>) -> ControlFlow<()>,
+) -> Read {
+    if let Some(text) = trusted_text(bytes, seal) {
+        for line in Lines::new(bytes) {
+            before();
+            let item = match text.get(line.start..line.start + line.bytes.len()) {
+                Some(line) => fold.parse_trusted(line),
+                None => fold.parse(line.bytes),
+            };
+            if each(line, item).is_break() {
+                break;
+            }
+        }
+        return Read::Trusted;
+    }
+    let index = if F::INDEXED { Index::new(bytes) } else { None };
+    for line in chunk::lines(bytes, index.as_ref()) {
+        before();
+        if each(line, fold.parse_in(index.as_ref(), line)).is_break() {
+            return Read::Validated { complete: false };
+        }
+    }
+    Read::Validated { complete: true }
 }
 
 /// The largest `ts` among the events a state has folded, as far as it is known. A fold learns it
@@ -307,6 +478,23 @@ pub(crate) struct BufFold<A> {
     pub stopped: bool,
     /// The largest `ts` folded, when asked for.
     pub max_ts: Option<u64>,
+    /// The chunks validated from [`Trust::hash_from`] on, in order, with their hashes.
+    pub validated: Vec<Block>,
+}
+
+impl<A> BufFold<Option<A>> {
+    /// The fold with its accumulator back in place.
+    fn unwrap(self) -> BufFold<A> {
+        BufFold {
+            acc: self.acc.expect("the accumulator is back"),
+            last: self.last,
+            bad: self.bad,
+            events: self.events,
+            stopped: self.stopped,
+            max_ts: self.max_ts,
+            validated: self.validated,
+        }
+    }
 }
 
 impl<A> BufFold<A> {
@@ -318,6 +506,7 @@ impl<A> BufFold<A> {
             events: 0,
             stopped: false,
             max_ts: None,
+            validated: Vec::new(),
         }
     }
 }
@@ -360,15 +549,16 @@ where
     F: LineFold<A>,
     T: Send,
 {
-    fold_buf_until(buf, acc, fold, Until::END, side)
+    fold_buf_until(buf, acc, fold, Until::END, Trust::NONE, side)
 }
 
-/// [`fold_buf`], stopping where `until` says.
+/// [`fold_buf`], stopping where `until` says, reading the blocks `trust` names trusted.
 pub(crate) fn fold_buf_until<A, F, T>(
     buf: &[u8],
     acc: A,
     fold: &F,
     until: Until,
+    trust: Trust<'_>,
     side: impl FnOnce() -> T + Send,
 ) -> (BufFold<A>, T)
 where
@@ -383,61 +573,79 @@ where
     };
     if buf.len() < min || threads < 2 {
         let side = side();
-        (fold_sequential(buf, acc, fold, until), side)
+        (fold_sequential(buf, acc, fold, until, trust), side)
     } else {
         let chunk = if F::OWNS_MEMORY { OWNED_CHUNK } else { CHUNK };
-        fold_threads(buf, acc, fold, until, chunk, threads - 1, side)
+        fold_threads(buf, acc, fold, until, trust, chunk, threads - 1, side)
     }
 }
 
-/// The reference path: one line after another on the calling thread (a chunk at a time when
-/// the fold reads a chunk index).
+/// The reference path: one line after another on the calling thread, a chunk at a time.
 pub(crate) fn fold_sequential<A, F: LineFold<A>>(
     buf: &[u8],
     acc: A,
     fold: &F,
     until: Until,
+    trust: Trust<'_>,
 ) -> BufFold<A> {
-    let mut done = BufFold::start(acc);
+    // The accumulator is out only while a line is reduced.
+    let mut done = BufFold::start(Some(acc));
     if reached(until, 0) {
         done.stopped = true;
-        return done;
+        return done.unwrap();
     }
     let window = if F::INDEXED { CHUNK } else { buf.len().max(1) };
-    for range in chunk_ranges(buf, window) {
-        let base = range.start;
-        let chunk = &buf[range];
-        let index = if F::INDEXED { Index::new(chunk) } else { None };
-        for line in chunk::lines(chunk, index.as_ref()) {
-            let start = base + line.start;
-            match fold.parse_in(index.as_ref(), line) {
-                Ok(item) => {
-                    if let Stop::TsAbove(ts) = until.stop
-                        && fold.ts(&item) > ts
-                    {
-                        done.stopped = true;
-                        return done;
+    for chunk in plan(buf, window, trust) {
+        let base = chunk.range.start;
+        let bytes = &buf[chunk.range.clone()];
+        let read = for_each_line(
+            fold,
+            bytes,
+            chunk.seal,
+            || (),
+            |line, item| {
+                let start = base + line.start;
+                match item {
+                    Ok(item) => {
+                        if let Stop::TsAbove(ts) = until.stop
+                            && fold.ts(&item) > ts
+                        {
+                            done.stopped = true;
+                            return ControlFlow::Break(());
+                        }
+                        if until.track_ts {
+                            let ts = fold.ts(&item);
+                            done.max_ts = Some(done.max_ts.map_or(ts, |max| max.max(ts)));
+                        }
+                        let acc = done.acc.take().expect("the accumulator is back");
+                        done.acc = Some(fold.reduce(acc, &item));
+                        done.events += 1;
                     }
-                    if until.track_ts {
-                        let ts = fold.ts(&item);
-                        done.max_ts = Some(done.max_ts.map_or(ts, |max| max.max(ts)));
+                    Err(reason) => {
+                        done.bad = Some((start, reason.to_string()));
+                        return ControlFlow::Break(());
                     }
-                    done.acc = fold.reduce(done.acc, &item);
-                    done.events += 1;
                 }
-                Err(reason) => {
-                    done.bad = Some((start, reason.to_string()));
-                    return done;
+                done.last = Some((base + line.end(), start..start + line.bytes.len()));
+                if reached(until, done.events) {
+                    done.stopped = true;
+                    return ControlFlow::Break(());
                 }
-            }
-            done.last = Some((base + line.end(), start..start + line.bytes.len()));
-            if reached(until, done.events) {
-                done.stopped = true;
-                return done;
-            }
+                ControlFlow::Continue(())
+            },
+        );
+        if done.bad.is_some() || done.stopped {
+            return done.unwrap();
+        }
+        if chunk.hash && read == (Read::Validated { complete: true }) {
+            done.validated.push(Block {
+                start: trust.base + chunk.range.start as u64,
+                end: trust.base + chunk.range.end as u64,
+                hash: trusted::block_hash(bytes),
+            });
         }
     }
-    done
+    done.unwrap()
 }
 
 /// One parsed chunk.
@@ -445,6 +653,8 @@ struct Parsed<T> {
     items: Vec<T>,
     last: Option<(usize, std::ops::Range<usize>)>,
     bad: Option<(usize, String)>,
+    /// The chunk's hash, when it was to be hashed and every line was validated.
+    hash: Option<u64>,
 }
 
 /// The items of chunks already reduced, handed back to the thread that parsed them, and a
@@ -491,35 +701,40 @@ impl<T> Recycler<T> {
     }
 }
 
-/// Parses the lines of `buf[range]` into the recycler's spare vector, dropping one of its
+/// Parses the lines of a chunk of `buf` into the recycler's spare vector, dropping one of its
 /// retired items before each line.
 fn parse_chunk<'b, A, F: LineFold<A>>(
     buf: &'b [u8],
-    range: std::ops::Range<usize>,
+    chunk: &Chunk,
     fold: &F,
     recycler: &mut Recycler<F::Item<'b>>,
 ) -> Parsed<F::Item<'b>> {
-    let base = range.start;
+    let base = chunk.range.start;
     let mut items = std::mem::take(&mut recycler.spare);
     items.clear();
     let mut parsed = Parsed {
         items,
         last: None,
         bad: None,
+        hash: None,
     };
-    let chunk = &buf[range];
-    let index = if F::INDEXED { Index::new(chunk) } else { None };
-    for line in chunk::lines(chunk, index.as_ref()) {
+    let bytes = &buf[chunk.range.clone()];
+    let retired = &mut recycler.retired;
+    let before = || drop(retired.pop());
+    let read = for_each_line(fold, bytes, chunk.seal, before, |line, item| {
         let start = base + line.start;
-        drop(recycler.retired.pop());
-        match fold.parse_in(index.as_ref(), line) {
+        match item {
             Ok(item) => parsed.items.push(item),
             Err(reason) => {
                 parsed.bad = Some((start, reason.to_string()));
-                break;
+                return ControlFlow::Break(());
             }
         }
         parsed.last = Some((base + line.end(), start..start + line.bytes.len()));
+        ControlFlow::Continue(())
+    });
+    if chunk.hash && read == (Read::Validated { complete: true }) {
+        parsed.hash = Some(trusted::block_hash(bytes));
     }
     parsed
 }
@@ -627,11 +842,13 @@ impl Drop for StopOnDrop<'_> {
 /// bounds memory. Chunks a helper parsed go back to it once reduced, to be freed (or reused)
 /// on the thread that allocated them. The first helper runs `side` before it starts parsing;
 /// `helpers` must be at least one.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn fold_threads<A, F, T>(
     buf: &[u8],
     mut acc: A,
     fold: &F,
     until: Until,
+    trust: Trust<'_>,
     chunk: usize,
     helpers: usize,
     side: impl FnOnce() -> T + Send,
@@ -644,8 +861,9 @@ where
     use std::collections::VecDeque;
     use std::sync::mpsc;
 
-    let ranges = chunk_ranges(buf, chunk);
+    let ranges = plan(buf, chunk, trust);
     let count = ranges.len();
+    let mut validated = Vec::new();
     let lookahead = LOOKAHEAD_PER_THREAD * (helpers + 1);
     let shared = Shared {
         next: AtomicUsize::new(0),
@@ -676,7 +894,7 @@ where
                     while let Ok(done) = return_rx.try_recv() {
                         recycler.give(done.items);
                     }
-                    let parsed = parse_chunk(buf, ranges[i].clone(), fold, &mut recycler);
+                    let parsed = parse_chunk(buf, &ranges[i], fold, &mut recycler);
                     if parsed.bad.is_some() {
                         shared.stop.store(true, Ordering::Relaxed);
                     }
@@ -714,7 +932,7 @@ where
                         let patience = (pace * 2).max(MIN_PATIENCE);
                         let mut parse_here = |i: usize, recycler: &mut Recycler<_>| {
                             let started = Instant::now();
-                            let parsed = parse_chunk(buf, ranges[i].clone(), fold, recycler);
+                            let parsed = parse_chunk(buf, &ranges[i], fold, recycler);
                             pace = started.elapsed();
                             (i, 0, parsed)
                         };
@@ -751,6 +969,14 @@ where
                 };
                 ready.pop_front();
                 want += 1;
+                if let Some(hash) = parsed.hash {
+                    let range = &ranges[want - 1].range;
+                    validated.push(Block {
+                        start: trust.base + range.start as u64,
+                        end: trust.base + range.end as u64,
+                        hash,
+                    });
+                }
                 let n = take(fold, &parsed.items, events, until);
                 let items = &parsed.items[..n];
                 if until.track_ts {
@@ -769,7 +995,7 @@ where
                     // Stopped inside this chunk (or at its end): the last line folded is its
                     // `n`th, if it folded any.
                     if n > 0 {
-                        let range = ranges[want - 1].clone();
+                        let range = ranges[want - 1].range.clone();
                         let base = range.start;
                         let line = crate::format::lines::Lines::new(&buf[range])
                             .nth(n - 1)
@@ -816,6 +1042,7 @@ where
             events,
             stopped,
             max_ts,
+            validated,
         };
         (done, side_result)
     })
@@ -843,6 +1070,163 @@ mod tests {
         }
     }
 
+    /// Records each event's `ts` and whether it was read trusted.
+    struct TrustTrace;
+
+    impl LineFold<Vec<(u64, bool)>> for TrustTrace {
+        type Item<'b> = (u64, bool);
+        const OWNS_MEMORY: bool = false;
+        fn parse(&self, line: &[u8]) -> Result<(u64, bool), ParseError> {
+            EventRef::parse_line(line).map(|e| (e.ts(), false))
+        }
+        fn parse_trusted(&self, line: &str) -> Result<(u64, bool), ParseError> {
+            EventRef::parse_trusted(line).map(|e| (e.ts(), true))
+        }
+        fn reduce(&self, mut acc: Vec<(u64, bool)>, item: &(u64, bool)) -> Vec<(u64, bool)> {
+            acc.push(*item);
+            acc
+        }
+        fn ts(&self, item: &(u64, bool)) -> u64 {
+            item.0
+        }
+    }
+
+    /// Blocks of `per` lines each over `buf` (at file offset `base`), with their hashes.
+    fn blocks_of(buf: &[u8], base: u64, per: usize) -> Vec<Block> {
+        let ends: Vec<usize> = memchr::memchr_iter(b'\n', buf).map(|i| i + 1).collect();
+        let mut blocks = Vec::new();
+        let mut start = 0;
+        for end in ends.iter().skip(per - 1).step_by(per) {
+            blocks.push(Block {
+                start: base + start as u64,
+                end: base + *end as u64,
+                hash: trusted::block_hash(&buf[start..*end]),
+            });
+            start = *end;
+        }
+        blocks
+    }
+
+    use crate::format::lines;
+
+    #[test]
+    fn matching_blocks_are_read_trusted_and_the_rest_validated_on_every_path() {
+        let buf = log(400, None);
+        let base = 1000;
+        let mut blocks = blocks_of(&buf, base, 37);
+        // A block whose bytes changed, one that does not start at a line, one past the buffer.
+        blocks[2].hash ^= 1;
+        blocks[5].start += 3;
+        blocks.push(Block {
+            start: base + buf.len() as u64,
+            end: base + buf.len() as u64 + 10,
+            hash: 0,
+        });
+        let lines_of = |block: &Block| {
+            let (s, e) = ((block.start - base) as usize, (block.end - base) as usize);
+            lines::count_events(&buf[s..e]) as usize
+        };
+        let expected: Vec<(u64, bool)> = {
+            let mut trusted = vec![false; 400];
+            let mut line = 0;
+            for (i, block) in blocks[..blocks.len() - 1].iter().enumerate() {
+                let n = if i == 5 {
+                    lines_of(&Block {
+                        start: block.start - 3,
+                        ..*block
+                    })
+                } else {
+                    lines_of(block)
+                };
+                if i != 2 && i != 5 {
+                    trusted[line..line + n].iter_mut().for_each(|t| *t = true);
+                }
+                line += n;
+            }
+            (0..400).map(|i| (i, trusted[i as usize])).collect()
+        };
+        // Where the blocks end: what follows is validated and hashed.
+        let hash_from = blocks[blocks.len() - 2].end;
+        let trust = Trust {
+            base,
+            blocks: &blocks,
+            hash_from: Some(hash_from),
+        };
+        let check = |done: &BufFold<Vec<(u64, bool)>>, path: &str| {
+            assert_eq!(done.acc, expected, "{path}");
+            assert!(done.bad.is_none() && !done.stopped, "{path}");
+            // What was validated from `hash_from` on follows on to the end, hashed right.
+            assert_eq!(
+                done.validated.first().map(|b| b.start),
+                Some(hash_from),
+                "{path}"
+            );
+            assert_eq!(
+                done.validated.last().map(|b| b.end),
+                Some(base + buf.len() as u64),
+                "{path}"
+            );
+            for pair in done.validated.windows(2) {
+                assert_eq!(pair[0].end, pair[1].start, "{path}");
+            }
+            for block in &done.validated {
+                let (s, e) = ((block.start - base) as usize, (block.end - base) as usize);
+                assert_eq!(block.hash, trusted::block_hash(&buf[s..e]), "{path}");
+            }
+        };
+        check(
+            &fold_sequential(&buf, Vec::new(), &TrustTrace, Until::END, trust),
+            "sequential",
+        );
+        for chunk in [64, 500, 4096] {
+            for helpers in [1, 3] {
+                let (done, ()) = fold_threads(
+                    &buf,
+                    Vec::new(),
+                    &TrustTrace,
+                    Until::END,
+                    trust,
+                    chunk,
+                    helpers,
+                    || (),
+                );
+                check(&done, &format!("{helpers} helpers, chunks of {chunk}"));
+            }
+        }
+        // Nothing trusted, nothing hashed: the reference.
+        let plain = fold_sequential(&buf, Vec::new(), &TrustTrace, Until::END, Trust::NONE);
+        assert!(plain.acc.iter().all(|&(_, trusted)| !trusted));
+        assert!(plain.validated.is_empty());
+    }
+
+    #[test]
+    fn a_bad_line_in_a_changed_block_is_the_same_error() {
+        let good = log(300, None);
+        let bad = log(300, Some(250));
+        let blocks = blocks_of(&good, 0, 50);
+        let trust = Trust {
+            base: 0,
+            blocks: &blocks,
+            hash_from: None,
+        };
+        let trusted = fold_sequential(&bad, Vec::new(), &TrustTrace, Until::END, trust);
+        let plain = fold_sequential(&bad, Vec::new(), &TrustTrace, Until::END, Trust::NONE);
+        assert_eq!(trusted.bad, plain.bad);
+        assert!(plain.bad.is_some());
+        assert_eq!(trusted.acc.len(), 250);
+        // The blocks before the one that changed are read trusted.
+        let bad_at = plain.bad.as_ref().map_or(0, |(at, _)| *at as u64);
+        let before = blocks.iter().take_while(|b| b.end <= bad_at).last();
+        let unchanged = lines::count_events(&good[..before.map_or(0, |b| b.end) as usize]) as usize;
+        assert!(unchanged > 150);
+        assert!(trusted.acc[..unchanged].iter().all(|&(_, trusted)| trusted));
+        assert!(!trusted.acc[unchanged..].iter().any(|&(_, trusted)| trusted));
+        assert_eq!(
+            trusted.acc.iter().map(|&(ts, _)| ts).collect::<Vec<_>>(),
+            plain.acc.iter().map(|&(ts, _)| ts).collect::<Vec<_>>()
+        );
+    }
+
     fn log(n: u64, bad_at: Option<u64>) -> Vec<u8> {
         let mut out = Vec::new();
         for i in 0..n {
@@ -866,18 +1250,36 @@ mod tests {
         assert_eq!(a.bad, b.bad);
     }
 
+    /// The whole buffer as one chunk, validated.
+    fn whole(buf: &[u8]) -> Chunk {
+        Chunk {
+            range: 0..buf.len(),
+            seal: None,
+            hash: false,
+        }
+    }
+
     #[test]
     fn parallel_equals_sequential() {
         for n in [0, 1, 5, 100, 3000] {
             let buf = log(n, None);
-            let seq = fold_sequential(&buf, Vec::new(), &Trace, Until::END);
+            let seq = fold_sequential(&buf, Vec::new(), &Trace, Until::END, Trust::NONE);
             assert_eq!(seq.acc.len() as u64, n);
             for chunk in [1, 10, 64, 1000, 1 << 20] {
                 for helpers in [1, 3] {
                     same(
                         &seq,
-                        &fold_threads(&buf, Vec::new(), &Trace, Until::END, chunk, helpers, || ())
-                            .0,
+                        &fold_threads(
+                            &buf,
+                            Vec::new(),
+                            &Trace,
+                            Until::END,
+                            Trust::NONE,
+                            chunk,
+                            helpers,
+                            || (),
+                        )
+                        .0,
                     );
                 }
             }
@@ -919,7 +1321,8 @@ mod tests {
         let n = 3000;
         for bad in [None, Some(1800)] {
             let buf = shuffled(n, bad);
-            let all: Vec<u64> = fold_sequential(&buf, Vec::new(), &Trace, Until::END).acc;
+            let all: Vec<u64> =
+                fold_sequential(&buf, Vec::new(), &Trace, Until::END, Trust::NONE).acc;
             let stops = [
                 Stop::Never,
                 Stop::After(0),
@@ -935,7 +1338,7 @@ mod tests {
             for stop in stops {
                 for track_ts in [false, true] {
                     let until = Until { stop, track_ts };
-                    let seq = fold_sequential(&buf, Vec::new(), &Trace, until);
+                    let seq = fold_sequential(&buf, Vec::new(), &Trace, until, Trust::NONE);
                     // The model: the prefix of the events the stop allows.
                     let take = match stop {
                         Stop::Never => all.len(),
@@ -955,7 +1358,13 @@ mod tests {
                     assert_eq!(seq.bad.is_some(), bad.is_some() && !seq.stopped, "{stop:?}");
                     // `last` ends the line of the last event folded.
                     if let Some((end, line)) = &seq.last {
-                        let folded = fold_sequential(&buf[..*end], Vec::new(), &Trace, Until::END);
+                        let folded = fold_sequential(
+                            &buf[..*end],
+                            Vec::new(),
+                            &Trace,
+                            Until::END,
+                            Trust::NONE,
+                        );
                         assert_eq!(folded.acc, seq.acc);
                         assert_eq!(buf[line.end], b'\n');
                     } else {
@@ -968,6 +1377,7 @@ mod tests {
                                 Vec::new(),
                                 &Trace,
                                 until,
+                                Trust::NONE,
                                 chunk,
                                 helpers,
                                 || (),
@@ -985,15 +1395,24 @@ mod tests {
     fn parallel_stops_at_the_same_bad_line() {
         for bad in [0, 1, 999, 2999] {
             let buf = log(3000, Some(bad));
-            let seq = fold_sequential(&buf, Vec::new(), &Trace, Until::END);
+            let seq = fold_sequential(&buf, Vec::new(), &Trace, Until::END, Trust::NONE);
             assert_eq!(seq.acc.len() as u64, bad);
             assert!(seq.bad.is_some());
             for chunk in [1, 50, 4096] {
                 for helpers in [1, 3] {
                     same(
                         &seq,
-                        &fold_threads(&buf, Vec::new(), &Trace, Until::END, chunk, helpers, || ())
-                            .0,
+                        &fold_threads(
+                            &buf,
+                            Vec::new(),
+                            &Trace,
+                            Until::END,
+                            Trust::NONE,
+                            chunk,
+                            helpers,
+                            || (),
+                        )
+                        .0,
                     );
                 }
             }
@@ -1007,13 +1426,21 @@ mod tests {
         let runs = std::sync::atomic::AtomicUsize::new(0);
         for bad in [None, Some(10), Some(2999)] {
             let buf = log(3000, bad);
-            let seq = fold_sequential(&buf, Vec::new(), &Trace, Until::END);
+            let seq = fold_sequential(&buf, Vec::new(), &Trace, Until::END, Trust::NONE);
             for helpers in [1, 3] {
-                let (done, side) =
-                    fold_threads(&buf, Vec::new(), &Trace, Until::END, 64, helpers, || {
+                let (done, side) = fold_threads(
+                    &buf,
+                    Vec::new(),
+                    &Trace,
+                    Until::END,
+                    Trust::NONE,
+                    64,
+                    helpers,
+                    || {
                         runs.fetch_add(1, Ordering::Relaxed);
                         buf.len()
-                    });
+                    },
+                );
                 same(&seq, &done);
                 assert_eq!(side, buf.len());
             }
@@ -1081,7 +1508,7 @@ mod tests {
     fn a_stalled_helper_is_overtaken_and_its_copy_dropped() {
         let n = 3000;
         let buf = log(n, None);
-        let seq = fold_sequential(&buf, Vec::new(), &Trace, Until::END);
+        let seq = fold_sequential(&buf, Vec::new(), &Trace, Until::END, Trust::NONE);
         let fold = StalledHelper {
             reducer: std::thread::current().id(),
             last_ts: n - 1,
@@ -1090,7 +1517,16 @@ mod tests {
             release: Condvar::new(),
             timed_out: std::sync::atomic::AtomicBool::new(false),
         };
-        let (done, ()) = fold_threads(&buf, Vec::new(), &fold, Until::END, 64, 1, || ());
+        let (done, ()) = fold_threads(
+            &buf,
+            Vec::new(),
+            &fold,
+            Until::END,
+            Trust::NONE,
+            64,
+            1,
+            || (),
+        );
         same(&seq, &done);
         assert!(
             fold.helper_stalled.load(Ordering::SeqCst),
@@ -1127,9 +1563,18 @@ mod tests {
         for at in [0, 1500, 2999] {
             for helpers in [1, 3] {
                 let result = std::panic::catch_unwind(|| {
-                    fold_threads(&buf, 0, &PanicAt(at), Until::END, 64, helpers, || ())
-                        .0
-                        .acc
+                    fold_threads(
+                        &buf,
+                        0,
+                        &PanicAt(at),
+                        Until::END,
+                        Trust::NONE,
+                        64,
+                        helpers,
+                        || (),
+                    )
+                    .0
+                    .acc
                 });
                 assert!(result.is_err(), "no panic at {at} with {helpers} helpers");
             }
@@ -1179,7 +1624,7 @@ mod tests {
         };
         let buf = log(5, None);
         let mut recycler = Recycler::new(true);
-        let first = parse_chunk(&buf, 0..buf.len(), &fold, &mut recycler);
+        let first = parse_chunk(&buf, &whole(&buf), &fold, &mut recycler);
         assert_eq!(first.items.len(), 5);
         recycler.give(first.items);
         recycler.give((0..3).map(|_| Counted(&drops)).collect());
@@ -1188,7 +1633,7 @@ mod tests {
             0,
             "nothing is dropped when given back"
         );
-        let second = parse_chunk(&buf, 0..buf.len(), &fold, &mut recycler);
+        let second = parse_chunk(&buf, &whole(&buf), &fold, &mut recycler);
         assert_eq!(second.items.len(), 5);
         assert_eq!(
             *fold.dropped_before.lock().unwrap(),
@@ -1221,7 +1666,7 @@ mod tests {
                 drops: &drops,
                 dropped_before: Mutex::new(Vec::new()),
             };
-            let (done, ()) = fold_threads(&buf, 0, &fold, until, 4096, 3, || ());
+            let (done, ()) = fold_threads(&buf, 0, &fold, until, Trust::NONE, 4096, 3, || ());
             let parsed = fold.dropped_before.lock().unwrap().len();
             assert_eq!(done.acc, if until == Until::END { 20_000 } else { 12_345 });
             assert!(parsed >= done.acc as usize);

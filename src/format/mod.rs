@@ -11,3 +11,4 @@ pub(crate) mod fold;
 pub(crate) mod lines;
 pub(crate) mod parse;
 pub(crate) mod simd;
+pub(crate) mod trusted;

@@ -41,6 +41,11 @@ impl<A, F: LineFold<A>> LineFold<(A, Count)> for Counted<F> {
     }
 
     #[inline]
+    fn parse_trusted<'b>(&self, line: &'b str) -> Result<Self::Item<'b>, ParseError> {
+        Ok((self.0.parse_trusted(line)?, line.len() as u64 + 1))
+    }
+
+    #[inline]
     fn reduce(&self, (acc, count): (A, Count), (item, len): &Self::Item<'_>) -> (A, Count) {
         let count = Count {
             events: count.events + 1,
@@ -82,7 +87,8 @@ mod tests {
         };
         let fold = Counted(Owned(count as crate::ReduceFn<u64>));
         let start = (0u64, Count::default());
-        let sequential = fold::fold_sequential(&buf, start, &fold, fold::Until::END);
+        let sequential =
+            fold::fold_sequential(&buf, start, &fold, fold::Until::END, fold::Trust::NONE);
         assert_eq!(sequential.acc, (40_000, expected));
         // Large enough for the parallel path when there are two threads.
         let (parallel, ()) = fold::fold_buf(&buf, start, &fold, || ());

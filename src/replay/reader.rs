@@ -6,7 +6,7 @@
 
 use crate::error::Error;
 use crate::format::event::Event;
-use crate::format::fold::{self, LineFold, MaxTs, Until};
+use crate::format::fold::{self, Block, LineFold, MaxTs, Trust, Until};
 use crate::format::lines::{self, Lines, line_hash};
 use crate::replay::walk::{self, NextSegment, NextWindow, ReadSegments, ReadWindows};
 use crate::store::archive::{Window, Windows};
@@ -14,13 +14,14 @@ use crate::store::index::{self, ArchiveIndex};
 use crate::store::mmap::{self, Region};
 use crate::store::position::{HistoryEvent, Position};
 use crate::store::recovery;
+use crate::store::seals::{self, Seal, Sealer};
 use crate::store::watch::Watch;
 use crate::store::writer::EventWriter;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 /// What [`EventReader::wait_for_events`] saw.
@@ -70,6 +71,9 @@ pub struct EventReader {
     /// The archive index last read, and the identity (device, inode) of the archive it
     /// describes. Shared by clones.
     index_cache: Arc<Mutex<Option<CachedIndex>>>,
+    /// The sealer of the writer this reader came from, while that writer lives: what a fold
+    /// of the active log validates past the sealed blocks is handed to it, to be sealed.
+    sealer: Weak<Mutex<Sealer>>,
 }
 
 /// An archive index read earlier, and the archive file it describes.
@@ -177,6 +181,7 @@ impl EventReader {
             archive_path: dir.join("archive.jsonl.zst"),
             write_index: true,
             index_cache: Arc::default(),
+            sealer: Weak::new(),
         }
     }
 
@@ -209,6 +214,7 @@ impl EventReader {
     #[must_use]
     pub fn read_only(mut self) -> Self {
         self.write_index = false;
+        self.sealer = Weak::new();
         self
     }
 
@@ -665,11 +671,36 @@ impl EventReader {
         fold: &F,
         pauses: &mut P,
     ) -> Folded<A> {
+        let sealer = self.sealer.upgrade();
+        let trusted = if range.1 - range.0 >= seals::WORTH_READING {
+            blocks(&seals::load(&seals::path(self.dir())))
+        } else {
+            Vec::new()
+        };
+        // What this fold validates past the sealed blocks is sealed, when it starts within
+        // them and the writer is not sealing its appends already.
+        let sealing = sealer.as_ref().and_then(|sealer| {
+            let sealer = sealer.lock().unwrap_or_else(PoisonError::into_inner);
+            (!sealer.is_sealing() && range.0 <= sealer.end()).then(|| Sealing {
+                from: sealer.end(),
+                next: sealer.end(),
+                seals: Vec::new(),
+                broken: false,
+            })
+        });
         let mut read = FoldSegments {
             folding: Folding::new(&self.log_path, folded, fold, pauses),
             active_base,
+            trusted,
+            sealing,
         };
         let walked = walk::active(file, range, &mut read);
+        if let (Some(sealer), Some(sealing)) = (sealer, read.sealing.take())
+            && !sealing.seals.is_empty()
+        {
+            let mut sealer = sealer.lock().unwrap_or_else(PoisonError::into_inner);
+            sealer.accept(sealing.from, &sealing.seals);
+        }
         read.folding.done(walked)
     }
 
@@ -890,7 +921,11 @@ impl EventWriter {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn reader(&self) -> EventReader {
-        EventReader::new(self.dir())
+        let mut reader = EventReader::new(self.dir());
+        if let Some(sealer) = self.sealer() {
+            reader.sealer = Arc::downgrade(sealer);
+        }
+        reader
     }
 }
 
@@ -999,6 +1034,7 @@ impl<'a, A, F: LineFold<A>, P: Pauses<A>> Folding<'a, A, F, P> {
     fn fold_buf<T: Send>(
         &mut self,
         buf: &[u8],
+        (trust, sealing): (Trust<'_>, &mut Option<Sealing>),
         place: impl Fn(usize) -> Place,
         side: impl FnOnce() -> T + Send,
     ) -> (Option<(usize, String)>, Option<T>) {
@@ -1006,7 +1042,15 @@ impl<'a, A, F: LineFold<A>, P: Pauses<A>> Folding<'a, A, F, P> {
             .folded
             .take()
             .expect("the fold is back between buffers");
-        let (folded, bad, next) = fold_paused(buf, folded, self.fold, self.pauses, place, side);
+        let (folded, bad, next) = fold_paused(
+            buf,
+            folded,
+            self.fold,
+            self.pauses,
+            (trust, sealing),
+            place,
+            side,
+        );
         self.folded = Some(folded);
         (bad, next)
     }
@@ -1030,6 +1074,60 @@ struct FoldSegments<'a, A, F, P> {
     folding: Folding<'a, A, F, P>,
     /// The position where the active log begins.
     active_base: u64,
+    /// The sealed blocks of the active log.
+    trusted: Vec<Block>,
+    /// What is validated past them, to be sealed.
+    sealing: Option<Sealing>,
+}
+
+/// The chunks a fold validated past the sealed blocks of the active log, following each other
+/// from where those end.
+struct Sealing {
+    from: u64,
+    /// Where the last one ends.
+    next: u64,
+    seals: Vec<Seal>,
+    /// Set when a validated chunk did not follow the last one: the run is over.
+    broken: bool,
+}
+
+impl Sealing {
+    /// Takes in what a buffer's fold validated.
+    fn take(&mut self, validated: &[Block]) {
+        for block in validated {
+            if self.broken || block.start != self.next {
+                self.broken = true;
+                return;
+            }
+            self.seals.push(Seal {
+                end: block.end,
+                hash: block.hash,
+            });
+            self.next = block.end;
+        }
+    }
+
+    /// Where the next validated chunk must start, while the run goes on.
+    fn hash_from(&self) -> Option<u64> {
+        (!self.broken).then_some(self.next)
+    }
+}
+
+/// The blocks that the seals of the active log describe.
+fn blocks(seals: &[Seal]) -> Vec<Block> {
+    let mut start = 0;
+    seals
+        .iter()
+        .map(|seal| {
+            let block = Block {
+                start,
+                end: seal.end,
+                hash: seal.hash,
+            };
+            start = seal.end;
+            block
+        })
+        .collect()
 }
 
 impl<A, F: LineFold<A>, P: Pauses<A>> ReadSegments for FoldSegments<'_, A, F, P> {
@@ -1047,7 +1145,14 @@ impl<A, F: LineFold<A>, P: Pauses<A>> ReadSegments for FoldSegments<'_, A, F, P>
                 active: Some(offset),
             }
         };
-        let (bad, next) = self.folding.fold_buf(region, place, side);
+        let trust = Trust {
+            base: start,
+            blocks: &self.trusted,
+            hash_from: None,
+        };
+        let (bad, next) = self
+            .folding
+            .fold_buf(region, (trust, &mut self.sealing), place, side);
         if let Some((at, reason)) = bad {
             let origin = Origin::Active { from: start };
             return Err(malformed(self.folding.path, origin, region, at, reason));
@@ -1084,7 +1189,12 @@ impl<A, F: LineFold<A>, P: Pauses<A>> ReadWindows for FoldWindows<'_, A, F, P> {
             position: base + end as u64,
             active: None,
         };
-        let (bad, next) = self.folding.fold_buf(&window.bytes()[cut..], place, side);
+        let (bad, next) = self.folding.fold_buf(
+            &window.bytes()[cut..],
+            (Trust::NONE, &mut None),
+            place,
+            side,
+        );
         if let Some((at, reason)) = bad {
             let origin = Origin::Archive {
                 stream_offset: window.offset,
@@ -1121,6 +1231,7 @@ fn fold_paused<A, F, P, T>(
     mut folded: Folded<A>,
     fold: &F,
     pauses: &mut P,
+    (trust, sealing): (Trust<'_>, &mut Option<Sealing>),
     place: impl Fn(usize) -> Place,
     side: impl FnOnce() -> T + Send,
 ) -> (Folded<A>, Option<(usize, String)>, Option<T>)
@@ -1135,11 +1246,18 @@ where
     loop {
         let until = pauses.until(folded.events);
         let side_now = side.take();
+        let trust = Trust {
+            hash_from: sealing.as_ref().and_then(Sealing::hash_from),
+            ..trust.skip(pos)
+        };
         let (done, result) =
-            fold::fold_buf_until(&buf[pos..], folded.acc, fold, until, move || {
+            fold::fold_buf_until(&buf[pos..], folded.acc, fold, until, trust, move || {
                 side_now.map(|side| side())
             });
         side_result = side_result.or(result);
+        if let Some(sealing) = sealing {
+            sealing.take(&done.validated);
+        }
         folded.acc = done.acc;
         folded.events += done.events;
         folded.max_ts =

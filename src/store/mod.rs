@@ -11,6 +11,7 @@ pub(crate) mod index;
 pub(crate) mod mmap;
 pub(crate) mod position;
 pub(crate) mod recovery;
+pub(crate) mod seals;
 pub mod snapshot;
 pub(crate) mod watch;
 pub(crate) mod writer;

@@ -10,10 +10,12 @@ use crate::store::fsutil::Fs;
 use crate::store::index;
 use crate::store::mmap;
 use crate::store::recovery::{self, RotationRecord};
+use crate::store::seals::Sealer;
 use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// How a writer keeps other writers out.
 ///
@@ -189,6 +191,10 @@ pub struct EventWriter {
     /// What the next rotation's frames hold, gathered as lines are appended (see
     /// [`index::Appended`]); `None` when some of `app.jsonl` was not appended through it.
     appended: Option<index::Appended>,
+    /// Seals the blocks of `app.jsonl` this writer appends (see `store::seals`), shared with
+    /// the readers it hands out, whose folds validate what it could not seal itself. `None`
+    /// without the lock: another writer's lines could come in between.
+    sealer: Option<Arc<Mutex<Sealer>>>,
 }
 
 impl fmt::Debug for EventWriter {
@@ -261,8 +267,10 @@ impl EventWriter {
         )?;
         let rotation_record = recovery::record_path(&dir).exists();
         // Only a writer that holds the lock knows every line appended from here on.
-        let appended =
-            (lock == LockMode::Flock && file.metadata()?.len() == 0).then(index::Appended::default);
+        let len = file.metadata()?.len();
+        let appended = (lock == LockMode::Flock && len == 0).then(index::Appended::default);
+        let sealer =
+            (lock == LockMode::Flock).then(|| Arc::new(Mutex::new(Sealer::open(&dir, &file, len))));
         Ok(EventWriter {
             file,
             dir,
@@ -275,7 +283,19 @@ impl EventWriter {
             poisoned: None,
             line_buf: Vec::with_capacity(256),
             appended,
+            sealer,
         })
+    }
+
+    /// The sealer of this writer's appends, for the readers it hands out.
+    pub(crate) fn sealer(&self) -> Option<&Arc<Mutex<Sealer>>> {
+        self.sealer.as_ref()
+    }
+
+    fn with_sealer(&self, f: impl FnOnce(&mut Sealer)) {
+        if let Some(sealer) = &self.sealer {
+            f(&mut sealer.lock().unwrap_or_else(PoisonError::into_inner));
+        }
     }
 
     /// Opens the active log and, with [`LockMode::Flock`], locks it. The lock must be taken on
@@ -414,9 +434,12 @@ impl EventWriter {
         if let Err(e) = written {
             self.poisoned = Some(e.to_string());
             self.appended = None;
+            self.with_sealer(Sealer::lost_track);
             self.line_buf = buf;
             return Err(e);
         }
+        // After the sync: a seal never describes bytes that could still be lost.
+        self.with_sealer(|sealer| sealer.appended(base, &buf));
         if let Some(appended) = &mut self.appended {
             for &(start, end) in &spans {
                 appended.add_line(&buf[start..end]);
@@ -534,6 +557,9 @@ impl EventWriter {
             last_line_hash: line_hash(last_line),
         };
 
+        // The seals go first: a crash between the two leaves no seal of the old content
+        // describing the new file.
+        self.with_sealer(Sealer::reset);
         let steps = (|| {
             recovery::write_record(&self.dir, &record)?;
             self.rotation_record = true;

@@ -225,6 +225,19 @@ impl<'v, const OWNED: bool> LineFold<Acc<'v>> for Shared<OWNED> {
     }
 
     #[inline]
+    fn parse_trusted<'b>(&self, line: &'b str) -> Result<Self::Item<'b>, ParseError> {
+        let event_ref = match self.borrowed {
+            true => Some(EventRef::parse_trusted(line)?),
+            false => None,
+        };
+        let event = match OWNED {
+            true => Some(crate::format::parse::event(line.as_bytes())?),
+            false => None,
+        };
+        Ok((event_ref, event, line.len() as u64 + 1))
+    }
+
+    #[inline]
     fn reduce(&self, mut acc: Acc<'v>, (event_ref, event, len): &Self::Item<'_>) -> Acc<'v> {
         let item = PassItem {
             event: event.as_ref(),

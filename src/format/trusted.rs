@@ -1,0 +1,279 @@
+//! Reading a line known to be a valid event: its envelope located without validating it.
+//!
+//! Lines of a sealed block (see `store::seals`) were validated when they were written or by an
+//! earlier replay, and their bytes have not changed since (their checksum says so). Such a line
+//! need not be proved again; only its parts must be found. [`envelope`] finds them for lines
+//! in the shape this crate's writer (and eventfold 0.2.0's) gives them, `serde_json::to_writer`
+//! of an [`Event`](crate::Event): compact, the envelope's keys in the order
+//! `type, data, ts[, id][, actor][, meta]`, each once. A line of any other shape (whitespace,
+//! another key order, an escape in a string that would have to be decoded, `null` for an
+//! optional field) is refused with `None`, never read wrongly; the caller parses it in full.
+//!
+//! What "valid" buys is only correctness, never memory safety: the line is `&str`, so every
+//! slice taken at an ASCII delimiter is UTF-8, and every access is checked, so bytes that are
+//! not a valid event at all (a checksum file forged to match them) give `None` or some
+//! envelope, never a panic.
+
+use crate::format::parse::Envelope;
+use memchr::memchr2;
+use std::borrow::Cow;
+
+/// The checksum of a sealed block's bytes: XXH3-64, which hashes at memory speed.
+#[inline]
+pub(crate) fn block_hash(bytes: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(bytes)
+}
+
+/// How every line of the writer starts.
+pub(crate) const PREFIX: &str = "{\"type\":\"";
+/// What follows the type's closing quote.
+const DATA: &[u8] = b",\"data\":";
+/// What follows `data`'s value.
+const TS: &[u8] = b",\"ts\":";
+
+/// The envelope of `line`, a valid event in the writer's shape; `None` for a line of any other
+/// shape. `data` and `meta` are their raw JSON text, as [`crate::format::parse::envelope`]
+/// gives them, and so is every other part.
+#[inline]
+pub(crate) fn envelope(line: &str) -> Option<Envelope<'_>> {
+    let b = line.as_bytes();
+    let type_end = locate_type(line)?;
+    let event_type = line.get(PREFIX.len()..type_end)?;
+    let data_start = type_end + 1 + DATA.len();
+    if !starts(b.get(type_end + 1..)?, DATA) {
+        return None;
+    }
+    let data_end = data_start + skip_value(b.get(data_start..)?)?;
+    let data = line.get(data_start..data_end)?;
+    let ts_start = data_end + TS.len();
+    if !starts(b.get(data_end..)?, TS) {
+        return None;
+    }
+    let (ts, digits) = plain_u64(b.get(ts_start..)?)?;
+    let mut at = ts_start + digits;
+    let id = member(line, &mut at, b",\"id\":\"")?;
+    let actor = member(line, &mut at, b",\"actor\":\"")?;
+    let mut meta = None;
+    if starts(b.get(at..)?, b",\"meta\":") {
+        let start = at + b",\"meta\":".len();
+        let end = start + skip_value(b.get(start..)?)?;
+        let raw = line.get(start..end)?;
+        if raw == "null" {
+            // serde reads a `null` meta as `None`: the parser's business.
+            return None;
+        }
+        meta = Some(raw);
+        at = end;
+    }
+    if at + 1 != b.len() || b[at] != b'}' {
+        return None;
+    }
+    Some(Envelope {
+        line: b,
+        event_type: Cow::Borrowed(event_type),
+        ts,
+        id: id.map(Cow::Borrowed),
+        actor: actor.map(Cow::Borrowed),
+        data,
+        meta,
+    })
+}
+
+/// Where the closing quote of the type of `line` is, when the line starts in the writer's
+/// shape and the type holds no escape.
+#[inline]
+pub(crate) fn locate_type(line: &str) -> Option<usize> {
+    let b = line.as_bytes();
+    if !starts(b, PREFIX.as_bytes()) {
+        return None;
+    }
+    Some(PREFIX.len() + plain_string(&b[PREFIX.len()..])?)
+}
+
+/// The optional string member `key` (its opening quote included) at `*at`: `Some(None)` when
+/// the line goes on with something else, `Some(Some(text))` (and `*at` moved past it) when the
+/// string holds no escape, `None` when it does.
+#[inline]
+fn member<'a>(line: &'a str, at: &mut usize, key: &[u8]) -> Option<Option<&'a str>> {
+    let b = line.as_bytes();
+    if !starts(b.get(*at..)?, key) {
+        return Some(None);
+    }
+    let start = *at + key.len();
+    let end = start + plain_string(b.get(start..)?)?;
+    *at = end + 1;
+    Some(Some(line.get(start..end)?))
+}
+
+/// The length of the string whose opening quote precedes `b`, when it holds no escape. A plain
+/// loop: the envelope's strings are short, where a `memchr2` call costs more than the bytes it
+/// would skip.
+#[inline]
+fn plain_string(b: &[u8]) -> Option<usize> {
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'"' => return Some(i),
+            b'\\' => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether `b` starts with `prefix`, compared inline (a constant's length is known).
+#[inline(always)]
+fn starts(b: &[u8], prefix: &[u8]) -> bool {
+    b.len() >= prefix.len() && b[..prefix.len()] == *prefix
+}
+
+/// A `u64` written as plain digits at the start of `b` (no sign, fraction or exponent, no
+/// leading zero), and how many digits it took.
+#[inline]
+fn plain_u64(b: &[u8]) -> Option<(u64, usize)> {
+    let mut n = 0u64;
+    let mut digits = 0;
+    while let Some(&d) = b.get(digits) {
+        let d = d.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(d))?;
+        digits += 1;
+    }
+    if digits == 0 || (digits > 1 && b[0] == b'0') {
+        return None;
+    }
+    if matches!(b.get(digits), Some(b'.' | b'e' | b'E')) {
+        return None;
+    }
+    Some((n, digits))
+}
+
+/// The length of the JSON value at the start of `b`: up to the `,` or `}` that follows it in
+/// the enclosing object. Strings are skipped by their quotes, objects and arrays by depth.
+#[inline]
+pub(crate) fn skip_value(b: &[u8]) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    loop {
+        match *b.get(i)? {
+            b'"' => {
+                i += 1 + skip_string(b.get(i + 1..)?)?;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' | b']' => {
+                if depth == 0 {
+                    // The end of the enclosing object, after a number or a literal.
+                    return Some(i);
+                }
+                depth -= 1;
+                i += 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            b',' if depth == 0 => return Some(i),
+            _ => i += 1,
+        }
+    }
+}
+
+/// The length of the string whose opening quote precedes `b`, its closing quote included.
+#[inline]
+fn skip_string(b: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        let at = i + memchr2(b'"', b'\\', b.get(i..)?)?;
+        if b[at] == b'"' {
+            return Some(at + 1);
+        }
+        // A backslash and the byte it escapes; `\uXXXX`'s hex digits hold no quote.
+        i = at + 2;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::parse;
+
+    /// Every line in the writer's shape is read as the parser reads it; every other line is
+    /// refused or read the same.
+    fn agrees(line: &str) -> bool {
+        let full = parse::envelope(line.as_bytes()).expect("a valid event");
+        match envelope(line) {
+            Some(found) => {
+                assert_eq!(found, full, "{line}");
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn lines_in_the_writer_s_shape_are_located() {
+        for line in [
+            r#"{"type":"a","data":null,"ts":0}"#,
+            r#"{"type":"","data":{},"ts":18446744073709551615}"#,
+            r#"{"type":"é","data":{"id":1,"x":{"id":"}"},"y":["]",{"z":"\""}]},"ts":5,"id":"e1"}"#,
+            r#"{"type":"a","data":"s,}","ts":5,"actor":"u"}"#,
+            r#"{"type":"a","data":[1,2],"ts":5,"id":"i","actor":"u","meta":{"k":[1]}}"#,
+            r#"{"type":"a","data":-1.5e3,"ts":5,"meta":"m"}"#,
+            r#"{"type":"a","data":true,"ts":5,"meta":7}"#,
+        ] {
+            assert!(agrees(line), "{line} was refused");
+        }
+    }
+
+    #[test]
+    fn lines_in_another_shape_are_refused() {
+        for line in [
+            r#"{"type":"a\"b","data":null,"ts":0}"#,
+            r#"{"data":null,"type":"a","ts":0}"#,
+            r#"{"type":"a","ts":0,"data":null}"#,
+            r#"{ "type":"a","data":null,"ts":0}"#,
+            r#"{"type":"a","data":null,"ts":0 }"#,
+            r#"{"type":"a","data":null,"ts":0,"id":null}"#,
+            r#"{"type":"a","data":null,"ts":0,"id":"\u0041"}"#,
+            r#"{"type":"a","data":null,"ts":0,"meta":null}"#,
+            r#"{"type":"a","data":null,"ts":0,"actor":"u","id":"i"}"#,
+            r#"{"type":"a","data":null,"ts":0,"extra":1}"#,
+        ] {
+            assert!(!agrees(line), "{line} was located");
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_no_event_give_no_panic() {
+        for line in [
+            "",
+            "{",
+            r#"{"type":""#,
+            r#"{"type":"a","data":"#,
+            r#"{"type":"a","data":{"#,
+            r#"{"type":"a","data":"\"#,
+            r#"{"type":"a","data":1,"ts":"#,
+            r#"{"type":"a","data":1,"ts":99999999999999999999}"#,
+            r#"{"type":"a","data":1,"ts":1,"id":"x"#,
+            r#"{"type":"a","data":1,"ts":1,"meta":"#,
+            r#"{"type":"a","data":]]]]],"ts":1}"#,
+            r#"{"type":"a","data":null,"ts":1.0}"#,
+            r#"{"type":"a","data":null,"ts":1e2}"#,
+        ] {
+            let _ = envelope(line);
+        }
+        for line in [
+            r#"{"type":"a","data":1,"ts":99999999999999999999}"#,
+            r#"{"type":"a","data":null,"ts":1.0}"#,
+            r#"{"type":"a","data":null,"ts":-1}"#,
+        ] {
+            assert!(envelope(line).is_none(), "{line}");
+        }
+    }
+}
