@@ -685,6 +685,10 @@ fn cached<T>(
     Ok(value)
 }
 
+fn n_bytes(path: &Path) -> io::Result<u64> {
+    Ok(fs::metadata(path)?.len())
+}
+
 fn read_u64(path: &Path) -> io::Result<u64> {
     let text = fs::read_to_string(path)?;
     text.trim().parse().map_err(|_| {
@@ -745,6 +749,39 @@ impl Datasets {
             |dir| {
                 fs::create_dir_all(dir.join("views"))?;
                 append_events(&dir.join("app.jsonl"), &mut Generator::new(), n)?;
+                Ok(dir.to_path_buf())
+            },
+            |dir| Ok(dir.to_path_buf()),
+        )
+    }
+
+    /// The `app.jsonl` of [`Datasets::active`] (a hard link, or a copy), sealed the way a log
+    /// this crate wrote is: `app.seals.jsonl` checksums its blocks, written by a validating
+    /// rebuild through a reader of the log's writer.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if the directory cannot be built, or the rebuild fails.
+    pub fn sealed(&self) -> io::Result<PathBuf> {
+        let active = self.active()?;
+        cached(
+            &self.root.join("sealed"),
+            |dir| {
+                fs::create_dir_all(dir.join("views"))?;
+                let log = dir.join("app.jsonl");
+                if fs::hard_link(active.join("app.jsonl"), &log).is_err() {
+                    fs::copy(active.join("app.jsonl"), &log)?;
+                }
+                let writer = eventfold::EventWriter::open(dir)?;
+                let mut view = eventfold::View::new_ref("seal", v03::type_only, &dir.join("views"));
+                view.rebuild(&writer.reader())?;
+                drop(writer);
+                fs::remove_dir_all(dir.join("views"))?;
+                fs::create_dir_all(dir.join("views"))?;
+                let seals = fs::read_to_string(dir.join("app.seals.jsonl"))?;
+                if seals.lines().count() < 2 && n_bytes(&log)? > 1 << 20 {
+                    return Err(io::Error::other("the rebuild sealed nothing"));
+                }
                 Ok(dir.to_path_buf())
             },
             |dir| Ok(dir.to_path_buf()),

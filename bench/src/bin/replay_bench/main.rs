@@ -322,6 +322,7 @@ fn fold_threads() -> usize {
 struct Data {
     sets: Datasets,
     active: OnceCell<PathBuf>,
+    sealed: OnceCell<PathBuf>,
     archive: OnceCell<PathBuf>,
     travel_active: OnceCell<data::TravelSet>,
     travel_archive: OnceCell<data::TravelSet>,
@@ -342,6 +343,7 @@ impl Data {
         Data {
             sets,
             active: OnceCell::new(),
+            sealed: OnceCell::new(),
             archive: OnceCell::new(),
             travel_active: OnceCell::new(),
             travel_archive: OnceCell::new(),
@@ -363,6 +365,23 @@ impl Data {
                 "data: app.jsonl {:.1} MB ({:.1} bytes/event), ready in {:.1?}",
                 bytes as f64 / 1e6,
                 bytes as f64 / self.n() as f64,
+                started.elapsed()
+            );
+            Ok(dir)
+        })
+        .map(PathBuf::as_path)
+    }
+
+    /// The same `app.jsonl`, sealed as a log this crate wrote is (`app.seals.jsonl`).
+    fn sealed(&self) -> Result<&Path, BoxError> {
+        once(&self.sealed, || {
+            self.active()?;
+            let started = Instant::now();
+            let dir = self.sets.sealed()?;
+            let seals = std::fs::read_to_string(dir.join("app.seals.jsonl"))?;
+            println!(
+                "data: the same app.jsonl with {} sealed blocks in app.seals.jsonl, ready in {:.1?}",
+                seals.lines().count(),
                 started.elapsed()
             );
             Ok(dir)
