@@ -12,7 +12,7 @@ set -euo pipefail
 cd -- "$(dirname -- "${BASH_SOURCE[0]}")"
 
 seconds="${SMOKE_SECONDS:-15}"
-targets=(parse_line snapshot_load archive_read open_recovery simd_diff)
+targets=(parse_line snapshot_load archive_read open_recovery simd_diff trusted_read)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked

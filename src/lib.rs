@@ -112,6 +112,13 @@ pub mod fuzzing {
     pub fn check_simd_against_scalar(buf: &[u8]) {
         crate::format::chunk::check::all(buf);
     }
+
+    /// Checks the trusted read of sealed lines against the full parser on `buf`, lines of
+    /// `app.jsonl`: every accessor of a line the parser accepts answers the same, a sealed
+    /// block of such lines folds the same, and no bytes make either panic.
+    pub fn check_trusted_against_parser(buf: &[u8]) {
+        crate::format::trusted::check(buf);
+    }
 }
 
 /// The README's examples, compiled and run as doctests so they stay true.

@@ -183,7 +183,7 @@ impl<'a> Located<'a> {
     /// The text from the start of `data`'s value to the end of the line.
     #[inline]
     fn data_on(self) -> &'a str {
-        &self.line[self.type_end + 1 + DATA_KEY.len()..]
+        &self.line[self.type_end + 1 + trusted::DATA.len()..]
     }
 
     /// The envelope, found now (every time: keeping it would make `EventRef` invariant in its
@@ -216,9 +216,6 @@ fn borrowed<'a>(text: Cow<'a, str>) -> &'a str {
         Cow::Owned(_) => "",
     }
 }
-
-/// What follows the type's closing quote in a line of the writer's shape.
-const DATA_KEY: &str = ",\"data\":";
 
 impl fmt::Debug for EventRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -262,10 +259,7 @@ impl<'a> EventRef<'a> {
     pub(crate) fn parse_trusted(line: &'a str) -> Result<Self, ParseError> {
         if memchr::memchr(b'\\', line.as_bytes()).is_none()
             && let Some(type_end) = trusted::locate_type(line)
-            && line
-                .as_bytes()
-                .get(type_end + 1..type_end + 1 + DATA_KEY.len())
-                == Some(DATA_KEY.as_bytes())
+            && trusted::data_follows(line, type_end)
         {
             let located = Located { line, type_end };
             return Ok(EventRef {

@@ -27,9 +27,9 @@ pub(crate) fn block_hash(bytes: &[u8]) -> u64 {
 /// How every line of the writer starts.
 pub(crate) const PREFIX: &str = "{\"type\":\"";
 /// What follows the type's closing quote.
-const DATA: &[u8] = b",\"data\":";
+pub(crate) const DATA: &[u8; 8] = b",\"data\":";
 /// What follows `data`'s value.
-const TS: &[u8] = b",\"ts\":";
+const TS: &[u8; 6] = b",\"ts\":";
 
 /// The envelope of `line`, a valid event in the writer's shape; `None` for a line of any other
 /// shape. `data` and `meta` are their raw JSON text, as [`crate::format::parse::envelope`]
@@ -84,7 +84,7 @@ pub(crate) fn envelope(line: &str) -> Option<Envelope<'_>> {
 #[inline]
 pub(crate) fn locate_type(line: &str) -> Option<usize> {
     let b = line.as_bytes();
-    if !starts(b, PREFIX.as_bytes()) {
+    if !starts(b, b"{\"type\":\"") {
         return None;
     }
     Some(PREFIX.len() + plain_string(&b[PREFIX.len()..])?)
@@ -94,7 +94,11 @@ pub(crate) fn locate_type(line: &str) -> Option<usize> {
 /// the line goes on with something else, `Some(Some(text))` (and `*at` moved past it) when the
 /// string holds no escape, `None` when it does.
 #[inline]
-fn member<'a>(line: &'a str, at: &mut usize, key: &[u8]) -> Option<Option<&'a str>> {
+fn member<'a, const N: usize>(
+    line: &'a str,
+    at: &mut usize,
+    key: &[u8; N],
+) -> Option<Option<&'a str>> {
     let b = line.as_bytes();
     if !starts(b.get(*at..)?, key) {
         return Some(None);
@@ -122,8 +126,17 @@ fn plain_string(b: &[u8]) -> Option<usize> {
 
 /// Whether `b` starts with `prefix`, compared inline (a constant's length is known).
 #[inline(always)]
-fn starts(b: &[u8], prefix: &[u8]) -> bool {
-    b.len() >= prefix.len() && b[..prefix.len()] == *prefix
+fn starts<const N: usize>(b: &[u8], prefix: &[u8; N]) -> bool {
+    b.first_chunk::<N>() == Some(prefix)
+}
+
+/// Whether `data` follows the type that ends at `type_end` (see [`locate_type`]), as in the
+/// writer's shape.
+#[inline]
+pub(crate) fn data_follows(line: &str, type_end: usize) -> bool {
+    line.as_bytes()
+        .get(type_end + 1..)
+        .is_some_and(|rest| starts(rest, DATA))
 }
 
 /// A `u64` written as plain digits at the start of `b` (no sign, fraction or exponent, no
@@ -198,6 +211,106 @@ fn skip_string(b: &[u8]) -> Option<usize> {
     }
 }
 
+/// The differential check behind the `trusted_read` fuzz target and the tests: every line of
+/// `buf` read as a trusted line gives, through every accessor of [`EventRef`], what the full
+/// parser gives whenever the parser accepts the line; and whatever the bytes, reading them
+/// trusted, and sealing and folding the whole buffer, never panics.
+#[cfg(any(test, fuzzing))]
+pub(crate) fn check(buf: &[u8]) {
+    use crate::format::event::EventRef;
+    use crate::format::fold::{Block, Trust, Until, fold_sequential};
+    use crate::format::lines::{Lines, committed_len};
+
+    fn answers(e: &EventRef<'_>) -> String {
+        format!(
+            "{}|{}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            e.event_type(),
+            e.ts(),
+            e.id(),
+            e.actor(),
+            e.data_raw(),
+            e.meta_raw(),
+            e.data_field("id"),
+            e.data_u64("id"),
+            e.data_str("id"),
+            e.line(),
+            e
+        )
+    }
+
+    for line in Lines::new(buf) {
+        let Ok(text) = std::str::from_utf8(line.bytes) else {
+            continue;
+        };
+        let trusted = EventRef::parse_trusted(text);
+        let full = EventRef::parse_line(line.bytes);
+        match (&trusted, &full) {
+            (Ok(trusted), Ok(full)) => assert_eq!(
+                answers(trusted),
+                answers(full),
+                "a trusted read of {text:?} differs from the parser's"
+            ),
+            (Ok(trusted), Err(_)) => {
+                // Bytes no replay would have sealed: any answer, but no panic.
+                let _ = answers(trusted);
+                let _ = trusted.to_event();
+                let _ = trusted.data_as::<serde_json::Value>();
+            }
+            (Err(trusted), Ok(_)) => {
+                panic!("a trusted read refuses {text:?}, which the parser accepts: {trusted}")
+            }
+            (Err(_), Err(_)) => {}
+        }
+    }
+
+    // The whole buffer as one sealed block, folded trusted and validated.
+    let buf = &buf[..committed_len(buf)];
+    let blocks = [Block {
+        start: 0,
+        end: buf.len() as u64,
+        hash: block_hash(buf),
+    }];
+    let trust = Trust {
+        base: 0,
+        blocks: &blocks,
+        hash_from: None,
+    };
+    struct Answers;
+    impl crate::format::fold::LineFold<Vec<String>> for Answers {
+        type Item<'b> = EventRef<'b>;
+        const OWNS_MEMORY: bool = false;
+        fn parse<'b>(
+            &self,
+            line: &'b [u8],
+        ) -> Result<EventRef<'b>, crate::format::parse::ParseError> {
+            EventRef::parse_line(line)
+        }
+        const TRUSTS: bool = true;
+        fn parse_trusted<'b>(
+            &self,
+            line: &'b str,
+        ) -> Result<EventRef<'b>, crate::format::parse::ParseError> {
+            EventRef::parse_trusted(line)
+        }
+        fn reduce(&self, mut acc: Vec<String>, item: &EventRef<'_>) -> Vec<String> {
+            acc.push(answers(item));
+            acc
+        }
+        fn ts(&self, item: &EventRef<'_>) -> u64 {
+            item.ts()
+        }
+    }
+    let trusted = fold_sequential(buf, Vec::new(), &Answers, Until::END, trust);
+    let validated = fold_sequential(buf, Vec::new(), &Answers, Until::END, Trust::NONE);
+    if validated.bad.is_none() {
+        assert_eq!(
+            trusted.acc, validated.acc,
+            "a sealed block of events reads differently"
+        );
+        assert!(trusted.bad.is_none());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,6 +360,27 @@ mod tests {
         ] {
             assert!(!agrees(line), "{line} was located");
         }
+    }
+
+    #[test]
+    fn the_fuzz_check_holds_for_lines_of_every_shape() {
+        let mut buf = String::new();
+        for line in [
+            r#"{"type":"a","data":null,"ts":0}"#,
+            r#"{"type":"é","data":{"id":1,"x":{"id":"}"}},"ts":5,"id":"e1","actor":"u"}"#,
+            r#"{"type":"a","data":{"id":"q"x"},"ts":5,"id":"A"}"#,
+            r#"{"type":"a","data":{"b":1,"id":7},"ts":5,"meta":null}"#,
+            r#"{"ts":3,"data":{"id":2},"type":"b"}"#,
+            r#"{"type":"a", "data":1, "ts":5}"#,
+            r#"{"type":"a","data":1,"ts":-5}"#,
+            r#"{"type":"a","data":,"ts":5}"#,
+            "{\"type\":\"a\",\"data\":\"\\\",\"ts\":5}",
+        ] {
+            check(line.as_bytes());
+            buf.push_str(line);
+            buf.push('\n');
+        }
+        check(buf.as_bytes());
     }
 
     #[test]

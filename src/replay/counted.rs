@@ -40,6 +40,8 @@ impl<A, F: LineFold<A>> LineFold<(A, Count)> for Counted<F> {
         Ok((self.0.parse_in(index, line)?, line.bytes.len() as u64 + 1))
     }
 
+    const TRUSTS: bool = F::TRUSTS;
+
     #[inline]
     fn parse_trusted<'b>(&self, line: &'b str) -> Result<Self::Item<'b>, ParseError> {
         Ok((self.0.parse_trusted(line)?, line.len() as u64 + 1))

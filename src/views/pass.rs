@@ -224,6 +224,9 @@ impl<'v, const OWNED: bool> LineFold<Acc<'v>> for Shared<OWNED> {
         Ok((event_ref, event, line.bytes.len() as u64 + 1))
     }
 
+    // A pass that builds owned events gains nothing from a trusted read.
+    const TRUSTS: bool = !OWNED;
+
     #[inline]
     fn parse_trusted<'b>(&self, line: &'b str) -> Result<Self::Item<'b>, ParseError> {
         let event_ref = match self.borrowed {
