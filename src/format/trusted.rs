@@ -192,6 +192,8 @@ pub(crate) fn skip_value(b: &[u8]) -> Option<usize> {
                 }
             }
             b',' if depth == 0 => return Some(i),
+            // Whitespace around a member's value is not part of its text: another shape.
+            b' ' | b'\t' | b'\n' | b'\r' if depth == 0 => return None,
             _ => i += 1,
         }
     }
@@ -357,6 +359,9 @@ mod tests {
             r#"{"type":"a","data":null,"ts":0,"meta":null}"#,
             r#"{"type":"a","data":null,"ts":0,"actor":"u","id":"i"}"#,
             r#"{"type":"a","data":null,"ts":0,"extra":1}"#,
+            "{\"type\":\"a\",\"data\":\t{\"id\":5},\"ts\":1}",
+            r#"{"type":"a","data":5 ,"ts":1}"#,
+            r#"{"type":"a","data":true,"ts":1,"meta":{} }"#,
         ] {
             assert!(!agrees(line), "{line} was located");
         }
