@@ -88,6 +88,8 @@ pub struct EventLogBuilder {
     lock_mode: LockMode,
     snapshot_policy: Option<SnapshotPolicy>,
     views: Vec<(String, ViewFactory)>,
+    /// Replay threads (0: the rayon pool's size).
+    replay_threads: usize,
 }
 
 impl fmt::Debug for EventLogBuilder {
@@ -97,6 +99,7 @@ impl fmt::Debug for EventLogBuilder {
             .field("max_log_size", &self.max_log_size)
             .field("lock_mode", &self.lock_mode)
             .field("snapshot_policy", &self.snapshot_policy)
+            .field("replay_threads", &self.replay_threads)
             .field(
                 "views",
                 &self.views.iter().map(|(name, _)| name).collect::<Vec<_>>(),
@@ -125,6 +128,24 @@ impl EventLogBuilder {
     /// ```
     pub fn max_log_size(mut self, bytes: u64) -> Self {
         self.max_log_size = bytes;
+        self
+    }
+
+    /// Replays (refreshes, rebuilds, time travel, the log's readers) use at most `threads`
+    /// threads, the calling one included; `0` (the default) uses as many as the rayon pool
+    /// they run in has. See [`EventReader::replay_threads`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::EventLog;
+    /// let log = EventLog::builder(dir.path()).replay_threads(2).open()?;
+    /// assert_eq!(log.reader().threads(), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn replay_threads(mut self, threads: usize) -> Self {
+        self.replay_threads = threads;
         self
     }
 
@@ -333,7 +354,7 @@ impl EventLogBuilder {
         }
         let mut writer = EventWriter::open_with_lock(&self.dir, self.lock_mode)?;
         writer.set_max_log_size(self.max_log_size);
-        let reader = writer.reader();
+        let reader = writer.reader().replay_threads(self.replay_threads);
         let views_dir = writer.views_dir().to_path_buf();
         let policy = self.snapshot_policy;
         let views = self
@@ -393,6 +414,7 @@ impl EventLog {
             lock_mode: LockMode::default(),
             snapshot_policy: None,
             views: Vec::new(),
+            replay_threads: 0,
         }
     }
 

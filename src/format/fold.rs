@@ -540,8 +540,8 @@ fn reached(until: Until, events: u64) -> bool {
 /// `side` meanwhile: the work that prepares the next buffer (mapping it, decompressing it) or
 /// releases the last one.
 ///
-/// The parallel path uses as many threads as rayon's pool has (`RAYON_NUM_THREADS`), the
-/// calling thread included; with one, or for a small buffer, the fold is sequential.
+/// The parallel path uses as many threads as [`default_threads`], the calling thread
+/// included; with one, or for a small buffer, the fold is sequential.
 ///
 /// On the parallel path a helper runs `side` first and then joins the parsing, whose chunks
 /// are claimed dynamically, so the side job costs the fold about half its time instead of all
@@ -557,15 +557,31 @@ where
     F: LineFold<A>,
     T: Send,
 {
-    fold_buf_until(buf, acc, fold, Until::END, Trust::NONE, side)
+    fold_buf_until(
+        buf,
+        acc,
+        fold,
+        (Until::END, default_threads()),
+        Trust::NONE,
+        side,
+    )
 }
 
-/// [`fold_buf`], stopping where `until` says, reading the blocks `trust` names trusted.
+/// How many threads a replay uses unless told otherwise: as many as the rayon pool it runs in
+/// has (the global pool, sized by `RAYON_NUM_THREADS`, or an embedder's, inside its
+/// `install`). The fold's helpers are threads of its own, never the pool's workers, so a fold
+/// run from a pool whose other workers are all busy does not wait for them.
+pub(crate) fn default_threads() -> usize {
+    rayon::current_num_threads()
+}
+
+/// [`fold_buf`], stopping where `until` says, on at most `threads` threads (the calling one
+/// included), reading the blocks `trust` names trusted.
 pub(crate) fn fold_buf_until<A, F, T>(
     buf: &[u8],
     acc: A,
     fold: &F,
-    until: Until,
+    (until, threads): (Until, usize),
     trust: Trust<'_>,
     side: impl FnOnce() -> T + Send,
 ) -> (BufFold<A>, T)
@@ -573,7 +589,6 @@ where
     F: LineFold<A>,
     T: Send,
 {
-    let threads = rayon::current_num_threads();
     let min = if F::OWNS_MEMORY {
         OWNED_PARALLEL_MIN
     } else {

@@ -19,6 +19,7 @@ use crate::store::watch::Watch;
 use crate::store::writer::EventWriter;
 use std::fs::{self, File};
 use std::io::{self, Read};
+use std::num::NonZeroUsize;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -74,6 +75,8 @@ pub struct EventReader {
     /// The sealer of the writer this reader came from, while that writer lives: what a fold
     /// of the active log validates past the sealed blocks is handed to it, to be sealed.
     sealer: Weak<Mutex<Sealer>>,
+    /// How many threads a replay may use (`None`: [`fold::default_threads`]).
+    threads: Option<NonZeroUsize>,
 }
 
 /// An archive index read earlier, and the archive file it describes.
@@ -182,7 +185,43 @@ impl EventReader {
             write_index: true,
             index_cache: Arc::default(),
             sealer: Weak::new(),
+            threads: None,
         }
+    }
+
+    /// This reader, made to replay on at most `threads` threads, the calling one included
+    /// (`1`: the calling thread alone). By default a replay uses as many threads as the rayon
+    /// pool it runs in has: the global one (`RAYON_NUM_THREADS`), or, inside an embedder's
+    /// `ThreadPool::install`, that pool's. Either way the replay's helpers are threads of its
+    /// own, not the pool's workers, so a replay started from a pool whose other workers are
+    /// busy never waits for them. Folds of views, rebuilds, time travel and archive
+    /// decompression all keep to this number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog, EventReader, View};
+    /// fn count(n: u64, _: &Event) -> u64 { n + 1 }
+    /// let mut log = EventLog::open(dir.path())?;
+    /// log.append(&Event::new("a", serde_json::json!({})))?;
+    /// let reader = EventReader::new(dir.path()).replay_threads(1);
+    /// assert_eq!(reader.threads(), 1);
+    /// let mut view = View::new("count", count, &dir.path().join("views"));
+    /// assert_eq!(*view.rebuild(&reader)?, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[must_use]
+    pub fn replay_threads(mut self, threads: usize) -> Self {
+        self.threads = NonZeroUsize::new(threads);
+        self
+    }
+
+    /// How many threads a replay through this reader uses, the calling one included (see
+    /// [`replay_threads`](Self::replay_threads)).
+    pub fn threads(&self) -> usize {
+        self.threads
+            .map_or_else(fold::default_threads, NonZeroUsize::get)
     }
 
     /// This reader, made never to write into the directory.
@@ -689,7 +728,7 @@ impl EventReader {
             })
         });
         let mut read = FoldSegments {
-            folding: Folding::new(&self.log_path, folded, fold, pauses),
+            folding: Folding::new((&self.log_path, self.threads()), folded, fold, pauses),
             active_base,
             trusted,
             sealing,
@@ -787,14 +826,14 @@ impl EventReader {
         let path = &self.archive_path;
         let windows = Windows::open_at(path, start.frame_offset, start.frame_start, Some(limit));
         let mut windows = match windows {
-            Ok(windows) => windows.parallel(frames_at_once()),
+            Ok(windows) => windows.parallel(frames_at_once(self.threads())),
             Err(e) => return folded.fail_in_archive(e),
         };
         // When the side job that decompresses the next window finds no frame decompressed
         // ahead, it decompresses the next few at once, one per thread, so that on many cores
         // decompression keeps pace with parsing.
         let mut read = FoldWindows {
-            folding: Folding::new(path, folded, fold, pauses),
+            folding: Folding::new((path, self.threads()), folded, fold, pauses),
             skip_to: start.skip_to,
             any: false,
         };
@@ -1017,15 +1056,23 @@ struct Folding<'a, A, F, P> {
     folded: Option<Folded<A>>,
     fold: &'a F,
     pauses: &'a mut P,
+    /// How many threads each buffer's fold may use.
+    threads: usize,
 }
 
 impl<'a, A, F: LineFold<A>, P: Pauses<A>> Folding<'a, A, F, P> {
-    fn new(path: &'a Path, folded: Folded<A>, fold: &'a F, pauses: &'a mut P) -> Self {
+    fn new(
+        (path, threads): (&'a Path, usize),
+        folded: Folded<A>,
+        fold: &'a F,
+        pauses: &'a mut P,
+    ) -> Self {
         Folding {
             path,
             folded: Some(folded),
             fold,
             pauses,
+            threads,
         }
     }
 
@@ -1045,7 +1092,7 @@ impl<'a, A, F: LineFold<A>, P: Pauses<A>> Folding<'a, A, F, P> {
         let (folded, bad, next) = fold_paused(
             buf,
             folded,
-            self.fold,
+            (self.fold, self.threads),
             self.pauses,
             (trust, sealing),
             place,
@@ -1229,7 +1276,7 @@ impl<A, F: LineFold<A>, P: Pauses<A>> ReadWindows for FoldWindows<'_, A, F, P> {
 fn fold_paused<A, F, P, T>(
     buf: &[u8],
     mut folded: Folded<A>,
-    fold: &F,
+    (fold, threads): (&F, usize),
     pauses: &mut P,
     (trust, sealing): (Trust<'_>, &mut Option<Sealing>),
     place: impl Fn(usize) -> Place,
@@ -1250,10 +1297,14 @@ where
             hash_from: sealing.as_ref().and_then(Sealing::hash_from),
             ..trust.skip(pos)
         };
-        let (done, result) =
-            fold::fold_buf_until(&buf[pos..], folded.acc, fold, until, trust, move || {
-                side_now.map(|side| side())
-            });
+        let (done, result) = fold::fold_buf_until(
+            &buf[pos..],
+            folded.acc,
+            fold,
+            (until, threads),
+            trust,
+            move || side_now.map(|side| side()),
+        );
         side_result = side_result.or(result);
         if let Some(sealing) = sealing {
             sealing.take(&done.validated);
@@ -1346,8 +1397,8 @@ pub(crate) fn line_start_and_events_before(
 /// streaming one frame at a time and 428-512 ms decompressing two at once, though
 /// decompression alone went from 72 to 56 ms. Where threads are plenty, parsing no longer
 /// waits on one decompressor.
-fn frames_at_once() -> usize {
-    (rayon::current_num_threads() / 2).clamp(1, 8)
+fn frames_at_once(threads: usize) -> usize {
+    (threads / 2).clamp(1, 8)
 }
 
 /// Builds the error for the bad line starting at `start` in `buf`.
