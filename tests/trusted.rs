@@ -5,10 +5,11 @@
 //! Whatever the seals say (right, stale, truncated, foreign, over bytes changed since), a
 //! replay gives exactly what a replay without them gives, the same events or the same error.
 
-use eventfold::{Event, EventLog, EventReader, EventRef, EventWriter, View};
+use eventfold::{Event, EventLog, EventReader, EventRef, EventWriter, Position, View};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::fs;
+use std::ops::ControlFlow;
 use std::path::Path;
 
 const SEALS: &str = "app.seals.jsonl";
@@ -183,6 +184,29 @@ fn a_replay_believes_the_seals_that_match() {
         .unwrap();
     log.refresh_all().unwrap();
     assert_eq!(*log.view::<u64>("count").unwrap(), 3000);
+    drop(log);
+    // A strict scan (what `export` and `stats` read through) believes them too; a lenient
+    // one, which `verify` is, checks every line whatever the seals say.
+    let mut events = 0;
+    reader
+        .scan(Position::START, |_| {
+            events += 1;
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(events, 3000);
+    let mut damaged = 0;
+    reader
+        .scan_lenient(
+            Position::START,
+            |_| ControlFlow::Continue(()),
+            |_| {
+                damaged += 1;
+                ControlFlow::Continue(())
+            },
+        )
+        .unwrap();
+    assert_eq!(damaged, 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -194,8 +218,11 @@ fn a_replay_believes_the_seals_that_match() {
 enum Line {
     /// Written as the writer writes it.
     Written(Event),
-    /// The same event, by hand: a space after every comma, or its keys in another order.
+    /// The same event, by hand: a space after every comma, a tab before every value (where a
+    /// string holds `":`, its text changes too: another event, as valid), or its keys in
+    /// another order.
     Spaced(Event),
+    SpacedValues(Event),
     Reordered(Event),
     /// Not an event.
     Bad,
@@ -208,6 +235,10 @@ impl Line {
             Line::Spaced(event) => serde_json::to_string(event)
                 .unwrap()
                 .replace(",\"", ", \"")
+                .into_bytes(),
+            Line::SpacedValues(event) => serde_json::to_string(event)
+                .unwrap()
+                .replace("\":", "\":\t")
                 .into_bytes(),
             Line::Reordered(event) => {
                 let mut text = format!(
@@ -286,6 +317,7 @@ fn a_line() -> impl Strategy<Value = Line> {
     prop_oneof![
         12 => an_event().prop_map(Line::Written),
         1 => an_event().prop_map(Line::Spaced),
+        1 => an_event().prop_map(Line::SpacedValues),
         1 => an_event().prop_map(Line::Reordered),
     ]
 }

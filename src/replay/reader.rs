@@ -712,7 +712,7 @@ impl EventReader {
     ) -> Folded<A> {
         let sealer = self.sealer.upgrade();
         let trusted = if range.1 - range.0 >= seals::WORTH_READING {
-            blocks(&seals::load(&seals::path(self.dir())))
+            seals::blocks(self.dir())
         } else {
             Vec::new()
         };
@@ -1158,23 +1158,6 @@ impl Sealing {
     fn hash_from(&self) -> Option<u64> {
         (!self.broken).then_some(self.next)
     }
-}
-
-/// The blocks that the seals of the active log describe.
-fn blocks(seals: &[Seal]) -> Vec<Block> {
-    let mut start = 0;
-    seals
-        .iter()
-        .map(|seal| {
-            let block = Block {
-                start,
-                end: seal.end,
-                hash: seal.hash,
-            };
-            start = seal.end;
-            block
-        })
-        .collect()
 }
 
 impl<A, F: LineFold<A>, P: Pauses<A>> ReadSegments for FoldSegments<'_, A, F, P> {

@@ -11,7 +11,7 @@
 
 use crate::error::Error;
 use crate::format::event::EventRef;
-use crate::format::fold::{self, LineFold};
+use crate::format::fold::{self, Block, LineFold, Trust, Until};
 use crate::format::lines;
 use crate::format::parse::ParseError;
 use crate::replay::reader::{self, ArchiveStart, Entry, EventReader};
@@ -19,6 +19,7 @@ use crate::replay::walk::{self, NextSegment, NextWindow, ReadSegments, ReadWindo
 use crate::store::archive::{Window, Windows};
 use crate::store::mmap::Region;
 use crate::store::position::Position;
+use crate::store::seals;
 use std::fs::File;
 use std::io;
 use std::ops::ControlFlow;
@@ -342,6 +343,9 @@ struct Scan<'r, 'v> {
     reader: &'r EventReader,
     damage: Option<&'v mut OnDamage<'v>>,
     cursor: Option<Cursor<'v>>,
+    /// The sealed blocks of the active log, read trusted by a strict scan (a lenient one is a
+    /// check of every line: it trusts nothing).
+    trusted: Vec<Block>,
 }
 
 /// What the reducing side of the engine carries from event to event: the visitor and the
@@ -402,6 +406,14 @@ impl<'v> LineFold<Cursor<'v>> for ScanFold {
     fn parse<'b>(&self, line: &'b [u8]) -> Result<(EventRef<'b>, usize), ParseError> {
         let at = line.as_ptr() as usize - self.base;
         EventRef::parse_line(line).map(|event| (event, at))
+    }
+
+    const TRUSTS: bool = true;
+
+    #[inline]
+    fn parse_trusted<'b>(&self, line: &'b str) -> Result<(EventRef<'b>, usize), ParseError> {
+        let at = line.as_ptr() as usize - self.base;
+        EventRef::parse_trusted(line).map(|event| (event, at))
     }
 
     #[inline]
@@ -467,6 +479,7 @@ impl<'r, 'v> Scan<'r, 'v> {
             reader,
             damage,
             cursor: Some(cursor),
+            trusted: Vec::new(),
         }
     }
 
@@ -589,6 +602,9 @@ impl<'r, 'v> Scan<'r, 'v> {
             self.cursor().index += events_before;
         }
         let lines_before = count_newlines(file, from)?;
+        if self.damage.is_none() && end - from >= seals::WORTH_READING {
+            self.trusted = seals::blocks(self.reader.dir());
+        }
         let mut read = ScanSegments {
             scan: self,
             base,
@@ -625,7 +641,17 @@ impl<'r, 'v> Scan<'r, 'v> {
             cursor.prev_end = 0;
             cursor.prev_line = lines_before;
             let job = side.take();
-            let (done, result) = fold::fold_buf(part, cursor, &fold, move || job.map(|j| j()));
+            let trust = match place.file {
+                HistoryFile::Active => Trust {
+                    base: place.offset + pos as u64,
+                    blocks: &self.trusted,
+                    hash_from: None,
+                },
+                HistoryFile::Archive => Trust::NONE,
+            };
+            let until = (Until::END, self.reader.threads());
+            let (done, result) =
+                fold::fold_buf_until(part, cursor, &fold, until, trust, move || job.map(|j| j()));
             side_result = side_result.or(result);
             let cursor = done.acc;
             let (prev_end, prev_line, stopped) =

@@ -15,6 +15,7 @@
 //! line, a lost file: each costs the speed of validation and nothing else, which is why the
 //! file is never synced and failing to write it is not an error.
 
+use crate::format::fold::Block;
 use crate::format::lines::{self, Lines};
 use crate::format::parse;
 use std::fs::{self, File, OpenOptions};
@@ -77,6 +78,24 @@ fn load_whole(path: &Path) -> (Vec<Seal>, bool) {
         read += line.len();
     }
     (seals, read == bytes.len())
+}
+
+/// The blocks the seals of the log in `dir` describe, for a replay to read trusted where the
+/// bytes still match them.
+pub(crate) fn blocks(dir: &Path) -> Vec<Block> {
+    let mut start = 0;
+    load(&path(dir))
+        .iter()
+        .map(|seal| {
+            let block = Block {
+                start,
+                end: seal.end,
+                hash: seal.hash,
+            };
+            start = seal.end;
+            block
+        })
+        .collect()
 }
 
 /// One record, as [`record`] writes it.
