@@ -210,17 +210,14 @@ impl Follow {
     /// ```
     pub fn wait(&mut self, timeout: Duration) -> io::Result<bool> {
         let deadline = Instant::now() + timeout;
-        if self.watch.is_none() {
-            self.watch = Some(Watch::new(self.reader.dir())?);
-        }
-        loop {
-            // Looked at after the watch is set up, so an append in between is not missed.
-            if self.reader.history_end()? > self.next {
-                return Ok(true);
-            }
-            if !self.sleep(Some(deadline))? {
-                return Ok(false);
-            }
-        }
+        let watch = match &self.watch {
+            Some(watch) => watch,
+            None => self.watch.insert(Watch::new(self.reader.dir())?),
+        };
+        let (reader, next) = (&self.reader, self.next);
+        let grown = watch.wait_for(Some(deadline), || {
+            Ok((reader.history_end()? > next).then_some(()))
+        })?;
+        Ok(grown.is_some())
     }
 }

@@ -18,7 +18,7 @@ use crate::store::seals::{self, Seal, Sealer};
 use crate::store::watch::Watch;
 use crate::store::writer::EventWriter;
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io;
 use std::num::NonZeroUsize;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -633,16 +633,11 @@ impl EventReader {
         }
         let deadline = Instant::now() + timeout;
         let watch = Watch::new(self.dir())?;
-        loop {
-            // Checked after the watch is set up, so a write in between is not missed.
+        let grown = watch.wait_for(Some(deadline), || {
             let size = self.active_log_size()?;
-            if size > offset {
-                return Ok(WaitResult::NewData(size));
-            }
-            if !watch.sleep(Some(deadline))? {
-                return Ok(WaitResult::Timeout);
-            }
-        }
+            Ok((size > offset).then_some(size))
+        })?;
+        Ok(grown.map_or(WaitResult::Timeout, WaitResult::NewData))
     }
 
     /// Returns the path to `app.jsonl`.
@@ -1389,7 +1384,9 @@ fn malformed(path: &Path, origin: Origin, buf: &[u8], start: usize, reason: Stri
     let in_buf = lines::line_number(buf, start);
     let (offset, line) = match origin {
         Origin::Active { from } => {
-            let before = count_lines_before(path, from).unwrap_or(0);
+            let before = File::open(path)
+                .and_then(|file| mmap::newlines_before(&file, from))
+                .unwrap_or(0);
             (from + start as u64, before + in_buf)
         }
         Origin::Archive {
@@ -1398,20 +1395,6 @@ fn malformed(path: &Path, origin: Origin, buf: &[u8], start: usize, reason: Stri
         } => (stream_offset + start as u64, lines_before + in_buf),
     };
     Error::malformed(path, offset, line, reason).into()
-}
-
-/// Number of newlines in the first `len` bytes of the file at `path`.
-fn count_lines_before(path: &Path, len: u64) -> io::Result<u64> {
-    let mut file = File::open(path)?.take(len);
-    let mut buf = vec![0u8; 1 << 16];
-    let mut count = 0u64;
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            return Ok(count);
-        }
-        count += lines::count(&buf[..n]);
-    }
 }
 
 /// A buffer of lines being handed out one event at a time.

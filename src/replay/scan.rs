@@ -601,7 +601,7 @@ impl<'r, 'v> Scan<'r, 'v> {
         if from > 0 {
             self.cursor().index += events_before;
         }
-        let lines_before = count_newlines(file, from)?;
+        let lines_before = crate::store::mmap::newlines_before(file, from)?;
         if self.damage.is_none() && end - from >= seals::WORTH_READING {
             self.trusted = seals::blocks(self.reader.dir());
         }
@@ -786,18 +786,4 @@ impl ReadSegments for ScanSegments<'_, '_, '_> {
     fn stopped(&self) -> bool {
         self.scan.stopped()
     }
-}
-
-/// Newlines in the first `len` bytes of the open file (the file a rotation may since have
-/// renamed away, so not opened again by name).
-fn count_newlines(file: &File, len: u64) -> io::Result<u64> {
-    let mut buf = vec![0u8; (len as usize).min(1 << 20)];
-    let (mut pos, mut count) = (0, 0);
-    while pos < len {
-        let n = ((len - pos) as usize).min(buf.len());
-        std::os::unix::fs::FileExt::read_exact_at(file, &mut buf[..n], pos)?;
-        count += lines::count(&buf[..n]);
-        pos += n as u64;
-    }
-    Ok(count)
 }

@@ -73,6 +73,26 @@ pub(crate) fn read_up_to(file: &File, buf: &mut [u8], offset: u64) -> io::Result
     Ok(filled)
 }
 
+/// How many newlines the first `len` bytes of `file` hold: the line number of a line that
+/// starts at `len` is one more. (Read in pieces of at most 1 MiB.)
+pub(crate) fn newlines_before(file: &File, len: u64) -> io::Result<u64> {
+    let mut buf = vec![0u8; (len as usize).min(1 << 20)];
+    let (mut pos, mut count) = (0, 0);
+    while pos < len {
+        let n = ((len - pos) as usize).min(buf.len());
+        let read = read_up_to(file, &mut buf[..n], pos)?;
+        if read < n {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file ended before the offset whose line is counted",
+            ));
+        }
+        count += crate::format::lines::count(&buf[..n]);
+        pos += n as u64;
+    }
+    Ok(count)
+}
+
 /// The hash of the line of the log at `log_path` that ends just before `offset` (whose newline
 /// is at `offset - 1`), or `None` when `offset` is 0 or past the end of the file. The reader's
 /// `read_line_hash_before`, which views check their snapshots with, and the writer's

@@ -72,4 +72,22 @@ impl Watch {
         while self.events.try_recv().is_ok() {}
         Ok(true)
     }
+
+    /// Looks with `look` until it finds something, sleeping on this watch between looks, or
+    /// until `deadline` passes (`None`). Set the watch up before the first look, so that a
+    /// change in between sends its notification instead of being missed.
+    pub(crate) fn wait_for<T>(
+        &self,
+        deadline: Option<Instant>,
+        mut look: impl FnMut() -> io::Result<Option<T>>,
+    ) -> io::Result<Option<T>> {
+        loop {
+            if let Some(found) = look()? {
+                return Ok(Some(found));
+            }
+            if !self.sleep(deadline)? {
+                return Ok(None);
+            }
+        }
+    }
 }

@@ -742,7 +742,7 @@ fn torn_tail(reader: &EventReader, report: &mut VerifyReport) -> io::Result<()> 
     let len = file.metadata()?.len();
     let committed = crate::store::mmap::committed_end(&file, 0, len)?;
     if committed < len {
-        let lines = count_newlines(&file, committed)?;
+        let lines = crate::store::mmap::newlines_before(&file, committed)?;
         let mut found = finding(
             Severity::Warning,
             Check::TornTail,
@@ -758,18 +758,6 @@ fn torn_tail(reader: &EventReader, report: &mut VerifyReport) -> io::Result<()> 
         report.findings.push(found);
     }
     Ok(())
-}
-
-fn count_newlines(file: &std::fs::File, len: u64) -> io::Result<u64> {
-    let mut buf = vec![0u8; (len as usize).min(1 << 20)];
-    let (mut pos, mut count) = (0, 0);
-    while pos < len {
-        let n = ((len - pos) as usize).min(buf.len());
-        std::os::unix::fs::FileExt::read_exact_at(file, &mut buf[..n], pos)?;
-        count += crate::format::lines::count(&buf[..n]);
-        pos += n as u64;
-    }
-    Ok(count)
 }
 
 fn snapshots(reader: &EventReader, report: &mut VerifyReport) -> io::Result<()> {
