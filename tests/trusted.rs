@@ -209,6 +209,72 @@ fn a_replay_believes_the_seals_that_match() {
     assert_eq!(damaged, 1);
 }
 
+/// The frames the archive index seals: `(offset, len, xxh3)` of each entry with a seal, each
+/// checked against the frame's decompressed content. Returns how many entries there are.
+fn check_sealed_frames(dir: &Path) -> (usize, usize) {
+    let index = fs::read_to_string(dir.join("archive.index.jsonl")).unwrap();
+    let archive = fs::read(dir.join("archive.jsonl.zst")).unwrap();
+    let (mut frames, mut sealed) = (0, 0);
+    for line in index.lines() {
+        let entry: Value = serde_json::from_str(line).unwrap();
+        frames += 1;
+        let Some(hash) = entry["xxh3"].as_str() else {
+            continue;
+        };
+        let (offset, len) = (entry["offset"].as_u64().unwrap(), entry["len"].as_u64().unwrap());
+        let content =
+            zstd::decode_all(&archive[offset as usize..(offset + len) as usize]).unwrap();
+        assert_eq!(content.len() as u64, entry["content_len"].as_u64().unwrap());
+        let expected = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&content));
+        assert_eq!(hash, expected, "frame at {offset}");
+        sealed += 1;
+    }
+    (frames, sealed)
+}
+
+#[test]
+fn rotations_and_descriptions_seal_the_archive_frames_they_check() {
+    // Frames this crate's rotations write are sealed in the index as they are recorded.
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = EventLog::builder(dir.path()).open().unwrap();
+    let batch: Vec<Event> = (0..100).map(|n| event(n, 1000)).collect();
+    for _ in 0..3 {
+        for _ in 0..60 {
+            log.append_batch(&batch).unwrap();
+        }
+        log.rotate().unwrap();
+    }
+    drop(log);
+    let (frames, sealed) = check_sealed_frames(dir.path());
+    assert!(frames > 3, "frames of at most 4 MiB: {frames}");
+    assert_eq!(sealed, frames);
+    let views = tempfile::tempdir().unwrap();
+    let reader = EventReader::new(dir.path()).read_only();
+    let mut view = View::new_ref("count", count, views.path());
+    assert_eq!(*view.rebuild(&reader).unwrap(), 18_000);
+
+    // An archive 0.2.0 wrote has no index; the reader that describes its frames seals those
+    // whose every line is an event.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut old = eventfold_v02::EventLog::builder(dir.path()).open().unwrap();
+        for n in 0..500 {
+            let e = event(n, 300);
+            old.append(&eventfold_v02::Event::new(&e.event_type, e.data))
+                .unwrap();
+        }
+        old.rotate().unwrap();
+        fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("app.jsonl"))
+            .unwrap();
+    }
+    assert!(!dir.path().join("archive.index.jsonl").exists());
+    let frames = EventReader::new(dir.path()).archive_frames().unwrap();
+    assert_eq!(frames.len(), 1);
+    assert_eq!(check_sealed_frames(dir.path()), (1, 1));
+}
+
 // ---------------------------------------------------------------------------------------------
 // The differential property
 // ---------------------------------------------------------------------------------------------

@@ -526,6 +526,37 @@ impl EventReader {
         Ok(index)
     }
 
+    /// The archive frames up to `limit` that the index seals (see `ArchiveFrame::xxh3`), as
+    /// blocks of the decompressed stream: from the index this reader holds for the archive, or
+    /// else from the index file's checked lines. Frames it does not record are not described
+    /// for this (that would decompress them twice).
+    fn sealed_frames(&self, limit: u64) -> Vec<Block> {
+        use std::os::unix::fs::MetadataExt;
+        let id = fs::metadata(&self.archive_path)
+            .ok()
+            .map(|meta| (meta.dev(), meta.ino()));
+        let cached = self
+            .index_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .filter(|cached| cached.archive.is_some() && cached.archive == id)
+            .map(|cached| cached.index.clone());
+        let index = match cached {
+            Some(index) => index,
+            None => match index::recorded(&self.archive_path, limit) {
+                Ok(index) => Arc::new(index),
+                Err(_) => return Vec::new(),
+            },
+        };
+        index
+            .frames
+            .iter()
+            .filter(|frame| frame.end_offset() <= limit)
+            .filter_map(index::ArchiveFrame::sealed)
+            .collect()
+    }
+
     /// A consistent view of the archive and the active log (see [`recovery::history`]).
     pub(crate) fn history(&self) -> io::Result<recovery::History> {
         recovery::history(self.dir(), &self.log_path, &self.archive_path)
@@ -831,6 +862,11 @@ impl EventReader {
             folding: Folding::new((path, self.threads()), folded, fold, pauses),
             skip_to: start.skip_to,
             any: false,
+            sealed: if F::TRUSTS {
+                self.sealed_frames(limit)
+            } else {
+                Vec::new()
+            },
         };
         let walked = walk::archive(
             &mut windows,
@@ -1197,6 +1233,8 @@ struct FoldWindows<'a, A, F, P> {
     skip_to: u64,
     /// Whether a window was read.
     any: bool,
+    /// The frames the archive index seals, as blocks of the decompressed stream.
+    sealed: Vec<Block>,
 }
 
 impl<A, F: LineFold<A>, P: Pauses<A>> ReadWindows for FoldWindows<'_, A, F, P> {
@@ -1214,12 +1252,28 @@ impl<A, F: LineFold<A>, P: Pauses<A>> ReadWindows for FoldWindows<'_, A, F, P> {
             position: base + end as u64,
             active: None,
         };
-        let (bad, next) = self.folding.fold_buf(
-            &window.bytes()[cut..],
-            (Trust::NONE, &mut None),
-            place,
-            side,
-        );
+        // A window that is a whole sealed frame is read trusted when its bytes match.
+        let len = window.bytes().len() as u64;
+        let whole = cut == 0
+            && window.offset == window.frame_start
+            && window.frame_end == Some(window.offset + len);
+        let at = self.sealed.partition_point(|b| b.start < window.offset);
+        let blocks = match self.sealed.get(at) {
+            Some(block)
+                if whole && block.start == window.offset && block.end == window.offset + len =>
+            {
+                std::slice::from_ref(block)
+            }
+            _ => &[],
+        };
+        let trust = Trust {
+            base,
+            blocks,
+            hash_from: None,
+        };
+        let (bad, next) =
+            self.folding
+                .fold_buf(&window.bytes()[cut..], (trust, &mut None), place, side);
         if let Some((at, reason)) = bad {
             let origin = Origin::Archive {
                 stream_offset: window.offset,

@@ -68,6 +68,11 @@ pub struct ArchiveFrame {
     pub max_ts: Option<u64>,
     /// Line hash of its last event, `""` without one.
     pub last_line_hash: String,
+    /// XXH3-64 of the frame's content as 16 hex digits, present when every line of it was
+    /// found to be an event when the frame was described: a replay that decompresses the same
+    /// bytes reads them trusted (see `store::seals`). Absent in indexes written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) xxh3: Option<String>,
     /// xxh64 of the fields above, as 16 hex digits: an entry damaged or edited by hand fails it.
     pub(crate) check: String,
 }
@@ -90,7 +95,7 @@ impl ArchiveFrame {
 
     /// The value of `check` for the other fields.
     fn checksum(&self) -> String {
-        let fields = format!(
+        let mut fields = format!(
             "{} {} {} {} {} {} {} {} {} {:?} {:?} {:?} {}",
             self.offset,
             self.len,
@@ -106,7 +111,21 @@ impl ArchiveFrame {
             self.max_ts,
             self.last_line_hash
         );
+        if let Some(xxh3) = &self.xxh3 {
+            // Only then, so that the entries of indexes written before still pass.
+            fields.push(' ');
+            fields.push_str(xxh3);
+        }
         crate::store::recovery::content_hash(fields.as_bytes())
+    }
+
+    /// The frame's content as a sealed block: where it lies in the history and its checksum.
+    pub(crate) fn sealed(&self) -> Option<crate::format::fold::Block> {
+        Some(crate::format::fold::Block {
+            start: self.start.offset(),
+            end: self.end(),
+            hash: u64::from_str_radix(self.xxh3.as_deref()?, 16).ok()?,
+        })
     }
 
     fn span(&self) -> Option<FrameSpan> {
@@ -197,6 +216,21 @@ pub(crate) fn load_with(
     Ok(index)
 }
 
+/// The frames the index file records, up to `limit`, as far as they pass the check against
+/// the archive: nothing is described, nothing saved.
+pub(crate) fn recorded(archive_path: &Path, limit: u64) -> io::Result<ArchiveIndex> {
+    let mut index = ArchiveIndex {
+        frames: read_entries(&index_path(archive_path))?,
+    };
+    let valid = match File::open(archive_path) {
+        Ok(file) => valid_prefix(&index.frames, &file, limit)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(e),
+    };
+    index.frames.truncate(valid);
+    Ok(index)
+}
+
 /// Describes the frames of the archive from `index.archive_len()` up to `limit`.
 fn extend(index: &mut ArchiveIndex, archive_path: &Path, limit: u64) -> io::Result<()> {
     let (mut first_line, mut first_event) = (index.lines(), index.events());
@@ -284,10 +318,13 @@ fn entries_for(
                     let start = memchr::memrchr(b'\n', body).map_or(0, |i| i + 1);
                     crate::line_hash(&body[start..])
                 });
+                let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+                hasher.update(bytes);
                 Stats {
                     lines: parts[i].lines,
                     ts: parts[i].ts,
                     last_line_hash,
+                    hashed: (hasher, bytes.len() as u64),
                 }
             }
             None => {
@@ -347,6 +384,7 @@ fn valid_prefix(entries: &[ArchiveFrame], file: &File, limit: u64) -> io::Result
         last_ts: None,
         max_ts: None,
         last_line_hash: String::new(),
+        xxh3: None,
         check: String::new(),
     };
     for (i, entry) in entries.iter().enumerate() {
@@ -460,16 +498,20 @@ impl Appended {
 }
 
 /// What a frame's content holds, gathered window by window.
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Stats {
     lines: u64,
     ts: TsStats,
     last_line_hash: Option<String>,
+    /// The content hashed so far, and how many bytes of it.
+    hashed: (xxhash_rust::xxh3::Xxh3, u64),
 }
 
 impl Stats {
     /// Adds the complete lines of `buf`.
     fn add(&mut self, buf: &[u8]) {
+        self.hashed.0.update(buf);
+        self.hashed.1 += buf.len() as u64;
         self.lines += lines::count(buf);
         let (done, ()) = fold::fold_buf(buf, std::mem::take(&mut self.ts), &TsFold, || ());
         self.ts = done.acc;
@@ -500,6 +542,9 @@ impl Stats {
             last_ts: self.ts.last,
             max_ts: self.ts.max,
             last_line_hash: self.last_line_hash.unwrap_or_default(),
+            // Sealed when every line was an event and nothing (a torn last line) was left out.
+            xxh3: (self.ts.malformed == 0 && self.hashed.1 == end - start)
+                .then(|| format!("{:016x}", self.hashed.0.digest())),
             check: String::new(),
         };
         entry.check = entry.checksum();
@@ -511,6 +556,8 @@ impl Stats {
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct TsStats {
     pub events: u64,
+    /// Lines that are not events.
+    pub malformed: u64,
     pub first: Option<u64>,
     pub last: Option<u64>,
     pub max: Option<u64>,
@@ -544,6 +591,9 @@ impl LineFold<TsStats> for TsFold {
     #[inline]
     fn reduce(&self, mut acc: TsStats, ts: &Option<u64>) -> TsStats {
         acc.events += 1;
+        if ts.is_none() {
+            acc.malformed += 1;
+        }
         if let Some(ts) = *ts {
             acc.first.get_or_insert(ts);
             acc.last = Some(ts);
