@@ -30,8 +30,9 @@ use std::path::{Path, PathBuf};
 
 /// Seed of the event stream; change it (or [`GEN_VERSION`]) and the cache is rebuilt.
 pub const SEED: u64 = 0x5EED_E7E7_F01D_2024;
-/// Version of the generator's output, part of the cache directory name.
-pub const GEN_VERSION: u32 = 1;
+/// Version of the generator's output, part of the cache directory name. (2: archives rotated
+/// by this crate seal their frames in the index, and `sealed` holds the seals of `app.jsonl`.)
+pub const GEN_VERSION: u32 = 2;
 /// Timestamp of the first event; event `i` has `FIXED_TS + i`.
 pub const FIXED_TS: u64 = 1_700_000_000;
 /// Events per data set when `EVENTFOLD_BENCH_EVENTS` is not set.
