@@ -17,7 +17,9 @@
 //!   history; so does a fresh full replay;
 //! - in every other round the parent opens the log as a writer (running recovery) and checks
 //!   the history did not change and the registered views still equal the fold; in the others
-//!   the next child runs recovery itself, and may be killed while it does.
+//!   the next child runs recovery itself, and may be killed while it does;
+//! - the seals of `app.jsonl` a kill left (`app.seals.jsonl`) describe its bytes as they are,
+//!   and a writer that opens the log seals its short unsealed tail.
 //!
 //! `SIGKILL` stops the process but not the kernel: bytes written before the kill reach the
 //! file even without `fsync`. This test covers process crashes; power cuts are covered by the
@@ -195,6 +197,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_event() {
         }
         let acked = run.last_ack.map_or(0, |seq| seq + 1).max(durable);
         stats.observe(&dir);
+        stats.sealed += usize::from(check_seals(&dir, &what) > 0);
         let present = check_directory(&dir, scratch.path(), acked, round.is_multiple_of(2), &what);
         stats.rounds += 1;
         stats.acked += run.acks;
@@ -208,7 +211,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_event() {
     eprintln!(
         "real_crash: {} kills in {:?}, {} appends acknowledged, {durable} events in the log; \
          after the kills: {} torn tails, {} rotation records, {} unrenamed next logs, {} \
-         snapshot temporaries",
+         snapshot temporaries, seals in {}",
         stats.rounds,
         started.elapsed(),
         stats.acked,
@@ -216,6 +219,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_event() {
         stats.records,
         stats.next_logs,
         stats.snapshot_tmps,
+        stats.sealed,
     );
 }
 
@@ -313,6 +317,42 @@ fn run_child(dir: &Path, scratch: &Path, seed: u64, from_spawn: bool, delay: Dur
 }
 
 /// Checks the directory a kill left. `acked` events must be there; returns how many are.
+/// The seals a kill left describe the bytes of `app.jsonl` as they are: a seal is written
+/// only after the bytes it covers were synced, and a rotation empties the seals before it
+/// replaces the log. A torn last record is allowed (it is not read). Returns how many seals
+/// there are.
+fn check_seals(dir: &Path, what: &str) -> usize {
+    let Ok(text) = fs::read(dir.join("app.seals.jsonl")) else {
+        return 0;
+    };
+    let log = fs::read(dir.join("app.jsonl")).unwrap_or_default();
+    let mut start = 0usize;
+    let mut seals = 0;
+    for line in text.split_inclusive(|&b| b == b'\n') {
+        let Some(record) = line
+            .strip_suffix(b"\n")
+            .and_then(|line| serde_json::from_slice::<serde_json::Value>(line).ok())
+        else {
+            break;
+        };
+        let end = record["end"].as_u64().expect("end") as usize;
+        assert!(
+            end <= log.len(),
+            "{what}: a seal ends at {end}, past the end of app.jsonl ({} bytes)",
+            log.len()
+        );
+        let hash = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&log[start..end]));
+        assert_eq!(
+            record["xxh3"].as_str(),
+            Some(hash.as_str()),
+            "{what}: the seal of {start}..{end} does not describe app.jsonl"
+        );
+        start = end;
+        seals += 1;
+    }
+    seals
+}
+
 fn check_directory(dir: &Path, scratch: &Path, acked: u64, reopen: bool, what: &str) -> u64 {
     // The history as any reader sees it, before anything is repaired.
     let events = history(dir).unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -364,6 +404,12 @@ fn check_directory(dir: &Path, scratch: &Path, acked: u64, reopen: bool, what: &
         let mut log = open_log(dir).unwrap_or_else(|e| panic!("{what}: reopening failed: {e}"));
         let repaired = history(dir).unwrap_or_else(|e| panic!("{what}, after recovery: {e}"));
         assert_eq!(repaired, events, "{what}: recovery changed the history");
+        // A writer that opens a log whose unsealed tail is short validates and seals it.
+        let active = fs::metadata(dir.join("app.jsonl")).map_or(0, |m| m.len());
+        assert!(
+            active == 0 || check_seals(dir, what) > 0,
+            "{what}: the writer opened {active} unsealed bytes and sealed none"
+        );
         log.refresh_all()
             .unwrap_or_else(|e| panic!("{what}: refresh_all after reopening failed: {e}"));
         let expect = |name: &str, got: u64, want: u64| {
@@ -435,6 +481,8 @@ struct Stats {
     records: usize,
     next_logs: usize,
     snapshot_tmps: usize,
+    /// Kills after which `app.seals.jsonl` held seals.
+    sealed: usize,
 }
 
 impl Stats {
