@@ -271,6 +271,9 @@ pub(crate) struct Trust<'s> {
     /// From this file offset on (a line start), the chunks the fold validates are hashed and
     /// reported in [`BufFold::validated`].
     pub hash_from: Option<u64>,
+    /// Whether the caller found the whole buffer to match a seal (a sealed archive frame, whose
+    /// one checksum covers several parse chunks): every chunk is then read trusted.
+    pub checked: bool,
 }
 
 impl<'s> Trust<'s> {
@@ -279,6 +282,7 @@ impl<'s> Trust<'s> {
         base: 0,
         blocks: &[],
         hash_from: None,
+        checked: false,
     };
 
     /// The same trust for the buffer that starts `offset` bytes into this one.
@@ -295,8 +299,19 @@ impl<'s> Trust<'s> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Chunk {
     range: std::ops::Range<usize>,
-    seal: Option<u64>,
+    seal: Seal,
     hash: bool,
+}
+
+/// What a chunk's bytes are known to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seal {
+    /// Nothing: they are validated.
+    None,
+    /// Valid events if they hash to this.
+    Hash(u64),
+    /// Valid events: the caller checked them against their seal.
+    Checked,
 }
 
 /// Cuts `buf` into parse chunks: each block of `trust` that lies whole in the buffer at line
@@ -316,7 +331,11 @@ fn plan(buf: &[u8], size: usize, trust: Trust<'_>, trusts: bool) -> Vec<Chunk> {
                 let range = range.start + sub.start..range.start + sub.end;
                 chunks.push(Chunk {
                     range,
-                    seal: None,
+                    seal: if trusts && trust.checked {
+                        Seal::Checked
+                    } else {
+                        Seal::None
+                    },
                     hash,
                 });
             }
@@ -345,7 +364,7 @@ fn plan(buf: &[u8], size: usize, trust: Trust<'_>, trusts: bool) -> Vec<Chunk> {
         gap(&mut chunks, at..start);
         chunks.push(Chunk {
             range: start..stop,
-            seal: Some(block.hash),
+            seal: Seal::Hash(block.hash),
             hash: false,
         });
         at = stop;
@@ -366,10 +385,11 @@ enum Read {
 /// The bytes of a chunk as text when they hash to `seal` (a block validated before) and are
 /// UTF-8; `None` otherwise.
 #[inline]
-fn trusted_text(bytes: &[u8], seal: Option<u64>) -> Option<&str> {
-    let seal = seal?;
-    if trusted::block_hash(bytes) != seal {
-        return None;
+fn trusted_text(bytes: &[u8], seal: Seal) -> Option<&str> {
+    match seal {
+        Seal::None => return None,
+        Seal::Hash(hash) if trusted::block_hash(bytes) != hash => return None,
+        Seal::Hash(_) | Seal::Checked => {}
     }
     simdutf8::basic::from_utf8(bytes).ok()
 }
@@ -381,7 +401,7 @@ fn trusted_text(bytes: &[u8], seal: Option<u64>) -> Option<&str> {
 fn for_each_line<'b, A, F: LineFold<A>>(
     fold: &F,
     bytes: &'b [u8],
-    seal: Option<u64>,
+    seal: Seal,
     mut before: impl FnMut(),
     mut each: impl FnMut(Line<'b>, Result<F::Item<'b>, ParseError>) -> ControlFlow<()>,
 ) -> Read {
@@ -1175,6 +1195,7 @@ mod tests {
             base,
             blocks: &blocks,
             hash_from: Some(hash_from),
+            checked: false,
         };
         let check = |done: &BufFold<Vec<(u64, bool)>>, path: &str| {
             assert_eq!(done.acc, expected, "{path}");
@@ -1224,6 +1245,32 @@ mod tests {
     }
 
     #[test]
+    fn a_buffer_the_caller_checked_is_read_trusted_in_every_chunk() {
+        let buf = log(300, None);
+        let trust = Trust {
+            checked: true,
+            ..Trust::NONE
+        };
+        let seq = fold_sequential(&buf, Vec::new(), &TrustTrace, Until::END, trust);
+        assert_eq!(seq.acc.len(), 300);
+        assert!(seq.acc.iter().all(|&(_, trusted)| trusted));
+        let (par, ()) = fold_threads(
+            &buf,
+            Vec::new(),
+            &TrustTrace,
+            Until::END,
+            trust,
+            500,
+            2,
+            || (),
+        );
+        assert_eq!(par.acc, seq.acc);
+        // A fold that does not trust reads them validated all the same.
+        let plain = fold_sequential(&buf, Vec::new(), &Trace, Until::END, trust);
+        assert_eq!(plain.acc.len(), 300);
+    }
+
+    #[test]
     fn a_bad_line_in_a_changed_block_is_the_same_error() {
         let good = log(300, None);
         let bad = log(300, Some(250));
@@ -1232,6 +1279,7 @@ mod tests {
             base: 0,
             blocks: &blocks,
             hash_from: None,
+            checked: false,
         };
         let trusted = fold_sequential(&bad, Vec::new(), &TrustTrace, Until::END, trust);
         let plain = fold_sequential(&bad, Vec::new(), &TrustTrace, Until::END, Trust::NONE);
@@ -1278,7 +1326,7 @@ mod tests {
     fn whole(buf: &[u8]) -> Chunk {
         Chunk {
             range: 0..buf.len(),
-            seal: None,
+            seal: Seal::None,
             hash: false,
         }
     }

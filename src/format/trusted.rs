@@ -276,6 +276,7 @@ pub(crate) fn check(buf: &[u8]) {
         base: 0,
         blocks: &blocks,
         hash_from: None,
+        checked: false,
     };
     struct Answers;
     impl crate::format::fold::LineFold<Vec<String>> for Answers {

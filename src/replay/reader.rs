@@ -1210,6 +1210,7 @@ impl<A, F: LineFold<A>, P: Pauses<A>> ReadSegments for FoldSegments<'_, A, F, P>
             base: start,
             blocks: &self.trusted,
             hash_from: None,
+            checked: false,
         };
         let (bad, next) = self
             .folding
@@ -1257,19 +1258,19 @@ impl<A, F: LineFold<A>, P: Pauses<A>> ReadWindows for FoldWindows<'_, A, F, P> {
         let whole = cut == 0
             && window.offset == window.frame_start
             && window.frame_end == Some(window.offset + len);
+        // A frame's one checksum covers several parse chunks: it is checked here, once.
         let at = self.sealed.partition_point(|b| b.start < window.offset);
-        let blocks = match self.sealed.get(at) {
-            Some(block)
-                if whole && block.start == window.offset && block.end == window.offset + len =>
-            {
-                std::slice::from_ref(block)
-            }
-            _ => &[],
-        };
+        let checked = self.sealed.get(at).is_some_and(|block| {
+            whole
+                && block.start == window.offset
+                && block.end == window.offset + len
+                && crate::format::trusted::block_hash(window.bytes()) == block.hash
+        });
         let trust = Trust {
             base,
-            blocks,
+            blocks: &[],
             hash_from: None,
+            checked,
         };
         let (bad, next) =
             self.folding

@@ -646,6 +646,7 @@ impl<'r, 'v> Scan<'r, 'v> {
                     base: place.offset + pos as u64,
                     blocks: &self.trusted,
                     hash_from: None,
+                    checked: false,
                 },
                 HistoryFile::Archive => Trust::NONE,
             };
