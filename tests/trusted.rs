@@ -262,7 +262,11 @@ fn rotations_and_descriptions_seal_the_archive_frames_they_check() {
     )
     .unwrap();
     assert_eq!(sealed, replay(dir.path()));
-    assert_eq!(sealed.0.map(|events| events.len()), Ok(18_000));
+    assert_eq!(
+        sealed.0.map(|lines| lines.len()),
+        Ok(2 * 18_000),
+        "two lines per event"
+    );
 
     // An archive 0.2.0 wrote has no index; the reader that describes its frames seals those
     // whose every line is an event.
@@ -454,6 +458,13 @@ fn trace(mut state: Vec<String>, e: &EventRef<'_>) -> Vec<String> {
         e.data_field("id"),
         e.data_str("id"),
         e.to_event(),
+    ));
+    // What a serde reducer reads of `data`, and the error when the type does not fit.
+    state.push(format!(
+        "{:?}|{:?}",
+        e.data_as::<Value>().map_err(|e| e.to_string()),
+        e.data_as::<std::collections::BTreeMap<String, u64>>()
+            .map_err(|e| e.to_string()),
     ));
     state
 }

@@ -459,8 +459,20 @@ impl<'a> EventRef<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn data_as<T: Deserialize<'a>>(&self) -> io::Result<T> {
-        serde_json::from_str(self.env().data)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        let read = match &self.repr {
+            Repr::Parsed(env) => serde_json::from_str(env.data),
+            // `data`'s value read from its first byte: the deserializer stops where the value
+            // ends, so the rest of the line is neither located nor read.
+            // (From the value's first byte: whitespace before it would shift the columns that
+            // errors name.)
+            Repr::Located(located) => {
+                let data = located
+                    .data_on()
+                    .trim_start_matches([' ', '\t', '\n', '\r']);
+                T::deserialize(&mut serde_json::Deserializer::from_str(data))
+            }
+        };
+        read.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
 
     /// The JSON text of the member `key` of `data`, when `data` is an object that has one.

@@ -225,7 +225,7 @@ pub(crate) fn check(buf: &[u8]) {
 
     fn answers(e: &EventRef<'_>) -> String {
         format!(
-            "{}|{}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            "{}|{}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
             e.event_type(),
             e.ts(),
             e.id(),
@@ -236,7 +236,10 @@ pub(crate) fn check(buf: &[u8]) {
             e.data_u64("id"),
             e.data_str("id"),
             e.line(),
-            e
+            e,
+            e.data_as::<serde_json::Value>().map_err(|e| e.to_string()),
+            e.data_as::<std::collections::BTreeMap<String, u64>>()
+                .map_err(|e| e.to_string()),
         )
     }
 
@@ -380,6 +383,7 @@ mod tests {
             r#"{"type":"a", "data":1, "ts":5}"#,
             r#"{"type":"a","data":1,"ts":-5}"#,
             r#"{"type":"a","data":,"ts":5}"#,
+            "{\"type\":\"a\",\"data\":\t{\"iuser\":\"u113\"},\"ts\":1,\"actor\":\"u\"}",
             "{\"type\":\"a\",\"data\":\"\\\",\"ts\":5}",
         ] {
             check(line.as_bytes());
