@@ -87,6 +87,13 @@ struct CachedIndex {
     index: Arc<ArchiveIndex>,
 }
 
+impl CachedIndex {
+    /// Whether this describes the archive file `id` (an archive there is).
+    fn describes(&self, id: Option<(u64, u64)>) -> bool {
+        self.archive.is_some() && self.archive == id
+    }
+}
+
 /// The iterator [`EventReader::read_full`] returns: `(event, line_hash)` items.
 pub(crate) type FullHistory = Box<dyn Iterator<Item = io::Result<(Event, String)>>>;
 
@@ -492,12 +499,7 @@ impl EventReader {
     /// The archive index, covering the archive's first `limit` bytes (see [`index::load_with`]).
     /// The last one read is kept, and reused while the archive is the same file.
     pub(crate) fn archive_index(&self, limit: u64) -> io::Result<Arc<ArchiveIndex>> {
-        use std::os::unix::fs::MetadataExt;
-        let id = match fs::metadata(&self.archive_path) {
-            Ok(meta) => Some((meta.dev(), meta.ino())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e),
-        };
+        let id = self.archive_id()?;
         let mut cache = self
             .index_cache
             .lock()
@@ -511,7 +513,7 @@ impl EventReader {
         // Frames described earlier from the same archive file are kept; the archive only grows.
         let known = cache
             .as_ref()
-            .filter(|cached| cached.archive.is_some() && cached.archive == id)
+            .filter(|cached| cached.describes(id))
             .map(|cached| cached.index.clone());
         let index = Arc::new(index::load_with(
             &self.archive_path,
@@ -531,16 +533,15 @@ impl EventReader {
     /// else from the index file's checked lines. Frames it does not record are not described
     /// for this (that would decompress them twice).
     fn sealed_frames(&self, limit: u64) -> Vec<Block> {
-        use std::os::unix::fs::MetadataExt;
-        let id = fs::metadata(&self.archive_path)
-            .ok()
-            .map(|meta| (meta.dev(), meta.ino()));
+        let Ok(id) = self.archive_id() else {
+            return Vec::new();
+        };
         let cached = self
             .index_cache
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
-            .filter(|cached| cached.archive.is_some() && cached.archive == id)
+            .filter(|cached| cached.describes(id))
             .map(|cached| cached.index.clone());
         let index = match cached {
             Some(index) => index,
@@ -555,6 +556,17 @@ impl EventReader {
             .filter(|frame| frame.end_offset() <= limit)
             .filter_map(index::ArchiveFrame::sealed)
             .collect()
+    }
+
+    /// Device and inode of the archive file, the key of the cached index (`None`: there is
+    /// no archive).
+    fn archive_id(&self) -> io::Result<Option<(u64, u64)>> {
+        use std::os::unix::fs::MetadataExt;
+        match fs::metadata(&self.archive_path) {
+            Ok(meta) => Ok(Some((meta.dev(), meta.ino()))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// A consistent view of the archive and the active log (see [`recovery::history`]).

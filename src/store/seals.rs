@@ -268,14 +268,12 @@ impl Sealer {
 
     fn append(&mut self, seals: &[Seal]) {
         let text: String = seals.iter().map(|&s| record(s)).collect();
-        let written = OpenOptions::new()
+        // The seals are a cache: what cannot be recorded is validated again later.
+        let _ = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.path)
             .and_then(|mut file| file.write_all(text.as_bytes()));
-        if written.is_err() {
-            // The seals are a cache; what could not be recorded is validated again later.
-        }
     }
 
     fn rewrite(&mut self, seals: &[Seal]) {
