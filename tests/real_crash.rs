@@ -29,9 +29,8 @@ mod common;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -303,9 +302,8 @@ fn run_child(dir: &Path, scratch: &Path, seed: u64, from_spawn: bool, delay: Dur
     for line in lines_rx.try_iter() {
         take(line);
     }
-    assert_eq!(
-        status.signal(),
-        Some(9),
+    assert!(
+        killed_by_the_parent(status),
         "the child ended by itself ({status}) instead of being killed: {}",
         fs::read_to_string(&stderr_path).unwrap_or_default()
     );
@@ -546,4 +544,19 @@ fn child(dir: &Path, seed: u64) -> ! {
         say(format!("@@ack {}\n", next - 1));
     }
     std::process::exit(0);
+}
+
+/// Whether `status` is that of a child the parent killed: by `SIGKILL` on Unix; on Windows
+/// `Child::kill` terminates the process with exit code 1, a code the child never exits with
+/// by itself (it appends until killed, and a panic exits with 101).
+fn killed_by_the_parent(status: ExitStatus) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        status.signal() == Some(9)
+    }
+    #[cfg(not(unix))]
+    {
+        status.code() == Some(1)
+    }
 }

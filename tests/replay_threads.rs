@@ -2,7 +2,10 @@
 //! bound the threads of every replay, give the same states whatever the number, and a replay
 //! inside an embedder's rayon pool never waits for that pool's workers.
 //!
-//! One test in this file, so that the threads it counts are its own.
+//! One test in this file, so that the threads it counts are its own. It counts them in
+//! `/proc/self/task`, so it runs on Linux only.
+
+#![cfg(target_os = "linux")]
 
 use eventfold::{Event, EventLog, EventReader, EventRef, View};
 use serde_json::json;
@@ -34,7 +37,6 @@ fn trace_ref(mut state: Vec<u64>, event: &EventRef<'_>) -> Vec<u64> {
 }
 
 #[test]
-#[cfg(target_os = "linux")]
 fn replays_keep_to_their_threads_and_agree_whatever_their_number() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = EventLog::builder(dir.path()).open().unwrap();

@@ -104,10 +104,19 @@ impl ResumePoint {
         file.sync_all()?;
         drop(file);
         fs::rename(&tmp, path)?;
-        let parent = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        File::open(parent)?.sync_all()
+        sync_dir(path)
     }
+}
+
+/// Makes the rename of `path` durable by syncing its directory. Windows cannot open a directory
+/// as a file, and NTFS journals the rename itself: nothing to do there.
+fn sync_dir(path: &Path) -> io::Result<()> {
+    if cfg!(windows) {
+        return Ok(());
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    File::open(parent)?.sync_all()
 }

@@ -12,6 +12,7 @@ use crate::replay::walk::{self, NextSegment, NextWindow, ReadSegments, ReadWindo
 use crate::store::archive::{Window, Windows};
 use crate::store::index::{self, ArchiveIndex};
 use crate::store::mmap::{self, Region};
+use crate::store::platform;
 use crate::store::position::{HistoryEvent, Position};
 use crate::store::recovery;
 use crate::store::seals::{self, Seal, Sealer};
@@ -20,7 +21,6 @@ use crate::store::writer::EventWriter;
 use std::fs::{self, File};
 use std::io;
 use std::num::NonZeroUsize;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
@@ -82,14 +82,14 @@ pub struct EventReader {
 /// An archive index read earlier, and the archive file it describes.
 #[derive(Debug)]
 struct CachedIndex {
-    /// Device and inode of the archive (`None`: there was none).
-    archive: Option<(u64, u64)>,
+    /// Which file the archive was (`None`: there was none).
+    archive: Option<platform::FileId>,
     index: Arc<ArchiveIndex>,
 }
 
 impl CachedIndex {
     /// Whether this describes the archive file `id` (an archive there is).
-    fn describes(&self, id: Option<(u64, u64)>) -> bool {
+    fn describes(&self, id: Option<platform::FileId>) -> bool {
         self.archive.is_some() && self.archive == id
     }
 }
@@ -558,12 +558,10 @@ impl EventReader {
             .collect()
     }
 
-    /// Device and inode of the archive file, the key of the cached index (`None`: there is
-    /// no archive).
-    fn archive_id(&self) -> io::Result<Option<(u64, u64)>> {
-        use std::os::unix::fs::MetadataExt;
-        match fs::metadata(&self.archive_path) {
-            Ok(meta) => Ok(Some((meta.dev(), meta.ino()))),
+    /// Which file the archive is, the key of the cached index (`None`: there is no archive).
+    fn archive_id(&self) -> io::Result<Option<platform::FileId>> {
+        match platform::path_id(&self.archive_path) {
+            Ok(id) => Ok(Some(id)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
@@ -1415,7 +1413,7 @@ pub(crate) fn line_start_and_events_before(
     let offset = offset.min(end);
     let mut before = [b'\n'];
     if offset > 0 {
-        file.read_exact_at(&mut before, offset - 1)?;
+        platform::read_exact_at(file, &mut before, offset - 1)?;
     }
     let start = if before[0] == b'\n' {
         offset
@@ -1426,7 +1424,7 @@ pub(crate) fn line_start_and_events_before(
     let (mut pos, mut events, mut at_line_start) = (0, 0, true);
     while pos < start {
         let n = ((start - pos) as usize).min(buf.len());
-        file.read_exact_at(&mut buf[..n], pos)?;
+        platform::read_exact_at(file, &mut buf[..n], pos)?;
         events += lines::count_events_after(&buf[..n], at_line_start);
         at_line_start = buf[n - 1] == b'\n';
         pos += n as u64;

@@ -47,8 +47,14 @@ enum Failure {
 impl Failure {
     fn error(self) -> io::Error {
         match self {
-            Failure::Eio | Failure::ShortWrite => io::Error::from_raw_os_error(5),
-            Failure::NoSpace => io::Error::from_raw_os_error(28),
+            // The OS's own codes, so that messages and kinds are those a user would see:
+            // EIO and ENOSPC on Unix; on Windows ERROR_CRC (a device's data error; its
+            // "access denied", code 5 there, would read as a file in use) and
+            // ERROR_DISK_FULL.
+            Failure::Eio | Failure::ShortWrite => {
+                io::Error::from_raw_os_error(if cfg!(windows) { 23 } else { 5 })
+            }
+            Failure::NoSpace => io::Error::from_raw_os_error(if cfg!(windows) { 112 } else { 28 }),
         }
     }
 }

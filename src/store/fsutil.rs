@@ -76,7 +76,7 @@ impl Fs for OsFs {
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        fs::rename(from, to)
+        crate::store::platform::rename(from, to)
     }
 
     fn remove(&self, path: &Path) -> io::Result<bool> {
@@ -88,7 +88,7 @@ impl Fs for OsFs {
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        File::open(dir)?.sync_all()
+        crate::store::platform::sync_dir(dir)
     }
 }
 
@@ -142,7 +142,7 @@ pub(crate) fn write_cache(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// Makes the data of the existing file `path` durable; returns `false` if there is no such
 /// file.
 pub(crate) fn sync_existing(path: &Path) -> io::Result<bool> {
-    match File::open(path) {
+    match crate::store::platform::open_to_sync(path) {
         Ok(file) => fs().sync_data(&file, path).map(|()| true),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e),

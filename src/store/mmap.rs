@@ -7,8 +7,9 @@
 use std::fs::File;
 use std::io;
 use std::ops::Deref;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
+
+use crate::store::platform;
 
 /// Ranges smaller than this are read into memory: a map costs more than a copy for them.
 const MAP_THRESHOLD: u64 = 1 << 20;
@@ -63,7 +64,7 @@ pub(crate) fn committed_end(file: &File, from: u64, len: u64) -> io::Result<u64>
 pub(crate) fn read_up_to(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
-        match file.read_at(&mut buf[filled..], offset + filled as u64) {
+        match platform::read_at(file, &mut buf[filled..], offset + filled as u64) {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -138,7 +139,7 @@ pub(crate) fn next_line_end(file: &File, from: u64, end: u64) -> io::Result<u64>
     while pos < end {
         let n = (end - pos).min(chunk.len() as u64) as usize;
         let buf = &mut chunk[..n];
-        file.read_exact_at(buf, pos)?;
+        platform::read_exact_at(file, buf, pos)?;
         if let Some(i) = memchr::memchr(b'\n', buf) {
             return Ok(pos + i as u64 + 1);
         }
@@ -201,7 +202,8 @@ pub(crate) fn read_range(file: &File, from: u64, end: u64) -> io::Result<Region>
     if size == 0 {
         return Ok(Region::empty());
     }
-    if size >= MAP_THRESHOLD
+    if platform::MAY_MAP
+        && size >= MAP_THRESHOLD
         && let Ok(size) = usize::try_from(size)
     {
         {
@@ -218,25 +220,27 @@ pub(crate) fn read_range(file: &File, from: u64, end: u64) -> io::Result<Region>
             // while the map lives. (Another program truncating `app.jsonl` in place breaks this
             // promise; that is documented as unsupported.)
             if let Ok(map) = unsafe { options.map(file) } {
-                advise_sequential(&map);
+                platform::advise_sequential(&map);
                 return Ok(Region::Mapped(map));
             }
         }
     }
     let mut buf = vec![0u8; size as usize];
-    file.read_exact_at(&mut buf, from)?;
+    platform::read_exact_at(file, &mut buf, from)?;
     Ok(Region::Read(buf))
-}
-
-fn advise_sequential(map: &memmap2::Mmap) {
-    // A hint only: a failure changes nothing but speed.
-    let _ = map.advise(memmap2::Advice::Sequential);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+    use std::io::{Seek, SeekFrom, Write};
+
+    /// Writes `bytes` at `pos` of `file` (positional writes are not portable: a seek, then a
+    /// write).
+    fn write_at(mut file: &File, bytes: &[u8], pos: u64) {
+        file.seek(SeekFrom::Start(pos)).unwrap();
+        file.write_all(bytes).unwrap();
+    }
 
     /// A reader reads the length of the active log while it ends in a torn line; a writer
     /// opening the log then cuts that line (and may append again) before the reader looks for
@@ -246,17 +250,17 @@ mod tests {
         let file = tempfile::tempfile().unwrap();
         let committed = format!("{}\n", "x".repeat(100)).repeat(3);
         let cut = committed.len() as u64;
-        file.write_all_at(committed.as_bytes(), 0).unwrap();
+        write_at(&file, committed.as_bytes(), 0);
         // Torn lines shorter and longer than one chunk, so the cut lies within the first chunk
         // searched or before it.
         for torn in [30, TAIL_CHUNK as usize + 500] {
-            file.write_all_at(&vec![b'{'; torn], cut).unwrap();
+            write_at(&file, &vec![b'{'; torn], cut);
             let stale_len = file.metadata().unwrap().len();
             file.set_len(cut).unwrap();
             assert_eq!(committed_end(&file, 0, stale_len).unwrap(), cut);
             assert_eq!(committed_end(&file, 150, stale_len).unwrap(), cut);
             // A line appended since the cut, ending before the stale length, is found.
-            file.write_all_at(b"{}\n", cut).unwrap();
+            write_at(&file, b"{}\n", cut);
             assert_eq!(committed_end(&file, 0, stale_len).unwrap(), cut + 3);
             file.set_len(cut).unwrap();
         }

@@ -9,6 +9,7 @@ pub(crate) mod fault;
 pub(crate) mod fsutil;
 pub(crate) mod index;
 pub(crate) mod mmap;
+pub(crate) mod platform;
 pub(crate) mod position;
 pub(crate) mod recovery;
 pub(crate) mod seals;

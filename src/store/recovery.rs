@@ -14,6 +14,7 @@ use crate::store::fsutil;
 #[cfg_attr(test, allow(unused_imports))]
 use crate::store::fsutil::Fs;
 use crate::store::mmap;
+use crate::store::platform;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -181,18 +182,22 @@ pub(crate) fn history(dir: &Path, log_path: &Path, archive_path: &Path) -> io::R
     )))
 }
 
-/// Creates an empty active log beside `log_path` and renames it over `log_path`.
+/// Creates an empty active log beside `log_path`, renames it over `log_path`, and makes it the
+/// writer's handle `active`.
 ///
 /// The old file keeps its length, so maps of it held by readers stay valid. With `lock`, the new
-/// file is locked before it becomes visible, so no other writer can slip in.
-pub(crate) fn replace_active(log_path: &Path, lock: bool) -> io::Result<File> {
+/// file is locked before it becomes visible, so no other writer can slip in. The old handle is
+/// held until the rename is done, so its lock keeps excluding a writer that locks `app.jsonl`
+/// by name (as eventfold 0.2.0 does), except where the OS refuses to rename over an open file
+/// ([`platform::target_in_use`]): then the old handle is closed and the rename retried.
+pub(crate) fn replace_active(log_path: &Path, lock: bool, active: &mut File) -> io::Result<()> {
     let next = log_path.with_file_name(NEXT_LOG_NAME);
     fsutil::remove_if_exists(&next)?;
     // This handle becomes the writer's: it appends, and it carries the lock.
     let fs = fsutil::fs();
     let file = fs.create_new(&next)?;
     if lock {
-        file.try_lock().map_err(|e| {
+        platform::try_lock(&file).map_err(|e| {
             io::Error::other(format!(
                 "cannot lock the new active log {}: {e}",
                 next.display()
@@ -200,9 +205,16 @@ pub(crate) fn replace_active(log_path: &Path, lock: bool) -> io::Result<File> {
         })?;
     }
     fs.sync_data(&file, &next)?;
-    fs.rename(&next, log_path)?;
-    fsutil::sync_parent(log_path)?;
-    Ok(file)
+    match fs.rename(&next, log_path) {
+        Ok(()) => *active = file,
+        Err(e) if platform::target_in_use(&e) => {
+            // The old handle goes first; readers' handles are retried past by the rename.
+            *active = file;
+            fs.rename(&next, log_path)?;
+        }
+        Err(e) => return Err(e),
+    }
+    fsutil::sync_parent(log_path)
 }
 
 /// What opening a writer repaired.
@@ -256,7 +268,7 @@ pub(crate) fn recover(
                 &record.last_line_hash,
                 &[],
             )?;
-            file = replace_active(log_path, lock)?;
+            replace_active(log_path, lock, &mut file)?;
             repairs.finished_rotation = true;
         } else if archive_len == record.archive_len_after() && file.metadata()?.len() == 0 {
             // The active log was replaced; the crash may have come before the snapshots were

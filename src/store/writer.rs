@@ -9,6 +9,7 @@ use crate::store::fsutil;
 use crate::store::fsutil::Fs;
 use crate::store::index;
 use crate::store::mmap;
+use crate::store::platform;
 use crate::store::recovery::{self, RotationRecord};
 use crate::store::seals::Sealer;
 use std::fmt;
@@ -308,7 +309,6 @@ impl EventWriter {
         lock: LockMode,
         dir_existed: bool,
     ) -> io::Result<File> {
-        use std::os::unix::fs::MetadataExt;
         for _ in 0..1000 {
             let (file, created) = fsutil::open_append(log_path)?;
             if created || !dir_existed {
@@ -320,7 +320,7 @@ impl EventWriter {
             if lock == LockMode::None {
                 return Ok(file);
             }
-            file.try_lock().map_err(|e| {
+            platform::try_lock(&file).map_err(|e| {
                 io::Error::new(
                     io::ErrorKind::AlreadyExists,
                     format!(
@@ -329,11 +329,9 @@ impl EventWriter {
                     ),
                 )
             })?;
-            let locked = file.metadata()?;
-            match fs::metadata(log_path) {
-                Ok(current) if current.dev() == locked.dev() && current.ino() == locked.ino() => {
-                    return Ok(file);
-                }
+            let locked = platform::file_id(&file)?;
+            match platform::path_id(log_path) {
+                Ok(current) if current == locked => return Ok(file),
                 // Replaced (or removed) since it was opened: try the file there now.
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -564,13 +562,12 @@ impl EventWriter {
             recovery::write_record(&self.dir, &record)?;
             self.rotation_record = true;
             archive::append_frame(&self.archive_path, &compressed.bytes)?;
-            recovery::replace_active(&self.log_path, self.lock == LockMode::Flock)
+            recovery::replace_active(&self.log_path, self.lock == LockMode::Flock, &mut self.file)
         })();
         // What was gathered as the log was appended describes its frames, when it covers them.
         let appended = self.appended.take();
         match steps {
-            Ok(file) => {
-                self.file = file;
+            Ok(()) => {
                 // The new active log is empty, and this writer holds the lock on it.
                 if self.lock == LockMode::Flock {
                     self.appended = Some(index::Appended::default());

@@ -559,7 +559,7 @@ fn count_events(file: &File, from: u64, end: u64) -> io::Result<u64> {
     let (mut pos, mut events, mut at_line_start) = (from, 0, true);
     while pos < end {
         let n = ((end - pos) as usize).min(buf.len());
-        std::os::unix::fs::FileExt::read_exact_at(file, &mut buf[..n], pos)?;
+        crate::store::platform::read_exact_at(file, &mut buf[..n], pos)?;
         events += lines::count_events_after(&buf[..n], at_line_start);
         at_line_start = buf[n - 1] == b'\n';
         pos += n as u64;

@@ -6,6 +6,7 @@ use crate::format::fold::{self, LineFold, MaxTs, ReduceFn, ReduceRefFn, Until};
 use crate::replay::counted::{Count, Counted};
 use crate::replay::reader::{EventReader, Folded, Pauses, Place, Tail};
 use crate::store::fsutil;
+use crate::store::platform;
 use crate::store::recovery;
 use crate::store::snapshot::{self, Durability};
 use crate::views::checkpoint::{self, Mark};
@@ -189,7 +190,7 @@ pub struct View<S> {
     snapshot_len: usize,
     /// The archive's length and the active log's inode when the state was last brought up to
     /// date, to notice a rotation since (for views not reset by it, such as standalone ones).
-    generation: Option<(u64, u64)>,
+    generation: Option<(u64, platform::FileId)>,
     /// For a view that keeps checkpoints: where its state stands in the history, once known.
     tracked: Option<Tracked>,
     /// The first half of a refresh whose fold is shared with other views (see
@@ -429,7 +430,7 @@ where
         check_view_name(&self.name)?;
         let generation = (
             fsutil::len_or_zero(reader.archive_path())?,
-            std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(reader.log_path())?),
+            platform::path_id(reader.log_path())?,
         );
         if !self.loaded {
             self.load(reader)?;
@@ -728,7 +729,11 @@ where
     /// read, the view goes on at offset 0 of the new active log (or stays where it is while the
     /// active log is still the archived copy, the rotation half done); otherwise the view missed
     /// archived events (or cannot tell) and replays the whole history.
-    fn follow_rotation(&mut self, reader: &EventReader, now: (u64, u64)) -> io::Result<()> {
+    fn follow_rotation(
+        &mut self,
+        reader: &EventReader,
+        now: (u64, platform::FileId),
+    ) -> io::Result<()> {
         let Some(seen) = self.generation else {
             return Ok(());
         };

@@ -67,7 +67,14 @@ fn summary(stats: &Stats) -> String {
     )
 }
 
+/// Resolves on Ctrl-C (the only stop request a console program gets without Unix signals).
+#[cfg(not(unix))]
+async fn shutdown() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+#[cfg(unix)]
 async fn shutdown() {
     let Ok(mut terminate) =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

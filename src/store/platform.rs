@@ -1,0 +1,328 @@
+//! Every call that differs between operating systems: positional reads, file identity, the
+//! writer's lock, directory sync, whether a reader may map the log, and read-ahead advice.
+//! Nothing else in the crate names `std::os::unix` or `std::os::windows`.
+//!
+//! What differs, and why (docs/architecture.md, "Platforms", says it for users):
+//!
+//! - **The lock.** On Unix it is `flock` on the whole of `app.jsonl`, advisory: readers ignore
+//!   it. On Windows a lock taken with `LockFileEx` is mandatory: a lock over the whole file, as
+//!   std's `File::try_lock` and fs2 take, makes every read of the file through another handle
+//!   fail. The writer there locks one byte far past any real end of file, which no read ever
+//!   touches. It still excludes a second eventfold writer, which locks the same byte, and an
+//!   eventfold 0.2.0 writer, whose fs2 lock covers the whole range and so that byte too.
+//! - **Maps.** Windows refuses to truncate, delete or rename over a file that any process has
+//!   mapped. A reader's map of `app.jsonl` would block the writer's rotation and its repair of
+//!   a torn tail, so on Windows readers copy the bytes they fold with positional reads instead
+//!   (in segments of at most 32 MiB, as maps are taken elsewhere).
+//! - **Directory sync.** Windows cannot open a directory as a file to flush it; NTFS journals
+//!   its metadata, so a rename is made durable by the file system itself. `sync_dir` does
+//!   nothing there.
+//! - **Syncing a file by name.** Windows flushes only through a handle that may write.
+
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+/// Whether readers may map files. Not on Windows: a live map there blocks the writer's
+/// rotation and repair (see the module documentation).
+pub(crate) const MAY_MAP: bool = cfg!(unix);
+
+/// Reads `file` at `offset` into `buf`; returns how many bytes were read (0 at the end). Does
+/// not move the file's cursor on Unix; on Windows it does, which no caller relies on (every
+/// read of the crate's files is positional, and appends go to the end whatever the cursor).
+pub(crate) fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_at(file, buf, offset)
+    }
+    #[cfg(windows)]
+    {
+        std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+    }
+}
+
+/// Reads exactly `buf.len()` bytes of `file` at `offset`, or fails with `UnexpectedEof`.
+pub(crate) fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+    while !buf.is_empty() {
+        match read_at(file, buf, offset) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the file ended before the bytes asked for",
+                ));
+            }
+            Ok(n) => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Which file a path or handle is: device and inode on Unix, volume serial number and file
+/// index on Windows. Two ids are equal exactly when they name the same file, so a file renamed
+/// over another one has a new id under the old name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct FileId {
+    device: u64,
+    file: u64,
+}
+
+/// The id of the open file `file`.
+pub(crate) fn file_id(file: &File) -> io::Result<FileId> {
+    #[cfg(unix)]
+    {
+        Ok(id_of_metadata(&file.metadata()?))
+    }
+    #[cfg(windows)]
+    {
+        windows::file_id(file)
+    }
+}
+
+/// The id of the file at `path` now.
+pub(crate) fn path_id(path: &Path) -> io::Result<FileId> {
+    #[cfg(unix)]
+    {
+        Ok(id_of_metadata(&std::fs::metadata(path)?))
+    }
+    #[cfg(windows)]
+    {
+        // The metadata of a path carries no file index on Windows (std keeps that API
+        // unstable): open it, which std does sharing read, write and delete, so the short
+        // open blocks nobody.
+        windows::file_id(&File::open(path)?)
+    }
+}
+
+#[cfg(unix)]
+fn id_of_metadata(meta: &std::fs::Metadata) -> FileId {
+    use std::os::unix::fs::MetadataExt;
+    FileId {
+        device: meta.dev(),
+        file: meta.ino(),
+    }
+}
+
+/// Takes the writer's exclusive lock on `file` without waiting. Fails with
+/// [`io::ErrorKind::WouldBlock`] when another handle holds it (in this process or another);
+/// other errors are the operating system's. The lock goes when the handle is closed.
+pub(crate) fn try_lock(file: &File) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        file.try_lock().map_err(io::Error::from)
+    }
+    #[cfg(windows)]
+    {
+        windows::try_lock(file)
+    }
+}
+
+/// Whether `error`, from renaming a file over another, says that the target is open: Windows
+/// refuses to replace an open file where it lacks POSIX rename semantics (before Windows 10
+/// 1607, on FAT and network file systems, under wine). std asks for those semantics where they
+/// exist, so on NTFS a rename over a file that readers hold open succeeds as on Unix.
+pub(crate) fn target_in_use(error: &io::Error) -> bool {
+    cfg!(windows) && error.kind() == io::ErrorKind::PermissionDenied
+}
+
+/// Renames `from` over `to`. Where the OS refuses because `to` is open ([`target_in_use`]),
+/// retries for about a second, as readers open the file only for the length of a call.
+pub(crate) fn rename(from: &Path, to: &Path) -> io::Result<()> {
+    let mut wait = std::time::Duration::from_millis(1);
+    loop {
+        match std::fs::rename(from, to) {
+            Err(e) if target_in_use(&e) && wait.as_millis() <= 512 => {
+                std::thread::sleep(wait);
+                wait *= 2;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Makes the entries of directory `dir` durable: `fsync` of the directory on Unix; nothing on
+/// Windows, which cannot open a directory as a file and journals its metadata.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)?.sync_all()
+    }
+    #[cfg(windows)]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
+/// Opens the existing file `path` so that its data can be synced: for reading on Unix, for
+/// writing on Windows (which flushes only through a handle that may write). Never creates it.
+pub(crate) fn open_to_sync(path: &Path) -> io::Result<File> {
+    #[cfg(unix)]
+    {
+        File::open(path)
+    }
+    #[cfg(windows)]
+    {
+        std::fs::OpenOptions::new().write(true).open(path)
+    }
+}
+
+/// Tells the kernel that `map` will be read from start to end. A hint only: where the OS has
+/// no such advice, or refuses it, nothing but speed changes.
+pub(crate) fn advise_sequential(map: &memmap2::Mmap) {
+    #[cfg(unix)]
+    {
+        let _ = map.advise(memmap2::Advice::Sequential);
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = map;
+    }
+}
+
+#[cfg(windows)]
+mod windows {
+    use super::FileId;
+    use std::fs::File;
+    use std::io;
+    use std::os::windows::io::AsRawHandle;
+    use windows_sys::Win32::Foundation::{ERROR_IO_PENDING, ERROR_LOCK_VIOLATION};
+    use windows_sys::Win32::Storage::FileSystem::{
+        BY_HANDLE_FILE_INFORMATION, GetFileInformationByHandle, LOCKFILE_EXCLUSIVE_LOCK,
+        LOCKFILE_FAIL_IMMEDIATELY, LockFileEx,
+    };
+    use windows_sys::Win32::System::IO::OVERLAPPED;
+
+    /// The byte the writer locks: far past the end of any log, so that no read touches it
+    /// (Windows allows locking past the end of a file), and inside the range an eventfold 0.2.0
+    /// writer locks (fs2 locks offset 0, length 2^64 - 1).
+    const LOCK_OFFSET: u64 = 1 << 62;
+
+    pub(super) fn file_id(file: &File) -> io::Result<FileId> {
+        let mut info = BY_HANDLE_FILE_INFORMATION::default();
+        // SAFETY: the handle is open for the duration of the call (borrowed from `file`), and
+        // `info` is a valid, writable structure of the type the call fills.
+        let ok = unsafe { GetFileInformationByHandle(file.as_raw_handle() as _, &mut info) };
+        if ok == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(FileId {
+            device: u64::from(info.dwVolumeSerialNumber),
+            file: (u64::from(info.nFileIndexHigh) << 32) | u64::from(info.nFileIndexLow),
+        })
+    }
+
+    pub(super) fn try_lock(file: &File) -> io::Result<()> {
+        let mut overlapped = OVERLAPPED::default();
+        overlapped.Anonymous.Anonymous.Offset = LOCK_OFFSET as u32;
+        overlapped.Anonymous.Anonymous.OffsetHigh = (LOCK_OFFSET >> 32) as u32;
+        // SAFETY: the handle is open for the duration of the call, and `overlapped` lives
+        // until it returns: with LOCKFILE_FAIL_IMMEDIATELY on a handle std opened for
+        // synchronous I/O, the call completes before returning (ERROR_IO_PENDING is handled
+        // below as a failure all the same).
+        let ok = unsafe {
+            LockFileEx(
+                file.as_raw_handle() as _,
+                LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY,
+                0,
+                1,
+                0,
+                &mut overlapped,
+            )
+        };
+        if ok != 0 {
+            return Ok(());
+        }
+        let error = io::Error::last_os_error();
+        match error.raw_os_error() {
+            Some(code)
+                if code == ERROR_LOCK_VIOLATION as i32 || code == ERROR_IO_PENDING as i32 =>
+            {
+                Err(io::Error::new(io::ErrorKind::WouldBlock, error))
+            }
+            _ => Err(error),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn positional_reads_read_where_asked_and_stop_at_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"0123456789").unwrap();
+        let file = File::open(&path).unwrap();
+        let mut buf = [0u8; 4];
+        read_exact_at(&file, &mut buf, 3).unwrap();
+        assert_eq!(&buf, b"3456");
+        assert_eq!(read_at(&file, &mut buf, 8).unwrap(), 2);
+        assert_eq!(&buf[..2], b"89");
+        assert_eq!(read_at(&file, &mut buf, 10).unwrap(), 0);
+        let err = read_exact_at(&file, &mut buf, 8).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn a_file_keeps_its_id_and_a_file_renamed_over_it_has_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, b"a").unwrap();
+        std::fs::write(&b, b"b").unwrap();
+        let file = File::open(&a).unwrap();
+        let id = file_id(&file).unwrap();
+        assert_eq!(path_id(&a).unwrap(), id);
+        assert_ne!(path_id(&b).unwrap(), id);
+        drop(file);
+        std::fs::rename(&b, &a).unwrap();
+        assert_ne!(path_id(&a).unwrap(), id);
+    }
+
+    #[test]
+    fn the_lock_excludes_a_second_handle_and_not_its_readers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.jsonl");
+        let mut writer = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(&path)
+            .unwrap();
+        writer.write_all(b"{}\n").unwrap();
+        try_lock(&writer).unwrap();
+        let second = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let err = try_lock(&second).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock, "{err}");
+        // Readers read through their own handles while the lock is held.
+        let reader = File::open(&path).unwrap();
+        let mut buf = [0u8; 3];
+        read_exact_at(&reader, &mut buf, 0).unwrap();
+        assert_eq!(&buf, b"{}\n");
+        assert_eq!(std::fs::read(&path).unwrap(), b"{}\n");
+        // Closing the holder frees the lock.
+        drop(writer);
+        try_lock(&second).unwrap();
+    }
+
+    #[test]
+    fn a_directory_can_be_synced_and_a_file_synced_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        sync_dir(dir.path()).unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"x").unwrap();
+        open_to_sync(&path).unwrap().sync_data().unwrap();
+        assert!(open_to_sync(&dir.path().join("missing")).is_err());
+    }
+}
