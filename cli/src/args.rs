@@ -174,7 +174,8 @@ pub struct ExportArgs {
 
 #[derive(Debug, Args)]
 pub struct SalvageArgs {
-    /// The new directory to write (must not exist, or be empty).
+    /// The new directory to write (must not exist, or be empty). It is built beside it as
+    /// .NAME.salvage-tmp and renamed into place once complete.
     pub dest: PathBuf,
 }
 

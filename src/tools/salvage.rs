@@ -10,7 +10,7 @@ use crate::store::writer::EventWriter;
 use std::collections::HashMap;
 use std::io;
 use std::ops::ControlFlow;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Events are appended to the new directory in batches of this many, one fsync each.
 const BATCH: usize = 4096;
@@ -118,11 +118,17 @@ pub struct SalvageReport {
 /// the lines left out. `src` is read as any reader reads it (without a lock, while a writer
 /// may be appending) and nothing in it is changed.
 ///
+/// The new directory is built beside `dest`, as `.<name>.salvage-tmp` (for `dest` named
+/// `<name>`), and renamed to `dest` once complete (replacing `dest` if it is an empty
+/// directory). A salvage that fails removes it, and leaves `dest` as it found it: absent, or
+/// the empty directory it was. One that is killed leaves it behind, and the next salvage to the
+/// same destination refuses to start until it is removed.
+///
 /// # Errors
 ///
 /// Returns an [`io::ErrorKind::AlreadyExists`] error if `dest` exists and is not an empty
-/// directory, [`io::ErrorKind::InvalidInput`] if it lies inside `src`, and I/O errors of
-/// reading `src` or writing `dest`.
+/// directory, or if `.<name>.salvage-tmp` exists beside it; [`io::ErrorKind::InvalidInput`]
+/// if `dest` lies inside `src`; and I/O errors of reading `src` or writing the new directory.
 ///
 /// # Examples
 ///
@@ -173,7 +179,19 @@ pub fn salvage_with_progress(
     let reader = EventReader::new(src).read_only();
     // Fails before creating anything when there is no log to salvage.
     std::fs::metadata(reader.log_path())?;
-    let mut writer = EventWriter::open(dest)?;
+    let building = Building::create(dest)?;
+    let report = copy_into(&reader, &building.tmp, &mut progress)?;
+    building.finish()?;
+    Ok(report)
+}
+
+/// Copies every event `reader` can read into a new log in `dir`.
+fn copy_into(
+    reader: &EventReader,
+    dir: &Path,
+    progress: &mut impl FnMut(Position),
+) -> io::Result<SalvageReport> {
+    let mut writer = EventWriter::open(dir)?;
     let mut copy = Copy {
         writer: &mut writer,
         batch: Vec::with_capacity(BATCH),
@@ -220,6 +238,87 @@ pub fn salvage_with_progress(
         });
     }
     Ok(report)
+}
+
+/// The new directory while it is written: `.<name>.salvage-tmp` beside the destination,
+/// renamed to it once complete, and removed if salvage fails (or panics) before that.
+struct Building<'d> {
+    dest: &'d Path,
+    tmp: PathBuf,
+    done: bool,
+}
+
+impl<'d> Building<'d> {
+    /// Creates the temporary directory, which must not exist yet.
+    fn create(dest: &'d Path) -> io::Result<Self> {
+        let tmp = tmp_path(dest)?;
+        if let Err(e) = std::fs::create_dir(&tmp) {
+            return Err(if e.kind() == io::ErrorKind::AlreadyExists {
+                io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!(
+                        "{} already exists: salvage builds {} there; it is left by a salvage                          that was interrupted (remove it), or one is running",
+                        tmp.display(),
+                        dest.display()
+                    ),
+                )
+            } else {
+                io::Error::new(e.kind(), format!("cannot create {}: {e}", tmp.display()))
+            });
+        }
+        let building = Building {
+            dest,
+            tmp,
+            done: false,
+        };
+        // An empty directory given as the destination is replaced: the new one takes its
+        // permissions.
+        if let Ok(meta) = std::fs::metadata(dest) {
+            std::fs::set_permissions(&building.tmp, meta.permissions())?;
+        }
+        Ok(building)
+    }
+
+    /// Renames the complete directory to the destination (replacing it if it is an empty
+    /// directory, as `rename` does), durably.
+    fn finish(mut self) -> io::Result<()> {
+        crate::store::fsutil::sync_dir(&self.tmp)?;
+        std::fs::rename(&self.tmp, self.dest).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot rename {} to {}: {e}",
+                    self.tmp.display(),
+                    self.dest.display()
+                ),
+            )
+        })?;
+        self.done = true;
+        crate::store::fsutil::sync_parent(self.dest)
+    }
+}
+
+impl Drop for Building<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            // Best effort: what is left is a hidden directory that the next run names.
+            let _ = std::fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
+/// `.<name>.salvage-tmp` beside `dest`.
+fn tmp_path(dest: &Path) -> io::Result<PathBuf> {
+    let name = dest.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} does not end in a directory name", dest.display()),
+        )
+    })?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(".salvage-tmp");
+    Ok(dest.with_file_name(tmp_name))
 }
 
 /// Refuses a destination that holds anything, or lies inside the source.
