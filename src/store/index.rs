@@ -187,9 +187,25 @@ pub(crate) fn load_with(
     known: Option<&ArchiveIndex>,
 ) -> io::Result<ArchiveIndex> {
     let path = index_path(archive_path);
-    let mut index = ArchiveIndex {
-        frames: read_entries(&path)?,
-    };
+    load_from(archive_path, limit, read_entries(&path)?, persist, known)
+}
+
+/// The archive index of the archive's first `limit` bytes described from the archive alone,
+/// without reading the index file (when it cannot be read), and not saved.
+pub(crate) fn describe(archive_path: &Path, limit: u64) -> io::Result<ArchiveIndex> {
+    load_from(archive_path, limit, Vec::new(), false, None)
+}
+
+/// [`load_with`], from the entries `recorded` in the index file.
+fn load_from(
+    archive_path: &Path,
+    limit: u64,
+    recorded: Vec<ArchiveFrame>,
+    persist: bool,
+    known: Option<&ArchiveIndex>,
+) -> io::Result<ArchiveIndex> {
+    let path = index_path(archive_path);
+    let mut index = ArchiveIndex { frames: recorded };
     let archive = match File::open(archive_path) {
         Ok(file) => Some(file),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -352,6 +368,11 @@ fn entries_for(
 
 fn index_path(archive_path: &Path) -> PathBuf {
     archive_path.with_file_name(INDEX_NAME)
+}
+
+/// Why the index file beside the archive cannot be read (`None`: it can, or it is absent).
+pub(crate) fn read_error(archive_path: &Path) -> Option<io::Error> {
+    read_entries(&index_path(archive_path)).err()
 }
 
 /// The entries recorded in the index file, up to the first line that is not one.

@@ -5,6 +5,7 @@
 use crate::error::check_view_name;
 use crate::format::lines;
 use crate::replay::reader::EventReader;
+use crate::store::index;
 use crate::store::mmap;
 use crate::store::position::Position;
 use crate::store::recovery;
@@ -193,7 +194,7 @@ pub enum RotationState {
 /// event.ts = 200;
 /// log.append(&event)?;
 /// let info = log.reader().read_only().inspect()?;
-/// assert_eq!((info.events, info.archive_frames.len()), (2, 1));
+/// assert_eq!((info.events, info.archive_frames.len()), (Some(2), 1));
 /// assert_eq!((info.first_ts, info.last_ts), (Some(100), Some(200)));
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -214,18 +215,26 @@ pub struct DirInfo {
     pub active_is_copy: bool,
     /// Length of `archive.jsonl.zst` (0 when absent).
     pub archive_len: u64,
-    /// The archive's frames.
+    /// The archive's frames; when `archive_error` is set, only those the index file records
+    /// before the frame that cannot be read.
     pub archive_frames: Vec<ArchiveFrame>,
+    /// Why the archive's frames cannot all be described (a frame that cannot be
+    /// decompressed, or an archive that cannot be read).
+    pub archive_error: Option<String>,
     /// Length of `archive.index.jsonl`, when present.
     pub index_len: Option<u64>,
-    /// Events in the history (non-empty lines, malformed ones included).
-    pub events: u64,
+    /// Why `archive.index.jsonl` cannot be read: the archive is then described from the
+    /// archive itself (the index is a cache).
+    pub index_error: Option<String>,
+    /// Events in the history (non-empty lines, malformed ones included); `None` when the
+    /// archive cannot be described.
+    pub events: Option<u64>,
     /// `ts` of the history's first and last events, where they can be read.
     pub first_ts: Option<u64>,
     /// See `first_ts`.
     pub last_ts: Option<u64>,
-    /// Where the next event appended will start.
-    pub end: Position,
+    /// Where the next event appended will start; `None` when the archive cannot be described.
+    pub end: Option<Position>,
     /// Every snapshot in `views/`.
     pub snapshots: Vec<SnapshotInfo>,
     /// The last rotation.
@@ -475,12 +484,15 @@ impl EventReader {
     ///
     /// Cheap on a healthy directory: the archive is described by its index (frames missing
     /// from it are decompressed), and the active log is only searched for newlines, not
-    /// parsed.
+    /// parsed. An archive index that cannot be read is set aside (in
+    /// [`DirInfo::index_error`]) and the archive described without it; an archive that cannot
+    /// be described is reported in [`DirInfo::archive_error`], and what depends on it (the
+    /// event count, the end position) is `None`, while the rest is still described.
     ///
     /// # Errors
     ///
-    /// Returns an error if a file cannot be read, `app.jsonl` included, or if the archive
-    /// must be described and cannot be decompressed.
+    /// Returns an error if a file other than the archive and its index cannot be read,
+    /// `app.jsonl` included.
     ///
     /// # Examples
     ///
@@ -489,13 +501,13 @@ impl EventReader {
     /// use eventfold::EventLog;
     /// let log = EventLog::open(dir.path())?;
     /// let info = log.reader().inspect()?;
-    /// assert_eq!((info.events, info.first_ts, info.archive_len), (0, None, 0));
+    /// assert_eq!((info.events, info.first_ts, info.archive_len), (Some(0), None, 0));
+    /// assert_eq!((info.archive_error, info.index_error), (None, None));
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn inspect(&self) -> io::Result<DirInfo> {
         let history = self.history()?;
-        let archive_frames = self.archive_frames()?;
-        let index = self.archive_index(history.archive_limit)?;
+        let archive = self.describe_archive(history.archive_limit);
         let (active_len, active_committed, active_events, active_first, active_last) =
             match open_active(self.log_path())? {
                 Some((file, len, end)) => {
@@ -511,27 +523,41 @@ impl EventReader {
         } else {
             (active_events, active_first, active_last)
         };
+        let archive_frames = archive.frames;
         let archive_first = archive_frames.iter().find_map(|f| f.first_ts);
         let archive_last = archive_frames.iter().rev().find_map(|f| f.last_ts);
+        // With the archive unreadable, the first `ts` is known only if a frame before the
+        // damage holds one, and the last only if the active log does.
+        let (first_ts, last_ts) = match &archive.index {
+            Some(_) => (archive_first.or(active_first), active_last.or(archive_last)),
+            None => (archive_first, active_last),
+        };
         let dir = self.dir().to_path_buf();
         let index_len = match fs::metadata(dir.join(crate::store::index::INDEX_NAME)) {
             Ok(meta) => Some(meta.len()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
-        let end =
-            Position::new(index.content_len() + history.active.as_ref().map_or(0, |(_, end)| *end));
+        let active_end = history.active.as_ref().map_or(0, |(_, end)| *end);
         Ok(DirInfo {
             active_len,
             active_committed,
             active_events,
             active_is_copy,
             archive_len: crate::store::fsutil::len_or_zero(self.archive_path())?,
+            archive_error: archive.error,
             index_len,
-            events: index.events() + active_events_counted,
-            first_ts: archive_first.or(active_first),
-            last_ts: active_last.or(archive_last),
-            end,
+            index_error: archive.index_error,
+            events: archive
+                .index
+                .as_ref()
+                .map(|index| index.events() + active_events_counted),
+            first_ts,
+            last_ts,
+            end: archive
+                .index
+                .as_ref()
+                .map(|index| Position::new(index.content_len() + active_end)),
             snapshots: self.snapshots()?,
             rotation: self.rotation_state()?,
             leftovers: leftovers(&dir)?,
@@ -539,6 +565,61 @@ impl EventReader {
             dir,
         })
     }
+
+    /// The archive's first `limit` bytes, described as far as they can be: by the index
+    /// file, or without it when it cannot be read.
+    fn describe_archive(&self, limit: u64) -> ArchiveDescription {
+        let path = self.archive_path();
+        let index_error = index::read_error(path).map(|e| e.to_string());
+        let described = if index_error.is_none() {
+            self.archive_index(limit)
+        } else {
+            index::describe(path, limit).map(std::sync::Arc::new)
+        };
+        match described {
+            Ok(index) => ArchiveDescription {
+                frames: index.frames.clone(),
+                index: Some(index),
+                error: None,
+                index_error,
+            },
+            Err(e) => {
+                // The frames the index file vouches for, before the damage.
+                let frames = match index_error {
+                    None => index::recorded(path, limit).map_or_else(|_| Vec::new(), |i| i.frames),
+                    Some(_) => Vec::new(),
+                };
+                let error = match crate::Error::from_io(&e) {
+                    Some(crate::Error::Archive {
+                        frame_offset,
+                        reason,
+                        ..
+                    }) => format!(
+                        "cannot decompress the frame starting at byte {frame_offset}: {reason}"
+                    ),
+                    _ => e.to_string(),
+                };
+                ArchiveDescription {
+                    frames,
+                    index: None,
+                    error: Some(error),
+                    index_error,
+                }
+            }
+        }
+    }
+}
+
+/// What [`EventReader::describe_archive`] could tell of the archive.
+struct ArchiveDescription {
+    /// The frames described.
+    frames: Vec<ArchiveFrame>,
+    /// The whole index, when every frame could be described.
+    index: Option<std::sync::Arc<crate::store::index::ArchiveIndex>>,
+    /// Why not every frame could be.
+    error: Option<String>,
+    /// Why the index file could not be read.
+    index_error: Option<String>,
 }
 
 /// The active log, its length and its committed end; `None` when it does not exist.

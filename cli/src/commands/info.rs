@@ -15,7 +15,14 @@ pub fn run(reader: &EventReader, out: &mut Out) -> io::Result<ExitCode> {
     } else {
         text(&info, out)?;
     }
-    Ok(ExitCode::SUCCESS)
+    // What could not be read was shown as such; the exit code says so too.
+    Ok(
+        if info.archive_error.is_some() || info.index_error.is_some() {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }
 
 fn ts_json(ts: Option<u64>) -> Value {
@@ -55,6 +62,32 @@ fn rotation_parts(state: &RotationState) -> (&'static str, Option<&eventfold::Ro
     }
 }
 
+/// The archive's part: its frames, content and events, or `null` for each when it cannot be
+/// described, and why in `error`.
+fn archive_json(info: &DirInfo) -> Value {
+    let (frames, content, events) = match &info.archive_error {
+        Some(_) => (None, None, None),
+        None => {
+            let (content, events) = archive_totals(info);
+            (Some(info.archive_frames.len()), Some(content), Some(events))
+        }
+    };
+    json!({
+        "len": info.archive_len,
+        "frames": frames,
+        "content_len": content,
+        "events": events,
+        "error": info.archive_error,
+    })
+}
+
+/// The archive's decompressed length and its events, from its last frame.
+fn archive_totals(info: &DirInfo) -> (u64, u64) {
+    info.archive_frames.last().map_or((0, 0), |f| {
+        (f.start.offset() + f.content_len, f.first_event + f.events)
+    })
+}
+
 fn to_json(info: &DirInfo) -> Value {
     json!({
         "dir": info.dir,
@@ -65,13 +98,8 @@ fn to_json(info: &DirInfo) -> Value {
             "events": info.active_events,
             "copy_of_archive": info.active_is_copy,
         },
-        "archive.jsonl.zst": {
-            "len": info.archive_len,
-            "frames": info.archive_frames.len(),
-            "content_len": info.archive_frames.last().map_or(0, |f| f.start.offset() + f.content_len),
-            "events": info.archive_frames.last().map_or(0, |f| f.first_event + f.events),
-        },
-        "archive.index.jsonl": { "len": info.index_len },
+        "archive.jsonl.zst": archive_json(info),
+        "archive.index.jsonl": { "len": info.index_len, "error": info.index_error },
         "events": info.events,
         "first": ts_json(info.first_ts),
         "last": ts_json(info.last_ts),
@@ -105,17 +133,16 @@ fn text(info: &DirInfo, out: &mut Out) -> io::Result<()> {
     }
     writeln!(w)?;
     label(w, "archive.jsonl.zst")?;
-    if info.archive_len == 0 {
+    if let Some(error) = &info.archive_error {
+        writeln!(
+            w,
+            "{} bytes, {WARN}unreadable: {error}{WARN:#}",
+            info.archive_len
+        )?;
+    } else if info.archive_len == 0 {
         writeln!(w, "none")?;
     } else {
-        let content = info
-            .archive_frames
-            .last()
-            .map_or(0, |f| f.start.offset() + f.content_len);
-        let events = info
-            .archive_frames
-            .last()
-            .map_or(0, |f| f.first_event + f.events);
+        let (content, events) = archive_totals(info);
         writeln!(
             w,
             "{} bytes, {} frames, {events} events, {content} bytes decompressed",
@@ -124,21 +151,31 @@ fn text(info: &DirInfo, out: &mut Out) -> io::Result<()> {
         )?;
     }
     label(w, "archive.index.jsonl")?;
-    match info.index_len {
-        Some(len) => writeln!(w, "{len} bytes")?,
-        None => writeln!(w, "none")?,
+    match (&info.index_error, info.index_len) {
+        (Some(error), _) => writeln!(w, "{WARN}unreadable: {error}{WARN:#}")?,
+        (None, Some(len)) => writeln!(w, "{len} bytes")?,
+        (None, None) => writeln!(w, "none")?,
     }
+    // What needs the whole archive is unknown when it cannot be read.
+    let unknown = info.archive_error.is_some();
     label(w, "events")?;
-    writeln!(w, "{}", info.events)?;
+    match info.events {
+        Some(events) => writeln!(w, "{events}")?,
+        None => writeln!(w, "{WARN}unknown (the archive cannot be read){WARN:#}")?,
+    }
     for (name, ts) in [("first ts", info.first_ts), ("last ts", info.last_ts)] {
         label(w, name)?;
         match ts {
             Some(ts) => writeln!(w, "{} {DIM}({ts}){DIM:#}", time::format(ts))?,
+            None if unknown => writeln!(w, "{WARN}unknown{WARN:#}")?,
             None => writeln!(w, "-")?,
         }
     }
     label(w, "end position")?;
-    writeln!(w, "{}", info.end)?;
+    match info.end {
+        Some(end) => writeln!(w, "{end}")?,
+        None => writeln!(w, "{WARN}unknown{WARN:#}")?,
+    }
     label(w, "rotation")?;
     let (state, record) = rotation_parts(&info.rotation);
     match (record, &info.rotation) {
