@@ -11,6 +11,7 @@ use std::fmt;
 use std::io;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// How serious a finding is.
 ///
@@ -298,10 +299,17 @@ impl VerifyReport {
 /// The history is read on the scan engine, lines parsed in parallel, going on past every
 /// damaged line and frame so that one pass finds them all.
 ///
+/// A writer may be at work while the directory is read, and passes through states that look
+/// like findings (a rotation half done, a snapshot not yet reset to the new active log, a file
+/// being written beside its final name). So when a read finds anything, `verify` waits a
+/// moment (100 ms) and looks again: if a rotation happened since the read began, or a file a
+/// finding concerns has changed, it reads the directory again, up to 8 times.
+///
 /// # Errors
 ///
-/// Returns an error only when a file cannot be read (`app.jsonl` missing included); what is
-/// wrong with the data is in the report.
+/// Returns an error when a file cannot be read (`app.jsonl` missing included), and when the
+/// directory kept changing under each of the 8 reads (what they found may be states a writer
+/// passed through); what is wrong with the data is in the report.
 ///
 /// # Examples
 ///
@@ -322,7 +330,8 @@ pub fn verify(dir: impl AsRef<Path>, options: &VerifyOptions) -> io::Result<Veri
 }
 
 /// [`verify`], calling `progress` with the position reached as the history is read (for each
-/// event, so keep it cheap).
+/// event, so keep it cheap; a read made again because the directory changed starts over
+/// from the beginning).
 ///
 /// # Errors
 ///
@@ -347,21 +356,135 @@ pub fn verify_with_progress(
 ) -> io::Result<VerifyReport> {
     let dir = dir.as_ref();
     let reader = EventReader::new(dir).read_only();
+    // Fails early, with the operating system's word, when there is no log to verify.
+    std::fs::metadata(reader.log_path())?;
+    for _ in 0..ATTEMPTS {
+        let before = Seen::look(&reader)?;
+        let report = verify_once(&reader, options, &mut progress)?;
+        if report.findings.is_empty() {
+            return Ok(report);
+        }
+        // A writer at work passes through states that look like findings (a rotation half
+        // done, a snapshot not yet reset, a file being written), and one that rotated while
+        // the directory was read leaves a mix of two states. Findings are kept only if what
+        // they concern is still as it was before the read, a moment later.
+        std::thread::sleep(SETTLE);
+        if before.same_for(&Seen::look(&reader)?, &report.findings) {
+            return Ok(report);
+        }
+    }
+    Err(io::Error::other(format!(
+        "{} kept changing while it was verified: each of the {ATTEMPTS} times it was read, a \
+         writer rotated it or rewrote a file that looked wrong, so what was found may be states \
+         it passed through rather than damage; verify it again when it is quieter",
+        dir.display()
+    )))
+}
+
+/// How many times [`verify`] reads a directory that changes under it before giving up.
+const ATTEMPTS: u32 = 8;
+/// How long [`verify`] waits before it looks again at what its findings concern: longer than
+/// a writer takes from one step of a rotation to the next.
+const SETTLE: Duration = Duration::from_millis(100);
+
+/// One file as [`Seen`] notes it: device, inode, length and change time, which differ once it
+/// is replaced (by a rename) or written.
+type FileId = (u64, u64, u64, i64, i64);
+
+fn file_id(path: &Path) -> io::Result<Option<FileId>> {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => Ok(Some((m.dev(), m.ino(), m.len(), m.ctime(), m.ctime_nsec()))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What a writer changes as it rotates, appends and saves snapshots, noted before a read and
+/// again after it, to tell whether the findings of the read describe the directory or a
+/// moment of a writer's work.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    /// Length of the archive, which a rotation grows.
+    archive_len: u64,
+    /// Device and inode of `app.jsonl`, which a rotation replaces.
+    active: Option<(u64, u64)>,
+    /// Length of `app.jsonl`, which an append grows.
+    active_len: u64,
+    /// `rotation.json`, which a rotation writes and the next append removes.
+    record: Option<FileId>,
+    /// The files leftovers and snapshots are found in, relative to the directory.
+    files: std::collections::BTreeMap<PathBuf, FileId>,
+}
+
+impl Seen {
+    fn look(reader: &EventReader) -> io::Result<Seen> {
+        let dir = reader.dir();
+        let active = file_id(reader.log_path())?;
+        let mut files = std::collections::BTreeMap::new();
+        for name in [crate::store::recovery::NEXT_LOG_NAME, "rotation.json.tmp"] {
+            if let Some(id) = file_id(&dir.join(name))? {
+                files.insert(PathBuf::from(name), id);
+            }
+        }
+        match std::fs::read_dir(dir.join("views")) {
+            Ok(entries) => {
+                for entry in entries {
+                    let name = Path::new("views").join(entry?.file_name());
+                    if let Some(id) = file_id(&dir.join(&name))? {
+                        files.insert(name, id);
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        Ok(Seen {
+            archive_len: crate::store::fsutil::len_or_zero(reader.archive_path())?,
+            active: active.map(|(dev, ino, ..)| (dev, ino)),
+            active_len: active.map_or(0, |(_, _, len, ..)| len),
+            record: file_id(&crate::store::recovery::record_path(dir))?,
+            files,
+        })
+    }
+
+    /// Whether `findings`, read after `self` was noted, still describe the directory as
+    /// `later` notes it: no rotation in between, and nothing a finding concerns changed.
+    fn same_for(&self, later: &Seen, findings: &[Finding]) -> bool {
+        if (self.archive_len, self.active, self.record)
+            != (later.archive_len, later.active, later.record)
+        {
+            return false;
+        }
+        findings.iter().all(|finding| match finding.check {
+            Check::TornTail => self.active_len == later.active_len,
+            Check::Leftover | Check::Snapshot => {
+                self.files.get(&finding.file) == later.files.get(&finding.file)
+            }
+            _ => true,
+        })
+    }
+}
+
+/// One read of the directory: every check, on what it holds as it is read.
+fn verify_once(
+    reader: &EventReader,
+    options: &VerifyOptions,
+    progress: &mut dyn FnMut(Position),
+) -> io::Result<VerifyReport> {
     let mut report = VerifyReport {
         quick: options.quick,
         ..VerifyReport::default()
     };
-    // Fails early, with the operating system's word, when there is no log to verify.
-    std::fs::metadata(reader.log_path())?;
-    leftovers(&reader, &mut report)?;
-    let rotation = rotation(&reader, &mut report)?;
+    leftovers(reader, &mut report)?;
+    let rotation = rotation(reader, &mut report)?;
     if options.quick {
-        quick_history(&reader, &mut report, &mut progress)?;
+        quick_history(reader, &mut report, progress)?;
     } else {
-        full_history(&reader, &mut report, &mut progress, rotation.as_deref())?;
+        full_history(reader, &mut report, progress, rotation.as_deref())?;
     }
-    torn_tail(&reader, &mut report)?;
-    snapshots(&reader, &mut report)?;
+    torn_tail(reader, &mut report)?;
+    snapshots(reader, &mut report)?;
     Ok(report)
 }
 
