@@ -4,6 +4,7 @@
 use crate::error::Error;
 use crate::replay::reader::EventReader;
 use crate::replay::scan::{Damage, HistoryFile, Location, ScanEnd, ScannedEvent};
+use crate::store::platform;
 use crate::store::position::Position;
 use crate::tools::inspect::{RotationState, SnapshotStatus};
 use std::collections::HashMap;
@@ -387,14 +388,23 @@ const ATTEMPTS: u32 = 8;
 /// a writer takes from one step of a rotation to the next.
 const SETTLE: Duration = Duration::from_millis(100);
 
-/// One file as [`Seen`] notes it: device, inode, length and change time, which differ once it
-/// is replaced (by a rename) or written.
-type FileId = (u64, u64, u64, i64, i64);
+/// One file as [`Seen`] notes it: which file it is, its length and its modification time,
+/// which differ once it is replaced (by a rename) or written.
+type FileId = (platform::FileId, u64, Option<std::time::SystemTime>);
 
 fn file_id(path: &Path) -> io::Result<Option<FileId>> {
-    use std::os::unix::fs::MetadataExt;
-    match std::fs::symlink_metadata(path) {
-        Ok(m) => Ok(Some((m.dev(), m.ino(), m.len(), m.ctime(), m.ctime_nsec()))),
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if !meta.is_file() {
+        // Nothing a finding concerns is a directory (and Windows cannot open one as a file).
+        return Ok(None);
+    }
+    match platform::path_id(path) {
+        Ok(id) => Ok(Some((id, meta.len(), meta.modified().ok()))),
+        // Removed between the two looks: as good as not there.
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
@@ -407,8 +417,8 @@ fn file_id(path: &Path) -> io::Result<Option<FileId>> {
 struct Seen {
     /// Length of the archive, which a rotation grows.
     archive_len: u64,
-    /// Device and inode of `app.jsonl`, which a rotation replaces.
-    active: Option<(u64, u64)>,
+    /// Which file `app.jsonl` is, which a rotation replaces.
+    active: Option<platform::FileId>,
     /// Length of `app.jsonl`, which an append grows.
     active_len: u64,
     /// `rotation.json`, which a rotation writes and the next append removes.
@@ -441,8 +451,8 @@ impl Seen {
         }
         Ok(Seen {
             archive_len: crate::store::fsutil::len_or_zero(reader.archive_path())?,
-            active: active.map(|(dev, ino, ..)| (dev, ino)),
-            active_len: active.map_or(0, |(_, _, len, ..)| len),
+            active: active.map(|(id, ..)| id),
+            active_len: active.map_or(0, |(_, len, _)| len),
             record: file_id(&crate::store::recovery::record_path(dir))?,
             files,
         })
