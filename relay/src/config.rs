@@ -1,5 +1,6 @@
 //! What the relay reads, where it publishes, and where it keeps its place.
 
+use crate::Auth;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
@@ -22,8 +23,10 @@ pub struct Config {
     /// The eventfold log directory (the one holding `app.jsonl`). The relay only reads it; the
     /// writer may be running.
     pub data_dir: PathBuf,
-    /// The NATS server, such as `nats://127.0.0.1:4222`.
+    /// The NATS server, such as `nats://127.0.0.1:4222` (`tls://` to require TLS).
     pub server: String,
+    /// Credentials and TLS for the server. Default: none (a bare connection).
+    pub auth: Auth,
     /// The JetStream stream. The relay creates it (file storage, [`subject`](Self::subject) as
     /// its only subject) when it does not exist; an existing stream must have exactly that one
     /// subject, since the relay checks the stream's sequence before each publish.
@@ -70,6 +73,7 @@ impl Config {
             subject: format!("eventfold.{stream}"),
             data_dir,
             server: server.into(),
+            auth: Auth::default(),
             stream,
             max_in_flight: 1024,
             duplicate_window: Duration::from_secs(120),

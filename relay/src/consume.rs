@@ -1,6 +1,6 @@
 //! Reading a relayed stream back: every event with its position, folded in stream order.
 
-use crate::{Error, headers};
+use crate::{Auth, Error, auth, headers};
 use async_nats::jetstream::{self, consumer};
 use eventfold::{Event, Position};
 use futures_util::StreamExt;
@@ -58,6 +58,39 @@ pub struct RelayedEvent {
 pub async fn fold_stream<S>(
     server: &str,
     stream: &str,
+    state: S,
+    f: impl FnMut(S, RelayedEvent) -> S,
+) -> Result<S, Error> {
+    fold_stream_with_auth(server, &Auth::default(), stream, state, f).await
+}
+
+/// [`fold_stream`] from a secured server: with credentials, TLS, or both (see [`Auth`]).
+///
+/// # Errors
+///
+/// [`Error::Connect`] if the server cannot be reached, refuses the credentials or fails the TLS
+/// handshake (at once, not retried); [`Error::Config`] if a file of `auth` cannot be read or a
+/// credential is half given; [`Error::Stream`] as for [`fold_stream`].
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), eventfold_relay::Error> {
+/// use eventfold_relay::{Auth, Secret};
+/// let mut auth = Auth::default();
+/// auth.token = Some(Secret::new(std::env::var("EVENTFOLD_NATS_TOKEN").unwrap_or_default()));
+/// auth.tls_ca = Some("/etc/nats/ca.pem".into());
+/// let server = "tls://nats.internal:4222";
+/// let count = eventfold_relay::fold_stream_with_auth(server, &auth, "TODOS", 0u64, |n, _| n + 1)
+///     .await?;
+/// println!("the stream holds {count} events");
+/// # Ok(())
+/// # }
+/// ```
+pub async fn fold_stream_with_auth<S>(
+    server: &str,
+    auth: &Auth,
+    stream: &str,
     mut state: S,
     mut f: impl FnMut(S, RelayedEvent) -> S,
 ) -> Result<S, Error> {
@@ -65,12 +98,7 @@ pub async fn fold_stream<S>(
         stream: stream.to_string(),
         message,
     };
-    let client = async_nats::connect(server)
-        .await
-        .map_err(|source| Error::Connect {
-            server: server.to_string(),
-            source,
-        })?;
+    let client = auth::connect(server, auth).await?;
     let js = jetstream::new(client);
     let mut handle = js
         .get_stream(stream)

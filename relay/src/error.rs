@@ -1,6 +1,7 @@
 //! What can stop the relay, or a read of its stream, each with what to do about it.
 
 use crate::ResumePoint;
+use async_nats::ConnectErrorKind;
 use eventfold::Position;
 use std::fmt;
 use std::io;
@@ -20,7 +21,9 @@ use std::path::PathBuf;
 pub enum Error {
     /// A setting that cannot work.
     Config(String),
-    /// The NATS server could not be reached.
+    /// The NATS server could not be reached, refused the credentials, or failed the TLS
+    /// handshake ([`source`](async_nats::ConnectError::kind) says which). The client tries
+    /// once: nothing was published.
     Connect {
         /// The server as configured.
         server: String,
@@ -68,9 +71,22 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Config(why) => write!(f, "bad relay configuration: {why}"),
-            Error::Connect { server, source } => {
-                write!(f, "cannot connect to the NATS server {server}: {source}")
-            }
+            Error::Connect { server, source } => match source.kind() {
+                ConnectErrorKind::AuthorizationViolation | ConnectErrorKind::Authentication => {
+                    write!(
+                        f,
+                        "authorization failed at the NATS server {server}: {source}; check the \
+                         credentials (credentials file, nkey, user and password, or token)"
+                    )
+                }
+                _ if tls_failed(source) => write!(
+                    f,
+                    "TLS handshake with the NATS server {server} failed: {source}; check the \
+                     CA that signed its certificate, and the client certificate if it asks \
+                     for one"
+                ),
+                _ => write!(f, "cannot connect to the NATS server {server}: {source}"),
+            },
             Error::Stream { stream, message } => {
                 write!(f, "JetStream stream {stream}: {message}")
             }
@@ -96,6 +112,28 @@ impl fmt::Display for Error {
             }
         }
     }
+}
+
+/// Whether a connection failed in its TLS handshake: the client says so for its own TLS setup,
+/// but a certificate refused by either side reaches it as an I/O error wrapping the TLS
+/// library's.
+fn tls_failed(error: &async_nats::ConnectError) -> bool {
+    use async_nats::rustls;
+    if error.kind() == ConnectErrorKind::Tls {
+        return true;
+    }
+    let mut next = std::error::Error::source(error);
+    while let Some(cause) = next {
+        let wrapped = cause
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::get_ref)
+            .is_some_and(|inner| inner.is::<rustls::Error>());
+        if wrapped || cause.is::<rustls::Error>() {
+            return true;
+        }
+        next = cause.source();
+    }
+    false
 }
 
 impl std::error::Error for Error {

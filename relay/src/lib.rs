@@ -38,6 +38,7 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+mod auth;
 mod config;
 mod consume;
 mod error;
@@ -45,8 +46,9 @@ mod headers;
 mod relay;
 mod resume;
 
+pub use auth::{Auth, Secret};
 pub use config::Config;
-pub use consume::{RelayedEvent, fold_stream};
+pub use consume::{RelayedEvent, fold_stream, fold_stream_with_auth};
 pub use error::Error;
 pub use relay::{Stats, run};
 pub use resume::ResumePoint;

@@ -65,11 +65,13 @@ pub struct Stats {
 ///
 /// # Errors
 ///
-/// [`Error::Connect`] if the server cannot be reached; [`Error::Stream`] if the stream cannot
-/// be created or read, has other subjects, or ends with an event that is not this log's;
-/// [`Error::StreamBehind`] if it ends before the resume file's event; [`Error::Publish`]
-/// after repeated failed acknowledgements; [`Error::Log`] if the log cannot be read;
-/// [`Error::ResumeFile`] if the resume file cannot be read or written.
+/// [`Error::Connect`] if the server cannot be reached, refuses the credentials or fails the TLS
+/// handshake (at once, before anything is published or recorded); [`Error::Config`] if a
+/// setting cannot work or a file of [`Config::auth`] cannot be read; [`Error::Stream`] if the
+/// stream cannot be created or read, has other subjects, or ends with an event that is not
+/// this log's; [`Error::StreamBehind`] if it ends before the resume file's event;
+/// [`Error::Publish`] after repeated failed acknowledgements; [`Error::Log`] if the log cannot
+/// be read; [`Error::ResumeFile`] if the resume file cannot be read or written.
 ///
 /// # Examples
 ///
@@ -93,13 +95,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
             config.data_dir.display()
         )));
     }
-    let client = async_nats::ConnectOptions::new()
-        .connect(config.server.as_str())
-        .await
-        .map_err(|source| Error::Connect {
-            server: config.server.clone(),
-            source,
-        })?;
+    let client = crate::auth::connect(&config.server, &config.auth).await?;
     let js = ContextBuilder::new()
         .timeout(config.ack_timeout)
         // Room for acknowledgements still owed to publishes dropped by a resync.
