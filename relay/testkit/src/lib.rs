@@ -2,8 +2,10 @@
 //!
 //! What the tests of the relay (`relay/`) and of `eventfold relay` (`cli/`) share, and the
 //! relay's bench example too: a real `nats-server` with JetStream on a free port of its own,
-//! stopped when dropped ([`NatsServer`]), a relayed stream read back whole ([`read_back`]),
-//! and the log's history to compare it with ([`local_history`]).
+//! stopped when dropped ([`NatsServer`]), also with a configuration of the test's own (TLS,
+//! authorization), the certificates and nkeys such a server needs ([`Pki`], [`NkeyUser`]), a
+//! relayed stream read back whole ([`read_back`]), and the log's history to compare it with
+//! ([`local_history`]).
 //!
 //! The servers and tools the tests need from outside Rust are installed by
 //! `scripts/test-services.sh` (the README's test command, `bash scripts/test.sh`, runs it
@@ -20,7 +22,11 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
-use eventfold_relay::RelayedEvent;
+mod pki;
+
+pub use pki::{NkeyUser, Pki};
+
+use eventfold_relay::{Auth, RelayedEvent};
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::Path;
@@ -74,18 +80,66 @@ impl NatsServer {
     ///
     /// See [`NatsServer`].
     pub fn start() -> NatsServer {
+        let port = free_port();
+        let store = tempfile::tempdir().expect("cannot create a directory for JetStream");
+        let mut command = Command::new("nats-server");
+        command
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(store.path());
+        Self::spawn(command, format!("nats://127.0.0.1:{port}"), store)
+    }
+
+    /// [`start_or_skip`](Self::start_or_skip) with a configuration file that the caller
+    /// completes: the server listens on 127.0.0.1 and a free port, with JetStream storing its
+    /// files in a fresh temporary directory, and `extra` (such as a `tls { … }` or an
+    /// `authorization { … }` block) follows in the same file, which lies in that directory.
+    ///
+    /// # Panics
+    ///
+    /// As [`start_or_skip`](Self::start_or_skip), and if the file cannot be written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold_relay_testkit::NatsServer;
+    /// let config = r#"authorization { token: "t0k3n" }"#;
+    /// if let Some(nats) = NatsServer::start_with_config_or_skip("doc", config) {
+    ///     assert!(nats.url.starts_with("nats://127.0.0.1:"));
+    /// }
+    /// ```
+    pub fn start_with_config_or_skip(test: &str, extra: &str) -> Option<NatsServer> {
+        needs(test, "nats-server", on_path("nats-server")).then(|| Self::start_with_config(extra))
+    }
+
+    /// [`start_with_config_or_skip`](Self::start_with_config_or_skip), for a program that
+    /// cannot do without the server.
+    ///
+    /// # Panics
+    ///
+    /// If `nats-server` is not installed, the file cannot be written, or the server cannot be
+    /// started or is not ready within 60 seconds.
+    pub fn start_with_config(extra: &str) -> NatsServer {
+        let port = free_port();
+        let store = tempfile::tempdir().expect("cannot create a directory for JetStream");
+        let jetstream = store.path().join("jetstream");
+        let text = format!(
+            "listen: \"127.0.0.1:{port}\"\njetstream {{\n  store_dir: {}\n}}\n{extra}\n",
+            config_path(&jetstream)
+        );
+        let file = store.path().join("nats-server.conf");
+        std::fs::write(&file, text).expect("cannot write the nats-server configuration");
+        let mut command = Command::new("nats-server");
+        command.arg("-c").arg(&file);
+        Self::spawn(command, format!("nats://127.0.0.1:{port}"), store)
+    }
+
+    /// Starts `command` and waits until the server says it is ready.
+    fn spawn(mut command: Command, url: String, store: tempfile::TempDir) -> NatsServer {
         assert!(
             on_path("nats-server"),
             "nats-server is not installed: bash scripts/test-services.sh installs it"
         );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("cannot find a free port")
-            .port();
-        let store = tempfile::tempdir().expect("cannot create a directory for JetStream");
-        let mut child = Command::new("nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(store.path())
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -105,7 +159,7 @@ impl NatsServer {
         });
         let server = NatsServer {
             child,
-            url: format!("nats://127.0.0.1:{port}"),
+            url,
             _store: store,
         };
         match ready.recv_timeout(Duration::from_secs(60)) {
@@ -114,6 +168,20 @@ impl NatsServer {
             Err(_) => panic!("nats-server was not ready within 60 s"),
         }
     }
+}
+
+/// A free port on 127.0.0.1.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("cannot find a free port")
+        .port()
+}
+
+/// `path` as a quoted string of a nats-server configuration file (forward slashes, which the
+/// server takes on Windows too, so that no backslash reads as an escape).
+pub fn config_path(path: &Path) -> String {
+    format!("{:?}", path.display().to_string().replace('\\', "/"))
 }
 
 impl Drop for NatsServer {
@@ -190,14 +258,28 @@ pub fn needs(test: &str, what: &str, present: bool) -> bool {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn read_back(server: &str, stream: &str) -> Vec<RelayedEvent> {
+    read_back_with_auth(server, &Auth::default(), stream)
+}
+
+/// [`read_back`] from a secured server, with [`eventfold_relay::fold_stream_with_auth`].
+///
+/// # Panics
+///
+/// As [`read_back`], and if the server refuses `auth`.
+///
+/// # Examples
+///
+/// See the relay's `tests/tls.rs` and `tests/authorization.rs`.
+pub fn read_back_with_auth(server: &str, auth: &Auth, stream: &str) -> Vec<RelayedEvent> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("cannot start a Tokio runtime");
     runtime
-        .block_on(eventfold_relay::fold_stream(
+        .block_on(eventfold_relay::fold_stream_with_auth(
             server,
+            auth,
             stream,
             Vec::new(),
             |mut all, e| {
