@@ -1,6 +1,8 @@
 //! The command line: global flags, commands and their flags.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+#[cfg(feature = "relay")]
+use eventfold_relay::Secret;
 use std::path::PathBuf;
 
 /// Inspect, check, export and salvage an eventfold log directory.
@@ -206,4 +208,65 @@ pub struct RelayArgs {
     /// Publish the history present at the start, then exit, instead of following the log.
     #[arg(long)]
     pub until_caught_up: bool,
+    #[command(flatten)]
+    pub auth: NatsAuthArgs,
+}
+
+/// How to authenticate to the NATS server, and which TLS to use: the flags of the `nats` tool.
+/// A secret given in the environment stays out of the process list.
+#[cfg(feature = "relay")]
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Authentication and TLS")]
+pub struct NatsAuthArgs {
+    /// A credentials file (a user JWT and its nkey seed).
+    #[arg(long, value_name = "FILE", env = "EVENTFOLD_NATS_CREDS")]
+    pub creds: Option<PathBuf>,
+    /// A file holding an nkey seed (SU...).
+    #[arg(long, value_name = "FILE", env = "EVENTFOLD_NATS_NKEY")]
+    pub nkey: Option<PathBuf>,
+    /// The user name; needs --password.
+    #[arg(
+        long,
+        value_name = "USER",
+        env = "EVENTFOLD_NATS_USER",
+        requires = "password"
+    )]
+    pub user: Option<String>,
+    /// The user's password; needs --user. Prefer the environment variable.
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "EVENTFOLD_NATS_PASSWORD",
+        hide_env_values = true,
+        requires = "user"
+    )]
+    pub password: Option<Secret>,
+    /// An authorization token. Prefer the environment variable.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "EVENTFOLD_NATS_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<Secret>,
+    /// A client certificate (PEM), for a server that verifies its clients; needs --tlskey.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "EVENTFOLD_NATS_TLSCERT",
+        requires = "tlskey"
+    )]
+    pub tlscert: Option<PathBuf>,
+    /// The client certificate's private key (PEM); needs --tlscert.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "EVENTFOLD_NATS_TLSKEY",
+        requires = "tlscert"
+    )]
+    pub tlskey: Option<PathBuf>,
+    /// The CA certificates (PEM) that signed the server's certificate, instead of the
+    /// system's. Any TLS flag makes TLS required.
+    #[arg(long, value_name = "FILE", env = "EVENTFOLD_NATS_TLSCA")]
+    pub tlsca: Option<PathBuf>,
 }

@@ -49,6 +49,15 @@ fn config(dir: &Path, args: &RelayArgs) -> Config {
     config.max_in_flight = usize::try_from(args.max_in_flight).unwrap_or(usize::MAX);
     config.duplicate_window = Duration::from_secs(args.duplicate_window);
     config.until_caught_up = args.until_caught_up;
+    let auth = &args.auth;
+    config.auth.credentials_file.clone_from(&auth.creds);
+    config.auth.nkey_file.clone_from(&auth.nkey);
+    config.auth.user.clone_from(&auth.user);
+    config.auth.password.clone_from(&auth.password);
+    config.auth.token.clone_from(&auth.token);
+    config.auth.tls_cert.clone_from(&auth.tlscert);
+    config.auth.tls_key.clone_from(&auth.tlskey);
+    config.auth.tls_ca.clone_from(&auth.tlsca);
     config
 }
 
@@ -94,6 +103,7 @@ mod tests {
     use super::*;
     use crate::args::{Cli, Command};
     use clap::Parser;
+    use eventfold_relay::Secret;
 
     fn parse(list: &[&str]) -> Result<Config, clap::Error> {
         let cli = Cli::try_parse_from(list)?;
@@ -130,6 +140,83 @@ mod tests {
         assert_eq!(config.resume_file, Path::new("/tmp/r.json"));
         assert_eq!(config.subject, "x.y");
         assert_eq!(config.duplicate_window, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn authentication_and_tls_flags_fill_the_configs_auth() {
+        let config = parse(&[
+            "eventfold",
+            "relay",
+            "--stream",
+            "S",
+            "--creds",
+            "relay.creds",
+            "--nkey",
+            "relay.nk",
+            "--user",
+            "relay",
+            "--password",
+            "pw-hunter2",
+            "--token",
+            "tok-s3cr3t",
+            "--tlscert",
+            "client.pem",
+            "--tlskey",
+            "client-key.pem",
+            "--tlsca",
+            "ca.pem",
+        ])
+        .unwrap();
+        let auth = &config.auth;
+        assert_eq!(
+            auth.credentials_file.as_deref(),
+            Some(Path::new("relay.creds"))
+        );
+        assert_eq!(auth.nkey_file.as_deref(), Some(Path::new("relay.nk")));
+        assert_eq!(auth.user.as_deref(), Some("relay"));
+        assert_eq!(
+            auth.password.as_ref().map(Secret::expose),
+            Some("pw-hunter2")
+        );
+        assert_eq!(auth.token.as_ref().map(Secret::expose), Some("tok-s3cr3t"));
+        assert_eq!(auth.tls_cert.as_deref(), Some(Path::new("client.pem")));
+        assert_eq!(auth.tls_key.as_deref(), Some(Path::new("client-key.pem")));
+        assert_eq!(auth.tls_ca.as_deref(), Some(Path::new("ca.pem")));
+        // Neither the parsed flags nor the configuration show a secret.
+        let cli = Cli::try_parse_from([
+            "eventfold",
+            "relay",
+            "--stream",
+            "S",
+            "--user",
+            "relay",
+            "--password",
+            "pw-hunter2",
+            "--token",
+            "tok-s3cr3t",
+        ])
+        .unwrap();
+        for shown in [format!("{cli:?}"), format!("{config:?}")] {
+            assert!(!shown.contains("pw-hunter2"), "{shown}");
+            assert!(!shown.contains("tok-s3cr3t"), "{shown}");
+            assert!(shown.contains("relay"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn half_given_credentials_are_usage_errors() {
+        use clap::error::ErrorKind;
+        for half in [
+            &["--user", "relay"][..],
+            &["--password", "pw"],
+            &["--tlscert", "client.pem"],
+            &["--tlskey", "client-key.pem"],
+        ] {
+            let mut list = vec!["eventfold", "relay", "--stream", "S"];
+            list.extend_from_slice(half);
+            let kind = parse(&list).unwrap_err().kind();
+            assert_eq!(kind, ErrorKind::MissingRequiredArgument, "{half:?}");
+        }
     }
 
     #[test]
