@@ -6,6 +6,10 @@
 //!     --server nats://127.0.0.1:4222 --stream TODOS [--data ./data]
 //! ```
 //!
+//! A secured server takes the relay's options: `--creds FILE`, `--nkey FILE`, `--user USER`
+//! with `--password` (or `EVENTFOLD_NATS_PASSWORD`), `--token` (or `EVENTFOLD_NATS_TOKEN`),
+//! `--tlscert FILE --tlskey FILE`, `--tlsca FILE`.
+//!
 //! The reducer, `tally`, counts events by type and keeps a running digest of every event in
 //! turn, so a missing, repeated or reordered event shows. With `--data`, the same reducer runs
 //! as an eventfold view over the log's events up to the last one the stream holds (the relay
@@ -13,6 +17,7 @@
 //! exits with 1 if they differ.
 
 use eventfold::{Event, EventReader, Position, View};
+use eventfold_relay::{Auth, Secret};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -40,31 +45,54 @@ fn tally(mut state: Tally, event: &Event) -> Tally {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    const USAGE: &str = "usage: consume --stream NAME [--server URL] [--data DIR] [--creds FILE] \
+                         [--nkey FILE] [--user USER] [--password PASSWORD] [--token TOKEN] \
+                         [--tlscert FILE --tlskey FILE] [--tlsca FILE]";
     let mut args = std::env::args().skip(1);
     let (mut server, mut stream, mut data) = ("nats://127.0.0.1:4222".to_string(), None, None);
+    // The relay's options and variables: a password or token in the environment stays out of
+    // the process list.
+    let mut auth = Auth::default();
+    let secret = |name: &str| std::env::var(name).ok().map(Secret::from);
+    auth.password = secret("EVENTFOLD_NATS_PASSWORD");
+    auth.token = secret("EVENTFOLD_NATS_TOKEN");
     while let Some(flag) = args.next() {
         let value = args.next();
         match (flag.as_str(), value) {
             ("--server", Some(v)) => server = v,
             ("--stream", Some(v)) => stream = Some(v),
             ("--data", Some(v)) => data = Some(v),
+            ("--creds", Some(v)) => auth.credentials_file = Some(v.into()),
+            ("--nkey", Some(v)) => auth.nkey_file = Some(v.into()),
+            ("--user", Some(v)) => auth.user = Some(v),
+            ("--password", Some(v)) => auth.password = Some(v.into()),
+            ("--token", Some(v)) => auth.token = Some(v.into()),
+            ("--tlscert", Some(v)) => auth.tls_cert = Some(v.into()),
+            ("--tlskey", Some(v)) => auth.tls_key = Some(v.into()),
+            ("--tlsca", Some(v)) => auth.tls_ca = Some(v.into()),
             _ => {
-                eprintln!("usage: consume --stream NAME [--server URL] [--data DIR]");
+                eprintln!("{USAGE}");
                 return ExitCode::from(2);
             }
         }
     }
     let Some(stream) = stream else {
-        eprintln!("usage: consume --stream NAME [--server URL] [--data DIR]");
+        eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
 
     // The remote side: the stream, folded in stream order.
     let mut last = None;
-    let folded = eventfold_relay::fold_stream(&server, &stream, Tally::default(), |state, e| {
-        last = Some(e.position);
-        tally(state, &e.event)
-    })
+    let folded = eventfold_relay::fold_stream_with_auth(
+        &server,
+        &auth,
+        &stream,
+        Tally::default(),
+        |s, e| {
+            last = Some(e.position);
+            tally(s, &e.event)
+        },
+    )
     .await;
     let remote = match folded {
         Ok(state) => state,
