@@ -4,6 +4,10 @@
 //! one (with EIO, ENOSPC or a short write), and keeps a model of what had been made durable
 //! (file contents as of their last sync, directory entries as of their directory's last sync),
 //! from which it builds the directory a power cut before each operation would leave.
+//!
+//! In its Windows mode ([`FaultFs::with_windows_rules`]) it also refuses what Windows refuses:
+//! truncating, removing or renaming over a file that a reader has mapped (the rules are kept
+//! in `store::platform::rules`, which also refuses reads of a range another handle locked).
 
 use crate::store::fsutil::{Fs, OsFs};
 use std::cell::RefCell;
@@ -123,6 +127,9 @@ struct State {
 /// A file system that counts, fails and records.
 struct FaultFs {
     state: Mutex<State>,
+    /// Refuse what Windows refuses on mapped files (simulated on Unix; Windows enforces it).
+    #[cfg(unix)]
+    windows_rules: bool,
 }
 
 impl FaultFs {
@@ -136,7 +143,28 @@ impl FaultFs {
                 images: record_images.then(Vec::new),
                 note: 0,
             }),
+            #[cfg(unix)]
+            windows_rules: false,
         })
+    }
+
+    /// A file system that fails nothing and refuses what Windows refuses: truncating,
+    /// removing or renaming over a file that a reader has mapped.
+    #[cfg(unix)]
+    fn with_windows_rules() -> Arc<Self> {
+        let mut fs = Arc::into_inner(FaultFs::new(None, false)).expect("just made");
+        fs.windows_rules = true;
+        Arc::new(fs)
+    }
+
+    /// Fails as Windows would if `path` is mapped by a reader, in the Windows mode.
+    fn refuse_if_mapped(&self, path: &Path) -> io::Result<()> {
+        #[cfg(unix)]
+        if self.windows_rules && crate::store::platform::rules::is_mapped(path) {
+            return Err(crate::store::platform::rules::mapped_error(path));
+        }
+        let _ = path;
+        Ok(())
     }
 
     /// Counts an operation; returns the failure to inject, if this is the one.
@@ -226,6 +254,7 @@ impl Fs for FaultFs {
         if let Some(failure) = self.step() {
             return Err(failure.error());
         }
+        self.refuse_if_mapped(path)?;
         OsFs.set_len(file, path, len)?;
         self.with_model(|m| m.reread(path));
         Ok(())
@@ -235,6 +264,7 @@ impl Fs for FaultFs {
         if let Some(failure) = self.step() {
             return Err(failure.error());
         }
+        self.refuse_if_mapped(to)?;
         OsFs.rename(from, to)?;
         self.with_model(|m| {
             if let Some(id) = m.names.remove(from) {
@@ -248,6 +278,7 @@ impl Fs for FaultFs {
         if let Some(failure) = self.step() {
             return Err(failure.error());
         }
+        self.refuse_if_mapped(path)?;
         let removed = OsFs.remove(path)?;
         self.with_model(|m| {
             m.names.remove(path);
@@ -510,6 +541,143 @@ mod tests {
                 &acked,
                 &format!("power cut before operation {step}"),
             );
+        }
+    }
+
+    /// Windows' rules, simulated where the OS does not enforce them (on Windows it does).
+    #[cfg(unix)]
+    mod windows_rules {
+        use super::*;
+        use std::io::Write;
+
+        /// The tests of Windows' rules change process-wide state (whether readers map): one at a
+        /// time.
+        static WINDOWS_RULES: Mutex<()> = Mutex::new(());
+
+        /// A log whose active file is past the size above which readers map it; returns its
+        /// events' `n`.
+        fn log_past_the_map_threshold(dir: &Path) -> (EventLog, Vec<u64>) {
+            let mut log = EventLog::open(dir).unwrap();
+            let pad = "x".repeat(1000);
+            let events: Vec<Event> = (0..1200)
+                .map(|n| Event::new("e", json!({ "n": n, "pad": pad })))
+                .collect();
+            log.append_batch(&events).unwrap();
+            (log, (0..1200).collect())
+        }
+
+        fn read_ns(dir: &Path) -> Vec<u64> {
+            EventReader::new(dir)
+                .read_full()
+                .unwrap()
+                .map(|item| item.unwrap().0.data["n"].as_u64().unwrap())
+                .collect()
+        }
+
+        /// The rules bite: with readers mapping (the Unix policy), a reader's map of `app.jsonl`
+        /// makes the rotation's rename over it and the cut of a torn tail fail, as they would on
+        /// Windows; a lock over the whole file (what std and fs2 take) makes reads through another
+        /// handle fail. The next test shows that the Windows policy avoids all three.
+        #[test]
+        fn windows_rules_refuse_what_windows_refuses() {
+            use crate::store::{mmap, platform};
+            let _serial = WINDOWS_RULES.lock().unwrap_or_else(|e| e.into_inner());
+            let dir = tempfile::tempdir().unwrap();
+            let log_path = dir.path().join("app.jsonl");
+            let (mut log, _) = log_past_the_map_threshold(dir.path());
+            let reader_file = File::open(&log_path).unwrap();
+            let region = mmap::committed(&reader_file, 0).unwrap();
+            assert!(
+                matches!(region, mmap::Region::Mapped(..)),
+                "the reader maps"
+            );
+
+            {
+                let _fs = install(FaultFs::with_windows_rules());
+                let err = log.rotate().unwrap_err();
+                assert!(err.to_string().contains("ERROR_USER_MAPPED_FILE"), "{err}");
+            }
+            drop(log);
+
+            // A torn tail under a live map: the writer that opens cannot cut it.
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&log_path)
+                .unwrap()
+                .write_all(b"{\"type\":\"torn")
+                .unwrap();
+            let region = mmap::committed(&File::open(&log_path).unwrap(), 0).unwrap();
+            assert!(matches!(region, mmap::Region::Mapped(..)));
+            {
+                let _fs = install(FaultFs::with_windows_rules());
+                let err = EventLog::open(dir.path()).map(drop).unwrap_err();
+                assert!(err.to_string().contains("ERROR_USER_MAPPED_FILE"), "{err}");
+            }
+            drop(region);
+
+            // A whole-file lock, as Windows' `LockFileEx` over every byte: reads through another
+            // handle fail. Through the holder's own handle they do not.
+            let holder = File::open(&log_path).unwrap();
+            platform::rules::locked(&holder, 0..u64::MAX);
+            let mut byte = [0u8; 1];
+            let err = platform::read_at(&reader_file, &mut byte, 0).unwrap_err();
+            assert!(err.to_string().contains("ERROR_LOCK_VIOLATION"), "{err}");
+            platform::read_at(&holder, &mut byte, 0).unwrap();
+            drop(holder);
+            // Its handle closed, the lock is gone.
+            platform::read_at(&reader_file, &mut byte, 0).unwrap();
+        }
+
+        /// The Windows policy under Windows' rules: readers copy instead of mapping, so readers
+        /// that hold what they read of `app.jsonl` (a region, a `read_full` under way) block
+        /// neither the rotation's rename nor the cut of a torn tail, and the writer's lock (one
+        /// byte far past the end) blocks no read. Nothing is lost or read twice.
+        #[test]
+        fn the_windows_policy_rotates_repairs_and_reads_under_windows_rules() {
+            use crate::store::{mmap, platform};
+            let _serial = WINDOWS_RULES.lock().unwrap_or_else(|e| e.into_inner());
+            let _copying = platform::rules::copy_instead_of_mapping();
+            let dir = tempfile::tempdir().unwrap();
+            let log_path = dir.path().join("app.jsonl");
+            let (mut log, mut expected) = log_past_the_map_threshold(dir.path());
+
+            // Readers read while the writer holds its lock.
+            assert_eq!(read_ns(dir.path()), expected);
+            let held = mmap::committed(&File::open(&log_path).unwrap(), 0).unwrap();
+            assert!(matches!(held, mmap::Region::Read(..)), "the reader copies");
+            let mut history = log.reader().read_full().unwrap();
+            let first = history.next().unwrap().unwrap().0;
+            {
+                let _fs = install(FaultFs::with_windows_rules());
+                log.rotate().unwrap();
+                log.append(&Event::new("e", json!({ "n": 1200 }))).unwrap();
+            }
+            expected.push(1200);
+            let mut read = vec![first.data["n"].as_u64().unwrap()];
+            read.extend(history.map(|item| item.unwrap().0.data["n"].as_u64().unwrap()));
+            assert_eq!(
+                read,
+                expected[..1200],
+                "a history begun before the rotation"
+            );
+            assert_eq!(read_ns(dir.path()), expected);
+            drop(log);
+
+            // A torn tail, cut by the writer that opens while a reader holds a copy of the file.
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&log_path)
+                .unwrap()
+                .write_all(b"{\"type\":\"torn")
+                .unwrap();
+            let held = mmap::committed(&File::open(&log_path).unwrap(), 0).unwrap();
+            {
+                let _fs = install(FaultFs::with_windows_rules());
+                let log = EventLog::open(dir.path()).unwrap();
+                assert_eq!(log.reader().read_full().unwrap().count(), expected.len());
+            }
+            drop(held);
+            assert_eq!(read_ns(dir.path()), expected);
         }
     }
 }

@@ -18,7 +18,14 @@ const TAIL_CHUNK: u64 = 4096;
 
 /// Bytes of a file, either mapped or copied.
 pub(crate) enum Region {
-    Mapped(memmap2::Mmap),
+    Mapped(
+        memmap2::Mmap,
+        /// The map as Windows' rules see it, for the tests that enforce them: held for its
+        /// registration, which it undoes when dropped.
+        #[cfg(all(test, unix))]
+        #[allow(dead_code)]
+        platform::rules::Mapped,
+    ),
     Read(Vec<u8>),
 }
 
@@ -27,7 +34,7 @@ impl Deref for Region {
 
     fn deref(&self) -> &[u8] {
         match self {
-            Region::Mapped(map) => map,
+            Region::Mapped(map, ..) => map,
             Region::Read(buf) => buf,
         }
     }
@@ -202,7 +209,7 @@ pub(crate) fn read_range(file: &File, from: u64, end: u64) -> io::Result<Region>
     if size == 0 {
         return Ok(Region::empty());
     }
-    if platform::MAY_MAP
+    if platform::may_map()
         && size >= MAP_THRESHOLD
         && let Ok(size) = usize::try_from(size)
     {
@@ -221,7 +228,11 @@ pub(crate) fn read_range(file: &File, from: u64, end: u64) -> io::Result<Region>
             // promise; that is documented as unsupported.)
             if let Ok(map) = unsafe { options.map(file) } {
                 platform::advise_sequential(&map);
-                return Ok(Region::Mapped(map));
+                return Ok(Region::Mapped(
+                    map,
+                    #[cfg(all(test, unix))]
+                    platform::rules::Mapped::of(file),
+                ));
             }
         }
     }

@@ -29,10 +29,32 @@ use std::path::Path;
 /// rotation and repair (see the module documentation).
 pub(crate) const MAY_MAP: bool = cfg!(unix);
 
+/// Whether a reader may map a range now: [`MAY_MAP`], unless a test follows the Windows policy
+/// on this OS ([`rules::copy_instead_of_mapping`]).
+#[inline]
+pub(crate) fn may_map() -> bool {
+    #[cfg(all(test, unix))]
+    {
+        MAY_MAP && !rules::copying()
+    }
+    #[cfg(not(all(test, unix)))]
+    {
+        MAY_MAP
+    }
+}
+
+/// The byte the writer locks on Windows: far past the end of any log, so that no read touches
+/// it (Windows allows locking past the end of a file), and inside the range an eventfold 0.2.0
+/// writer locks (fs2 locks offset 0, length 2^64 - 1).
+#[cfg(any(windows, all(test, unix)))]
+pub(crate) const WINDOWS_LOCK_OFFSET: u64 = 1 << 62;
+
 /// Reads `file` at `offset` into `buf`; returns how many bytes were read (0 at the end). Does
 /// not move the file's cursor on Unix; on Windows it does, which no caller relies on (every
 /// read of the crate's files is positional, and appends go to the end whatever the cursor).
 pub(crate) fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    #[cfg(all(test, unix))]
+    rules::check_read(file, offset, buf.len() as u64)?;
     #[cfg(unix)]
     {
         std::os::unix::fs::FileExt::read_at(file, buf, offset)
@@ -115,7 +137,11 @@ fn id_of_metadata(meta: &std::fs::Metadata) -> FileId {
 pub(crate) fn try_lock(file: &File) -> io::Result<()> {
     #[cfg(unix)]
     {
-        file.try_lock().map_err(io::Error::from)
+        file.try_lock().map_err(io::Error::from)?;
+        // What Windows would lock, for the tests that check reads against its rules.
+        #[cfg(all(test, unix))]
+        rules::locked(file, WINDOWS_LOCK_OFFSET..WINDOWS_LOCK_OFFSET + 1);
+        Ok(())
     }
     #[cfg(windows)]
     {
@@ -199,10 +225,7 @@ mod windows {
     };
     use windows_sys::Win32::System::IO::OVERLAPPED;
 
-    /// The byte the writer locks: far past the end of any log, so that no read touches it
-    /// (Windows allows locking past the end of a file), and inside the range an eventfold 0.2.0
-    /// writer locks (fs2 locks offset 0, length 2^64 - 1).
-    const LOCK_OFFSET: u64 = 1 << 62;
+    const LOCK_OFFSET: u64 = super::WINDOWS_LOCK_OFFSET;
 
     pub(super) fn file_id(file: &File) -> io::Result<FileId> {
         let mut info = BY_HANDLE_FILE_INFORMATION::default();
@@ -248,6 +271,160 @@ mod windows {
             }
             _ => Err(error),
         }
+    }
+}
+
+/// Windows' rules for mapped and locked files, kept on any OS for the tests, so that the
+/// writer's rotation and repair and the readers are checked against them on Linux
+/// (`store/fault.rs` enforces them in its Windows mode):
+///
+/// - a file that a reader has mapped cannot be truncated, removed or renamed over
+///   (`ERROR_USER_MAPPED_FILE`); maps are registered here as they are made and dropped;
+/// - a locked byte range cannot be read through another handle (`ERROR_LOCK_VIOLATION`); the
+///   writer's lock registers the range Windows would lock, and positional reads check it;
+/// - [`copy_instead_of_mapping`] makes readers follow the Windows policy on this OS.
+#[cfg(all(test, unix))]
+pub(crate) mod rules {
+    use super::{FileId, file_id, path_id};
+    use std::collections::HashMap;
+    use std::fs::File;
+    use std::io;
+    use std::ops::Range;
+    use std::path::Path;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static MAPPED: Mutex<Option<HashMap<FileId, usize>>> = Mutex::new(None);
+    /// Locked ranges: the file, the handle that holds the lock, the range.
+    static LOCKED: Mutex<Vec<(FileId, Holder, Range<u64>)>> = Mutex::new(Vec::new());
+    static COPYING: AtomicUsize = AtomicUsize::new(0);
+
+    /// A handle, told apart by its descriptor.
+    type Holder = i64;
+
+    fn holder(file: &File) -> Holder {
+        use std::os::fd::AsRawFd;
+        i64::from(file.as_raw_fd())
+    }
+
+    /// Whether readers copy instead of mapping, as on Windows.
+    pub(crate) fn copying() -> bool {
+        COPYING.load(Ordering::SeqCst) > 0
+    }
+
+    /// Readers of this process copy instead of mapping, as on Windows, until the guard goes.
+    /// (Process-wide: other tests that run meanwhile copy too, which changes nothing but their
+    /// speed.)
+    pub(crate) fn copy_instead_of_mapping() -> Copying {
+        COPYING.fetch_add(1, Ordering::SeqCst);
+        Copying
+    }
+
+    pub(crate) struct Copying;
+
+    impl Drop for Copying {
+        fn drop(&mut self) {
+            COPYING.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A live map of a file, registered until dropped.
+    #[derive(Debug)]
+    pub(crate) struct Mapped(Option<FileId>);
+
+    impl Mapped {
+        pub(crate) fn of(file: &File) -> Mapped {
+            let id = file_id(file).ok();
+            if let Some(id) = id {
+                *MAPPED
+                    .lock()
+                    .unwrap()
+                    .get_or_insert_with(HashMap::new)
+                    .entry(id)
+                    .or_default() += 1;
+            }
+            Mapped(id)
+        }
+    }
+
+    impl Drop for Mapped {
+        fn drop(&mut self) {
+            if let Some(id) = self.0
+                && let Some(maps) = MAPPED.lock().unwrap().as_mut()
+                && let Some(count) = maps.get_mut(&id)
+            {
+                *count -= 1;
+                if *count == 0 {
+                    maps.remove(&id);
+                }
+            }
+        }
+    }
+
+    /// Whether a reader holds a map of the file at `path`.
+    pub(crate) fn is_mapped(path: &Path) -> bool {
+        let Ok(id) = path_id(path) else {
+            return false;
+        };
+        MAPPED
+            .lock()
+            .unwrap()
+            .as_ref()
+            .is_some_and(|maps| maps.contains_key(&id))
+    }
+
+    /// Records that `file` holds a lock on `range` of its file.
+    pub(crate) fn locked(file: &File, range: Range<u64>) {
+        if let Ok(id) = file_id(file) {
+            LOCKED.lock().unwrap().push((id, holder(file), range));
+        }
+    }
+
+    /// Fails as Windows does when `len` bytes at `offset` of `file` lie in a range another
+    /// handle has locked. Locks whose handle has been closed (its descriptor now names another
+    /// file, or none) are forgotten.
+    pub(crate) fn check_read(file: &File, offset: u64, len: u64) -> io::Result<()> {
+        let mut locks = LOCKED.lock().unwrap();
+        if locks.is_empty() {
+            return Ok(());
+        }
+        locks.retain(|(id, holder, _)| still_holds(*holder, *id));
+        let Ok(id) = file_id(file) else {
+            return Ok(());
+        };
+        let me = holder(file);
+        let read = offset..offset.saturating_add(len);
+        let blocked = locks.iter().any(|(locked_id, by, range)| {
+            *locked_id == id && *by != me && range.start < read.end && read.start < range.end
+        });
+        if blocked {
+            return Err(io::Error::other(
+                "the process cannot access the file because another process has locked a \
+                 portion of the file (ERROR_LOCK_VIOLATION, Windows rules)",
+            ));
+        }
+        Ok(())
+    }
+
+    #[cfg(target_os = "linux")]
+    fn still_holds(holder: Holder, id: FileId) -> bool {
+        std::fs::metadata(format!("/proc/self/fd/{holder}"))
+            .map(|meta| super::id_of_metadata(&meta) == id)
+            .unwrap_or(false)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn still_holds(_holder: Holder, _id: FileId) -> bool {
+        false
+    }
+
+    /// The error Windows gives for a truncate, removal or rename over a mapped file.
+    pub(crate) fn mapped_error(path: &Path) -> io::Error {
+        io::Error::other(format!(
+            "{}: the requested operation cannot be performed on a file with a user-mapped \
+             section open (ERROR_USER_MAPPED_FILE, Windows rules)",
+            path.display()
+        ))
     }
 }
 

@@ -28,8 +28,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LockMode {
-    /// Hold an exclusive advisory lock (`flock`) on `app.jsonl`; a second writer, in this process
-    /// or another, fails to open. The default.
+    /// Hold an exclusive lock on `app.jsonl`; a second writer, in this process or another,
+    /// fails to open. The default. On Unix it is an advisory `flock`. On Windows it is a
+    /// `LockFileEx` lock of one byte far past the end of the file, so that it blocks no read,
+    /// and which an eventfold 0.2.0 writer's whole-file lock conflicts with.
     #[default]
     Flock,
     /// Take no lock. Only for setups where a single writer is guaranteed some other way.

@@ -280,10 +280,16 @@ impl<'d> Building<'d> {
     }
 
     /// Renames the complete directory to the destination (replacing it if it is an empty
-    /// directory, as `rename` does), durably.
+    /// directory: in one step on Unix, after removing it on Windows), durably.
     fn finish(mut self) -> io::Result<()> {
         crate::store::fsutil::sync_dir(&self.tmp)?;
-        std::fs::rename(&self.tmp, self.dest).map_err(|e| {
+        let mut renamed = std::fs::rename(&self.tmp, self.dest);
+        if renamed.is_err() && cfg!(windows) && std::fs::remove_dir(self.dest).is_ok() {
+            // Windows does not rename a directory over another one, even an empty one: the
+            // empty destination goes first (`remove_dir` removes only an empty one).
+            renamed = std::fs::rename(&self.tmp, self.dest);
+        }
+        renamed.map_err(|e| {
             io::Error::new(
                 e.kind(),
                 format!(
