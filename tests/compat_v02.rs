@@ -450,7 +450,7 @@ fn line_hash_agrees_on_fixed_inputs() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(200)))]
 
     #[test]
     fn line_hash_agrees_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {

@@ -345,7 +345,7 @@ fn arb_steps() -> impl Strategy<Value = Vec<Step>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(48)))]
 
     /// Any interleaving of appends, rotations and lost indexes: reading from any event's
     /// position gives the rest of the history, with the same positions and indexes.

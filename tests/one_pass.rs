@@ -111,7 +111,7 @@ fn arb_views() -> impl Strategy<Value = Vec<usize>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(48)))]
 
     /// Whatever happened before, `refresh_all` leaves every view with the fold of the whole
     /// history, as folding it alone would.

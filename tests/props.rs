@@ -141,7 +141,7 @@ fn remove_all_snapshots(views_dir: &Path) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(24)))]
 
     /// Refreshing at arbitrary points (and reopening in between) gives the same state as
     /// one full replay of the log.

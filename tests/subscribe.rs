@@ -172,7 +172,7 @@ enum Step {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(32))]
+    #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(32)))]
 
     /// Appends, rotations and pulls in any order: the subscriber sees the full history once,
     /// in order, with one `CaughtUp` after the events present at its first pull.

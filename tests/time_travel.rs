@@ -252,7 +252,7 @@ fn arb_steps() -> impl Strategy<Value = Vec<Step>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(40))]
+    #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(40)))]
 
     /// Any history (timestamps in any order, rotations anywhere, the archive index present,
     /// missing or stale, checkpoints on or off): `state_at` of any point is the fold of the
@@ -584,7 +584,7 @@ fn check_setups(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(48)))]
 
     /// Views whose checkpoints, snapshot policy and version change at random between openings
     /// of the log, starting from nothing or from a directory that eventfold 0.2.0 wrote, with

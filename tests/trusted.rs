@@ -5,6 +5,8 @@
 //! Whatever the seals say (right, stale, truncated, foreign, over bytes changed since), a
 //! replay gives exactly what a replay without them gives, the same events or the same error.
 
+mod common;
+
 use eventfold::{Event, EventLog, EventReader, EventRef, EventWriter, Position, View};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -491,7 +493,7 @@ fn replay(dir: &Path) -> (Result<Vec<String>, String>, Result<Vec<String>, Strin
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(48)))]
 
     /// With any seals, a replay gives what it gives without them. (Seals describe bytes that
     /// were events when they were sealed: a bad line can only follow them, or be made by a

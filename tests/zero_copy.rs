@@ -446,7 +446,7 @@ fn to_json(value: &simd_json::BorrowedValue<'_>) -> Value {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(64)))]
 
     #[test]
     fn event_ref_accessors_agree_with_the_owned_event(event in arb_event()) {
@@ -758,7 +758,7 @@ fn apply(line: &mut Vec<u8>, edit: &Edit) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(512)))]
 
     /// The borrowed parser accepts a damaged line exactly when serde_json accepts it as an
     /// `Event` (apart from the documented number-beyond-f64 case), and then reads the same

@@ -429,21 +429,34 @@ mod tests {
             total > 50,
             "the workload exercises the write path ({total} operations)"
         );
-        for failure in [Failure::Eio, Failure::NoSpace, Failure::ShortWrite] {
-            for at in 0..total {
-                let dir = tempfile::tempdir().unwrap();
-                let mut acked = Vec::new();
-                let fs = FaultFs::new(Some((at, failure)), false);
-                let outcome = {
-                    let _guard = install(fs.clone());
-                    workload(dir.path(), &mut acked, &|_| {})
-                };
-                let context = format!("{failure:?} at operation {at} of {total}");
-                assert!(outcome.is_err(), "{context}: the failure was not reported");
-                assert!(fs.state.lock().unwrap().failed, "{context}");
-                check_recovered(dir.path(), &acked, &context);
+        let cases: Vec<(Failure, u64)> = [Failure::Eio, Failure::NoSpace, Failure::ShortWrite]
+            .into_iter()
+            .flat_map(|failure| (0..total).map(move |at| (failure, at)))
+            .collect();
+        // Each case has its own directory and its own file system (installed per thread), so
+        // they run on a few threads: mostly waiting on syncs, they take a third of the time.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    while let Some(&(failure, at)) =
+                        cases.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                    {
+                        let dir = tempfile::tempdir().unwrap();
+                        let mut acked = Vec::new();
+                        let fs = FaultFs::new(Some((at, failure)), false);
+                        let outcome = {
+                            let _guard = install(fs.clone());
+                            workload(dir.path(), &mut acked, &|_| {})
+                        };
+                        let context = format!("{failure:?} at operation {at} of {total}");
+                        assert!(outcome.is_err(), "{context}: the failure was not reported");
+                        assert!(fs.state.lock().unwrap().failed, "{context}");
+                        check_recovered(dir.path(), &acked, &context);
+                    }
+                });
             }
-        }
+        });
     }
 
     #[test]
@@ -579,6 +592,8 @@ mod tests {
         /// Windows; a lock over the whole file (what std and fs2 take) makes reads through another
         /// handle fail. The next test shows that the Windows policy avoids all three.
         #[test]
+        // Needs readers that map: the feature makes every reader copy.
+        #[cfg(not(feature = "windows-rules-for-tests"))]
         fn windows_rules_refuse_what_windows_refuses() {
             use crate::store::{mmap, platform};
             let _serial = WINDOWS_RULES.lock().unwrap_or_else(|e| e.into_inner());

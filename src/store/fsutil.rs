@@ -71,15 +71,18 @@ impl Fs for OsFs {
         file.sync_data()
     }
 
-    fn set_len(&self, file: &File, _path: &Path, len: u64) -> io::Result<()> {
+    fn set_len(&self, file: &File, path: &Path, len: u64) -> io::Result<()> {
+        refuse_if_mapped(path)?;
         file.set_len(len)
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        refuse_if_mapped(to)?;
         crate::store::platform::rename(from, to)
     }
 
     fn remove(&self, path: &Path) -> io::Result<bool> {
+        refuse_if_mapped(path)?;
         match fs::remove_file(path) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
@@ -90,6 +93,18 @@ impl Fs for OsFs {
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         crate::store::platform::sync_dir(dir)
     }
+}
+
+/// With the `windows-rules-for-tests` feature, refuses as Windows does to truncate, remove or
+/// rename over a file that a reader has mapped; otherwise does nothing.
+#[inline]
+fn refuse_if_mapped(path: &Path) -> io::Result<()> {
+    #[cfg(all(unix, feature = "windows-rules-for-tests"))]
+    if crate::store::platform::rules::is_mapped(path) {
+        return Err(crate::store::platform::rules::mapped_error(path));
+    }
+    let _ = path;
+    Ok(())
 }
 
 /// The file system in use: the operating system's.

@@ -22,7 +22,7 @@ pub(crate) enum Region {
         memmap2::Mmap,
         /// The map as Windows' rules see it, for the tests that enforce them: held for its
         /// registration, which it undoes when dropped.
-        #[cfg(all(test, unix))]
+        #[cfg(all(unix, any(test, feature = "windows-rules-for-tests")))]
         #[allow(dead_code)]
         platform::rules::Mapped,
     ),
@@ -230,7 +230,7 @@ pub(crate) fn read_range(file: &File, from: u64, end: u64) -> io::Result<Region>
                 platform::advise_sequential(&map);
                 return Ok(Region::Mapped(
                     map,
-                    #[cfg(all(test, unix))]
+                    #[cfg(all(unix, any(test, feature = "windows-rules-for-tests")))]
                     platform::rules::Mapped::of(file),
                 ));
             }

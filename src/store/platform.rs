@@ -33,11 +33,11 @@ pub(crate) const MAY_MAP: bool = cfg!(unix);
 /// on this OS ([`rules::copy_instead_of_mapping`]).
 #[inline]
 pub(crate) fn may_map() -> bool {
-    #[cfg(all(test, unix))]
+    #[cfg(all(unix, any(test, feature = "windows-rules-for-tests")))]
     {
         MAY_MAP && !rules::copying()
     }
-    #[cfg(not(all(test, unix)))]
+    #[cfg(not(all(unix, any(test, feature = "windows-rules-for-tests"))))]
     {
         MAY_MAP
     }
@@ -46,14 +46,14 @@ pub(crate) fn may_map() -> bool {
 /// The byte the writer locks on Windows: far past the end of any log, so that no read touches
 /// it (Windows allows locking past the end of a file), and inside the range an eventfold 0.2.0
 /// writer locks (fs2 locks offset 0, length 2^64 - 1).
-#[cfg(any(windows, all(test, unix)))]
+#[cfg(any(windows, all(unix, any(test, feature = "windows-rules-for-tests"))))]
 pub(crate) const WINDOWS_LOCK_OFFSET: u64 = 1 << 62;
 
 /// Reads `file` at `offset` into `buf`; returns how many bytes were read (0 at the end). Does
 /// not move the file's cursor on Unix; on Windows it does, which no caller relies on (every
 /// read of the crate's files is positional, and appends go to the end whatever the cursor).
 pub(crate) fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    #[cfg(all(test, unix))]
+    #[cfg(all(unix, any(test, feature = "windows-rules-for-tests")))]
     rules::check_read(file, offset, buf.len() as u64)?;
     #[cfg(unix)]
     {
@@ -139,7 +139,7 @@ pub(crate) fn try_lock(file: &File) -> io::Result<()> {
     {
         file.try_lock().map_err(io::Error::from)?;
         // What Windows would lock, for the tests that check reads against its rules.
-        #[cfg(all(test, unix))]
+        #[cfg(all(unix, any(test, feature = "windows-rules-for-tests")))]
         rules::locked(file, WINDOWS_LOCK_OFFSET..WINDOWS_LOCK_OFFSET + 1);
         Ok(())
     }
@@ -274,16 +274,17 @@ mod windows {
     }
 }
 
-/// Windows' rules for mapped and locked files, kept on any OS for the tests, so that the
+/// Windows' rules for mapped and locked files, kept on Unix for the tests, so that the
 /// writer's rotation and repair and the readers are checked against them on Linux
-/// (`store/fault.rs` enforces them in its Windows mode):
+/// (`store/fault.rs` enforces them in its Windows mode, and the file system layer always with
+/// the `windows-rules-for-tests` feature, under which the whole test suite can run):
 ///
 /// - a file that a reader has mapped cannot be truncated, removed or renamed over
 ///   (`ERROR_USER_MAPPED_FILE`); maps are registered here as they are made and dropped;
 /// - a locked byte range cannot be read through another handle (`ERROR_LOCK_VIOLATION`); the
 ///   writer's lock registers the range Windows would lock, and positional reads check it;
 /// - [`copy_instead_of_mapping`] makes readers follow the Windows policy on this OS.
-#[cfg(all(test, unix))]
+#[cfg(all(unix, any(test, feature = "windows-rules-for-tests")))]
 pub(crate) mod rules {
     use super::{FileId, file_id, path_id};
     use std::collections::HashMap;
@@ -307,21 +308,25 @@ pub(crate) mod rules {
         i64::from(file.as_raw_fd())
     }
 
-    /// Whether readers copy instead of mapping, as on Windows.
+    /// Whether readers copy instead of mapping, as on Windows: always with the
+    /// `windows-rules-for-tests` feature, else while a test asks for it.
     pub(crate) fn copying() -> bool {
-        COPYING.load(Ordering::SeqCst) > 0
+        cfg!(feature = "windows-rules-for-tests") || COPYING.load(Ordering::SeqCst) > 0
     }
 
     /// Readers of this process copy instead of mapping, as on Windows, until the guard goes.
     /// (Process-wide: other tests that run meanwhile copy too, which changes nothing but their
     /// speed.)
+    #[cfg(test)]
     pub(crate) fn copy_instead_of_mapping() -> Copying {
         COPYING.fetch_add(1, Ordering::SeqCst);
         Copying
     }
 
+    #[cfg(test)]
     pub(crate) struct Copying;
 
+    #[cfg(test)]
     impl Drop for Copying {
         fn drop(&mut self) {
             COPYING.fetch_sub(1, Ordering::SeqCst);

@@ -249,3 +249,13 @@ pub fn decompress_archive(path: &Path) -> Vec<u8> {
         Err(e) => panic!("could not open the archive: {e}"),
     }
 }
+
+/// The number of cases of a property test: `default`, or fewer when the environment variable
+/// `EVENTFOLD_PROPTEST_CASES` caps it. scripts/windows-wine.sh caps them, since every file
+/// operation under wine is a round trip to its server; everywhere else the full count runs.
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var("EVENTFOLD_PROPTEST_CASES")
+        .ok()
+        .and_then(|cap| cap.parse::<u32>().ok())
+        .map_or(default, |cap| default.min(cap))
+}
