@@ -3,6 +3,8 @@
 //! Every fallible function keeps eventfold 0.2.0's `io::Result` signature. When the failure is
 //! eventfold's own (a malformed line, a bad view name, a poisoned writer), the `io::Error` wraps
 //! an [`Error`] that callers can recover with [`Error::from_io`] or `get_ref()?.downcast_ref()`.
+//! When the operating system refuses an operation on a file, the `io::Error` keeps the OS's
+//! [`io::ErrorKind`] and wraps a [`FileError`] that names the operation and the file.
 
 use std::fmt;
 use std::io;
@@ -202,4 +204,199 @@ pub(crate) fn check_view_name(name: &str) -> Result<(), Error> {
         name: name.to_string(),
         reason,
     })
+}
+
+/// An operating-system error with the operation and the file it was about.
+///
+/// Every `io::Error` that eventfold returns from opening, reading, writing, syncing, renaming,
+/// removing or listing a file of the log carries one: its message reads
+/// `cannot open data/views/a.snapshot.json: Permission denied (os error 13)`, its
+/// [`kind()`](io::Error::kind) is the one the OS gave (`NotFound`, `PermissionDenied`, ...), and
+/// its [`source()`](std::error::Error::source) is the OS's own error. Recover it with
+/// [`FileError::from_io`].
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// use eventfold::{EventReader, FileError};
+/// use std::io::ErrorKind;
+/// // A directory where the active log should be: opening it works, reading it does not.
+/// std::fs::create_dir(dir.path().join("app.jsonl"))?;
+/// let Err(err) = EventReader::new(dir.path()).read_full() else {
+///     panic!("a directory is not a log")
+/// };
+/// let Some(inner) = FileError::from_io(&err) else { panic!("an OS error about a file") };
+/// assert_eq!(inner.path(), dir.path().join("app.jsonl"));
+/// assert!(err.to_string().starts_with("cannot "), "{err}");
+/// assert_ne!(err.kind(), ErrorKind::Other);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct FileError {
+    operation: &'static str,
+    path: PathBuf,
+    to: Option<PathBuf>,
+    source: io::Error,
+}
+
+impl FileError {
+    /// Returns the file error carried by `err`, if it carries one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::FileError;
+    /// let plain = std::io::Error::other("disk on fire");
+    /// assert!(FileError::from_io(&plain).is_none());
+    /// ```
+    pub fn from_io(err: &io::Error) -> Option<&FileError> {
+        err.get_ref()?.downcast_ref::<FileError>()
+    }
+
+    /// What eventfold was doing: `open`, `read`, `write`, `sync`, `rename`, `remove`, ... as
+    /// the message says it (`cannot open ...`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{EventReader, FileError};
+    /// std::fs::create_dir(dir.path().join("app.jsonl"))?;
+    /// let err = EventReader::new(dir.path()).read_full().err().expect("a directory");
+    /// assert_eq!(FileError::from_io(&err).map(FileError::operation), Some("read"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn operation(&self) -> &'static str {
+        self.operation
+    }
+
+    /// The file or directory the operation was about, as the log's directory was given joined
+    /// with the file's name (for a rename, the file renamed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{EventReader, FileError};
+    /// std::fs::create_dir(dir.path().join("app.jsonl"))?;
+    /// let err = EventReader::new(dir.path()).read_full().err().expect("a directory");
+    /// let path = FileError::from_io(&err).map(|e| e.path().to_path_buf());
+    /// assert_eq!(path, Some(dir.path().join("app.jsonl")));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot {} {}", self.operation, self.path.display())?;
+        if let Some(to) = &self.to {
+            write!(f, " to {}", to.display())?;
+        }
+        write!(f, ": {}", self.source)
+    }
+}
+
+impl std::error::Error for FileError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Wraps `err`, which `operation` on `path` returned, in a [`FileError`] of the same kind,
+/// unless it already names its file (a `FileError`, or eventfold's own [`Error`]).
+pub(crate) fn file_error(err: io::Error, operation: &'static str, path: &Path) -> io::Error {
+    wrap(err, operation, path, None)
+}
+
+fn wrap(err: io::Error, operation: &'static str, path: &Path, to: Option<&Path>) -> io::Error {
+    if names_its_file(&err) {
+        return err;
+    }
+    let kind = err.kind();
+    io::Error::new(
+        kind,
+        FileError {
+            operation,
+            path: path.to_path_buf(),
+            to: to.map(Path::to_path_buf),
+            source: err,
+        },
+    )
+}
+
+/// Whether `err` already says which file it is about.
+fn names_its_file(err: &io::Error) -> bool {
+    err.get_ref()
+        .is_some_and(|inner| inner.is::<FileError>() || inner.is::<Error>())
+}
+
+/// Names the operation and the file in the error of an `io::Result`.
+pub(crate) trait Context<T> {
+    /// The result, its error wrapped by [`file_error`].
+    fn context(self, operation: &'static str, path: &Path) -> io::Result<T>;
+    /// The result of renaming `from` to `to`, its error naming both.
+    fn rename_context(self, from: &Path, to: &Path) -> io::Result<T>;
+}
+
+impl<T> Context<T> for io::Result<T> {
+    #[inline]
+    fn context(self, operation: &'static str, path: &Path) -> io::Result<T> {
+        self.map_err(|e| file_error(e, operation, path))
+    }
+
+    #[inline]
+    fn rename_context(self, from: &Path, to: &Path) -> io::Result<T> {
+        self.map_err(|e| wrap(e, "rename", from, Some(to)))
+    }
+}
+
+#[cfg(test)]
+mod file_error_tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_kind_and_the_source_and_names_the_file() {
+        let os = io::Error::from_raw_os_error(13);
+        let shown = os.to_string();
+        let err = file_error(os, "open", Path::new("d/views/a.snapshot.json"));
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+        assert_eq!(
+            err.to_string(),
+            format!("cannot open d/views/a.snapshot.json: {shown}")
+        );
+        let source = std::error::Error::source(&err).expect("the OS error");
+        let source = source.downcast_ref::<io::Error>().expect("an io::Error");
+        assert_eq!(source.raw_os_error(), Some(13));
+        assert_eq!(
+            FileError::from_io(&err).unwrap().path(),
+            Path::new("d/views/a.snapshot.json")
+        );
+    }
+
+    #[test]
+    fn does_not_wrap_twice() {
+        let once = file_error(io::Error::from_raw_os_error(2), "open", Path::new("a"));
+        let twice = file_error(once, "read", Path::new("b"));
+        assert!(twice.to_string().starts_with("cannot open a: "), "{twice}");
+        let own: io::Error = Error::malformed(Path::new("app.jsonl"), 0, 1, "x".into()).into();
+        let wrapped = file_error(own, "read", Path::new("app.jsonl"));
+        assert!(Error::from_io(&wrapped).is_some());
+    }
+
+    #[test]
+    fn a_rename_names_both_files() {
+        let err: io::Result<()> = Err(io::Error::from_raw_os_error(18));
+        let err = err
+            .rename_context(Path::new("a.tmp"), Path::new("a"))
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("cannot rename a.tmp to a: "),
+            "{err}"
+        );
+        assert_eq!(err.kind(), io::ErrorKind::CrossesDevices);
+    }
 }

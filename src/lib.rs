@@ -68,7 +68,7 @@ mod tools;
 // 7. The facade: a writer, a reader and views over one directory.
 mod log;
 
-pub use error::Error;
+pub use error::{Error, FileError};
 pub use format::event::{Event, EventRef};
 pub use format::fold::{ReduceFn, ReduceRefFn};
 pub use format::lines::line_hash;

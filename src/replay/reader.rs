@@ -4,7 +4,7 @@
 //! active log, or one decompressed archive frame), split them into lines with memchr, parse
 //! each line, and report a bad line with its file, byte offset and line number.
 
-use crate::error::Error;
+use crate::error::{Context, Error, file_error};
 use crate::format::event::Event;
 use crate::format::fold::{self, Block, LineFold, MaxTs, Trust, Until};
 use crate::format::lines::{self, Lines, line_hash};
@@ -416,7 +416,8 @@ impl EventReader {
                     events,
                 } => {
                     let (start, before) = match &history.active {
-                        Some((file, end)) => line_start_and_events_before(file, offset, *end)?,
+                        Some((file, end)) => line_start_and_events_before(file, offset, *end)
+                            .context("read", &self.log_path)?,
                         None => (0, 0),
                     };
                     (None, lines, events + before, start, base)
@@ -563,7 +564,7 @@ impl EventReader {
         match platform::path_id(&self.archive_path) {
             Ok(id) => Ok(Some(id)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
+            Err(e) => Err(file_error(e, "access", &self.archive_path)),
         }
     }
 
@@ -621,7 +622,9 @@ impl EventReader {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn active_log_size(&self) -> io::Result<u64> {
-        Ok(fs::metadata(&self.log_path)?.len())
+        Ok(fs::metadata(&self.log_path)
+            .context("access", &self.log_path)?
+            .len())
     }
 
     /// Returns `true` when `app.jsonl` holds bytes past `offset`: a cheap poll for tailing.
@@ -769,7 +772,7 @@ impl EventReader {
             trusted,
             sealing,
         };
-        let walked = walk::active(file, range, &mut read);
+        let walked = walk::active(file, &self.log_path, range, &mut read);
         if let (Some(sealer), Some(sealing)) = (sealer, read.sealing.take())
             && !sealing.seals.is_empty()
         {
@@ -1397,9 +1400,9 @@ where
 /// Opens the active log and finds the end of its committed part from `from` on (`from` itself
 /// when nothing is committed past it).
 fn open_committed(path: &Path, from: u64) -> io::Result<(File, u64)> {
-    let file = File::open(path)?;
-    let len = file.metadata()?.len();
-    let end = mmap::committed_end(&file, from, len)?;
+    let file = File::open(path).context("open", path)?;
+    let len = file.metadata().context("read", path)?.len();
+    let end = mmap::committed_end(&file, from, len).context("read", path)?;
     Ok((file, end))
 }
 
@@ -1572,8 +1575,9 @@ impl ActiveEvents {
         if self.pos >= self.end {
             return Ok(false);
         }
-        let seg_end = mmap::segment_end(&self.file, self.pos, self.end, walk::SEGMENT)?;
-        let region = mmap::read_range(&self.file, self.pos, seg_end)?;
+        let seg_end = mmap::segment_end(&self.file, self.pos, self.end, walk::SEGMENT)
+            .context("read", &self.path)?;
+        let region = mmap::read_range(&self.file, self.pos, seg_end).context("read", &self.path)?;
         let origin = Origin::Active { from: self.pos };
         self.current = Some((self.pos, Source::new(region, self.path.clone(), origin)));
         self.pos = seg_end;

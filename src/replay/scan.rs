@@ -9,7 +9,7 @@
 //! malformed lines and damaged archive frames, reporting each: what `verify` and `salvage`
 //! are built on.
 
-use crate::error::Error;
+use crate::error::{Context, Error};
 use crate::format::event::EventRef;
 use crate::format::fold::{self, Block, LineFold, Trust, Until};
 use crate::format::lines;
@@ -597,11 +597,14 @@ impl<'r, 'v> Scan<'r, 'v> {
         if from >= end {
             return Ok(());
         }
-        let (from, events_before) = reader::line_start_and_events_before(file, from, end)?;
+        let reader = self.reader;
+        let path = reader.log_path();
+        let (from, events_before) =
+            reader::line_start_and_events_before(file, from, end).context("read", path)?;
         if from > 0 {
             self.cursor().index += events_before;
         }
-        let lines_before = crate::store::mmap::newlines_before(file, from)?;
+        let lines_before = crate::store::mmap::newlines_before(file, from).context("read", path)?;
         if self.damage.is_none() && end - from >= seals::WORTH_READING {
             self.trusted = seals::blocks(self.reader.dir());
         }
@@ -610,7 +613,7 @@ impl<'r, 'v> Scan<'r, 'v> {
             base,
             lines_before,
         };
-        walk::active(file, (from, end), &mut read)
+        walk::active(file, path, (from, end), &mut read)
     }
 
     /// Reads the complete lines of `buf` with the engine, running `side` alongside; in a

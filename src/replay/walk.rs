@@ -7,11 +7,13 @@
 //! [`ReadWindows`] or [`ReadSegments`]. A strict caller turns damage into an error; a lenient
 //! one reports it and has the walk go on.
 
+use crate::error::Context;
 use crate::format::lines;
 use crate::store::archive::{Window, Windows};
 use crate::store::mmap::{self, Region};
 use std::fs::File;
 use std::io;
+use std::path::Path;
 
 /// How much of the active log is mapped at a time.
 pub(crate) const SEGMENT: u64 = 32 << 20;
@@ -151,14 +153,17 @@ fn next_window<R: ReadWindows>(
 /// before, so mapping (with its page faults) and unmapping leave the critical path.
 pub(crate) fn active<R: ReadSegments>(
     file: &File,
+    path: &Path,
     (from, end): (u64, u64),
     reader: &mut R,
 ) -> io::Result<()> {
     let map = |segment: Option<io::Result<(u64, u64)>>| {
         segment.map(|segment| {
-            segment.and_then(|(start, end)| {
-                mmap::read_range(file, start, end).map(|region| (start, region))
-            })
+            segment
+                .and_then(|(start, end)| {
+                    mmap::read_range(file, start, end).map(|region| (start, region))
+                })
+                .context("read", path)
         })
     };
     let mut segments = mmap::segments(file, from, end, SEGMENT);

@@ -7,7 +7,7 @@
 //! decompressing it; frames written by eventfold 0.2.0 (one per rotation, streamed, without a
 //! content size) are still read.
 
-use crate::error::Error;
+use crate::error::{Context, Error, FileError, file_error};
 #[cfg_attr(test, allow(unused_imports))]
 use crate::store::fsutil::Fs;
 use std::fs::File;
@@ -75,6 +75,8 @@ pub(crate) fn append_frame(path: &Path, frame: &[u8]) -> io::Result<bool> {
 /// tail, are known without reading a frame whole first.
 struct Input {
     file: Option<io::Take<File>>,
+    /// The archive's path, which read errors name.
+    path: PathBuf,
     /// The length of the archive file being read, when bounded.
     limit: Option<u64>,
     buf: Box<[u8]>,
@@ -96,16 +98,17 @@ impl Input {
         let file = match File::open(path) {
             Ok(mut file) => {
                 if offset > 0 {
-                    io::Seek::seek(&mut file, io::SeekFrom::Start(offset))?;
+                    io::Seek::seek(&mut file, io::SeekFrom::Start(offset)).context("read", path)?;
                 }
                 let remaining = limit.map_or(u64::MAX, |limit| limit.saturating_sub(offset));
                 Some(file.take(remaining))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e),
+            Err(e) => return Err(file_error(e, "open", path)),
         };
         Ok(Input {
             file,
+            path: path.to_path_buf(),
             limit,
             buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
             pos: 0,
@@ -130,7 +133,7 @@ impl Input {
                     Ok(0) => break,
                     Ok(read) => self.filled += read,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(file_error(e, "read", &self.path)),
                 }
             }
         }
@@ -234,10 +237,10 @@ impl Frames {
                     eof: true,
                 });
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(file_error(e, "open", path)),
         };
         if offset > 0 {
-            io::Seek::seek(&mut file, io::SeekFrom::Start(offset))?;
+            io::Seek::seek(&mut file, io::SeekFrom::Start(offset)).context("read", path)?;
         }
         Ok(Frames {
             file: Some(file),
@@ -291,7 +294,7 @@ impl Frames {
             let old = self.buf.len();
             let want = self.remaining.min(READ_CHUNK as u64) as usize;
             self.buf.resize(old + want, 0);
-            let n = read_full(file, &mut self.buf[old..])?;
+            let n = read_full(file, &mut self.buf[old..]).context("read", path)?;
             self.remaining -= n as u64;
             self.buf.truncate(old + n);
             if n == 0 {
@@ -657,6 +660,10 @@ impl Windows {
     }
 
     fn fail(&self, frame_offset: u64, e: io::Error) -> io::Error {
+        if FileError::from_io(&e).is_some() {
+            // The file could not be read: nothing is known about the frame.
+            return e;
+        }
         let reason = if e.kind() == io::ErrorKind::UnexpectedEof {
             let len = crate::store::fsutil::len_or_zero(&self.path).unwrap_or(0);
             let len = self.limit.map_or(len, |limit| len.min(limit));

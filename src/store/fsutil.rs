@@ -5,6 +5,7 @@
 //! operation or records what had been made durable, to check that no failure and no crash loses
 //! an acknowledged event.
 
+use crate::error::{Context, file_error};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
@@ -107,18 +108,65 @@ fn refuse_if_mapped(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// The file system in use: the operating system's.
+/// The file system in use: the operating system's, its errors naming the operation and the
+/// file.
 #[cfg(not(test))]
 #[inline]
-pub(crate) fn fs() -> &'static OsFs {
-    &OsFs
+pub(crate) fn fs() -> Named<&'static OsFs> {
+    Named(&OsFs)
 }
 
 /// The file system in use: the operating system's, unless a test installed another one for
-/// this thread.
+/// this thread; its errors name the operation and the file.
 #[cfg(test)]
-pub(crate) fn fs() -> std::sync::Arc<dyn Fs> {
-    crate::store::fault::installed().unwrap_or_else(|| std::sync::Arc::new(OsFs))
+pub(crate) fn fs() -> Named<std::sync::Arc<dyn Fs>> {
+    Named(crate::store::fault::installed().unwrap_or_else(|| std::sync::Arc::new(OsFs)))
+}
+
+/// A file system whose errors say what was done to which file (`cannot sync app.jsonl: ...`),
+/// with the kind the inner file system gave.
+pub(crate) struct Named<F>(F);
+
+impl<F> Fs for Named<F>
+where
+    F: std::ops::Deref + Send + Sync,
+    F::Target: Fs,
+{
+    fn open_append(&self, path: &Path) -> io::Result<(File, bool)> {
+        self.0.open_append(path).context("open", path)
+    }
+
+    fn create_new(&self, path: &Path) -> io::Result<File> {
+        self.0.create_new(path).context("create", path)
+    }
+
+    fn create(&self, path: &Path) -> io::Result<File> {
+        self.0.create(path).context("create", path)
+    }
+
+    fn write_all(&self, file: &mut File, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        self.0.write_all(file, path, bytes).context("write", path)
+    }
+
+    fn sync_data(&self, file: &File, path: &Path) -> io::Result<()> {
+        self.0.sync_data(file, path).context("sync", path)
+    }
+
+    fn set_len(&self, file: &File, path: &Path, len: u64) -> io::Result<()> {
+        self.0.set_len(file, path, len).context("truncate", path)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.0.rename(from, to).rename_context(from, to)
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<bool> {
+        self.0.remove(path).context("remove", path)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.0.sync_dir(dir).context("sync the directory", dir)
+    }
 }
 
 /// Writes `bytes` to `tmp`, syncs it, renames it to `path` and syncs the directory.
@@ -150,8 +198,8 @@ pub(crate) fn write_replace(path: &Path, tmp: &Path, bytes: &[u8]) -> io::Result
 pub(crate) fn write_cache(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
-    fs::write(&tmp, bytes)?;
-    fs::rename(&tmp, path)
+    fs::write(&tmp, bytes).context("write", Path::new(&tmp))?;
+    fs::rename(&tmp, path).rename_context(Path::new(&tmp), path)
 }
 
 /// Makes the data of the existing file `path` durable; returns `false` if there is no such
@@ -160,7 +208,7 @@ pub(crate) fn sync_existing(path: &Path) -> io::Result<bool> {
     match crate::store::platform::open_to_sync(path) {
         Ok(file) => fs().sync_data(&file, path).map(|()| true),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(e),
+        Err(e) => Err(file_error(e, "open", path)),
     }
 }
 
@@ -192,6 +240,6 @@ pub(crate) fn len_or_zero(path: &Path) -> io::Result<u64> {
     match fs::metadata(path) {
         Ok(meta) => Ok(meta.len()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
-        Err(e) => Err(e),
+        Err(e) => Err(file_error(e, "access", path)),
     }
 }

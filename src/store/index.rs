@@ -10,6 +10,7 @@
 //! are decompressed and described again. Rotations append the lines of the frames they write;
 //! a torn last line (a crash while appending) fails the check like any other damage.
 
+use crate::error::{Context, file_error};
 use crate::format::fold::{self, LineFold};
 use crate::format::lines::{self, Lines};
 use crate::format::parse::ParseError;
@@ -209,10 +210,10 @@ fn load_from(
     let archive = match File::open(archive_path) {
         Ok(file) => Some(file),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e),
+        Err(e) => return Err(file_error(e, "open", archive_path)),
     };
     let valid = match &archive {
-        Some(file) => valid_prefix(&index.frames, file, limit)?,
+        Some(file) => valid_prefix(&index.frames, file, limit).context("read", archive_path)?,
         None => 0,
     };
     let recorded = index.frames.len();
@@ -239,9 +240,9 @@ pub(crate) fn recorded(archive_path: &Path, limit: u64) -> io::Result<ArchiveInd
         frames: read_entries(&index_path(archive_path))?,
     };
     let valid = match File::open(archive_path) {
-        Ok(file) => valid_prefix(&index.frames, &file, limit)?,
+        Ok(file) => valid_prefix(&index.frames, &file, limit).context("read", archive_path)?,
         Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
-        Err(e) => return Err(e),
+        Err(e) => return Err(file_error(e, "open", archive_path)),
     };
     index.frames.truncate(valid);
     Ok(index)
@@ -299,8 +300,11 @@ pub(crate) fn record_rotation(
     if recorded.frames.is_empty() {
         return crate::store::fsutil::write_cache(&path, &bytes);
     }
-    let mut file = std::fs::OpenOptions::new().append(true).open(&path)?;
-    file.write_all(&bytes)
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .context("open", &path)?;
+    file.write_all(&bytes).context("write", &path)
 }
 
 /// The entries of frames appended after those of `index`, holding `content` as cut in
@@ -380,7 +384,7 @@ fn read_entries(path: &Path) -> io::Result<Vec<ArchiveFrame>> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
+        Err(e) => return Err(file_error(e, "read", path)),
     };
     Ok(Lines::new(&bytes)
         .map_while(|line| serde_json::from_slice(line.bytes).ok())

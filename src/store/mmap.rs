@@ -9,6 +9,7 @@ use std::io;
 use std::ops::Deref;
 use std::path::Path;
 
+use crate::error::Context;
 use crate::store::platform;
 
 /// Ranges smaller than this are read into memory: a map costs more than a copy for them.
@@ -109,7 +110,12 @@ pub(crate) fn line_hash_before(log_path: &Path, offset: u64) -> io::Result<Optio
     if offset == 0 {
         return Ok(None);
     }
-    let file = File::open(log_path)?;
+    let file = File::open(log_path).context("open", log_path)?;
+    hash_before(&file, offset).context("read", log_path)
+}
+
+/// [`line_hash_before`] in the open `file`.
+fn hash_before(file: &File, offset: u64) -> io::Result<Option<String>> {
     if offset > file.metadata()?.len() {
         return Ok(None);
     }
@@ -118,7 +124,7 @@ pub(crate) fn line_hash_before(log_path: &Path, offset: u64) -> io::Result<Optio
     let start = if line_end == 0 {
         0
     } else {
-        committed_end(&file, 0, line_end)?
+        committed_end(file, 0, line_end)?
     };
     // Streamed through reads, not mapped: `offset` often comes from a snapshot and may lie
     // in a torn tail that a writer opening the log cuts at this moment. A map over bytes
@@ -128,7 +134,7 @@ pub(crate) fn line_hash_before(log_path: &Path, offset: u64) -> io::Result<Optio
     let mut pos = start;
     while pos < line_end {
         let want = buf.len().min((line_end - pos) as usize);
-        let n = read_up_to(&file, &mut buf[..want], pos)?;
+        let n = read_up_to(file, &mut buf[..want], pos)?;
         hasher.update(&buf[..n]);
         if n < want {
             // Cut below `offset` since its length was read: no line ends there any more.

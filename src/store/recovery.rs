@@ -10,6 +10,7 @@
 //! finishes the rotation. Once an append retires the record, identical events appended later
 //! are new events and are kept.
 
+use crate::error::{Context, file_error};
 use crate::store::fsutil;
 #[cfg_attr(test, allow(unused_imports))]
 use crate::store::fsutil::Fs;
@@ -89,10 +90,11 @@ pub(crate) fn read_record(dir: &Path) -> io::Result<Option<RotationRecord>> {
 pub(crate) fn read_record_or_error(
     dir: &Path,
 ) -> io::Result<Option<Result<RotationRecord, serde_json::Error>>> {
-    match fs::read(record_path(dir)) {
+    let path = record_path(dir);
+    match fs::read(&path) {
         Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
+        Err(e) => Err(file_error(e, "read", &path)),
     }
 }
 
@@ -114,22 +116,23 @@ pub(crate) fn content_hash(bytes: &[u8]) -> String {
     format!("{:016x}", xxhash_rust::xxh64::xxh64(bytes, 0))
 }
 
-/// Whether the open active log `file` holds exactly what `record` says was archived.
-fn file_matches(file: &File, record: &RotationRecord) -> io::Result<bool> {
-    let len = file.metadata()?.len();
+/// Whether the open active log `file`, at `path`, holds exactly what `record` says was
+/// archived.
+fn file_matches(file: &File, path: &Path, record: &RotationRecord) -> io::Result<bool> {
+    let len = file.metadata().context("read", path)?.len();
     if len != record.active_len || len == 0 {
         return Ok(false);
     }
-    let bytes = mmap::read_range(file, 0, len)?;
+    let bytes = mmap::read_range(file, 0, len).context("read", path)?;
     Ok(content_hash(&bytes) == record.active_hash)
 }
 
 /// Whether the active log at `log_path` holds exactly what `record` says was archived.
 pub(crate) fn active_matches(log_path: &Path, record: &RotationRecord) -> io::Result<bool> {
     match File::open(log_path) {
-        Ok(file) => file_matches(&file, record),
+        Ok(file) => file_matches(&file, log_path, record),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(e),
+        Err(e) => Err(file_error(e, "open", log_path)),
     }
 }
 
@@ -151,7 +154,7 @@ pub(crate) fn history(dir: &Path, log_path: &Path, archive_path: &Path) -> io::R
     for _ in 0..1000 {
         let before = fsutil::len_or_zero(archive_path)?;
         let record = read_record(dir)?;
-        let file = File::open(log_path)?;
+        let file = File::open(log_path).context("open", log_path)?;
         if fsutil::len_or_zero(archive_path)? != before {
             continue;
         }
@@ -161,14 +164,14 @@ pub(crate) fn history(dir: &Path, log_path: &Path, archive_path: &Path) -> io::R
             if before >= record.archive_len_before && before < record.archive_len_after() {
                 archive_limit = record.archive_len_before;
             } else if before == record.archive_len_after() {
-                copy = file_matches(&file, &record)?;
+                copy = file_matches(&file, log_path, &record)?;
             }
         }
         let active = if copy {
             None
         } else {
-            let len = file.metadata()?.len();
-            let end = mmap::committed_end(&file, 0, len)?;
+            let len = file.metadata().context("read", log_path)?.len();
+            let end = mmap::committed_end(&file, 0, len).context("read", log_path)?;
             Some((file, end))
         };
         return Ok(History {
@@ -250,7 +253,10 @@ pub(crate) fn recover(
             // the active log still holds every event.
             if archive_len > record.archive_len_before {
                 let fs = fsutil::fs();
-                let archive = OpenOptions::new().write(true).open(archive_path)?;
+                let archive = OpenOptions::new()
+                    .write(true)
+                    .open(archive_path)
+                    .context("open", archive_path)?;
                 fs.set_len(&archive, archive_path, record.archive_len_before)?;
                 fs.sync_data(&archive, archive_path)?;
                 repairs.torn_frame = archive_len - record.archive_len_before;
@@ -270,7 +276,9 @@ pub(crate) fn recover(
             )?;
             replace_active(log_path, lock, &mut file)?;
             repairs.finished_rotation = true;
-        } else if archive_len == record.archive_len_after() && file.metadata()?.len() == 0 {
+        } else if archive_len == record.archive_len_after()
+            && file.metadata().context("read", log_path)?.len() == 0
+        {
             // The active log was replaced; the crash may have come before the snapshots were
             // reset. Snapshots already reset are left alone.
             crate::store::snapshot::retire_after_reset(
@@ -285,8 +293,8 @@ pub(crate) fn recover(
         }
     }
 
-    let len = file.metadata()?.len();
-    let committed = mmap::committed_end(&file, 0, len)?;
+    let len = file.metadata().context("read", log_path)?.len();
+    let committed = mmap::committed_end(&file, 0, len).context("read", log_path)?;
     if committed < len {
         // A torn last line: the append that wrote it never returned. Cut it so the next append
         // starts on a line of its own.

@@ -16,6 +16,7 @@
 //! whole archive. A view with a [version](crate::ViewConfig::version) other than 0 adds a
 //! `"version"` field after `hash`. Snapshots are caches: deleting one only costs a replay.
 
+use crate::error::{Context, file_error};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -224,9 +225,9 @@ pub(crate) fn read<S: DeserializeOwned>(path: &Path) -> io::Result<Read<S>> {
     let file = match fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Read::Absent),
-        Err(e) => return Err(e),
+        Err(e) => return Err(file_error(e, "open", path)),
     };
-    let len = file.metadata()?.len();
+    let len = file.metadata().context("read", path)?.len();
     if len > READ_WHOLE_MAX {
         // Parsed as a stream: a damaged file of any size is refused at its first bad byte
         // instead of being read into memory first.
@@ -234,15 +235,16 @@ pub(crate) fn read<S: DeserializeOwned>(path: &Path) -> io::Result<Read<S>> {
         return Ok(match serde_json::from_reader(stream(file)) {
             Ok(snapshot) => Read::Found { snapshot, len },
             Err(error) => {
-                let version = serde_json::from_reader(stream(fs::File::open(path)?))
-                    .ok()
-                    .map(|v: VersionOnly| v.version);
+                let version =
+                    serde_json::from_reader(stream(fs::File::open(path).context("open", path)?))
+                        .ok()
+                        .map(|v: VersionOnly| v.version);
                 Read::Unreadable { error, version }
             }
         });
     }
     let mut bytes = Vec::new();
-    io::Read::read_to_end(&mut &file, &mut bytes)?;
+    io::Read::read_to_end(&mut &file, &mut bytes).context("read", path)?;
     Ok(match serde_json::from_slice(&bytes) {
         Ok(snapshot) => Read::Found { snapshot, len },
         Err(error) => {
@@ -327,11 +329,11 @@ fn retire(
     let entries = match fs::read_dir(views_dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
+        Err(e) => return Err(file_error(e, "list the directory", views_dir)),
     };
     let mut deleted = false;
     for entry in entries {
-        let path = entry?.path();
+        let path = entry.context("list the directory", views_dir)?.path();
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };

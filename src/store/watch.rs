@@ -1,6 +1,7 @@
 //! File notifications for a log directory: how readers wait for the history to grow without
 //! polling it.
 
+use crate::error::file_error;
 use std::io;
 use std::path::Path;
 use std::sync::mpsc;
@@ -26,7 +27,10 @@ pub(crate) fn watch(
     .map_err(io::Error::other)?;
     watcher
         .watch(dir, RecursiveMode::NonRecursive)
-        .map_err(io::Error::other)?;
+        .map_err(|e| match e.kind {
+            notify::ErrorKind::Io(e) => file_error(e, "watch", dir),
+            _ => file_error(io::Error::other(e), "watch", dir),
+        })?;
     Ok(watcher)
 }
 

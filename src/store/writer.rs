@@ -1,6 +1,6 @@
 //! Writing: [`EventWriter`] appends lines, fsyncs them, and rotates the active log.
 
-use crate::error::Error;
+use crate::error::{Context, Error, file_error};
 use crate::format::event::Event;
 use crate::format::lines::line_hash;
 use crate::store::archive;
@@ -258,7 +258,7 @@ impl EventWriter {
         let archive_path = dir.join("archive.jsonl.zst");
 
         let dir_existed = dir.is_dir();
-        fs::create_dir_all(&views_dir)?;
+        fs::create_dir_all(&views_dir).context("create the directory", &views_dir)?;
         let file = Self::open_locked(&dir, &log_path, lock, dir_existed)?;
         let (file, _repairs) = recovery::recover(
             &dir,
@@ -270,7 +270,7 @@ impl EventWriter {
         )?;
         let rotation_record = recovery::record_path(&dir).exists();
         // Only a writer that holds the lock knows every line appended from here on.
-        let len = file.metadata()?.len();
+        let len = file.metadata().context("read", &log_path)?.len();
         let appended = (lock == LockMode::Flock && len == 0).then(index::Appended::default);
         let sealer =
             (lock == LockMode::Flock).then(|| Arc::new(Mutex::new(Sealer::open(&dir, &file, len))));
@@ -331,13 +331,13 @@ impl EventWriter {
                     ),
                 )
             })?;
-            let locked = platform::file_id(&file)?;
+            let locked = platform::file_id(&file).context("read", log_path)?;
             match platform::path_id(log_path) {
                 Ok(current) if current == locked => return Ok(file),
                 // Replaced (or removed) since it was opened: try the file there now.
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+                Err(e) => return Err(file_error(e, "access", log_path)),
             }
         }
         Err(io::Error::other(format!(
@@ -423,7 +423,10 @@ impl EventWriter {
             recovery::clear_record(&self.dir)?;
             self.rotation_record = false;
         }
-        let base = self.file.seek(SeekFrom::End(0))?;
+        let base = self
+            .file
+            .seek(SeekFrom::End(0))
+            .context("read", &self.log_path)?;
         if self.appended.as_ref().is_some_and(|a| a.len() != base) {
             self.appended = None;
         }
@@ -539,7 +542,7 @@ impl EventWriter {
     /// open.
     pub(crate) fn rotate_files(&mut self) -> io::Result<Option<RotationRecord>> {
         self.check_poisoned()?;
-        let region = mmap::committed(&self.file, 0)?;
+        let region = mmap::committed(&self.file, 0).context("read", &self.log_path)?;
         if region.is_empty() {
             return Ok(None);
         }
@@ -675,7 +678,9 @@ impl EventWriter {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn active_log_size(&self) -> io::Result<u64> {
-        Ok(fs::metadata(&self.log_path)?.len())
+        Ok(fs::metadata(&self.log_path)
+            .context("access", &self.log_path)?
+            .len())
     }
 
     pub(crate) fn set_max_log_size(&mut self, bytes: u64) {

@@ -2,7 +2,7 @@
 //! the archive index describes them, each snapshot and how far behind the log it is, and the
 //! state of the last rotation.
 
-use crate::error::check_view_name;
+use crate::error::{Context, check_view_name, file_error};
 use crate::format::lines;
 use crate::replay::reader::EventReader;
 use crate::store::index;
@@ -308,11 +308,11 @@ impl EventReader {
         let entries = match fs::read_dir(&views) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e),
+            Err(e) => return Err(file_error(e, "list the directory", &views)),
         };
         let mut names = Vec::new();
         for entry in entries {
-            let name = entry?.file_name();
+            let name = entry.context("list the directory", &views)?.file_name();
             if let Some(view) = name.to_str().and_then(|n| n.strip_suffix(".snapshot.json")) {
                 names.push(view.to_string());
             }
@@ -332,7 +332,7 @@ impl EventReader {
         active: Option<&(File, u64, u64)>,
     ) -> io::Result<SnapshotInfo> {
         let path = views.join(format!("{name}.snapshot.json"));
-        let bytes = fs::read(&path)?;
+        let bytes = fs::read(&path).context("read", &path)?;
         let mut info = SnapshotInfo {
             name,
             file_len: bytes.len() as u64,
@@ -368,7 +368,9 @@ impl EventReader {
         }
         let lag_bytes = committed.saturating_sub(info.offset);
         let lag_events = match active {
-            Some((file, _, _)) if lag_bytes > 0 => count_events(file, info.offset, committed)?,
+            Some((file, _, _)) if lag_bytes > 0 => {
+                count_events(file, info.offset, committed).context("read", self.log_path())?
+            }
             _ => 0,
         };
         info.lag_bytes = Some(lag_bytes);
@@ -411,7 +413,7 @@ impl EventReader {
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
+            Err(e) => return Err(file_error(e, "read", &path)),
         };
         #[derive(Deserialize)]
         struct WithState {
@@ -511,8 +513,9 @@ impl EventReader {
         let (active_len, active_committed, active_events, active_first, active_last) =
             match open_active(self.log_path())? {
                 Some((file, len, end)) => {
-                    let events = count_events(&file, 0, end)?;
-                    let (first, last) = first_and_last_ts(&file, end)?;
+                    let events = count_events(&file, 0, end).context("read", self.log_path())?;
+                    let (first, last) =
+                        first_and_last_ts(&file, end).context("read", self.log_path())?;
                     (len, end, events, first, last)
                 }
                 None => (0, 0, 0, None, None),
@@ -533,10 +536,11 @@ impl EventReader {
             None => (archive_first, active_last),
         };
         let dir = self.dir().to_path_buf();
-        let index_len = match fs::metadata(dir.join(crate::store::index::INDEX_NAME)) {
+        let index_path = dir.join(crate::store::index::INDEX_NAME);
+        let index_len = match fs::metadata(&index_path) {
             Ok(meta) => Some(meta.len()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e),
+            Err(e) => return Err(file_error(e, "access", &index_path)),
         };
         let active_end = history.active.as_ref().map_or(0, |(_, end)| *end);
         Ok(DirInfo {
@@ -627,10 +631,10 @@ fn open_active(path: &Path) -> io::Result<Option<(File, u64, u64)>> {
     let file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+        Err(e) => return Err(file_error(e, "open", path)),
     };
-    let len = file.metadata()?.len();
-    let end = mmap::committed_end(&file, 0, len)?;
+    let len = file.metadata().context("read", path)?.len();
+    let end = mmap::committed_end(&file, 0, len).context("read", path)?;
     Ok(Some((file, len, end)))
 }
 
@@ -688,17 +692,18 @@ fn leftovers(dir: &Path) -> io::Result<Vec<PathBuf>> {
             found.push(path);
         }
     }
-    match fs::read_dir(dir.join("views")) {
+    let views = dir.join("views");
+    match fs::read_dir(&views) {
         Ok(entries) => {
             for entry in entries {
-                let path = entry?.path();
+                let path = entry.context("list the directory", &views)?.path();
                 if path.extension().is_some_and(|ext| ext == "tmp") {
                     found.push(path);
                 }
             }
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
+        Err(e) => return Err(file_error(e, "list the directory", &views)),
     }
     found.sort();
     Ok(found)

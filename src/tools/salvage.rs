@@ -2,6 +2,7 @@
 //! read is written, in order, to a new directory, and every line left out is reported with
 //! where it was. The source directory is only read.
 
+use crate::error::{Context, file_error};
 use crate::format::event::Event;
 use crate::replay::reader::EventReader;
 use crate::replay::scan::{Damage, HistoryFile, Location};
@@ -178,7 +179,7 @@ pub fn salvage_with_progress(
     check_dest(src, dest)?;
     let reader = EventReader::new(src).read_only();
     // Fails before creating anything when there is no log to salvage.
-    std::fs::metadata(reader.log_path())?;
+    std::fs::metadata(reader.log_path()).context("access", reader.log_path())?;
     let building = Building::create(dest)?;
     let report = copy_into(&reader, &building.tmp, &mut progress)?;
     building.finish()?;
@@ -222,9 +223,10 @@ fn copy_into(
     progress(end.end);
     let mut report = std::mem::take(&mut copy.report);
     // The torn tail, as the scan leaves it out silently.
-    let file = std::fs::File::open(reader.log_path())?;
-    let len = file.metadata()?.len();
-    let committed = crate::store::mmap::committed_end(&file, 0, len)?;
+    let path = reader.log_path();
+    let file = std::fs::File::open(path).context("open", path)?;
+    let len = file.metadata().context("read", path)?.len();
+    let committed = crate::store::mmap::committed_end(&file, 0, len).context("read", path)?;
     if committed < len {
         report.lost.push(Lost {
             kind: LostKind::TornTail {
@@ -257,13 +259,14 @@ impl<'d> Building<'d> {
                 io::Error::new(
                     io::ErrorKind::AlreadyExists,
                     format!(
-                        "{} already exists: salvage builds {} there; it is left by a salvage                          that was interrupted (remove it), or one is running",
+                        "{} already exists: salvage builds {} there; it is left by a salvage \
+                         that was interrupted (remove it), or one is running",
                         tmp.display(),
                         dest.display()
                     ),
                 )
             } else {
-                io::Error::new(e.kind(), format!("cannot create {}: {e}", tmp.display()))
+                file_error(e, "create the directory", &tmp)
             });
         }
         let building = Building {
@@ -274,7 +277,8 @@ impl<'d> Building<'d> {
         // An empty directory given as the destination is replaced: the new one takes its
         // permissions.
         if let Ok(meta) = std::fs::metadata(dest) {
-            std::fs::set_permissions(&building.tmp, meta.permissions())?;
+            std::fs::set_permissions(&building.tmp, meta.permissions())
+                .context("set the permissions of", &building.tmp)?;
         }
         Ok(building)
     }
@@ -289,16 +293,7 @@ impl<'d> Building<'d> {
             // empty destination goes first (`remove_dir` removes only an empty one).
             renamed = std::fs::rename(&self.tmp, self.dest);
         }
-        renamed.map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!(
-                    "cannot rename {} to {}: {e}",
-                    self.tmp.display(),
-                    self.dest.display()
-                ),
-            )
-        })?;
+        renamed.rename_context(&self.tmp, self.dest)?;
         self.done = true;
         crate::store::fsutil::sync_parent(self.dest)
     }
@@ -343,14 +338,18 @@ fn check_dest(src: &Path, dest: &Path) -> io::Result<()> {
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("{} exists and is not a directory", dest.display()),
-            ));
+            if std::fs::metadata(dest).is_ok_and(|meta| !meta.is_dir()) {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{} exists and is not a directory", dest.display()),
+                ));
+            }
+            // A directory above it is a file: the destination can never be created.
+            return Err(file_error(e, "create the directory", dest));
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(file_error(e, "read the directory", dest)),
     }
-    let src = std::fs::canonicalize(src)?;
+    let src = std::fs::canonicalize(src).context("resolve", src)?;
     // The nearest ancestor of `dest` that exists, resolved, tells where it would be created.
     let mut existing = dest;
     while !existing.exists() {
@@ -362,7 +361,10 @@ fn check_dest(src: &Path, dest: &Path) -> io::Result<()> {
             }
         }
     }
-    if std::fs::canonicalize(existing)?.starts_with(&src) {
+    if std::fs::canonicalize(existing)
+        .context("resolve", existing)?
+        .starts_with(&src)
+    {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(

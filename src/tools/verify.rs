@@ -1,7 +1,7 @@
 //! Verification: every check that can be made of a directory without changing it, each
 //! finding naming the file, frame, byte offset and line it concerns.
 
-use crate::error::Error;
+use crate::error::{Context, Error, file_error};
 use crate::replay::reader::EventReader;
 use crate::replay::scan::{Damage, HistoryFile, Location, ScanEnd, ScannedEvent};
 use crate::store::platform;
@@ -358,7 +358,7 @@ pub fn verify_with_progress(
     let dir = dir.as_ref();
     let reader = EventReader::new(dir).read_only();
     // Fails early, with the operating system's word, when there is no log to verify.
-    std::fs::metadata(reader.log_path())?;
+    std::fs::metadata(reader.log_path()).context("access", reader.log_path())?;
     for _ in 0..ATTEMPTS {
         let before = Seen::look(&reader)?;
         let report = verify_once(&reader, options, &mut progress)?;
@@ -396,7 +396,7 @@ fn file_id(path: &Path) -> io::Result<Option<FileId>> {
     let meta = match std::fs::metadata(path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+        Err(e) => return Err(file_error(e, "access", path)),
     };
     if !meta.is_file() {
         // Nothing a finding concerns is a directory (and Windows cannot open one as a file).
@@ -406,7 +406,7 @@ fn file_id(path: &Path) -> io::Result<Option<FileId>> {
         Ok(id) => Ok(Some((id, meta.len(), meta.modified().ok()))),
         // Removed between the two looks: as good as not there.
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
+        Err(e) => Err(file_error(e, "access", path)),
     }
 }
 
@@ -437,17 +437,19 @@ impl Seen {
                 files.insert(PathBuf::from(name), id);
             }
         }
-        match std::fs::read_dir(dir.join("views")) {
+        let views = dir.join("views");
+        match std::fs::read_dir(&views) {
             Ok(entries) => {
                 for entry in entries {
-                    let name = Path::new("views").join(entry?.file_name());
+                    let entry = entry.context("list the directory", &views)?;
+                    let name = Path::new("views").join(entry.file_name());
                     if let Some(id) = file_id(&dir.join(&name))? {
                         files.insert(name, id);
                     }
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
+            Err(e) => return Err(file_error(e, "list the directory", &views)),
         }
         Ok(Seen {
             archive_len: crate::store::fsutil::len_or_zero(reader.archive_path())?,
@@ -550,9 +552,10 @@ fn leftovers(reader: &EventReader, report: &mut VerifyReport) -> io::Result<()> 
             found.push(PathBuf::from(name));
         }
     }
-    if let Ok(entries) = std::fs::read_dir(dir.join("views")) {
+    let views = dir.join("views");
+    if let Ok(entries) = std::fs::read_dir(&views) {
         for entry in entries {
-            let name = entry?.file_name();
+            let name = entry.context("list the directory", &views)?.file_name();
             if Path::new(&name).extension().is_some_and(|ext| ext == "tmp") {
                 found.push(Path::new("views").join(name));
             }
@@ -871,11 +874,12 @@ fn quick_history(
 }
 
 fn torn_tail(reader: &EventReader, report: &mut VerifyReport) -> io::Result<()> {
-    let file = std::fs::File::open(reader.log_path())?;
-    let len = file.metadata()?.len();
-    let committed = crate::store::mmap::committed_end(&file, 0, len)?;
+    let path = reader.log_path();
+    let file = std::fs::File::open(path).context("open", path)?;
+    let len = file.metadata().context("read", path)?.len();
+    let committed = crate::store::mmap::committed_end(&file, 0, len).context("read", path)?;
     if committed < len {
-        let lines = crate::store::mmap::newlines_before(&file, committed)?;
+        let lines = crate::store::mmap::newlines_before(&file, committed).context("read", path)?;
         let mut found = finding(
             Severity::Warning,
             Check::TornTail,

@@ -7,6 +7,7 @@
 //! as a snapshot (the view's version, and the hash of the line that ends where the checkpoint
 //! stands).
 
+use crate::error::{Context, file_error};
 use crate::format::fold::MaxTs;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -191,17 +192,18 @@ pub(crate) fn write<S: Serialize>(
     state: &S,
     keep_last: Option<usize>,
 ) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
+    fs::create_dir_all(dir).context("create the directory", dir)?;
     let bytes = serde_json::to_vec(&FileRef { mark, state })
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     crate::store::fsutil::write_cache(&dir.join(file_name(mark.events)), &bytes)?;
     if let Some(keep) = keep_last {
         let all = list(dir)?;
         for events in &all[..all.len().saturating_sub(keep)] {
-            match fs::remove_file(dir.join(file_name(*events))) {
+            let path = dir.join(file_name(*events));
+            match fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+                Err(e) => return Err(file_error(e, "remove", &path)),
             }
         }
     }
@@ -213,11 +215,11 @@ pub(crate) fn list(dir: &Path) -> io::Result<Vec<u64>> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
+        Err(e) => return Err(file_error(e, "list the directory", dir)),
     };
     let mut all = Vec::new();
     for entry in entries {
-        let name = entry?.file_name();
+        let name = entry.context("list the directory", dir)?.file_name();
         let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".json")) else {
             continue;
         };
@@ -234,10 +236,11 @@ pub(crate) fn list(dir: &Path) -> io::Result<Vec<u64>> {
 /// Reads the checkpoint of `events` events in `dir`; `None` when it is missing, unreadable, or
 /// not a checkpoint of `S` with that many events.
 pub(crate) fn read<S: DeserializeOwned>(dir: &Path, events: u64) -> io::Result<Option<(Mark, S)>> {
-    let bytes = match fs::read(dir.join(file_name(events))) {
+    let path = dir.join(file_name(events));
+    let bytes = match fs::read(&path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+        Err(e) => return Err(file_error(e, "read", &path)),
     };
     Ok(serde_json::from_slice::<FileOwned<S>>(&bytes)
         .ok()
@@ -255,6 +258,6 @@ pub(crate) fn clear(dir: &Path) -> io::Result<()> {
     match fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
+        Err(e) => Err(file_error(e, "remove", dir)),
     }
 }

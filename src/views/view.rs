@@ -1,6 +1,6 @@
 //! Views: state derived from the log by a reducer, cached in a snapshot file.
 
-use crate::error::check_view_name;
+use crate::error::{Context, check_view_name};
 use crate::format::event::{Event, EventRef};
 use crate::format::fold::{self, LineFold, MaxTs, ReduceFn, ReduceRefFn, Until};
 use crate::replay::counted::{Count, Counted};
@@ -430,7 +430,7 @@ where
         check_view_name(&self.name)?;
         let generation = (
             fsutil::len_or_zero(reader.archive_path())?,
-            platform::path_id(reader.log_path())?,
+            platform::path_id(reader.log_path()).context("access", reader.log_path())?,
         );
         if !self.loaded {
             self.load(reader)?;
