@@ -328,6 +328,15 @@ fn wrap(err: io::Error, operation: &'static str, path: &Path, to: Option<&Path>)
     )
 }
 
+/// The message of `err` without the file it names when that file is `path`: for a report that
+/// shows the file beside the message (`archive.index.jsonl unreadable: Is a directory`).
+pub(crate) fn message_about(err: &io::Error, path: &Path) -> String {
+    match FileError::from_io(err) {
+        Some(inner) if inner.path == path && inner.to.is_none() => inner.source.to_string(),
+        _ => err.to_string(),
+    }
+}
+
 /// Whether `err` already says which file it is about.
 fn names_its_file(err: &io::Error) -> bool {
     err.get_ref()

@@ -2,7 +2,7 @@
 //! the archive index describes them, each snapshot and how far behind the log it is, and the
 //! state of the last rotation.
 
-use crate::error::{Context, check_view_name, file_error};
+use crate::error::{Context, check_view_name, file_error, message_about};
 use crate::format::lines;
 use crate::replay::reader::EventReader;
 use crate::store::index;
@@ -574,7 +574,8 @@ impl EventReader {
     /// file, or without it when it cannot be read.
     fn describe_archive(&self, limit: u64) -> ArchiveDescription {
         let path = self.archive_path();
-        let index_error = index::read_error(path).map(|e| e.to_string());
+        let index_path = path.with_file_name(index::INDEX_NAME);
+        let index_error = index::read_error(path).map(|e| message_about(&e, &index_path));
         let described = if index_error.is_none() {
             self.archive_index(limit)
         } else {
@@ -601,7 +602,7 @@ impl EventReader {
                     }) => format!(
                         "cannot decompress the frame starting at byte {frame_offset}: {reason}"
                     ),
-                    _ => e.to_string(),
+                    _ => message_about(&e, path),
                 };
                 ArchiveDescription {
                     frames,
