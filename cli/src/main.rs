@@ -7,6 +7,7 @@
 //! (or could not be read), 2 for a usage error.
 
 mod args;
+mod closed;
 mod commands;
 mod out;
 mod time;

@@ -16,7 +16,7 @@ pub const WARN: Style = AnsiColor::Yellow.on_default().bold();
 pub const BAD: Style = AnsiColor::Red.on_default().bold();
 
 pub struct Out {
-    pub stdout: io::BufWriter<AutoStream<io::Stdout>>,
+    pub stdout: io::BufWriter<Stdout>,
     stderr: AutoStream<io::Stderr>,
     pub json: bool,
     pub quiet: bool,
@@ -38,7 +38,13 @@ impl Out {
         let stdout = AutoStream::new(io::stdout(), choice);
         let stderr = AutoStream::new(io::stderr(), choice);
         Out {
-            stdout: io::BufWriter::with_capacity(1 << 16, stdout),
+            stdout: io::BufWriter::with_capacity(
+                1 << 16,
+                Stdout {
+                    inner: stdout,
+                    closed: crate::closed::stdout_was_closed(),
+                },
+            ),
             stderr,
             json: global.json,
             quiet: global.quiet,
@@ -93,6 +99,48 @@ impl Out {
             shown: false,
             calls: 0,
         }
+    }
+}
+
+/// The standard output, whose errors say that it is the standard output that could not be
+/// written (with the kind the OS gave: a reader that went away stays a broken pipe).
+pub struct Stdout {
+    inner: AutoStream<io::Stdout>,
+    /// Closed when the command started: nothing written reaches anyone.
+    closed: bool,
+}
+
+impl Stdout {
+    fn check(&self) -> io::Result<()> {
+        if self.closed {
+            return Err(io::Error::other(
+                "cannot write to the standard output: it is closed",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn naming_stdout(e: io::Error) -> io::Error {
+    io::Error::new(
+        e.kind(),
+        format!("cannot write to the standard output: {e}"),
+    )
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.check()?;
+        self.inner.write(buf).map_err(naming_stdout)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.check()?;
+        self.inner.write_all(buf).map_err(naming_stdout)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush().map_err(naming_stdout)
     }
 }
 

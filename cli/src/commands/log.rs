@@ -337,10 +337,10 @@ pub fn export(reader: &EventReader, args: &ExportArgs, out: &mut Out) -> io::Res
                     ),
                 );
             }
-            Some(io::BufWriter::with_capacity(
-                1 << 20,
-                std::fs::File::create(path)?,
-            ))
+            let file = std::fs::File::create(path).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))
+            })?;
+            Some(io::BufWriter::with_capacity(1 << 20, file))
         }
         None => None,
     };
@@ -382,11 +382,17 @@ pub fn export(reader: &EventReader, args: &ExportArgs, out: &mut Out) -> io::Res
         }
     });
     progress.finish();
+    // Where the output could not be written: the file of --output, or stdout (which names
+    // itself).
+    let naming_output = |e: io::Error| match &args.output {
+        Some(path) => io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())),
+        None => e,
+    };
     if let Some(err) = write_error {
-        return Err(err);
+        return Err(naming_output(err));
     }
     if let Some(file) = &mut file {
-        file.flush()?;
+        file.flush().map_err(naming_output)?;
     }
     let end = result?;
     if out.verbose > 0 {
