@@ -1,6 +1,10 @@
 //! Where the output cannot go: `export -o` and `salvage` to a path under a plain file, `export`
 //! to a full device and to a closed stdout. Each exits 1 with a message that names the path (or
 //! the standard output) and what could not be done to it, never 0 with the events lost.
+//! Unix only: Windows finds no path under a file (`NotFound`) rather than one that is not a
+//! directory, and has no `/dev/full`.
+
+#![cfg(unix)]
 
 mod common;
 
