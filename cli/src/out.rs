@@ -182,3 +182,53 @@ pub fn json_line(out: &mut impl Write, value: &serde_json::Value) -> io::Result<
     serde_json::to_writer(&mut *out, value)?;
     out.write_all(b"\n")
 }
+
+/// Where something lies, as `file`, its archive frame, byte offset and line say it:
+/// `archive.jsonl.zst frame at compressed byte 0, decompressed byte 120 line 3`. A frame is
+/// named by its offset in the compressed file; an offset inside the archive's content
+/// (`decompressed`) is one in the decompressed stream, otherwise one in the file.
+pub fn place(
+    file: &str,
+    frame: Option<u64>,
+    offset: Option<u64>,
+    decompressed: bool,
+    line: Option<u64>,
+) -> String {
+    let mut text = file.to_string();
+    if let Some(frame) = frame {
+        text.push_str(&format!(" frame at compressed byte {frame}"));
+    }
+    match offset {
+        Some(offset) if frame.is_some() && decompressed => {
+            text.push_str(&format!(", decompressed byte {offset}"));
+        }
+        Some(offset) if frame != Some(offset) => text.push_str(&format!(" byte {offset}")),
+        _ => {}
+    }
+    if let Some(line) = line {
+        text.push_str(&format!(" line {line}"));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::place;
+
+    #[test]
+    fn places_say_which_offsets_are_compressed() {
+        let archive = "archive.jsonl.zst";
+        assert_eq!(
+            place(archive, Some(0), Some(120), true, Some(3)),
+            "archive.jsonl.zst frame at compressed byte 0, decompressed byte 120 line 3"
+        );
+        assert_eq!(
+            place(archive, Some(108), Some(108), false, None),
+            "archive.jsonl.zst frame at compressed byte 108"
+        );
+        assert_eq!(
+            place("app.jsonl", None, Some(57), false, Some(2)),
+            "app.jsonl byte 57 line 2"
+        );
+    }
+}

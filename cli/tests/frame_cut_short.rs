@@ -23,7 +23,7 @@ fn a_frame_cut_short_is_an_error_naming_the_frame() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert_eq!(
         out.stdout,
-        "error[frame] archive.jsonl.zst frame 108 byte 108: cannot decompress: the archive ends \
+        "error[frame] archive.jsonl.zst frame at compressed byte 108: cannot decompress: the archive ends \
          inside a frame (94 bytes left over); nothing after it in the archive can be read\n\
          failed: 1 errors, 0 warnings in 5 events, 2 archive frames (230 bytes decompressed), 153 \
          bytes of app.jsonl, 2 snapshots\n"
@@ -32,7 +32,7 @@ fn a_frame_cut_short_is_an_error_naming_the_frame() {
     assert_eq!(quick.code, 1);
     assert_eq!(
         quick.stdout,
-        "error[frame] archive.jsonl.zst frame 108 byte 108: the archive ends inside a frame (94 \
+        "error[frame] archive.jsonl.zst frame at compressed byte 108: the archive ends inside a frame (94 \
          bytes left over); nothing after it in the archive can be read\n\
          failed: 1 errors, 0 warnings in 2 events, 1 archive frames (0 bytes decompressed, \
          content not checked), 153 bytes of app.jsonl, 2 snapshots\n"
@@ -46,6 +46,8 @@ fn a_frame_cut_short_is_an_error_naming_the_frame() {
     );
 }
 
+/// A frame whose checksum fails is read whole, as `zstd -d --no-check` reads it, and its
+/// events counted.
 #[test]
 fn a_bad_checksum_is_an_error_and_the_next_frame_is_still_checked() {
     let dir = tempfile::tempdir().unwrap();
@@ -61,7 +63,9 @@ fn a_bad_checksum_is_an_error_and_the_next_frame_is_still_checked() {
     let mut lines = out.stdout.lines();
     let first = lines.next().unwrap();
     assert!(
-        first.starts_with("error[frame] archive.jsonl.zst frame 0 byte 0: cannot decompress: "),
+        first.starts_with(
+            "error[frame] archive.jsonl.zst frame at compressed byte 0: cannot decompress: "
+        ),
         "{first}"
     );
     assert!(
@@ -72,7 +76,15 @@ fn a_bad_checksum_is_an_error_and_the_next_frame_is_still_checked() {
         lines
             .next()
             .unwrap()
-            .starts_with("failed: 1 errors, 0 warnings in 4 events")
+            .starts_with("failed: 1 errors, 0 warnings in 7 events")
+    );
+    // Its content was read whole: only the checksum failed.
+    assert!(
+        first.contains(
+            "Restored data doesn't match checksum; its content was read whole, but the checksum \
+             cannot vouch for its events"
+        ),
+        "{first}"
     );
     // The quick check does not decompress, so it cannot see this.
     assert_eq!(run(dir.path(), &["verify", "--quick"]).code, 0);
@@ -106,7 +118,8 @@ fn a_frame_that_does_not_end_on_a_line_boundary_is_reported() {
     assert_eq!(
         out.stdout,
         format!(
-            "error[frame] archive.jsonl.zst frame 0 byte {offset}: the frame does not end on a \
+            "error[frame] archive.jsonl.zst frame at compressed byte 0, decompressed byte {offset}: \
+             the frame does not end on a \
              line boundary: its last 12 bytes are an unfinished line, which readers leave out\n\
              failed: 1 errors, 0 warnings in 2 events, 1 archive frames ({offset} bytes \
              decompressed), 0 bytes of app.jsonl, 0 snapshots\n"
@@ -124,7 +137,8 @@ fn a_frame_that_does_not_end_on_a_line_boundary_is_reported() {
     assert_eq!(salvage.code, 1, "{}", salvage.stderr);
     assert!(
         salvage.stdout.starts_with(&format!(
-            "left out archive.jsonl.zst frame 0 byte {offset} position {offset}: unfinished line \
+            "left out archive.jsonl.zst frame at compressed byte 0, decompressed byte {offset} \
+             position {offset}: unfinished line \
              of 12 bytes at a frame end\n"
         )),
         "{}",

@@ -23,7 +23,7 @@ fn a_malformed_archived_line_is_an_error_with_its_place() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert_eq!(
         out.stdout,
-        "error[line] archive.jsonl.zst frame 0 byte 114 line 3: not a valid event: expected a JSON \
+        "error[line] archive.jsonl.zst frame at compressed byte 0, decompressed byte 114 line 3: not a valid event: expected a JSON \
          value at column 28\n\
          failed: 1 errors, 0 warnings in 6 events, 1 archive frames (257 bytes decompressed), 57 \
          bytes of app.jsonl, 0 snapshots\n"

@@ -41,9 +41,9 @@ fn salvage_writes_every_good_event_and_reports_each_bad_line() {
     assert_eq!(
         scrub(&out.stdout, out_dir.path()),
         "\
-left out archive.jsonl.zst frame 0 byte 114 line 3 position 114: malformed line (expected a field name at column 16): {\"type\":\"tick\",oops}
+left out archive.jsonl.zst frame at compressed byte 0, decompressed byte 114 line 3 position 114: malformed line (expected a field name at column 16): {\"type\":\"tick\",oops}
 left out app.jsonl byte 57 line 2 position 306: malformed line (expected `{` to open the event object at column 1): not json at all
-wrote 6 events to DIR/healthy (4 of them archived); left out 2
+wrote 6 events to DIR/healthy (4 of them archived); left out 2 events (2 problems above)
 "
     );
     assert_eq!(listing(src.path()), before, "salvage changed its source");

@@ -161,8 +161,10 @@ pub enum Damage<'a> {
         /// What the parser objected to.
         reason: String,
     },
-    /// An archive frame that could not be decompressed. When `skipped` is true, the scan went
-    /// on at the next frame (the lines of this one read before the damage were handed out);
+    /// An archive frame that could not be decompressed. The complete lines it yielded before
+    /// the damage were handed out (for a frame whose checksum does not match, which is found
+    /// at its end, that is every line of it, unchecked). When `skipped` is true, the scan went
+    /// on at the next frame;
     /// otherwise nothing of the archive could be read past it (it ends inside a frame, or
     /// holds no frame where one should start), and the scan went on with the active log.
     /// Positions after a damaged frame are counted from what could be read, and are not
@@ -555,6 +557,10 @@ impl<'r, 'v> Scan<'r, 'v> {
         let path = self.reader.archive_path().to_path_buf();
         let mut windows =
             Windows::open_at(&path, start.frame_offset, start.frame_start, Some(limit))?;
+        if self.damage.is_some() {
+            // A lenient scan reads a damaged frame up to its damage.
+            windows = windows.keep_before_damage();
+        }
         self.cursor().index = start.events_before;
         let mut read = ScanWindows {
             scan: self,

@@ -71,8 +71,9 @@ pub(crate) trait ReadSegments {
 }
 
 /// Walks the archive `windows`, whose first window follows `lines_before` newlines and starts
-/// at `frame_start`, handing each window to `reader`. Returns where the content read ends:
-/// the end of the last frame read to its end (`frame_start` before one is).
+/// at `frame_start`, handing each window to `reader`. Returns where the content read ends: the
+/// end of the last frame read to its end, or past the last line read of a frame that could
+/// not be (`frame_start` before any is).
 ///
 /// Each window is read while the next one is decompressed by a side job of the read (on a
 /// helper thread that then joins the parsing), so decompression and parsing share the threads
@@ -100,6 +101,10 @@ pub(crate) fn archive<R: ReadWindows>(
         if let Some(end) = window.frame_end {
             content_end = end;
             go_on = reader.frame_end(&window, end);
+        } else {
+            // Lines of a frame not yet read to its end: should it turn out damaged, what was
+            // read of it stays read.
+            content_end = content_end.max(window.offset + window.bytes().len() as u64);
         }
         let next = next?;
         if !go_on || reader.stopped() {

@@ -332,6 +332,10 @@ pub(crate) fn has_frame_magic(buf: &[u8]) -> bool {
 /// ~420 ms, 8 MiB in ~417 ms); two windows are in memory at a time.
 const WINDOW: usize = 4 << 20;
 
+/// The most a read asks of the decompressor when the lines before damage are kept: less than
+/// a block (up to 128 KiB), so that zstd yields each block as it is decompressed.
+const DAMAGED_STEP: usize = 4 << 10;
+
 /// Frames of at most this much content may be decompressed whole, several at once (see
 /// [`Windows::parallel`]); larger ones are streamed.
 const WHOLE_FRAME_MAX: usize = 2 * FRAME_CONTENT;
@@ -351,6 +355,9 @@ pub(crate) struct Windows {
     limit: Option<u64>,
     /// The frame being decompressed, and where it starts in the archive file.
     decoder: Option<(u64, Decoder)>,
+    /// With [`Windows::keep_before_damage`], the decompressor leaves the checksum of the frame
+    /// being decompressed to this hash of its content.
+    content_hash: Option<xxhash_rust::xxh64::Xxh64>,
     /// Bytes of an unfinished line, carried into the next window.
     carry: Vec<u8>,
     /// Offset in the decompressed stream of the next window's first byte.
@@ -364,9 +371,25 @@ pub(crate) struct Windows {
     ahead: std::collections::VecDeque<Window>,
     /// Buffers handed back, for the next frames decompressed ahead.
     spares: Vec<Vec<u8>>,
+    /// Whether the complete lines a damaged frame yielded before its damage are handed out
+    /// (see [`Windows::keep_before_damage`]).
+    keep_before_damage: bool,
+    /// The damage met after the window just handed out, returned by the next call.
+    pending: Option<io::Error>,
+    /// The frame whose checksum failed once it was read to its end: already skipped.
+    pending_skipped: Option<u64>,
 }
 
-type Decoder = zstd::stream::read::Decoder<'static, Input>;
+type Decoder = zstd::stream::zio::Reader<Input, zstd::stream::raw::Decoder<'static>>;
+
+/// What zstd says of a frame whose content does not match its checksum.
+pub(crate) const CHECKSUM_MISMATCH: &str = "Restored data doesn't match checksum";
+
+/// Whether the frame header at the start of `head` announces a content checksum.
+fn has_checksum(head: &[u8]) -> bool {
+    head.get(4)
+        .is_some_and(|descriptor| descriptor & 0b100 != 0)
+}
 
 /// Where a frame lies in the archive file, and the last bytes of its compressed form (which
 /// end with the content checksum in frames that carry one): what the archive index records to
@@ -447,13 +470,27 @@ impl Windows {
             path: path.to_path_buf(),
             limit,
             decoder: None,
+            content_hash: None,
             carry: Vec::new(),
             offset: stream_offset,
             frame_start: stream_offset,
             parallel: 1,
             ahead: std::collections::VecDeque::new(),
             spares: Vec::new(),
+            keep_before_damage: false,
+            pending: None,
+            pending_skipped: None,
         })
+    }
+
+    /// Hands out the complete lines a frame yielded before the decompressor failed (damaged
+    /// content, the archive ending inside the frame, or a checksum that does not match, which
+    /// is found only once the whole content was yielded) as a window of their own, and
+    /// returns the failure on the next call. Such lines are not checked by the frame's
+    /// checksum: for lenient readers, which go past damage and report it.
+    pub fn keep_before_damage(mut self) -> Self {
+        self.keep_before_damage = true;
+        self
     }
 
     /// Decompresses up to `frames` frames at once, on as many threads, when they record their
@@ -546,6 +583,9 @@ impl Windows {
     /// The next window of whole lines, reusing `buf` (a previous window's buffer, or a new
     /// one); `Ok(None)` at the end.
     pub fn next_window(&mut self, buf: Vec<u8>) -> io::Result<Option<Window>> {
+        if let Some(damage) = self.pending.take() {
+            return Err(damage);
+        }
         if self.parallel > 1 && self.decoder.is_none() && self.carry.is_empty() {
             // Between frames: hand out the frames decompressed ahead, or decompress the next.
             if self.ahead.is_empty() && !self.decompress_ahead()? {
@@ -593,17 +633,60 @@ impl Windows {
                     return Err(self.fail(offset, io::Error::other(reason)));
                 }
                 input.tail_len = 0;
-                let decoder = zstd::stream::read::Decoder::with_buffer(input)
-                    .map_err(|e| self.fail(offset, e))?
-                    .single_frame();
+                // The checksum is checked here, after the content is handed out, when the
+                // lines before damage are wanted: zstd's own check yields nothing of a frame
+                // whose checksum fails.
+                let own_check = self.keep_before_damage && has_checksum(input.peek(5)?);
+                let mut raw =
+                    zstd::stream::raw::Decoder::new().map_err(|e| self.fail(offset, e))?;
+                if own_check {
+                    raw.set_parameter(zstd::zstd_safe::DParameter::ForceIgnoreChecksum(true))
+                        .map_err(|e| self.fail(offset, e))?;
+                }
+                self.content_hash = own_check.then(|| xxhash_rust::xxh64::Xxh64::new(0));
+                let mut decoder = zstd::stream::zio::Reader::new(input, raw);
+                decoder.set_single_frame();
                 self.decoder = Some((offset, decoder));
                 self.frame_start = self.offset;
             }
             let (frame_offset, decoder) = self.decoder.as_mut().expect("set above");
             let frame_offset = *frame_offset;
-            let frame_done;
-            (frame_done, len) =
-                fill(decoder, &mut buf, len, WINDOW).map_err(|e| self.fail(frame_offset, e))?;
+            let before = len;
+            // Small reads keep zstd streaming block by block: given room for the whole content
+            // at once, it decompresses a frame in one pass and yields nothing of it on damage.
+            let step = if self.keep_before_damage {
+                DAMAGED_STEP
+            } else {
+                usize::MAX
+            };
+            let filled = fill(decoder, &mut buf, &mut len, WINDOW, step);
+            if let Some(hash) = &mut self.content_hash {
+                hash.update(&buf[before..len]);
+            }
+            let frame_done = match filled {
+                Ok(done) => done,
+                Err(e) => {
+                    let damage = self.fail(frame_offset, e);
+                    let complete = crate::format::lines::committed_len(&buf[..len]);
+                    if !self.keep_before_damage || complete == 0 {
+                        return Err(damage);
+                    }
+                    // The lines before the damage; the damage comes next. The decoder stays,
+                    // so that `skip_frame` can find the frame's end.
+                    self.pending = Some(damage);
+                    let window = Window {
+                        offset: self.offset,
+                        frame_offset,
+                        frame: None,
+                        frame_start: self.frame_start,
+                        frame_end: None,
+                        buf,
+                        len: complete,
+                    };
+                    self.offset += complete as u64;
+                    return Ok(Some(window));
+                }
+            };
             let complete = crate::format::lines::committed_len(&buf[..len]);
             if !frame_done && complete == 0 {
                 // One line longer than a window: keep reading until it ends.
@@ -620,11 +703,22 @@ impl Windows {
             };
             if frame_done {
                 let (_, decoder) = self.decoder.take().expect("set above");
-                let input = decoder.finish();
+                let input = decoder.into_inner();
+                let tail = &input.tail[..input.tail_len];
+                if let Some(hash) = self.content_hash.take()
+                    && tail.len() >= 4
+                    && (hash.digest() as u32).to_le_bytes() != tail[tail.len() - 4..]
+                {
+                    // The content was handed out: the damage comes next, the frame already
+                    // skipped.
+                    let reason = io::Error::other(CHECKSUM_MISMATCH);
+                    self.pending = Some(self.fail(frame_offset, reason));
+                    self.pending_skipped = Some(frame_offset);
+                }
                 window.frame = Some(FrameSpan {
                     offset: frame_offset,
                     len: input.offset - frame_offset,
-                    tail: tail_of(&input.tail[..input.tail_len]),
+                    tail: tail_of(tail),
                 });
                 self.input = Some(input);
                 // Bytes after the frame's last newline belong to a line the frame never
@@ -646,11 +740,16 @@ impl Windows {
     /// one should start), where nothing can be read past it. The stream offsets of the windows
     /// that follow go on from the last byte handed out.
     pub fn skip_frame(&mut self) -> Option<u64> {
+        if let Some(offset) = self.pending_skipped.take() {
+            // Read to its end, and found wrong only then.
+            return Some(offset);
+        }
         let (offset, decoder) = self.decoder.take()?;
         self.carry.clear();
+        self.content_hash = None;
         // The decompressor stopped somewhere inside the frame: its end is found from its block
         // headers, read whole from the file.
-        let input = decoder.finish();
+        let input = decoder.into_inner();
         let limit = input.limit;
         let mut frames = Frames::open_at(&self.path, offset, limit).ok()?;
         let frame = frames.next_frame(&self.path).ok()??;
@@ -685,27 +784,29 @@ impl Windows {
 
 /// Decompresses up to `want` bytes into `buf` from `filled` on. `buf` grows only when it is
 /// full, doubling from 64 KiB (new bytes are zeroed once, when first allocated), so a small
-/// frame does not pay for a whole window. Returns whether the frame ended, and where the
-/// decompressed bytes now end.
+/// frame does not pay for a whole window. Each read asks for at most `step` bytes. Returns
+/// whether the frame ended; `filled` is where the decompressed bytes now end, also after an
+/// error.
 fn fill(
     decoder: &mut Decoder,
     buf: &mut Vec<u8>,
-    mut filled: usize,
+    filled: &mut usize,
     want: usize,
-) -> io::Result<(bool, usize)> {
-    let target = filled + want;
+    step: usize,
+) -> io::Result<bool> {
+    let target = *filled + want;
     loop {
-        if filled == target {
-            return Ok((false, filled));
+        if *filled == target {
+            return Ok(false);
         }
-        if filled == buf.len() {
+        if *filled == buf.len() {
             let grown = (buf.len() * 2).clamp(64 << 10, target);
             buf.resize(grown, 0);
         }
-        let end = buf.len().min(target);
-        match decoder.read(&mut buf[filled..end]) {
-            Ok(0) => return Ok((true, filled)),
-            Ok(n) => filled += n,
+        let end = buf.len().min(target).min(filled.saturating_add(step));
+        match decoder.read(&mut buf[*filled..end]) {
+            Ok(0) => return Ok(true),
+            Ok(n) => *filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }

@@ -213,7 +213,9 @@ fn load_from(
         Err(e) => return Err(file_error(e, "open", archive_path)),
     };
     let valid = match &archive {
-        Some(file) => valid_prefix(&index.frames, file, limit).context("read", archive_path)?,
+        Some(file) => {
+            valid_prefix(&index.frames, Some(file), limit).context("read", archive_path)?
+        }
         None => 0,
     };
     let recorded = index.frames.len();
@@ -240,12 +242,24 @@ pub(crate) fn recorded(archive_path: &Path, limit: u64) -> io::Result<ArchiveInd
         frames: read_entries(&index_path(archive_path))?,
     };
     let valid = match File::open(archive_path) {
-        Ok(file) => valid_prefix(&index.frames, &file, limit).context("read", archive_path)?,
+        Ok(file) => {
+            valid_prefix(&index.frames, Some(&file), limit).context("read", archive_path)?
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
         Err(e) => return Err(file_error(e, "open", archive_path)),
     };
     index.frames.truncate(valid);
     Ok(index)
+}
+
+/// The entries the index file records, as far as each follows the one before and passes its
+/// own check, whether or not the archive still holds their frames: what the index knew of an
+/// archive that is now damaged. Nothing is checked against the archive.
+pub(crate) fn recorded_unchecked(archive_path: &Path) -> Vec<ArchiveFrame> {
+    let mut entries = read_entries(&index_path(archive_path)).unwrap_or_default();
+    let valid = valid_prefix(&entries, None, u64::MAX).unwrap_or(0);
+    entries.truncate(valid);
+    entries
 }
 
 /// Describes the frames of the archive from `index.archive_len()` up to `limit`.
@@ -393,8 +407,9 @@ fn read_entries(path: &Path) -> io::Result<Vec<ArchiveFrame>> {
 
 /// How many of `entries`, from the first, describe the archive `file` within its first `limit`
 /// bytes: each follows the one before in the file and in the history, and the file holds a
-/// frame header where each starts and the recorded bytes where each ends.
-fn valid_prefix(entries: &[ArchiveFrame], file: &File, limit: u64) -> io::Result<usize> {
+/// frame header where each starts and the recorded bytes where each ends (without `file`,
+/// only the entries themselves are checked).
+fn valid_prefix(entries: &[ArchiveFrame], file: Option<&File>, limit: u64) -> io::Result<usize> {
     let mut expected = ArchiveFrame {
         offset: 0,
         len: 0,
@@ -420,7 +435,11 @@ fn valid_prefix(entries: &[ArchiveFrame], file: &File, limit: u64) -> io::Result
             && entry.len > 0
             && entry.end_offset() <= limit
             && entry.check == entry.checksum();
-        if !follows || !frame_matches(file, entry)? {
+        let matches = match file {
+            Some(file) => frame_matches(file, entry)?,
+            None => true,
+        };
+        if !follows || !matches {
             return Ok(i);
         }
         expected = entry.clone();

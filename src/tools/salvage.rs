@@ -6,9 +6,10 @@ use crate::error::{Context, file_error};
 use crate::format::event::Event;
 use crate::replay::reader::EventReader;
 use crate::replay::scan::{Damage, HistoryFile, Location};
+use crate::store::index::ArchiveFrame;
 use crate::store::position::Position;
 use crate::store::writer::EventWriter;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -38,10 +39,30 @@ pub enum LostKind {
         /// What the parser objected to.
         reason: String,
     },
-    /// An archive frame, or the rest of one, that could not be decompressed.
+    /// An archive frame, or the rest of one, that could not be decompressed, or whose content
+    /// does not match its checksum. When the archive could not be read past it (it ends
+    /// inside the frame, or holds no frame where one should start), everything after it in
+    /// the archive is part of what was lost.
     DamagedFrame {
         /// What the decompressor reported.
         reason: String,
+        /// Whether nothing of the archive past the frame could be read: what was lost runs to
+        /// the end of the archive.
+        to_archive_end: bool,
+        /// Whether the frame was read to its end and its content did not match its checksum:
+        /// the events kept from it are not vouched for by the checksum.
+        checksum_failed: bool,
+        /// Events read from it before the damage (every one, when only the checksum failed),
+        /// which were kept.
+        kept: u64,
+        /// Events lost: those the archive index counts in the frame (or from the frame to
+        /// the end of the archive, when nothing past it could be read), less those kept and
+        /// the malformed lines reported apart. `None` when the index does not describe the
+        /// frame: then the loss is known only as `compressed_bytes`.
+        events: Option<u64>,
+        /// Compressed bytes of `archive.jsonl.zst` that hold what was lost: from the frame's
+        /// start to its end, or to the end of the archive.
+        compressed_bytes: u64,
     },
     /// The unfinished line at the end of an archive frame.
     UnfinishedLine {
@@ -106,6 +127,13 @@ pub struct SalvageReport {
     pub archived_events: u64,
     /// Everything left out, in history order (a torn tail last).
     pub lost: Vec<Lost>,
+    /// Events left out, as far as they can be counted: each malformed line, and the events of
+    /// damaged frames that the archive index counts (see [`LostKind::DamagedFrame`]). An
+    /// unfinished line or a torn tail is not an event.
+    pub lost_events: u64,
+    /// Compressed bytes of damaged archive frames that the index does not describe: they
+    /// held an unknown number of events.
+    pub lost_unknown_bytes: u64,
 }
 
 /// Writes every event of the directory `src` that can be read, in order, to the new
@@ -199,6 +227,10 @@ fn copy_into(
         in_archive: true,
         report: SalvageReport::default(),
         error: None,
+        archive: reader.archive_path(),
+        index: None,
+        kept: BTreeMap::new(),
+        malformed: BTreeMap::new(),
     };
     let copy_cell = std::cell::RefCell::new(&mut copy);
     let end = reader.scan_lenient(
@@ -207,6 +239,9 @@ fn copy_into(
             let mut copy = copy_cell.borrow_mut();
             progress(event.end);
             let archived = event.location.file == HistoryFile::Archive;
+            if let Some(frame) = event.location.frame {
+                *copy.kept.entry(frame).or_default() += 1;
+            }
             copy.add(event.event.to_event(), archived)
         },
         |damage| {
@@ -379,6 +414,13 @@ fn check_dest(src: &Path, dest: &Path) -> io::Result<()> {
 
 /// The copy under way.
 struct Copy<'w> {
+    /// The source's archive.
+    archive: &'w Path,
+    /// What the source's archive index records, read at the first damaged frame.
+    index: Option<Vec<ArchiveFrame>>,
+    /// Events kept, and malformed lines reported, per archive frame (by offset).
+    kept: BTreeMap<u64, u64>,
+    malformed: BTreeMap<u64, u64>,
     writer: &'w mut EventWriter,
     batch: Vec<Event>,
     /// Whether the events being copied are still those of the archive.
@@ -451,26 +493,27 @@ impl Copy<'_> {
                 location,
                 reason,
                 ..
-            } => at(
-                LostKind::Malformed {
-                    bytes: bytes.to_vec(),
-                    reason,
-                },
-                &location,
-                position,
-            ),
+            } => {
+                self.report.lost_events += 1;
+                if let Some(frame) = location.frame {
+                    *self.malformed.entry(frame).or_default() += 1;
+                }
+                at(
+                    LostKind::Malformed {
+                        bytes: bytes.to_vec(),
+                        reason,
+                    },
+                    &location,
+                    position,
+                )
+            }
             Damage::Frame {
                 frame,
                 position,
+                skipped,
                 error,
-                ..
             } => Lost {
-                kind: LostKind::DamagedFrame {
-                    reason: match crate::Error::from_io(&error) {
-                        Some(crate::Error::Archive { reason, .. }) => reason.clone(),
-                        _ => error.to_string(),
-                    },
-                },
+                kind: self.damaged_frame(frame, skipped, &error),
                 file: HistoryFile::Archive,
                 frame: Some(frame),
                 offset: frame,
@@ -491,6 +534,52 @@ impl Copy<'_> {
             },
         };
         self.report.lost.push(lost);
+    }
+
+    /// What the damaged frame at `frame` cost: counted from the index, less what was read.
+    fn damaged_frame(&mut self, frame: u64, skipped: bool, error: &io::Error) -> LostKind {
+        let reason = match crate::Error::from_io(error) {
+            Some(crate::Error::Archive { reason, .. }) => reason.clone(),
+            _ => error.to_string(),
+        };
+        // The frame alone, or everything from it on when nothing past it could be read.
+        let last = if skipped { frame } else { u64::MAX };
+        let sum = |counts: &BTreeMap<u64, u64>| counts.range(frame..=last).map(|(_, n)| n).sum();
+        let (kept, malformed): (u64, u64) = (sum(&self.kept), sum(&self.malformed));
+        let index = self
+            .index
+            .get_or_insert_with(|| crate::store::index::recorded_unchecked(self.archive));
+        let described: Option<&[ArchiveFrame]> =
+            index.iter().position(|e| e.offset == frame).map(|i| {
+                let described = &index[i..];
+                if skipped { &described[..1] } else { described }
+            });
+        let events = described.map(|frames| {
+            let counted: u64 = frames.iter().map(|e| e.events).sum();
+            counted.saturating_sub(kept + malformed)
+        });
+        let archive_len = crate::store::fsutil::len_or_zero(self.archive).unwrap_or(0);
+        let compressed_bytes = match described {
+            Some(frames) if skipped => frames[0].len,
+            _ if skipped => crate::store::archive::Frames::open_at(self.archive, frame, None)
+                .and_then(|mut frames| frames.next_frame(self.archive))
+                .ok()
+                .flatten()
+                .map_or(archive_len.saturating_sub(frame), |f| f.bytes.len() as u64),
+            _ => archive_len.saturating_sub(frame),
+        };
+        match events {
+            Some(events) => self.report.lost_events += events,
+            None => self.report.lost_unknown_bytes += compressed_bytes,
+        }
+        LostKind::DamagedFrame {
+            to_archive_end: !skipped,
+            checksum_failed: skipped && reason == crate::store::archive::CHECKSUM_MISMATCH,
+            reason,
+            kept,
+            events,
+            compressed_bytes,
+        }
     }
 }
 

@@ -754,7 +754,10 @@ impl<'r> Pass<'r> {
                     Some(Error::Archive { reason, .. }) => reason.clone(),
                     _ => error.to_string(),
                 };
-                let rest = if skipped {
+                let rest = if skipped && reason == crate::store::archive::CHECKSUM_MISMATCH {
+                    "its content was read whole, but the checksum cannot vouch for its events; \
+                     reading went on at the next frame"
+                } else if skipped {
                     "the rest of this frame cannot be read; reading went on at the next frame"
                 } else {
                     "nothing after it in the archive can be read"

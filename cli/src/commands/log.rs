@@ -1,7 +1,7 @@
 //! `eventfold log` and `eventfold export`: events, filtered, as text or JSON lines.
 
 use crate::args::{ExportArgs, LogArgs};
-use crate::out::{DIM, Out, TYPE};
+use crate::out::{self, DIM, Out, TYPE};
 use crate::time;
 use eventfold::{EventReader, ScannedEvent};
 use std::collections::VecDeque;
@@ -146,15 +146,14 @@ impl Printer {
             Format::Pretty => {
                 let ev = e.event;
                 if self.envelope {
-                    write!(buf, "{DIM}{}", e.location.file.name())?;
-                    if let Some(frame) = e.location.frame {
-                        write!(buf, " frame {frame}")?;
-                    }
-                    write!(
-                        buf,
-                        " byte {} line {} position {}{DIM:#}  ",
-                        e.location.offset, e.location.line, e.position
-                    )?;
+                    let place = out::place(
+                        e.location.file.name(),
+                        e.location.frame,
+                        Some(e.location.offset),
+                        true,
+                        Some(e.location.line),
+                    );
+                    write!(buf, "{DIM}{place} position {}{DIM:#}  ", e.position)?;
                 }
                 write!(
                     buf,

@@ -28,17 +28,30 @@ pub fn run(dir: &Path, args: &SalvageArgs, out: &mut Out) -> io::Result<ExitCode
             "dest": args.dest,
             "events": report.events,
             "archived_events": report.archived_events,
-            "lost": report.lost.len(),
+            "lost_events": report.lost_events,
+            "lost_unknown_bytes": report.lost_unknown_bytes,
+            "problems": report.lost.len(),
         });
         out::json_line(&mut out.stdout, &summary)?;
     } else {
+        let mut left_out = format!("left out {} events", report.lost_events);
+        if report.lost_unknown_bytes > 0 {
+            left_out.push_str(&format!(
+                " and an unknown number in {} compressed bytes",
+                report.lost_unknown_bytes
+            ));
+        }
+        if !report.lost.is_empty() {
+            let n = report.lost.len();
+            let problems = if n == 1 { "problem" } else { "problems" };
+            left_out.push_str(&format!(" ({n} {problems} above)"));
+        }
         writeln!(
             out.stdout,
-            "{BOLD}wrote {} events to {} ({} of them archived); left out {}{BOLD:#}",
+            "{BOLD}wrote {} events to {} ({} of them archived); {left_out}{BOLD:#}",
             report.events,
             args.dest.display(),
             report.archived_events,
-            report.lost.len()
         )?;
     }
     // The copy is healthy either way, but something was found wrong: exit 1, as verify does.
@@ -50,16 +63,32 @@ pub fn run(dir: &Path, args: &SalvageArgs, out: &mut Out) -> io::Result<ExitCode
 }
 
 fn where_text(lost: &Lost) -> String {
-    let mut text = lost.file.name().to_string();
-    if let Some(frame) = lost.frame {
-        text.push_str(&format!(" frame {frame}"));
+    // A damaged frame's offset is the frame's, in the compressed file.
+    let decompressed = !matches!(lost.kind, LostKind::DamagedFrame { .. });
+    let place = out::place(
+        lost.file.name(),
+        lost.frame,
+        Some(lost.offset),
+        decompressed,
+        lost.line,
+    );
+    format!("{place} position {}", lost.position)
+}
+
+/// What a damaged frame cost, in events.
+fn frame_loss(events: Option<u64>, compressed_bytes: u64, to_archive_end: bool) -> String {
+    let counted = if to_archive_end {
+        "as the archive index counts them from this frame to the end of the archive"
+    } else {
+        "as the archive index counts them"
+    };
+    match events {
+        Some(n) => format!("{n} events lost ({counted})"),
+        None => format!(
+            "an unknown number of events lost in {compressed_bytes} compressed bytes (the \
+             archive index does not describe this frame)"
+        ),
     }
-    text.push_str(&format!(" byte {}", lost.offset));
-    if let Some(line) = lost.line {
-        text.push_str(&format!(" line {line}"));
-    }
-    text.push_str(&format!(" position {}", lost.position));
-    text
 }
 
 fn lost_text(lost: &Lost) -> String {
@@ -68,7 +97,28 @@ fn lost_text(lost: &Lost) -> String {
             let shown: String = String::from_utf8_lossy(bytes).chars().take(80).collect();
             format!("malformed line ({reason}): {shown}")
         }
-        LostKind::DamagedFrame { reason } => format!("damaged frame: {reason}"),
+        LostKind::DamagedFrame {
+            reason,
+            to_archive_end,
+            checksum_failed,
+            kept,
+            events,
+            compressed_bytes,
+            ..
+        } => {
+            let loss = frame_loss(*events, *compressed_bytes, *to_archive_end);
+            if *checksum_failed {
+                format!(
+                    "checksum failed ({reason}): kept the {kept} events read from the frame, \
+                     which its checksum cannot vouch for; {loss}"
+                )
+            } else {
+                format!(
+                    "damaged frame ({reason}): kept the {kept} events read before the damage; \
+                     {loss}"
+                )
+            }
+        }
         LostKind::UnfinishedLine { len } => {
             format!("unfinished line of {len} bytes at a frame end")
         }
@@ -93,9 +143,22 @@ fn lost_json(lost: &Lost) -> serde_json::Value {
             record["reason"] = json!(reason);
             record["bytes"] = json!(String::from_utf8_lossy(bytes));
         }
-        LostKind::DamagedFrame { reason } => {
+        LostKind::DamagedFrame {
+            reason,
+            to_archive_end,
+            checksum_failed,
+            kept,
+            events,
+            compressed_bytes,
+            ..
+        } => {
             record["kind"] = json!("damaged-frame");
             record["reason"] = json!(reason);
+            record["checksum_failed"] = json!(checksum_failed);
+            record["to_archive_end"] = json!(to_archive_end);
+            record["kept"] = json!(kept);
+            record["events"] = json!(events);
+            record["compressed_bytes"] = json!(compressed_bytes);
         }
         LostKind::UnfinishedLine { len } => {
             record["kind"] = json!("unfinished-line");

@@ -42,9 +42,14 @@ pub fn run(dir: &Path, args: &VerifyArgs, out: &mut Out) -> io::Result<ExitCode>
                 Severity::Error => BAD,
                 Severity::Warning => WARN,
             };
-            let text = finding.to_string();
-            let (head, rest) = text.split_once(' ').unwrap_or((&text, ""));
-            writeln!(out.stdout, "{style}{head}{style:#} {rest}")?;
+            writeln!(
+                out.stdout,
+                "{style}{}[{}]{style:#} {}: {}",
+                finding.severity,
+                finding.check.name(),
+                finding_place(finding),
+                finding.message
+            )?;
         }
         let (style, verdict) = if report.is_clean() {
             (GOOD, "ok")
@@ -81,6 +86,14 @@ pub fn run(dir: &Path, args: &VerifyArgs, out: &mut Out) -> io::Result<ExitCode>
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Where a finding lies. An archive finding without a history position is about a frame, and
+/// its offset is the frame's, in the compressed file.
+fn finding_place(f: &Finding) -> String {
+    let file = f.file.display().to_string();
+    let decompressed = f.position.is_some();
+    out::place(&file, f.frame, f.offset, decompressed, f.line)
 }
 
 fn finding_json(f: &Finding) -> serde_json::Value {
