@@ -85,7 +85,9 @@ pub enum Command {
 /// Which events to keep (every flag given must hold; repeated flags mean any of them).
 #[derive(Debug, Args, Default)]
 pub struct FilterArgs {
-    /// Keep events of this type; a glob (`todo_*`, `order_?`). Repeatable.
+    /// Keep events of this type; a pattern of `*` (any run of characters) and `?` (one
+    /// character), such as `todo_*` or `order_?`. `[`, `]`, `{`, `}` and `\` are refused.
+    /// Repeatable.
     #[arg(long = "type", value_name = "GLOB")]
     pub types: Vec<String>,
     /// Keep events at or after this time: RFC 3339, a date, seconds since the epoch, or a

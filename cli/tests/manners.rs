@@ -240,3 +240,17 @@ fn a_directory_that_holds_no_log_says_why() {
         assert!(stderr.contains(&expected), "{expected:?} not in {stderr:?}");
     }
 }
+
+/// A `--type` pattern holding a character that other globs give a meaning (`[`, `{`, `\`)
+/// would match only itself here: a usage error, not a scan that silently finds nothing.
+#[test]
+fn a_type_pattern_with_a_bracket_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(common::healthy(dir.path()));
+    for command in ["log", "stats", "export"] {
+        let (code, stdout, stderr) = run_in(dir.path(), &[command, "--type", "["]);
+        assert_eq!(code, Some(2), "{command}: {stderr}");
+        assert_eq!(stdout, "", "{command}");
+        assert!(stderr.contains("--type \"[\""), "{command}: {stderr}");
+    }
+}

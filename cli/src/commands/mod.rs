@@ -99,6 +99,15 @@ pub fn usage(out: &mut Out, message: &str) -> io::Result<ExitCode> {
 pub fn filter(args: &FilterArgs) -> Result<Filter, String> {
     let mut filter = Filter::new();
     for pattern in &args.types {
+        // Other globs give these characters a meaning; here they would match only
+        // themselves, so a pattern that holds one almost surely matches nothing meant.
+        if let Some(c) = pattern.chars().find(|c| "[]{}\\".contains(*c)) {
+            return Err(format!(
+                "--type {pattern:?}: {c:?} is not part of a pattern here: a pattern takes * \
+                 (any run of characters) and ? (one character), anything else literally; \
+                 write ? where a type holds {c:?}"
+            ));
+        }
         filter = filter.event_type(pattern);
     }
     for id in &args.ids {
@@ -152,5 +161,21 @@ mod tests {
         );
         assert!(positions("10-20").is_err());
         assert!(positions("a..b").is_err());
+    }
+
+    #[test]
+    fn type_patterns_refuse_what_other_globs_give_a_meaning() {
+        for pattern in ["[", "order_[ab]", "{a,b}", "a\\*"] {
+            let args = FilterArgs {
+                types: vec![pattern.to_string()],
+                ..FilterArgs::default()
+            };
+            assert!(filter(&args).is_err(), "{pattern}");
+        }
+        let args = FilterArgs {
+            types: vec!["order_?".to_string(), "todo_*".to_string()],
+            ..FilterArgs::default()
+        };
+        assert!(filter(&args).is_ok());
     }
 }
