@@ -272,3 +272,53 @@ pub struct NatsAuthArgs {
     #[arg(long, value_name = "FILE", env = "EVENTFOLD_NATS_TLSCA")]
     pub tlsca: Option<PathBuf>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// docs/cli.md, the command line's reference.
+    const REFERENCE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/cli.md"));
+
+    /// Every command, alias and flag clap knows is named in docs/cli.md: a new one cannot land
+    /// undocumented.
+    #[test]
+    fn the_reference_names_every_command_and_flag() {
+        let mut missing = Vec::new();
+        let mut check = |what: String| {
+            if !REFERENCE.contains(&what) {
+                missing.push(what);
+            }
+        };
+        let root = Cli::command();
+        let mut commands = vec![root.clone()];
+        commands.extend(root.get_subcommands().cloned());
+        for command in &commands {
+            if command.get_name() != root.get_name() {
+                check(format!("### `{}", command.get_name()));
+                for alias in command.get_visible_aliases() {
+                    check(format!("alias `{alias}`"));
+                }
+            }
+            for arg in command.get_arguments() {
+                if let Some(long) = arg.get_long() {
+                    check(format!("`--{long}"));
+                }
+                if let Some(short) = arg.get_short() {
+                    check(format!("`-{short}"));
+                }
+                if arg.is_positional() {
+                    let name = arg
+                        .get_value_names()
+                        .map_or(arg.get_id().as_str(), |v| &v[0]);
+                    check(format!("{} {name}`", command.get_name()));
+                }
+                if let Some(var) = arg.get_env() {
+                    check(var.to_string_lossy().into_owned());
+                }
+            }
+        }
+        assert!(missing.is_empty(), "docs/cli.md does not name: {missing:?}");
+    }
+}
