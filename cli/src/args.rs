@@ -210,6 +210,10 @@ pub struct RelayArgs {
     /// Publish the history present at the start, then exit, instead of following the log.
     #[arg(long)]
     pub until_caught_up: bool,
+    /// Exit 1 when the server has been unreachable this long (90, 30s, 5m, 1h). Default: keep
+    /// reconnecting for ever, reporting the outage on stderr.
+    #[arg(long, value_name = "DURATION", value_parser = crate::commands::relay_duration)]
+    pub give_up_after: Option<std::time::Duration>,
     #[command(flatten)]
     pub auth: NatsAuthArgs,
 }

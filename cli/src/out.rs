@@ -18,6 +18,7 @@ pub const BAD: Style = AnsiColor::Red.on_default().bold();
 pub struct Out {
     pub stdout: io::BufWriter<Stdout>,
     stderr: AutoStream<io::Stderr>,
+    color: ColorChoice,
     pub json: bool,
     pub quiet: bool,
     pub verbose: u8,
@@ -46,6 +47,7 @@ impl Out {
                 },
             ),
             stderr,
+            color: choice,
             json: global.json,
             quiet: global.quiet,
             verbose: global.verbose,
@@ -67,6 +69,24 @@ impl Out {
     pub fn note(&mut self, text: &str) {
         if !self.quiet {
             let _ = writeln!(self.stderr, "{DIM}{text}{DIM:#}");
+        }
+    }
+
+    /// Writes lines on stderr from any thread, as [`note`](Self::note) (`warning` false) or as
+    /// a warning; writes nothing when quiet.
+    pub fn notifier(&self) -> impl Fn(&str, bool) + Send + Sync + 'static {
+        let quiet = self.quiet;
+        let color = self.color;
+        move |text, warning| {
+            if quiet {
+                return;
+            }
+            let mut stderr = AutoStream::new(io::stderr(), color);
+            let _ = if warning {
+                writeln!(stderr, "{WARN}warning:{WARN:#} {text}")
+            } else {
+                writeln!(stderr, "{DIM}{text}{DIM:#}")
+            };
         }
     }
 

@@ -124,7 +124,14 @@ impl Auth {
 /// Connects to `server` with `auth`, once: a refused credential or a failed TLS handshake is
 /// an error at once, not a retry.
 pub(crate) async fn connect(server: &str, auth: &Auth) -> Result<async_nats::Client, Error> {
-    let options = options(auth).await?;
+    connect_with(options(auth).await?, server).await
+}
+
+/// Connects to `server` with `options` (made by [`options`]), once.
+pub(crate) async fn connect_with(
+    options: async_nats::ConnectOptions,
+    server: &str,
+) -> Result<async_nats::Client, Error> {
     options
         .connect(server)
         .await
@@ -135,7 +142,7 @@ pub(crate) async fn connect(server: &str, auth: &Auth) -> Result<async_nats::Cli
 }
 
 /// The client's options for `auth`, its files checked first so that a missing one is named.
-async fn options(auth: &Auth) -> Result<async_nats::ConnectOptions, Error> {
+pub(crate) async fn options(auth: &Auth) -> Result<async_nats::ConnectOptions, Error> {
     let mut options = async_nats::ConnectOptions::new();
     match (&auth.user, &auth.password) {
         (Some(user), Some(password)) => {

@@ -49,6 +49,11 @@ pub struct Config {
     /// Stop once the history present at the start is published and acknowledged, instead of
     /// following the log. Default `false`.
     pub until_caught_up: bool,
+    /// How long the server may stay unreachable (the connection lost, or requests and
+    /// acknowledgements unanswered) before the run fails with
+    /// [`Error::Unreachable`](crate::Error::Unreachable). Default `None`: keep trying for ever,
+    /// as a relay under a supervisor should.
+    pub give_up_after: Option<Duration>,
 }
 
 impl Config {
@@ -80,6 +85,7 @@ impl Config {
             ack_timeout: Duration::from_secs(10),
             record_interval: Duration::from_millis(200),
             until_caught_up: false,
+            give_up_after: None,
         }
     }
 

@@ -48,12 +48,21 @@ pub enum Error {
         /// What the resume file records.
         recorded: ResumePoint,
     },
-    /// Publishing kept failing: the server acknowledged nothing for too long.
+    /// The server refused publishes, again and again, with nothing acknowledged between.
     Publish {
         /// The position of the event that was not acknowledged.
         position: Position,
         /// What the client said.
         source: async_nats::jetstream::context::PublishError,
+    },
+    /// The server stayed unreachable for [`Config::give_up_after`](crate::Config::give_up_after).
+    Unreachable {
+        /// The server as configured.
+        server: String,
+        /// How long it was unreachable.
+        after: std::time::Duration,
+        /// What went wrong last.
+        reason: String,
     },
     /// The log could not be read (a malformed line, a damaged archive frame, a missing
     /// directory).
@@ -106,6 +115,15 @@ impl fmt::Display for Error {
                 f,
                 "the event at position {position} was not acknowledged by the server: {source}"
             ),
+            Error::Unreachable {
+                server,
+                after,
+                reason,
+            } => write!(
+                f,
+                "gave up after the NATS server {server} was unreachable for {} ({reason})",
+                crate::notice::shown(*after)
+            ),
             Error::Log(e) => write!(f, "cannot read the event log: {e}"),
             Error::ResumeFile { path, source } => {
                 write!(f, "resume file {}: {source}", path.display())
@@ -142,7 +160,10 @@ impl std::error::Error for Error {
             Error::Connect { source, .. } => Some(source),
             Error::Publish { source, .. } => Some(source),
             Error::Log(source) | Error::ResumeFile { source, .. } => Some(source),
-            Error::Config(_) | Error::Stream { .. } | Error::StreamBehind { .. } => None,
+            Error::Config(_)
+            | Error::Stream { .. }
+            | Error::StreamBehind { .. }
+            | Error::Unreachable { .. } => None,
         }
     }
 }

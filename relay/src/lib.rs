@@ -43,6 +43,7 @@ mod config;
 mod consume;
 mod error;
 mod headers;
+mod notice;
 mod relay;
 mod resume;
 
@@ -50,5 +51,6 @@ pub use auth::{Auth, Secret};
 pub use config::Config;
 pub use consume::{RelayedEvent, fold_stream, fold_stream_with_auth};
 pub use error::Error;
-pub use relay::{Stats, run};
+pub use notice::Notice;
+pub use relay::{Stats, run, run_reporting};
 pub use resume::ResumePoint;

@@ -1,8 +1,11 @@
 //! The relay: follow the log, publish each event in order, await acknowledgements in a bounded
 //! window, and record how far the server has acknowledged.
 
+use crate::notice::{self, Connected, Notice, Report};
 use crate::{Config, Error, ResumePoint, headers};
-use async_nats::jetstream::context::{ContextBuilder, PublishError};
+use async_nats::jetstream::context::{
+    ContextBuilder, PublishError, PublishErrorKind, RequestErrorKind,
+};
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::publish::PublishAck;
 use async_nats::jetstream::stream::{self, LastRawMessageErrorKind, StorageType};
@@ -14,11 +17,12 @@ use std::collections::VecDeque;
 use std::future::{Future, IntoFuture};
 use std::path::Path;
 use std::pin::{Pin, pin};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-/// Publishing again from the stream's end after this many failures in a row, with nothing
-/// acknowledged in between, gives up.
-const MAX_FAILURES: u32 = 3;
+/// Publishing again from the stream's end after this many refusals in a row (publishes the
+/// server answered with an error), with nothing acknowledged in between, gives up.
+const MAX_REFUSALS: u32 = 3;
 
 /// What a run of the relay did. `eventfold relay --json` prints it as one JSON line.
 ///
@@ -59,9 +63,16 @@ pub struct Stats {
 /// ends. On shutdown it stops reading the log, waits for the acknowledgements outstanding,
 /// records the last, and returns.
 ///
-/// If acknowledgements fail (a timeout, a lost connection, a publish refused because another
-/// was lost before it), it drops what is outstanding and goes on from the stream's end; after
-/// three failures in a row with nothing acknowledged between, it gives up.
+/// If the connection to the server is lost, or the server stops answering (an acknowledgement
+/// or a request for the stream's state times out), it pauses, drops what is outstanding, and
+/// once the server answers again goes on from the stream's end: nothing is lost, and the
+/// message ids and expected sequences keep anything from being stored twice or out of order.
+/// The client reconnects with a delay that grows from nothing to 5 seconds, and keeps trying
+/// until [`give_up_after`](Config::give_up_after) (by default for ever); a shutdown request
+/// during the outage stops the run at once. If the server refuses publishes (it answers with
+/// an error) three times in a row with nothing acknowledged between, it gives up.
+///
+/// [`run_reporting`] does the same and reports the outage as it happens.
 ///
 /// # Errors
 ///
@@ -70,8 +81,9 @@ pub struct Stats {
 /// setting cannot work or a file of [`Config::auth`] cannot be read; [`Error::Stream`] if the
 /// stream cannot be created or read, has other subjects, or ends with an event that is not
 /// this log's; [`Error::StreamBehind`] if it ends before the resume file's event;
-/// [`Error::Publish`] after repeated failed acknowledgements; [`Error::Log`] if the log cannot
-/// be read; [`Error::ResumeFile`] if the resume file cannot be read or written.
+/// [`Error::Publish`] after repeated refused publishes; [`Error::Unreachable`] when the server
+/// stayed unreachable for `give_up_after`; [`Error::Log`] if the log cannot be read;
+/// [`Error::ResumeFile`] if the resume file cannot be read or written.
 ///
 /// # Examples
 ///
@@ -85,6 +97,33 @@ pub struct Stats {
 /// # }
 /// ```
 pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<Stats, Error> {
+    run_reporting(config, shutdown, |_| {}).await
+}
+
+/// [`run`], calling `report` with each [`Notice`] as it happens: the connection lost, each
+/// failed attempt to reach the server again with the delay before the next, the connection
+/// back, a server that does not answer. `report` is called from the client's tasks as well as
+/// the run's: keep it short (`eventfold relay` prints one line on stderr).
+///
+/// # Errors
+///
+/// As [`run`].
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), eventfold_relay::Error> {
+/// let config = eventfold_relay::Config::new("./data", "nats://127.0.0.1:4222", "TODOS");
+/// let stop = async { tokio::signal::ctrl_c().await.ok(); };
+/// eventfold_relay::run_reporting(&config, stop, |notice| eprintln!("{notice}")).await?;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn run_reporting(
+    config: &Config,
+    shutdown: impl Future<Output = ()>,
+    report: impl Fn(&Notice) + Send + Sync + 'static,
+) -> Result<Stats, Error> {
     if config.max_in_flight == 0 {
         return Err(Error::Config("max_in_flight must be at least 1".into()));
     }
@@ -95,7 +134,10 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
             config.data_dir.display()
         )));
     }
-    let client = crate::auth::connect(&config.server, &config.auth).await?;
+    let report: Report = Arc::new(report);
+    let options = crate::auth::options(&config.auth).await?;
+    let (options, mut connected) = notice::watched(options, &config.server, report.clone());
+    let client = crate::auth::connect_with(options, &config.server).await?;
     let js = ContextBuilder::new()
         .timeout(config.ack_timeout)
         // Room for acknowledgements still owed to publishes dropped by a resync.
@@ -116,30 +158,83 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
 
     let mut stats = Stats::default();
     let mut shutdown = pin!(shutdown.fuse());
-    let mut failures = 0;
+    let mut refusals = 0;
+    let mut outage = Outage::default();
     let mut first = true;
     loop {
-        let start = start_point(&stream, config, stats.last.as_ref().or(recorded.as_ref())).await?;
-        if first {
-            stats.resumed_after = start.after.as_ref().map(|p| p.position);
-            // What the stream holds was acknowledged, if by an earlier run that stopped before
-            // it could record it: the resume file catches up even when nothing is left to send.
-            stats.last = start.after.clone();
-            first = false;
-        }
-        let published_before = stats.published + stats.duplicates;
-        match publish(&js, config, &start, &mut stats, shutdown.as_mut()).await {
-            Ok(()) => break,
-            Err(Stop::Fatal(e)) => return Err(e),
-            Err(Stop::Unacknowledged { position, source }) => {
-                if stats.published + stats.duplicates > published_before {
-                    failures = 0;
+        let known = stats.last.as_ref().or(recorded.as_ref());
+        let stop = match start_point(&stream, config, known).await {
+            Err(stop) => stop,
+            Ok(start) => {
+                if first {
+                    stats.resumed_after = start.after.as_ref().map(|p| p.position);
+                    // What the stream holds was acknowledged, if by an earlier run that stopped
+                    // before it could record it: the resume file catches up even when nothing
+                    // is left to send.
+                    stats.last = start.after.clone();
+                    first = false;
                 }
-                failures += 1;
-                if failures >= MAX_FAILURES {
+                let published_before = stats.published + stats.duplicates;
+                let session = Session {
+                    js: &js,
+                    config,
+                    start: &start,
+                    connected: &mut connected,
+                    outage: &mut outage,
+                };
+                match publish(session, &mut stats, shutdown.as_mut()).await {
+                    Ok(()) => break,
+                    Err(stop) => {
+                        if stats.published + stats.duplicates > published_before {
+                            refusals = 0;
+                        }
+                        stats.resyncs += 1;
+                        stop
+                    }
+                }
+            }
+        };
+        let reason = match stop {
+            Stop::Fatal(e) => return Err(e),
+            Stop::Unacknowledged { position, source } if !transient(&source) => {
+                refusals += 1;
+                if refusals >= MAX_REFUSALS {
                     return Err(Error::Publish { position, source });
                 }
-                stats.resyncs += 1;
+                continue;
+            }
+            Stop::Unacknowledged { source, .. } => source.to_string(),
+            Stop::NoAnswer(reason) => reason,
+            Stop::Disconnected => "the connection was lost".to_string(),
+        };
+        let since = *outage.since.get_or_insert_with(Instant::now);
+        let deadline = config.give_up_after.map(|after| since + after);
+        let wait = if *connected.borrow() {
+            outage.attempts += 1;
+            let retry_in = notice::backoff(outage.attempts);
+            report(&Notice::NoAnswer {
+                server: config.server.clone(),
+                reason: reason.clone(),
+                attempt: outage.attempts,
+                retry_in,
+            });
+            Wait::Delay(retry_in)
+        } else {
+            // The client reconnects, with its own delays and notices.
+            Wait::Connected
+        };
+        match pause(wait, &mut connected, shutdown.as_mut(), deadline).await {
+            Paused::Ready => {}
+            Paused::Shutdown => break,
+            Paused::GaveUp => {
+                if let Some(last) = &stats.last {
+                    save(last.clone(), config).await?;
+                }
+                return Err(Error::Unreachable {
+                    server: config.server.clone(),
+                    after: since.elapsed(),
+                    reason,
+                });
             }
         }
     }
@@ -147,6 +242,78 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
         save(last.clone(), config).await?;
     }
     Ok(stats)
+}
+
+/// Since when the server has not answered, and how many tries to go on failed since.
+#[derive(Default)]
+struct Outage {
+    since: Option<Instant>,
+    attempts: u32,
+}
+
+impl Outage {
+    /// The server answered: an acknowledgement came, or there was nothing to publish.
+    fn over(&mut self) {
+        *self = Outage::default();
+    }
+}
+
+/// What to wait for before going on after a failure.
+enum Wait {
+    Delay(Duration),
+    Connected,
+}
+
+/// How a wait ended.
+enum Paused {
+    Ready,
+    Shutdown,
+    GaveUp,
+}
+
+/// Waits as `wait` says, unless shutdown is asked or the deadline comes first.
+async fn pause<F: FusedFuture<Output = ()>>(
+    wait: Wait,
+    connected: &mut Connected,
+    mut shutdown: Pin<&mut F>,
+    deadline: Option<Instant>,
+) -> Paused {
+    if shutdown.is_terminated() {
+        return Paused::Shutdown;
+    }
+    let ready = async {
+        match wait {
+            Wait::Delay(delay) => tokio::time::sleep(delay).await,
+            Wait::Connected => until(connected, true).await,
+        }
+    };
+    let give_up = async {
+        match deadline {
+            Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        biased;
+        () = &mut shutdown => Paused::Shutdown,
+        () = give_up => Paused::GaveUp,
+        () = ready => Paused::Ready,
+    }
+}
+
+/// Resolves once the connection's state is `up` (never, if the client is gone).
+async fn until(connected: &mut Connected, up: bool) {
+    if connected.wait_for(|state| *state == up).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Whether a failed publish says that the server did not answer (rather than that it refused).
+fn transient(error: &PublishError) -> bool {
+    matches!(
+        error.kind(),
+        PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe
+    )
 }
 
 /// Where to go on from: the last event the stream holds, and the stream's last sequence.
@@ -162,6 +329,10 @@ enum Stop {
         position: Position,
         source: PublishError,
     },
+    /// The connection was lost: go on from the stream's end once it is back.
+    Disconnected,
+    /// A request for the stream's state went unanswered: ask again.
+    NoAnswer(String),
     /// Anything else.
     Fatal(Error),
 }
@@ -202,15 +373,19 @@ async fn start_point(
     stream: &stream::Stream,
     config: &Config,
     recorded: Option<&ResumePoint>,
-) -> Result<Start, Error> {
-    let fail = |message: String| Error::Stream {
-        stream: config.stream.clone(),
-        message,
+) -> Result<Start, Stop> {
+    let fail = |message: String| {
+        Stop::Fatal(Error::Stream {
+            stream: config.stream.clone(),
+            message,
+        })
     };
-    let info = stream
-        .get_info()
-        .await
-        .map_err(|e| fail(format!("cannot read its state: {e}")))?;
+    let info = stream.get_info().await.map_err(|e| match e.kind() {
+        RequestErrorKind::TimedOut | RequestErrorKind::NoResponders | RequestErrorKind::Other => {
+            Stop::NoAnswer(format!("cannot read the stream's state: {e}"))
+        }
+        RequestErrorKind::InvalidSubject => fail(format!("cannot read its state: {e}")),
+    })?;
     let last_sequence = info.state.last_sequence;
     let tail = match stream
         .get_last_raw_message_by_subject(&config.subject)
@@ -234,6 +409,10 @@ async fn start_point(
             })
         }
         Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => None,
+        Err(e) if e.kind() == LastRawMessageErrorKind::Other => {
+            let reason = format!("cannot read the stream's last message: {e}");
+            return Err(Stop::NoAnswer(reason));
+        }
         Err(e) => return Err(fail(format!("cannot read its last message: {e}"))),
     };
     let behind = match (&tail, recorded) {
@@ -243,15 +422,15 @@ async fn start_point(
         (_, None) => false,
     };
     if let (true, Some(recorded)) = (behind, recorded) {
-        return Err(Error::StreamBehind {
+        return Err(Stop::Fatal(Error::StreamBehind {
             stream: config.stream.clone(),
             last_sequence,
             recorded: recorded.clone(),
-        });
+        }));
     }
     let after = tail.or_else(|| recorded.cloned());
     if let Some(after) = &after {
-        check_in_log(config, after)?;
+        check_in_log(config, after).map_err(Stop::Fatal)?;
     }
     Ok(Start {
         after,
@@ -291,15 +470,29 @@ struct InFlight {
     ack: Pin<Box<dyn Future<Output = Result<PublishAck, PublishError>> + Send>>,
 }
 
+/// What one publishing session works with.
+struct Session<'a> {
+    js: &'a Context,
+    config: &'a Config,
+    start: &'a Start,
+    connected: &'a mut Connected,
+    outage: &'a mut Outage,
+}
+
 /// One publishing session: from `start`, until shutdown, the end of the history (with
-/// `until_caught_up`), or a failed acknowledgement.
+/// `until_caught_up`), a failed acknowledgement, or a lost connection.
 async fn publish<F: FusedFuture<Output = ()>>(
-    js: &Context,
-    config: &Config,
-    start: &Start,
+    session: Session<'_>,
     stats: &mut Stats,
     mut shutdown: Pin<&mut F>,
 ) -> Result<(), Stop> {
+    let Session {
+        js,
+        config,
+        start,
+        connected,
+        outage,
+    } = session;
     let since = start
         .after
         .as_ref()
@@ -320,12 +513,16 @@ async fn publish<F: FusedFuture<Output = ()>>(
         tokio::select! {
             biased;
             () = &mut shutdown, if !shutdown.is_terminated() => reading = false,
+            // What is outstanding may never be answered: go on from the stream's end once the
+            // connection is back.
+            () = until(connected, false) => return Err(Stop::Disconnected),
             ack = front_ack(&mut in_flight) => {
                 let sent = in_flight.pop_front().expect("an acknowledgement came for it");
                 let ack = ack.map_err(|source| Stop::Unacknowledged {
                     position: sent.position,
                     source,
                 })?;
+                outage.over();
                 if ack.duplicate {
                     stats.duplicates += 1;
                 } else {
@@ -351,6 +548,9 @@ async fn publish<F: FusedFuture<Output = ()>>(
                         });
                     }
                     Some(Ok(SubscriptionItem::CaughtUp(_))) => {
+                        if in_flight.is_empty() {
+                            outage.over();
+                        }
                         if config.until_caught_up {
                             reading = false;
                         }

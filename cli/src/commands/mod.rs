@@ -4,6 +4,8 @@ mod info;
 mod log;
 #[cfg(feature = "relay")]
 mod relay;
+#[cfg(feature = "relay")]
+pub use relay::duration as relay_duration;
 mod salvage;
 mod stats;
 mod verify;

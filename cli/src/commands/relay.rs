@@ -7,7 +7,7 @@
 
 use crate::args::RelayArgs;
 use crate::out::{self, Out};
-use eventfold_relay::{Config, Stats};
+use eventfold_relay::{Config, Notice, Stats};
 use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -26,8 +26,13 @@ pub fn run(dir: &Path, args: &RelayArgs, out: &mut Out) -> io::Result<ExitCode> 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let notify = out.notifier();
+    let report = move |notice: &Notice| {
+        let warning = !matches!(notice, Notice::Reconnected { .. });
+        notify(&notice.to_string(), warning);
+    };
     let stats = runtime
-        .block_on(async { eventfold_relay::run(&config, shutdown()).await })
+        .block_on(async { eventfold_relay::run_reporting(&config, shutdown(), report).await })
         .map_err(io::Error::other)?;
     if out.json {
         let value = serde_json::to_value(&stats).map_err(io::Error::other)?;
@@ -49,6 +54,7 @@ fn config(dir: &Path, args: &RelayArgs) -> Config {
     config.max_in_flight = usize::try_from(args.max_in_flight).unwrap_or(usize::MAX);
     config.duplicate_window = Duration::from_secs(args.duplicate_window);
     config.until_caught_up = args.until_caught_up;
+    config.give_up_after = args.give_up_after;
     let auth = &args.auth;
     config.auth.credentials_file.clone_from(&auth.creds);
     config.auth.nkey_file.clone_from(&auth.nkey);
@@ -59,6 +65,17 @@ fn config(dir: &Path, args: &RelayArgs) -> Config {
     config.auth.tls_key.clone_from(&auth.tlskey);
     config.auth.tls_ca.clone_from(&auth.tlsca);
     config
+}
+
+/// A duration on the command line: seconds (`90`), or a number and a unit (`30s`, `5m`,
+/// `1h 30m`).
+pub fn duration(text: &str) -> Result<Duration, String> {
+    if let Ok(seconds) = text.trim().parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    let bad = || format!("{text:?}: give seconds (90) or a number and a unit (30s, 5m, 1h 30m)");
+    let signed: jiff::SignedDuration = text.trim().parse().map_err(|_| bad())?;
+    Duration::try_from(signed).map_err(|_| bad())
 }
 
 /// `published 300 events (0 duplicates dropped); last acknowledged: event 299 at position 23100`.
@@ -140,6 +157,23 @@ mod tests {
         assert_eq!(config.resume_file, Path::new("/tmp/r.json"));
         assert_eq!(config.subject, "x.y");
         assert_eq!(config.duplicate_window, Duration::from_secs(30));
+        assert_eq!(config.give_up_after, None);
+        for (given, seconds) in [("90", 90), ("30s", 30), ("5m", 300), ("1h 30m", 5400)] {
+            let list = [
+                "eventfold",
+                "relay",
+                "--stream",
+                "S",
+                "--give-up-after",
+                given,
+            ];
+            let config = parse(&list).unwrap();
+            assert_eq!(
+                config.give_up_after,
+                Some(Duration::from_secs(seconds)),
+                "{given}"
+            );
+        }
     }
 
     #[test]
@@ -253,5 +287,10 @@ mod tests {
             kind(&["eventfold", "relay", "--stream", "S", "--bogus"]),
             ErrorKind::UnknownArgument
         );
+        for bad in ["soon", "-5s", "5 parsecs"] {
+            let flag = format!("--give-up-after={bad}");
+            let list = ["eventfold", "relay", "--stream", "S", flag.as_str()];
+            assert_eq!(kind(&list), ErrorKind::ValueValidation, "{bad}");
+        }
     }
 }

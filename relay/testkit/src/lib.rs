@@ -27,6 +27,7 @@ mod pki;
 pub use pki::{NkeyUser, Pki};
 
 use eventfold_relay::{Auth, RelayedEvent};
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::Path;
@@ -49,6 +50,8 @@ pub struct NatsServer {
     child: Child,
     /// `nats://127.0.0.1:PORT`.
     pub url: String,
+    /// The arguments it was started with, to start it again.
+    args: Vec<OsString>,
     _store: tempfile::TempDir,
 }
 
@@ -82,11 +85,11 @@ impl NatsServer {
     pub fn start() -> NatsServer {
         let port = free_port();
         let store = tempfile::tempdir().expect("cannot create a directory for JetStream");
-        let mut command = Command::new("nats-server");
-        command
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(store.path());
-        Self::spawn(command, format!("nats://127.0.0.1:{port}"), store)
+        let mut args: Vec<OsString> = ["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"]
+            .map(OsString::from)
+            .into();
+        args.push(store.path().into());
+        Self::spawn(args, format!("nats://127.0.0.1:{port}"), store)
     }
 
     /// [`start_or_skip`](Self::start_or_skip) with a configuration file that the caller
@@ -128,13 +131,55 @@ impl NatsServer {
         );
         let file = store.path().join("nats-server.conf");
         std::fs::write(&file, text).expect("cannot write the nats-server configuration");
+        let args = vec![OsString::from("-c"), file.into()];
+        Self::spawn(args, format!("nats://127.0.0.1:{port}"), store)
+    }
+
+    /// Kills the server by its PID (`SIGKILL`: an outage, not a shutdown) and waits until it
+    /// is gone; its port and its store directory stay for [`restart`](Self::restart).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// if let Some(mut nats) = eventfold_relay_testkit::NatsServer::start_or_skip("doc") {
+    ///     nats.kill();
+    ///     nats.restart(); // the same port, the same streams
+    /// }
+    /// ```
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again, after [`kill`](Self::kill), on the same port with the same
+    /// store directory (so with the streams it had), and waits until it is ready.
+    ///
+    /// # Panics
+    ///
+    /// As [`start`](Self::start).
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = Self::ready(Self::command(&self.args));
+    }
+
+    /// Starts `nats-server` with `args` and waits until it says it is ready.
+    fn spawn(args: Vec<OsString>, url: String, store: tempfile::TempDir) -> NatsServer {
+        NatsServer {
+            child: Self::ready(Self::command(&args)),
+            url,
+            args,
+            _store: store,
+        }
+    }
+
+    fn command(args: &[OsString]) -> Command {
         let mut command = Command::new("nats-server");
-        command.arg("-c").arg(&file);
-        Self::spawn(command, format!("nats://127.0.0.1:{port}"), store)
+        command.args(args);
+        command
     }
 
     /// Starts `command` and waits until the server says it is ready.
-    fn spawn(mut command: Command, url: String, store: tempfile::TempDir) -> NatsServer {
+    fn ready(mut command: Command) -> Child {
         assert!(
             on_path("nats-server"),
             "nats-server is not installed: bash scripts/test-services.sh installs it"
@@ -157,15 +202,18 @@ impl NatsServer {
             }
             let _ = ready_tx.send(Err(lines.join("\n")));
         });
-        let server = NatsServer {
-            child,
-            url,
-            _store: store,
-        };
         match ready.recv_timeout(Duration::from_secs(60)) {
-            Ok(Ok(())) => server,
-            Ok(Err(output)) => panic!("nats-server exited before it was ready:\n{output}"),
-            Err(_) => panic!("nats-server was not ready within 60 s"),
+            Ok(Ok(())) => child,
+            Ok(Err(output)) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("nats-server exited before it was ready:\n{output}")
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("nats-server was not ready within 60 s")
+            }
         }
     }
 }
