@@ -11,7 +11,7 @@ use std::path::PathBuf;
 /// to the last complete line, and is safe while a program appends to the log and rotates it.
 #[derive(Debug, Parser)]
 #[command(name = "eventfold", version, about, long_about = None)]
-#[command(after_help = "Exit codes: 0 all well, 1 something found wrong or unreadable, 2 usage.")]
+#[command(after_help = ROOT_AFTER_HELP)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -19,12 +19,18 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The flags every command takes, shown apart from a command's own in its help.
+/// What `eventfold --help` adds below the options: what `-v` adds to each command, which the
+/// flag's own help, repeated in every command's, does not say.
+const ROOT_AFTER_HELP: &str = "-v, --verbose adds archive frames to `info` and timings to `verify` \
+    and `stats`.\n\nExit codes: 0 all well, 1 something found wrong or unreadable, 2 usage.";
+
+/// The flags every command takes, shown apart from a command's own in its help. Their help is
+/// repeated in every command's, so it stays short and names no other command.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct Global {
     /// The log directory (the one that holds app.jsonl). Unlike git -C, it does not change the
-    /// directory: other paths (salvage's destination, export -o) are relative to the current one.
+    /// directory: other paths on the command line stay relative to the current one.
     #[arg(
         short = 'C',
         long = "dir",
@@ -45,7 +51,7 @@ pub struct Global {
     /// Print less: no progress, no notes; only data and errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Print more: archive frames in `info`, timings in `verify` and `stats`.
+    /// Print more (eventfold --help says what each command adds).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 }
@@ -324,5 +330,47 @@ mod tests {
             }
         }
         assert!(missing.is_empty(), "docs/cli.md does not name: {missing:?}");
+    }
+
+    /// What -v adds per command is said once, in `eventfold --help`, not repeated in each
+    /// command's help, where it named the other commands.
+    #[test]
+    fn only_the_top_help_says_what_verbose_adds_to_each_command() {
+        const WHAT: &str = "archive frames to `info` and timings to `verify` and `stats`";
+        let mut root = Cli::command();
+        root.build();
+        let top = root.render_long_help().to_string();
+        assert!(top.contains(WHAT), "{top}");
+        assert!(top.contains("-v, --verbose"), "{top}");
+        let names: Vec<String> = root
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect();
+        assert!(names.len() >= 8, "{names:?}");
+        for sub in root
+            .get_subcommands_mut()
+            .filter(|c| c.get_name() != "help")
+        {
+            let name = sub.get_name().to_string();
+            for help in [sub.render_long_help(), sub.render_help()] {
+                let help = help.to_string();
+                assert!(help.contains("-v, --verbose"), "{name}: {help}");
+                let verbose = help
+                    .lines()
+                    .skip_while(|line| !line.contains("-v, --verbose"))
+                    .take_while(|line| !line.trim().is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                for other in names.iter().filter(|other| **other != name) {
+                    assert!(
+                        !verbose.contains(&format!("`{other}`")),
+                        "{name}'s help of -v names {other}: {verbose}"
+                    );
+                }
+                assert!(!help.contains("timings in `verify`"), "{name}: {help}");
+                assert!(!help.contains(WHAT), "{name}: {help}");
+                assert!(!help.contains("salvage's destination"), "{name}: {help}");
+            }
+        }
     }
 }
