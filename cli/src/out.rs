@@ -197,6 +197,23 @@ impl Progress {
     }
 }
 
+/// How many terminal columns `text` takes: two for a CJK character or most emoji, none for a
+/// combining mark.
+pub fn width(text: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(text)
+}
+
+/// `text` followed by spaces up to `columns` terminal columns (as `{:<columns$}` would pad it
+/// if every character took one column).
+pub fn pad(text: &str, columns: usize) -> String {
+    let mut padded = text.to_string();
+    padded.extend(std::iter::repeat_n(
+        ' ',
+        columns.saturating_sub(width(text)),
+    ));
+    padded
+}
+
 /// Writes `value` as one line of JSON.
 pub fn json_line(out: &mut impl Write, value: &serde_json::Value) -> io::Result<()> {
     serde_json::to_writer(&mut *out, value)?;
@@ -233,7 +250,16 @@ pub fn place(
 
 #[cfg(test)]
 mod tests {
-    use super::place;
+    use super::{pad, place, width};
+
+    #[test]
+    fn padding_counts_terminal_columns() {
+        assert_eq!(width("注文"), 4);
+        assert_eq!(width("🎉a"), 3);
+        assert_eq!(pad("注文", 6), "注文  ");
+        assert_eq!(pad("ab", 6), "ab    ");
+        assert_eq!(pad("toolong", 3), "toolong");
+    }
 
     #[test]
     fn places_say_which_offsets_are_compressed() {

@@ -195,8 +195,9 @@ fn text(info: &DirInfo, out: &mut Out) -> io::Result<()> {
         writeln!(w, "none")?;
     } else {
         writeln!(w, "{BOLD}views{BOLD:#}")?;
+        let width = views::name_width(&info.snapshots);
         for s in &info.snapshots {
-            writeln!(w, "  {}", views::line(s))?;
+            writeln!(w, "  {}", views::line(s, width))?;
         }
     }
     for leftover in &info.leftovers {

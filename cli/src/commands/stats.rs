@@ -62,15 +62,15 @@ pub fn run(reader: &EventReader, args: &StatsArgs, out: &mut Out) -> io::Result<
 fn table(groups: &[Group], total: &Group, by: GroupBy, out: &mut Out) -> io::Result<()> {
     let width = groups
         .iter()
-        .map(|g| g.key.chars().count())
+        .map(|g| out::width(&g.key))
         .chain([by.to_string().len(), 5])
         .max()
         .unwrap_or(5);
     let w = &mut out.stdout;
     writeln!(
         w,
-        "{BOLD}{:<width$}  {:>10}  {:>12}  {:<20}  last{BOLD:#}",
-        by.to_string(),
+        "{BOLD}{}  {:>10}  {:>12}  {:<20}  last{BOLD:#}",
+        out::pad(&by.to_string(), width),
         "count",
         "bytes",
         "first",
@@ -79,7 +79,8 @@ fn table(groups: &[Group], total: &Group, by: GroupBy, out: &mut Out) -> io::Res
         let key = if key.is_empty() { "-" } else { key };
         writeln!(
             w,
-            "{key:<width$}  {:>10}  {:>12}  {:<20}  {}",
+            "{}  {:>10}  {:>12}  {:<20}  {}",
+            out::pad(key, width),
             g.count,
             g.bytes,
             time::format(g.first_ts),

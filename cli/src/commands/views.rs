@@ -27,11 +27,13 @@ pub fn snapshot_json(s: &SnapshotInfo) -> Value {
 }
 
 pub fn list(reader: &EventReader, out: &mut Out) -> io::Result<ExitCode> {
-    for snapshot in reader.snapshots()? {
+    let snapshots = reader.snapshots()?;
+    let width = name_width(&snapshots);
+    for snapshot in &snapshots {
         if out.json {
-            out::json_line(&mut out.stdout, &snapshot_json(&snapshot))?;
+            out::json_line(&mut out.stdout, &snapshot_json(snapshot))?;
         } else {
-            writeln!(out.stdout, "{}", line(&snapshot))?;
+            writeln!(out.stdout, "{}", line(snapshot, width))?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -62,7 +64,7 @@ pub fn one(reader: &EventReader, args: &ViewArgs, out: &mut Out) -> io::Result<E
     if out.json {
         out::json_line(&mut out.stdout, &snapshot_json(&snapshot))?;
     } else {
-        writeln!(out.stdout, "{}", line(&snapshot))?;
+        writeln!(out.stdout, "{}", line(&snapshot, name_width(&[])))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -74,8 +76,19 @@ fn not_found(name: &str) -> io::Error {
     )
 }
 
-/// `count  current  offset 120  lag 0 events (0 bytes)  version 0`.
-pub fn line(s: &SnapshotInfo) -> String {
+/// The terminal columns the names of `snapshots` take in a list: the widest name's, at least 16.
+pub fn name_width(snapshots: &[SnapshotInfo]) -> usize {
+    snapshots
+        .iter()
+        .map(|s| out::width(&s.name))
+        .chain([16])
+        .max()
+        .unwrap_or(16)
+}
+
+/// `count  current  offset 120  lag 0 events (0 bytes)  version 0`, the name padded to `width`
+/// terminal columns.
+pub fn line(s: &SnapshotInfo, width: usize) -> String {
     let status = match &s.status {
         SnapshotStatus::Current => format!("{GOOD}{:<10}{GOOD:#}", "current"),
         SnapshotStatus::Behind => format!("{WARN}{:<10}{WARN:#}", "behind"),
@@ -86,7 +99,9 @@ pub fn line(s: &SnapshotInfo) -> String {
         _ => "replays the whole history".to_string(),
     };
     format!(
-        "{:<16} {status} offset {}  {lag}  version {}",
-        s.name, s.offset, s.version
+        "{} {status} offset {}  {lag}  version {}",
+        out::pad(&s.name, width),
+        s.offset,
+        s.version
     )
 }
