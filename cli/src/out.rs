@@ -6,6 +6,7 @@ use anstream::{AutoStream, ColorChoice};
 use anstyle::{AnsiColor, Style};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{self, IsTerminal, Write};
+use std::sync::{Mutex, MutexGuard, Once};
 use std::time::{Duration, Instant};
 
 pub const DIM: Style = Style::new().dimmed();
@@ -184,6 +185,7 @@ impl Progress {
             return;
         }
         if !self.shown && self.start.elapsed() >= SHOW_AFTER {
+            clear_on_interrupt(bar);
             bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(10));
             self.shown = true;
         }
@@ -192,8 +194,43 @@ impl Progress {
 
     pub fn finish(self) {
         if let Some(bar) = self.bar {
+            shown().take();
             bar.finish_and_clear();
         }
+    }
+}
+
+/// The exit code of a command interrupted by Ctrl-C (or SIGTERM): 128 + SIGINT, as shells
+/// report a command that Ctrl-C stopped.
+pub const INTERRUPTED: i32 = 130;
+
+/// The bar on screen, for the interrupt handler to clear.
+static SHOWN: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+fn shown() -> MutexGuard<'static, Option<ProgressBar>> {
+    SHOWN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Makes Ctrl-C and SIGTERM clear `bar` from the terminal, then exit with [`INTERRUPTED`],
+/// instead of leaving it half drawn above the prompt. The handler (a thread of its own, where
+/// the bar can be drawn safely) is installed when the first bar appears, so commands that never
+/// draw one keep the default handling (the relay its own).
+fn clear_on_interrupt(bar: &ProgressBar) {
+    static HANDLER: Once = Once::new();
+    HANDLER.call_once(|| {
+        // Should it fail, an interruption leaves the bar as it always did.
+        let _ = ctrlc::set_handler(|| {
+            clear_shown();
+            std::process::exit(INTERRUPTED);
+        });
+    });
+    *shown() = Some(bar.clone());
+}
+
+/// Clears the bar on screen, if one is.
+fn clear_shown() {
+    if let Some(bar) = shown().take() {
+        bar.finish_and_clear();
     }
 }
 
