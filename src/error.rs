@@ -367,9 +367,14 @@ impl<T> Context<T> for io::Result<T> {
 mod file_error_tests {
     use super::*;
 
+    /// The OS's "permission denied" code: EACCES on Unix, ERROR_ACCESS_DENIED on Windows.
+    const ACCESS_DENIED: i32 = if cfg!(windows) { 5 } else { 13 };
+    /// The OS's "cross-device link" code: EXDEV on Unix, ERROR_NOT_SAME_DEVICE on Windows.
+    const CROSSES_DEVICES: i32 = if cfg!(windows) { 17 } else { 18 };
+
     #[test]
     fn keeps_the_kind_and_the_source_and_names_the_file() {
-        let os = io::Error::from_raw_os_error(13);
+        let os = io::Error::from_raw_os_error(ACCESS_DENIED);
         let shown = os.to_string();
         let err = file_error(os, "open", Path::new("d/views/a.snapshot.json"));
         assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
@@ -379,7 +384,7 @@ mod file_error_tests {
         );
         let source = std::error::Error::source(&err).expect("the OS error");
         let source = source.downcast_ref::<io::Error>().expect("an io::Error");
-        assert_eq!(source.raw_os_error(), Some(13));
+        assert_eq!(source.raw_os_error(), Some(ACCESS_DENIED));
         assert_eq!(
             FileError::from_io(&err).unwrap().path(),
             Path::new("d/views/a.snapshot.json")
@@ -398,7 +403,7 @@ mod file_error_tests {
 
     #[test]
     fn a_rename_names_both_files() {
-        let err: io::Result<()> = Err(io::Error::from_raw_os_error(18));
+        let err: io::Result<()> = Err(io::Error::from_raw_os_error(CROSSES_DEVICES));
         let err = err
             .rename_context(Path::new("a.tmp"), Path::new("a"))
             .unwrap_err();
