@@ -19,6 +19,8 @@ pub const BAD: Style = AnsiColor::Red.on_default().bold();
 pub struct Out {
     pub stdout: io::BufWriter<Stdout>,
     stderr: AutoStream<io::Stderr>,
+    /// For [`notifier`](Self::notifier), which only the relay uses.
+    #[cfg_attr(not(feature = "relay"), allow(dead_code))]
     color: ColorChoice,
     pub json: bool,
     pub quiet: bool,
@@ -75,6 +77,7 @@ impl Out {
 
     /// Writes lines on stderr from any thread, as [`note`](Self::note) (`warning` false) or as
     /// a warning; writes nothing when quiet.
+    #[cfg(feature = "relay")]
     pub fn notifier(&self) -> impl Fn(&str, bool) + Send + Sync + 'static {
         let quiet = self.quiet;
         let color = self.color;
