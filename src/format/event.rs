@@ -9,6 +9,7 @@ use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
 use std::io;
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// One immutable record of the log, stored as a single JSON line in `app.jsonl`.
@@ -170,26 +171,36 @@ enum Repr<'a> {
     Located(Located<'a>),
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Located<'a> {
-    /// The line, which holds no backslash: every string in it is its own text, so every part
-    /// found later borrows the line.
+    /// The line. Its strings may hold escapes: parts found later borrow the line where they
+    /// hold none, and `id` and `actor` are decoded into `decoded` where they do.
     line: &'a str,
-    /// Where the type's closing quote is.
+    /// Where the type's closing quote is (the type holds no escape).
     type_end: usize,
+    /// `id` and `actor` decoded, once one of them was asked for and one holds an escape. It
+    /// owns its text, so the event stays covariant in its lifetime.
+    decoded: OnceLock<Box<Decoded>>,
+}
+
+/// The envelope's `id` and `actor` of a located line, decoded.
+#[derive(Clone)]
+struct Decoded {
+    id: Option<String>,
+    actor: Option<String>,
 }
 
 impl<'a> Located<'a> {
     /// The text from the start of `data`'s value to the end of the line.
     #[inline]
-    fn data_on(self) -> &'a str {
+    fn data_on(&self) -> &'a str {
         &self.line[self.type_end + 1 + trusted::DATA.len()..]
     }
 
     /// The envelope, found now (every time: keeping it would make `EventRef` invariant in its
     /// lifetime, or larger than it is).
     #[inline]
-    fn env(self) -> Envelope<'a> {
+    fn env(&self) -> Envelope<'a> {
         let line = self.line;
         trusted::envelope(line)
             .or_else(|| parse::envelope(line.as_bytes()).ok())
@@ -205,14 +216,37 @@ impl<'a> Located<'a> {
                 meta: None,
             })
     }
+
+    /// `id` and `actor`: borrowed from the line when neither holds an escape (always, for the
+    /// writer's lines in its shape), decoded once and kept otherwise.
+    fn id_actor(&self) -> (Option<&str>, Option<&str>) {
+        if let Some(decoded) = self.decoded.get() {
+            return (decoded.id.as_deref(), decoded.actor.as_deref());
+        }
+        let env = self.env();
+        match (env.id, env.actor) {
+            (id @ (None | Some(Cow::Borrowed(_))), actor @ (None | Some(Cow::Borrowed(_)))) => {
+                (id.map(borrowed), actor.map(borrowed))
+            }
+            (id, actor) => {
+                let decoded = self.decoded.get_or_init(|| {
+                    Box::new(Decoded {
+                        id: id.map(Cow::into_owned),
+                        actor: actor.map(Cow::into_owned),
+                    })
+                });
+                (decoded.id.as_deref(), decoded.actor.as_deref())
+            }
+        }
+    }
 }
 
-/// The text of a string of a line without backslashes, which the parser borrows.
+/// A string of the line that holds no escape, which the parser borrows.
 #[inline]
 fn borrowed<'a>(text: Cow<'a, str>) -> &'a str {
     match text {
         Cow::Borrowed(text) => text,
-        // A string with no escape is borrowed: not reached.
+        // Only called for borrowed text: not reached.
         Cow::Owned(_) => "",
     }
 }
@@ -257,19 +291,22 @@ impl<'a> EventRef<'a> {
     /// shape, parsed in full otherwise.
     #[inline]
     pub(crate) fn parse_trusted(line: &'a str) -> Result<Self, ParseError> {
-        if memchr::memchr(b'\\', line.as_bytes()).is_none()
-            && let Some(type_end) = trusted::locate_type(line)
+        // Only the type is found now: a line whose type holds no escape, followed by `data`, is
+        // located whatever `data` holds. Escapes elsewhere are decoded when that part is read.
+        if let Some(type_end) = trusted::locate_type(line)
             && trusted::data_follows(line, type_end)
         {
-            let located = Located { line, type_end };
+            let located = Located {
+                line,
+                type_end,
+                decoded: OnceLock::new(),
+            };
             return Ok(EventRef {
                 repr: Repr::Located(located),
             });
         }
-        match trusted::envelope(line) {
-            Some(env) => Ok(Self::from_envelope(env)),
-            None => Self::parse_line(line.as_bytes()),
-        }
+        // Any other start is not the writer's shape: `trusted::envelope` would refuse it too.
+        Self::parse_line(line.as_bytes())
     }
 
     /// The envelope: the parsed one, or one found now.
@@ -334,7 +371,7 @@ impl<'a> EventRef<'a> {
     pub fn id(&self) -> Option<&str> {
         match &self.repr {
             Repr::Parsed(env) => env.id.as_deref(),
-            Repr::Located(located) => located.env().id.map(borrowed),
+            Repr::Located(located) => located.id_actor().0,
         }
     }
 
@@ -352,7 +389,7 @@ impl<'a> EventRef<'a> {
     pub fn actor(&self) -> Option<&str> {
         match &self.repr {
             Repr::Parsed(env) => env.actor.as_deref(),
-            Repr::Located(located) => located.env().actor.map(borrowed),
+            Repr::Located(located) => located.id_actor().1,
         }
     }
 
@@ -753,5 +790,41 @@ mod tests {
         assert_eq!(n[4].as_bool(), Some(true));
         // The same payload through serde_json agrees.
         assert_eq!(event.to_event().data["esc\"aped"], "x\ny");
+    }
+
+    /// Lines with escapes outside their type are located like any other; each part reads as
+    /// the parser reads it, `id` and `actor` decoded where they hold escapes.
+    #[test]
+    fn trusted_lines_with_escapes_are_located_and_read_as_parsed() {
+        let lines: [&str; 6] = [
+            r#"{"type":"a","data":{"t":"tab\there \"q\""},"ts":3,"id":"e1","actor":"u"}"#,
+            r#"{"type":"a","data":"x\\","ts":4,"id":"e\"7","actor":"A\u00e9"}"#,
+            r#"{"type":"a","data":{"id":"\\"},"ts":5,"id":"plain","meta":{"k":"v\n"}}"#,
+            // Another key order: read by the parser, `id` decoded.
+            r#"{"type":"a","data":{"k":"\\"},"id":"x\/y","ts":6}"#,
+            r#"{"type":"a","data":[],"ts":7,"actor":"\t"}"#,
+            r#"{"type":"a","data":{},"ts":8}"#,
+        ];
+        for line in lines {
+            let trusted = EventRef::parse_trusted(line).unwrap();
+            assert!(
+                matches!(trusted.repr, Repr::Located(_)),
+                "{line} was not located"
+            );
+            let full = EventRef::parse_line(line.as_bytes()).unwrap();
+            assert_eq!(trusted.event_type(), full.event_type(), "{line}");
+            assert_eq!(trusted.ts(), full.ts(), "{line}");
+            for _ in 0..2 {
+                assert_eq!(trusted.id(), full.id(), "{line}");
+                assert_eq!(trusted.actor(), full.actor(), "{line}");
+            }
+            assert_eq!(trusted.data_raw(), full.data_raw(), "{line}");
+            assert_eq!(trusted.meta_raw(), full.meta_raw(), "{line}");
+            assert_eq!(trusted.to_event(), full.to_event(), "{line}");
+            assert_eq!(trusted.clone().id(), full.id(), "{line}");
+        }
+        let decoded = EventRef::parse_trusted(lines[1]).unwrap();
+        assert_eq!(decoded.id(), Some("e\"7"));
+        assert_eq!(decoded.actor(), Some("Aé"));
     }
 }
