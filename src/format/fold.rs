@@ -646,6 +646,7 @@ pub(crate) fn fold_sequential<A, F: LineFold<A>>(
             bytes,
             chunk.seal,
             || (),
+            #[inline(always)]
             |line, item| {
                 let start = base + line.start;
                 match item {
@@ -764,18 +765,25 @@ fn parse_chunk<'b, A, F: LineFold<A>>(
     let bytes = &buf[chunk.range.clone()];
     let retired = &mut recycler.retired;
     let before = || drop(retired.pop());
-    let read = for_each_line(fold, bytes, chunk.seal, before, |line, item| {
-        let start = base + line.start;
-        match item {
-            Ok(item) => parsed.items.push(item),
-            Err(reason) => {
-                parsed.bad = Some((start, reason.to_string()));
-                return ControlFlow::Break(());
+    let read = for_each_line(
+        fold,
+        bytes,
+        chunk.seal,
+        before,
+        #[inline(always)]
+        |line, item| {
+            let start = base + line.start;
+            match item {
+                Ok(item) => parsed.items.push(item),
+                Err(reason) => {
+                    parsed.bad = Some((start, reason.to_string()));
+                    return ControlFlow::Break(());
+                }
             }
-        }
-        parsed.last = Some((base + line.end(), start..start + line.bytes.len()));
-        ControlFlow::Continue(())
-    });
+            parsed.last = Some((base + line.end(), start..start + line.bytes.len()));
+            ControlFlow::Continue(())
+        },
+    );
     if chunk.hash && read == (Read::Validated { complete: true }) {
         parsed.hash = Some(trusted::block_hash(bytes));
     }
