@@ -647,36 +647,7 @@ pub(crate) fn fold_sequential<A, F: LineFold<A>>(
             chunk.seal,
             || (),
             #[inline(always)]
-            |line, item| {
-                let start = base + line.start;
-                match item {
-                    Ok(item) => {
-                        if let Stop::TsAbove(ts) = until.stop
-                            && fold.ts(&item) > ts
-                        {
-                            done.stopped = true;
-                            return ControlFlow::Break(());
-                        }
-                        if until.track_ts {
-                            let ts = fold.ts(&item);
-                            done.max_ts = Some(done.max_ts.map_or(ts, |max| max.max(ts)));
-                        }
-                        let acc = done.acc.take().expect("the accumulator is back");
-                        done.acc = Some(fold.reduce(acc, &item));
-                        done.events += 1;
-                    }
-                    Err(reason) => {
-                        done.bad = Some((start, reason.to_string()));
-                        return ControlFlow::Break(());
-                    }
-                }
-                done.last = Some((base + line.end(), start..start + line.bytes.len()));
-                if reached(until, done.events) {
-                    done.stopped = true;
-                    return ControlFlow::Break(());
-                }
-                ControlFlow::Continue(())
-            },
+            |line, item| step(&mut done, fold, until, base, line, item),
         );
         if done.bad.is_some() || done.stopped {
             return done.unwrap();
@@ -692,9 +663,76 @@ pub(crate) fn fold_sequential<A, F: LineFold<A>>(
     done.unwrap()
 }
 
+/// Folds one parsed line (`line` of the chunk at `base`) into `done`, or records why the fold
+/// stops there: the per-line step of the sequential fold, and of the parallel one over chunks
+/// it reads on the reducing thread.
+#[inline(always)]
+fn step<'b, A, F: LineFold<A>>(
+    done: &mut BufFold<Option<A>>,
+    fold: &F,
+    until: Until,
+    base: usize,
+    line: Line<'b>,
+    item: Result<F::Item<'b>, ParseError>,
+) -> ControlFlow<()> {
+    let start = base + line.start;
+    match item {
+        Ok(item) => {
+            if let Stop::TsAbove(ts) = until.stop
+                && fold.ts(&item) > ts
+            {
+                done.stopped = true;
+                return ControlFlow::Break(());
+            }
+            if until.track_ts {
+                let ts = fold.ts(&item);
+                done.max_ts = Some(done.max_ts.map_or(ts, |max| max.max(ts)));
+            }
+            let acc = done.acc.take().expect("the accumulator is back");
+            done.acc = Some(fold.reduce(acc, &item));
+            done.events += 1;
+        }
+        Err(reason) => {
+            done.bad = Some((start, reason.to_string()));
+            return ControlFlow::Break(());
+        }
+    }
+    done.last = Some((base + line.end(), start..start + line.bytes.len()));
+    if reached(until, done.events) {
+        done.stopped = true;
+        return ControlFlow::Break(());
+    }
+    ControlFlow::Continue(())
+}
+
+/// Reads the lines of `text`, a chunk at `base` whose bytes the thread that claimed it found
+/// sealed (see [`trusted_text`]), trusted, and folds them into `done` until one stops the fold.
+#[inline]
+fn step_trusted<'b, A, F: LineFold<A>>(
+    done: &mut BufFold<Option<A>>,
+    fold: &F,
+    until: Until,
+    base: usize,
+    text: &'b str,
+) {
+    for line in Lines::new(text.as_bytes()) {
+        let flow = match text.get(line.start..line.start + line.bytes.len()) {
+            Some(text) => step(done, fold, until, base, line, fold.parse_trusted(text)),
+            None => step(done, fold, until, base, line, fold.parse(line.bytes)),
+        };
+        if flow.is_break() {
+            return;
+        }
+    }
+}
+
 /// One parsed chunk.
-struct Parsed<T> {
+struct Parsed<'b, T> {
     items: Vec<T>,
+    /// The chunk as text when its bytes hash to its seal: its lines are then located on the
+    /// reducing thread as it folds them (finding a line's type costs less than handing an
+    /// item over), and `items` is empty.
+    text: Option<&'b str>,
     last: Option<(usize, std::ops::Range<usize>)>,
     bad: Option<(usize, String)>,
     /// The chunk's hash, when it was to be hashed and every line was validated.
@@ -752,17 +790,22 @@ fn parse_chunk<'b, A, F: LineFold<A>>(
     chunk: &Chunk,
     fold: &F,
     recycler: &mut Recycler<F::Item<'b>>,
-) -> Parsed<F::Item<'b>> {
+) -> Parsed<'b, F::Item<'b>> {
     let base = chunk.range.start;
     let mut items = std::mem::take(&mut recycler.spare);
     items.clear();
     let mut parsed = Parsed {
         items,
+        text: None,
         last: None,
         bad: None,
         hash: None,
     };
     let bytes = &buf[chunk.range.clone()];
+    if let Some(text) = trusted_text(bytes, chunk.seal) {
+        parsed.text = Some(text);
+        return parsed;
+    }
     let retired = &mut recycler.retired;
     let before = || drop(retired.pop());
     let read = for_each_line(
@@ -930,12 +973,12 @@ where
         return (done, side());
     }
     std::thread::scope(|scope| {
-        let (result_tx, results) = mpsc::channel::<(usize, usize, Parsed<F::Item<'_>>)>();
+        let (result_tx, results) = mpsc::channel::<(usize, usize, Parsed<'_, F::Item<'_>>)>();
         let mut returns = Vec::with_capacity(helpers);
         let mut side = Some(side);
         let mut side_done = None;
         for lane in 1..=helpers {
-            let (return_tx, return_rx) = mpsc::channel::<Parsed<F::Item<'_>>>();
+            let (return_tx, return_rx) = mpsc::channel::<Parsed<'_, F::Item<'_>>>();
             let (ranges, shared, result_tx) = (&ranges, &shared, result_tx.clone());
             let side = side.take();
             let handle = scope.spawn(move || {
@@ -969,7 +1012,7 @@ where
         let stop = StopOnDrop(&shared);
 
         // `ready[k]` holds chunk `want + k` once parsed, with the lane that parsed it.
-        let mut ready: VecDeque<Option<(usize, Parsed<F::Item<'_>>)>> = VecDeque::new();
+        let mut ready: VecDeque<Option<(usize, Parsed<'_, F::Item<'_>>)>> = VecDeque::new();
         let mut recycler = Recycler::new(F::OWNS_MEMORY);
         let mut want = 0;
         // How long this thread took to parse its last chunk.
@@ -1027,6 +1070,27 @@ where
                         end: trust.base + range.end as u64,
                         hash,
                     });
+                }
+                if let Some(text) = parsed.text {
+                    let mut done = BufFold::start(Some(acc));
+                    (done.events, done.max_ts) = (events, max_ts);
+                    step_trusted(&mut done, fold, until, ranges[want - 1].range.start, text);
+                    if done.last.is_some() {
+                        last = done.last.take();
+                    }
+                    (events, max_ts, stopped) = (done.events, done.max_ts, done.stopped);
+                    let bad = done.bad.take();
+                    acc = done.unwrap().acc;
+                    if lane == 0 {
+                        recycler.give(parsed.items);
+                    } else {
+                        let _ = returns[lane - 1].send(parsed);
+                    }
+                    if stopped || bad.is_some() {
+                        break 'reduce bad;
+                    }
+                    shared.raise(want + lookahead);
+                    continue;
                 }
                 let n = take(fold, &parsed.items, events, until);
                 let items = &parsed.items[..n];
