@@ -16,9 +16,12 @@
 //! a fast figure.
 //!
 //! eventfold's rows are the public API: [`eventfold::View::new_ref`] + `rebuild`, with a reducer
-//! that reads `event_type()` (type only) or also `data_as` (type + `data.id`), inside a rayon
-//! pool of one thread, which makes the fold sequential on that thread. The same rebuilds in the
-//! default pool follow, for reference, with their wall time and the CPU time of the process.
+//! that reads `event_type()` (type only) or also `data.id` (by `data_u64` or `data_as`), inside a
+//! rayon pool of one thread, which makes the fold sequential on that thread. They read the log
+//! twice: with the seals its writer leaves (`app.seals.jsonl`), where sealed blocks are checked by
+//! their hash and read trusted, and the same bytes without seals, where every line is validated.
+//! The sealed rebuilds in the default pool follow, for reference, with their wall time and the
+//! CPU time of the process.
 //!
 //! The known-shape locator and the depth-aware walker (`floor/locate.rs`) read lines the way a
 //! replay could if the log were validated once and trusted afterwards; they are targets, not
@@ -324,30 +327,58 @@ fn check_read<S: PartialEq + std::fmt::Debug>(stage: &str, got: &Read<S>, want: 
 }
 
 /// The stages measured on the calling thread, in table order.
-const STAGES: [&str; 11] = [
+const STAGES: [&str; 14] = [
     "memchr newline count over the file",
     "xxh3-64 over the file",
     "type by the known-shape locator (one memchr + memchr2 per line)",
     "the same + an xxh3 check per 256 KiB block",
+    "eventfold `EventRef` type-only rebuild, sealed log (trusted; pool of 1 thread)",
     "sonic-rs `get(line, [\"type\"])`",
-    "eventfold `EventRef` type-only rebuild (rayon pool of 1 thread)",
+    "eventfold `EventRef` type-only rebuild, no seals (validating; pool of 1 thread)",
     "simd-json tape per line (line copied first)",
     "type + `data.id` by the depth-aware walk, ids summed (no set)",
     "type + `data.id` by the depth-aware walk, into the BTreeSet",
-    "eventfold type + id rebuild with `data_as` (rayon pool of 1 thread)",
+    "eventfold type + id rebuild with `data_u64`, sealed log (pool of 1 thread)",
+    "eventfold type + id rebuild with `data_as`, sealed log (pool of 1 thread)",
+    "eventfold type + id rebuild with `data_as`, no seals (pool of 1 thread)",
     "serde_json into the compat `Event`, compat reducer",
 ];
+
+/// The two copies of the bench log the rebuild stages read: the same bytes without seals and
+/// with the seals this crate's writer leaves (see `data::Datasets::sealed`).
+struct Dirs<'a> {
+    plain: &'a Path,
+    sealed: &'a Path,
+}
 
 /// Runs stage `stage` once, times it on the calling thread and checks its result.
 fn run_stage(
     stage: usize,
     buf: &[u8],
-    dir: &Path,
+    dirs: &Dirs<'_>,
     hashes: &[u64],
     pool: &rayon::ThreadPool,
     want: &Expected,
 ) -> Duration {
     let name = STAGES[stage];
+    let type_only = |dir: &Path| {
+        pool.install(|| {
+            let (view, t) = measure(thread_cpu, || {
+                rebuild::<Tally>(dir, "floor_type_only", v03::type_only)
+            });
+            check(name, view.state(), &want.stats.tally);
+            t.cpu
+        })
+    };
+    let type_id = |dir: &Path, reducer: eventfold::ReduceRefFn<TodoStats>| {
+        pool.install(|| {
+            let (view, t) = measure(thread_cpu, || {
+                rebuild::<TodoStats>(dir, "floor_type_id", reducer)
+            });
+            check(name, view.state(), &want.stats);
+            t.cpu
+        })
+    };
     match stage {
         0 => {
             let (lines, t) = measure(thread_cpu, || memchr::memchr_iter(b'\n', buf).count());
@@ -369,41 +400,32 @@ fn run_stage(
             check_read(name, &read, &want.stats.tally);
             t.cpu
         }
-        4 => {
+        4 => type_only(dirs.sealed),
+        5 => {
             let (tally, t) = measure(thread_cpu, || sonic_tally(buf));
             check(name, &tally, &want.stats.tally);
             t.cpu
         }
-        5 => pool.install(|| {
-            let (view, t) = measure(thread_cpu, || {
-                rebuild::<Tally>(dir, "floor_type_only", v03::type_only)
-            });
-            check(name, view.state(), &want.stats.tally);
-            t.cpu
-        }),
-        6 => {
+        6 => type_only(dirs.plain),
+        7 => {
             let (tally, t) = measure(thread_cpu, || simd_tape_tally(buf));
             check(name, &tally, &want.stats.tally);
             t.cpu
         }
-        7 => {
+        8 => {
             let (read, t) = measure(thread_cpu, || walked_sum(buf));
             check_read(name, &read, &want.sum);
             t.cpu
         }
-        8 => {
+        9 => {
             let (read, t) = measure(thread_cpu, || walked_stats(buf));
             check_read(name, &read, &want.stats);
             t.cpu
         }
-        9 => pool.install(|| {
-            let (view, t) = measure(thread_cpu, || {
-                rebuild::<TodoStats>(dir, "floor_type_id", v03::type_id)
-            });
-            check(name, view.state(), &want.stats);
-            t.cpu
-        }),
-        10 => {
+        10 => type_id(dirs.sealed, v03::type_id_field),
+        11 => type_id(dirs.sealed, v03::type_id),
+        12 => type_id(dirs.plain, v03::type_id),
+        13 => {
             let (stats, t) = measure(thread_cpu, || serde_stats(buf));
             check(name, &stats, &want.stats);
             t.cpu
@@ -445,6 +467,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n = data::event_count_from_env()?;
     let sets = Datasets::new(n)?;
     let dir = sets.active()?;
+    let sealed = sets.sealed()?;
+    let dirs = Dirs {
+        plain: &dir,
+        sealed: &sealed,
+    };
     let buf = std::fs::read(dir.join("app.jsonl"))?;
     let hashes: Vec<u64> = buf.chunks(BLOCK).map(xxhash_rust::xxh3::xxh3_64).collect();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
@@ -469,9 +496,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     check("serde_json's event count", &want.stats.tally.total(), &n);
     for stage in 0..STAGES.len() {
-        run_stage(stage, &buf, &dir, &hashes, &pool, &want);
+        run_stage(stage, &buf, &dirs, &hashes, &pool, &want);
     }
-    run_default_pool(&dir, &want);
+    run_default_pool(&sealed, &want);
     println!(
         "every stage agrees with serde_json: {}",
         want.stats.digest()
@@ -482,9 +509,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     for _ in 0..ROUNDS {
         for (stage, samples) in cpu.iter_mut().enumerate() {
-            samples.push(run_stage(stage, &buf, &dir, &hashes, &pool, &want));
+            samples.push(run_stage(stage, &buf, &dirs, &hashes, &pool, &want));
         }
-        for (samples, t) in default_pool.iter_mut().zip(run_default_pool(&dir, &want)) {
+        for (samples, t) in default_pool
+            .iter_mut()
+            .zip(run_default_pool(&sealed, &want))
+        {
             samples.push(t);
         }
     }
@@ -506,7 +536,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("| rebuild | wall | CPU of the process |");
     println!("|---|---:|---:|");
-    for (name, samples) in ["type only", "type + id (`data_as`)"]
+    for (name, samples) in ["type only, sealed log", "type + id (`data_as`), sealed log"]
         .iter()
         .zip(&default_pool)
     {

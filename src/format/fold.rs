@@ -708,12 +708,12 @@ fn step<'b, A, F: LineFold<A>>(
 /// Reads the lines of `text`, a chunk at `base` whose bytes the thread that claimed it found
 /// sealed (see [`trusted_text`]), trusted, and folds them into `done` until one stops the fold.
 #[inline]
-fn step_trusted<'b, A, F: LineFold<A>>(
+fn step_trusted<A, F: LineFold<A>>(
     done: &mut BufFold<Option<A>>,
     fold: &F,
     until: Until,
     base: usize,
-    text: &'b str,
+    text: &str,
 ) {
     for line in Lines::new(text.as_bytes()) {
         let flow = match text.get(line.start..line.start + line.bytes.len()) {
