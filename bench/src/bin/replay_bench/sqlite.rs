@@ -51,9 +51,17 @@ fn replay(db: &Path) -> Outcome {
 
 pub fn workloads(data: &Data) -> Result<Vec<Workload<'_>>, BoxError> {
     let (db, active, n) = (data.sqlite()?, data.active()?, data.n());
+    // The log as this crate's writer leaves it (with its seals), and the same bytes without.
+    let sealed = data.sealed()?;
     Ok(vec![
         Workload::new(
-            "type column in seq order / type-only rebuild (ref)",
+            "type column in seq order / type-only rebuild, sealed (ref)",
+            n,
+            move || scan_types(db),
+            move || rebuild_v03_ref(sealed, "rb_v03_t", v03::type_only, tally_digest),
+        ),
+        Workload::new(
+            "type column in seq order / type-only rebuild, no seals (ref)",
             n,
             move || scan_types(db),
             move || rebuild_v03_ref(active, "rb_v03_t", v03::type_only, tally_digest),
@@ -73,11 +81,11 @@ pub fn print_notes() {
          data TEXT), WAL, synchronous=FULL, read in seq order on one thread"
     );
     println!(
-        "  row 1: SELECT type, each counted / a fresh EventRef view reading the type, rebuilt \
-         from app.jsonl"
+        "  rows 1-2: SELECT type, each counted / a fresh EventRef view reading the type, rebuilt \
+         from app.jsonl with the seals its writer leaves (trusted), then without (validated)"
     );
     println!(
-        "  row 2: SELECT type, ts, data, data parsed by serde_json into an Event folded by the \
+        "  row 3: SELECT type, ts, data, data parsed by serde_json into an Event folded by the \
          compat reducer / a fresh compat view rebuilt from app.jsonl (which also builds id, \
          actor and meta)"
     );
