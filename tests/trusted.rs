@@ -87,6 +87,42 @@ fn the_writer_seals_what_it_appends_and_a_rotation_starts_over() {
     check_seals(dir.path());
 }
 
+/// `inspect` (what `eventfold info` shows) says how much of `app.jsonl` is sealed, counting
+/// only seals that still match the bytes, and which archive frames are.
+#[test]
+fn inspect_reports_the_sealed_part_that_still_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = EventLog::builder(dir.path()).open().unwrap();
+    let batch: Vec<Event> = (0..100).map(|n| event(n, 1000)).collect();
+    for _ in 0..7 {
+        log.append_batch(&batch).unwrap();
+    }
+    let sealed = check_seals(dir.path());
+    assert!(sealed > 0);
+    let info = log.reader().read_only().inspect().unwrap();
+    assert_eq!(info.active_sealed, sealed);
+    assert!(info.active_sealed < info.active_committed);
+
+    // A byte changed in the second block: only the first still counts.
+    let first_end = seals(dir.path())[0].0;
+    let path = dir.path().join("app.jsonl");
+    let mut bytes = fs::read(&path).unwrap();
+    let at = first_end as usize + 100;
+    bytes[at] = if bytes[at] == b'x' { b'y' } else { b'x' };
+    fs::write(&path, &bytes).unwrap();
+    let info = EventReader::new(dir.path()).read_only().inspect().unwrap();
+    assert_eq!(info.active_sealed, first_end);
+    drop(log);
+
+    // A rotation seals its frames (the changed byte is still a valid event).
+    let mut log = EventLog::builder(dir.path()).open().unwrap();
+    log.rotate().unwrap();
+    let info = log.reader().read_only().inspect().unwrap();
+    assert_eq!(info.active_sealed, 0, "the new app.jsonl is empty");
+    assert!(!info.archive_frames.is_empty());
+    assert!(info.archive_frames.iter().all(|f| f.is_sealed()));
+}
+
 #[test]
 fn a_log_0_2_0_wrote_is_sealed_by_its_first_rebuild_in_the_writer_s_process() {
     let dir = tempfile::tempdir().unwrap();

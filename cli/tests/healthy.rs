@@ -21,7 +21,7 @@ fn info_reports_files_events_times_views_and_rotation() {
         "\
 directory           DIR
 app.jsonl           153 bytes, 2 events
-archive.jsonl.zst   207 bytes, 2 frames, 5 events, 364 bytes decompressed
+archive.jsonl.zst   207 bytes, 2 frames (2 sealed), 5 events, 364 bytes decompressed
 archive.index.jsonl 565 bytes
 events              7
 first ts            2026-01-01T00:00:00Z (1767225600)

@@ -34,7 +34,7 @@ fn an_unreadable_index_is_marked_and_the_archive_still_described() {
             "\
 directory           DIR
 app.jsonl           153 bytes, 2 events
-archive.jsonl.zst   207 bytes, 2 frames, 5 events, 364 bytes decompressed
+archive.jsonl.zst   207 bytes, 2 frames (2 sealed), 5 events, 364 bytes decompressed
 archive.index.jsonl unreadable: Is a directory (os error 21)
 events              7
 first ts            2026-01-01T00:00:00Z (1767225600)

@@ -79,6 +79,12 @@ pub struct ArchiveFrame {
 }
 
 impl ArchiveFrame {
+    /// Whether the frame is sealed: its entry records a checksum of its content, so a replay
+    /// that decompresses the same bytes reads its lines trusted instead of validating each.
+    pub fn is_sealed(&self) -> bool {
+        self.xxh3.is_some()
+    }
+
     /// The offset in the archive file just past the frame.
     pub(crate) fn end_offset(&self) -> u64 {
         self.offset + self.len

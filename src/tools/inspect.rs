@@ -9,6 +9,7 @@ use crate::store::index;
 use crate::store::mmap;
 use crate::store::position::Position;
 use crate::store::recovery;
+use crate::store::{platform, seals};
 use serde::Deserialize;
 use std::fs::{self, File};
 use std::io;
@@ -210,6 +211,9 @@ pub struct DirInfo {
     pub active_committed: u64,
     /// Events in the committed part of `app.jsonl` (its non-empty lines).
     pub active_events: u64,
+    /// How much of `app.jsonl`, from its start, its seals (`app.seals.jsonl`) describe and
+    /// still match: the part that replays read trusted instead of validating each line.
+    pub active_sealed: u64,
     /// Whether `app.jsonl` is a copy of the archive's last frame left by an interrupted
     /// rotation, which readers do not read.
     pub active_is_copy: bool,
@@ -510,15 +514,17 @@ impl EventReader {
     pub fn inspect(&self) -> io::Result<DirInfo> {
         let history = self.history()?;
         let archive = self.describe_archive(history.archive_limit);
-        let (active_len, active_committed, active_events, active_first, active_last) =
+        let (active_len, active_committed, active_events, active_first, active_last, active_sealed) =
             match open_active(self.log_path())? {
                 Some((file, len, end)) => {
                     let events = count_events(&file, 0, end).context("read", self.log_path())?;
                     let (first, last) =
                         first_and_last_ts(&file, end).context("read", self.log_path())?;
-                    (len, end, events, first, last)
+                    let sealed =
+                        sealed_len(self.dir(), &file, end).context("read", self.log_path())?;
+                    (len, end, events, first, last, sealed)
                 }
-                None => (0, 0, 0, None, None),
+                None => (0, 0, 0, None, None, 0),
             };
         let active_is_copy = history.active.is_none();
         let (active_events_counted, active_first, active_last) = if active_is_copy {
@@ -547,6 +553,7 @@ impl EventReader {
             active_len,
             active_committed,
             active_events,
+            active_sealed,
             active_is_copy,
             archive_len: crate::store::fsutil::len_or_zero(self.archive_path())?,
             archive_error: archive.error,
@@ -628,6 +635,25 @@ struct ArchiveDescription {
 }
 
 /// The active log, its length and its committed end; `None` when it does not exist.
+/// How much of the log's `file`, from its start and up to `committed`, its seals describe
+/// and still match (each block's bytes hashed as a replay hashes them).
+fn sealed_len(dir: &Path, file: &File, committed: u64) -> io::Result<u64> {
+    let mut sealed = 0;
+    let mut buf = Vec::new();
+    for block in seals::blocks(dir) {
+        if block.end > committed {
+            break;
+        }
+        buf.resize((block.end - block.start) as usize, 0);
+        platform::read_exact_at(file, &mut buf, block.start)?;
+        if seals::block_hash(&buf) != block.hash {
+            break;
+        }
+        sealed = block.end;
+    }
+    Ok(sealed)
+}
+
 fn open_active(path: &Path) -> io::Result<Option<(File, u64, u64)>> {
     let file = match File::open(path) {
         Ok(file) => file,

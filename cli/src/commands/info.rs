@@ -65,16 +65,23 @@ fn rotation_parts(state: &RotationState) -> (&'static str, Option<&eventfold::Ro
 /// The archive's part: its frames, content and events, or `null` for each when it cannot be
 /// described, and why in `error`.
 fn archive_json(info: &DirInfo) -> Value {
-    let (frames, content, events) = match &info.archive_error {
-        Some(_) => (None, None, None),
+    let (frames, sealed, content, events) = match &info.archive_error {
+        Some(_) => (None, None, None, None),
         None => {
             let (content, events) = archive_totals(info);
-            (Some(info.archive_frames.len()), Some(content), Some(events))
+            let sealed = info.archive_frames.iter().filter(|f| f.is_sealed()).count();
+            (
+                Some(info.archive_frames.len()),
+                Some(sealed),
+                Some(content),
+                Some(events),
+            )
         }
     };
     json!({
         "len": info.archive_len,
         "frames": frames,
+        "sealed_frames": sealed,
         "content_len": content,
         "events": events,
         "error": info.archive_error,
@@ -96,6 +103,7 @@ fn to_json(info: &DirInfo) -> Value {
             "committed": info.active_committed,
             "torn_tail": info.active_len - info.active_committed,
             "events": info.active_events,
+            "sealed": info.active_sealed,
             "copy_of_archive": info.active_is_copy,
         },
         "archive.jsonl.zst": archive_json(info),
@@ -121,6 +129,9 @@ fn text(info: &DirInfo, out: &mut Out) -> io::Result<()> {
         "{} bytes, {} events",
         info.active_len, info.active_events
     )?;
+    if info.active_sealed > 0 {
+        write!(w, ", {} bytes sealed", info.active_sealed)?;
+    }
     let torn = info.active_len - info.active_committed;
     if torn > 0 {
         write!(w, ", {WARN}torn tail of {torn} bytes{WARN:#}")?;
@@ -143,9 +154,10 @@ fn text(info: &DirInfo, out: &mut Out) -> io::Result<()> {
         writeln!(w, "none")?;
     } else {
         let (content, events) = archive_totals(info);
+        let sealed = info.archive_frames.iter().filter(|f| f.is_sealed()).count();
         writeln!(
             w,
-            "{} bytes, {} frames, {events} events, {content} bytes decompressed",
+            "{} bytes, {} frames ({sealed} sealed), {events} events, {content} bytes decompressed",
             info.archive_len,
             info.archive_frames.len()
         )?;
