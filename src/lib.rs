@@ -76,6 +76,7 @@ pub use live::follow::Follow;
 #[cfg(feature = "tokio")]
 pub use live::subscribe::SubscriptionStream;
 pub use live::subscribe::{Since, Subscription, SubscriptionItem};
+pub use log::rebuild::{RebuildEnd, RebuildHandle, RebuildProgress, RebuildReport};
 pub use log::{EventLog, EventLogBuilder};
 pub use replay::filter::Filter;
 pub use replay::reader::{EventReader, HistoryEvents, WaitResult};
@@ -96,6 +97,7 @@ pub use tools::verify::{
 };
 pub use views::checkpoint::Checkpoints;
 pub use views::policy::{SnapshotPolicy, ViewConfig};
+pub use views::rebuild::RebuildInfo;
 pub use views::report::{RefreshReport, Replay};
 pub use views::travel::At;
 pub use views::view::{View, ViewOps};

@@ -16,6 +16,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub(crate) mod rebuild;
+
 /// An event log directory with its registered views: the main entry point.
 ///
 /// It owns the directory's [`EventWriter`] (and so its lock), an [`EventReader`], and the views
@@ -49,6 +51,10 @@ pub struct EventLog {
     writer: EventWriter,
     reader: EventReader,
     views: Vec<Box<dyn ViewOps>>,
+    /// The builder's default policy, for the views of rebuilds.
+    snapshot_policy: Option<SnapshotPolicy>,
+    /// Background rebuilds under way (see `log/rebuild.rs`).
+    rebuilds: rebuild::Rebuilds,
 }
 
 impl fmt::Debug for EventLog {
@@ -366,7 +372,13 @@ impl EventLogBuilder {
             writer,
             reader,
             views,
+            snapshot_policy: policy,
+            rebuilds: rebuild::Rebuilds::default(),
         };
+        for view in &log.views {
+            let (name, version) = (view.view_name(), view.state_version());
+            crate::views::rebuild::tidy_on_open(&log.reader, &views_dir, name, version)?;
+        }
         if log.writer.needs_rotation(log.active_log_size()?) {
             log.rotate()?;
         }
@@ -649,6 +661,9 @@ impl EventLog {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn refresh_all_with_report(&mut self) -> io::Result<Vec<RefreshReport>> {
+        if !self.rebuilds.is_empty() {
+            self.poll_rebuilds();
+        }
         crate::views::pass::refresh_all(&self.reader, &mut self.views)
     }
 

@@ -121,8 +121,9 @@ pub(crate) struct Folded<A> {
     pub stopped: bool,
     /// The largest `ts` folded, known when the pauses asked for it all along.
     pub max_ts: MaxTs,
-    /// For a fold of the whole history that read the archive to its end: where the archive's
-    /// content ends in the history stream (the position of the active log's first byte).
+    /// For a fold of the whole history that read the archive to its end, or a fold from a
+    /// position that began in the active log: where the archive's content ends in the history
+    /// stream (the position of the active log's first byte).
     pub archive_end: Option<u64>,
 }
 
@@ -825,7 +826,7 @@ impl EventReader {
                 return folded;
             }
         }
-        let active_base = folded.archive_end.unwrap_or(active_base);
+        let active_base = *folded.archive_end.get_or_insert(active_base);
         match history.active {
             Some((file, end)) if active_from <= end => {
                 let end = active_to.map_or(end, |to| to.min(end));

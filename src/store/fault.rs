@@ -26,13 +26,14 @@ pub(crate) fn installed() -> Option<Arc<dyn Fs>> {
     INSTALLED.with(|fs| fs.borrow().clone())
 }
 
-/// Installs `fs` for this thread until the guard is dropped.
-fn install(fs: Arc<dyn Fs>) -> Installed {
+/// Installs `fs` for this thread until the guard is dropped. (A view's background rebuild
+/// installs its caller's, so that its files are part of the model.)
+pub(crate) fn install(fs: Arc<dyn Fs>) -> Installed {
     INSTALLED.with(|slot| *slot.borrow_mut() = Some(fs));
     Installed
 }
 
-struct Installed;
+pub(crate) struct Installed;
 
 impl Drop for Installed {
     fn drop(&mut self) {

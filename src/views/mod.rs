@@ -6,6 +6,7 @@
 pub(crate) mod checkpoint;
 pub(crate) mod pass;
 pub(crate) mod policy;
+pub(crate) mod rebuild;
 pub(crate) mod report;
 pub(crate) mod rotation;
 pub(crate) mod travel;

@@ -96,6 +96,9 @@ pub trait ViewOps: sealed::Sealed + Send {
     ///
     /// Returns an error if the snapshot cannot be saved.
     fn reset_offset(&mut self) -> io::Result<()>;
+    /// The version of the view's state (see [`ViewConfig::version`]).
+    #[doc(hidden)]
+    fn state_version(&self) -> u32;
     /// The view's name.
     fn view_name(&self) -> &str;
     /// The view as `Any`, to recover its concrete `View<S>`.
@@ -962,6 +965,38 @@ where
     }
 }
 
+impl<S> View<S>
+where
+    S: Serialize + DeserializeOwned + Default + Clone,
+{
+    /// Takes `state`, which holds every event up to `offset` of the active log (the line
+    /// before it hashing to `hash`), as the view's, and saves it durably: how a blue/green
+    /// rebuild (`crate::views::rebuild`) hands its state over. The view's old checkpoints,
+    /// states of another reducer, are removed.
+    pub(crate) fn adopt(
+        &mut self,
+        reader: &EventReader,
+        state: S,
+        offset: u64,
+        hash: String,
+    ) -> io::Result<()> {
+        check_view_name(&self.name)?;
+        self.state = state;
+        self.offset = offset;
+        self.hash = hash;
+        self.tracked = None;
+        self.replay = None;
+        self.since_save = Count::default();
+        self.generation = Some((
+            fsutil::len_or_zero(reader.archive_path())?,
+            platform::path_id(reader.log_path()).context("access", reader.log_path())?,
+        ));
+        self.write_snapshot(Durability::Durable)?;
+        self.loaded = true;
+        checkpoint::clear(&self.checkpoint_dir())
+    }
+}
+
 impl<S> View<S> {
     /// Returns the state in memory, without any I/O.
     ///
@@ -1089,6 +1124,10 @@ where
         // Whatever the policy: the old offset points into the archived log, and nothing may
         // find it on disk once the next append retires the rotation record.
         self.write_snapshot(Durability::Durable)
+    }
+
+    fn state_version(&self) -> u32 {
+        self.config.state_version()
     }
 
     fn view_name(&self) -> &str {
