@@ -2,7 +2,7 @@
 
 use crate::args::ViewArgs;
 use crate::out::{self, BAD, GOOD, Out, WARN};
-use eventfold::{EventReader, SnapshotInfo, SnapshotStatus};
+use eventfold::{EventReader, RebuildInfo, SnapshotInfo, SnapshotStatus};
 use serde_json::{Value, json};
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -28,15 +28,63 @@ pub fn snapshot_json(s: &SnapshotInfo) -> Value {
 
 pub fn list(reader: &EventReader, out: &mut Out) -> io::Result<ExitCode> {
     let snapshots = reader.snapshots()?;
+    let rebuilds = reader.rebuilds()?;
     let width = name_width(&snapshots);
     for snapshot in &snapshots {
+        let rebuild = rebuilds.iter().find(|r| r.name == snapshot.name);
         if out.json {
-            out::json_line(&mut out.stdout, &snapshot_json(snapshot))?;
+            let mut value = snapshot_json(snapshot);
+            if let Some(rebuild) = rebuild {
+                value["rebuild"] = rebuild_json(rebuild);
+            }
+            out::json_line(&mut out.stdout, &value)?;
         } else {
-            writeln!(out.stdout, "{}", line(snapshot, width))?;
+            let rebuild = rebuild.map(rebuild_text).unwrap_or_default();
+            writeln!(out.stdout, "{}{rebuild}", line(snapshot, width))?;
+        }
+    }
+    // Rebuilds of views that have no snapshot.
+    for rebuild in &rebuilds {
+        if snapshots.iter().any(|s| s.name == rebuild.name) {
+            continue;
+        }
+        if out.json {
+            let value = json!({ "view": rebuild.name, "rebuild": rebuild_json(rebuild) });
+            out::json_line(&mut out.stdout, &value)?;
+        } else {
+            let name = out::pad(&rebuild.name, width);
+            writeln!(out.stdout, "{name} no snapshot{}", rebuild_text(rebuild))?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A rebuild's shadow as `views --json` prints it, in its view's object.
+fn rebuild_json(r: &RebuildInfo) -> Value {
+    json!({
+        "version": r.version,
+        "events": r.events,
+        "total": r.total,
+        "position": r.position,
+        "resumable": r.resumable,
+        "file_len": r.file_len,
+    })
+}
+
+/// `  rebuilding to version 2: 60% (600 of 1000 events)`, after the view's line.
+fn rebuild_text(r: &RebuildInfo) -> String {
+    let Some(version) = r.version else {
+        return format!("  {WARN}rebuild: unreadable shadow{WARN:#}");
+    };
+    let percent = match r.total {
+        0 => 100,
+        total => r.events * 100 / total,
+    };
+    let stale = if r.resumable { "" } else { ", not resumable" };
+    format!(
+        "  {WARN}rebuilding{WARN:#} to version {version}: {percent}% ({} of {} events{stale})",
+        r.events, r.total
+    )
 }
 
 pub fn one(reader: &EventReader, args: &ViewArgs, out: &mut Out) -> io::Result<ExitCode> {
