@@ -31,6 +31,9 @@
 //! - `threads`: this crate's rebuilds on one thread and on two, each in a child process, and the
 //!   scaling efficiency T1 / (2 · T2).
 //! - `rss`: the peak memory of one rebuild per crate, each in a child process.
+//! - `bluegreen`: this crate only: a background rebuild (`start_rebuild`) while the log takes
+//!   1,000 appends a second, against the stop-the-world rebuild; the serving view's refresh
+//!   latency (median, p99) during it, against the same loop without a rebuild.
 //!
 //! Given several event counts, it runs the chosen sections at each, then puts the rebuild time
 //! per event, the peak memory and the thread scaling of every count side by side (with one
@@ -45,6 +48,7 @@
 #[path = "../../../benches/data/mod.rs"]
 mod data;
 
+mod bluegreen;
 mod child;
 mod sqlite;
 mod travel;
@@ -77,10 +81,11 @@ enum Section {
     Sqlite,
     Threads,
     Rss,
+    BlueGreen,
 }
 
 impl Section {
-    const ALL: [Section; 9] = [
+    const ALL: [Section; 10] = [
         Section::Rebuild,
         Section::Refresh,
         Section::Append,
@@ -90,6 +95,7 @@ impl Section {
         Section::Sqlite,
         Section::Threads,
         Section::Rss,
+        Section::BlueGreen,
     ];
 
     fn name(self) -> &'static str {
@@ -103,6 +109,7 @@ impl Section {
             Section::Sqlite => "sqlite",
             Section::Threads => "threads",
             Section::Rss => "rss",
+            Section::BlueGreen => "bluegreen",
         }
     }
 
@@ -117,6 +124,7 @@ impl Section {
             Section::Sqlite => "SQLite vs 0.3.0, the same events",
             Section::Threads => "0.3.0 rebuilds on one thread and on two, in child processes",
             Section::Rss => "peak memory of one rebuild, each in its own child process",
+            Section::BlueGreen => "0.3.0: a background rebuild while appending, vs stop-the-world",
         }
     }
 }
@@ -131,7 +139,7 @@ const USAGE: &str = "usage: replay_bench [COUNT...] [--only SECTION[,SECTION...]
   COUNT    events per data set, e.g. 100000, 100k, 1m (default: $EVENTFOLD_BENCH_EVENTS or 1m);
            with several, every section runs at each and a last table compares them
   --only   run only these sections: rebuild, refresh, append, rotation, refresh_all,
-           time_travel, sqlite, threads, rss";
+           time_travel, sqlite, threads, rss, bluegreen";
 
 /// A command line that cannot be run: exit code 2, with the usage.
 #[derive(Debug)]
@@ -297,6 +305,7 @@ fn run_count(data: &Data, sections: &[Section]) -> Result<CountResults, BoxError
             }
             Section::Threads => results.threads = child::threads(data)?,
             Section::Rss => results.rss = child::rss(data)?,
+            Section::BlueGreen => bluegreen::run(data)?,
         }
         data.sets.clear_scratch()?;
     }
