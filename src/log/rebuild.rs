@@ -232,7 +232,7 @@ impl RebuildHandle {
         self.shared.progress.caught_up.load(Ordering::Acquire) || self.report().is_some()
     }
 
-    /// Asks the rebuild to stop. The background fold stops at its next pause (every 65,536
+    /// Asks the rebuild to stop. The background fold stops at its next pause (every 8,192
     /// events) and removes its shadow; the view is never swapped. The log ends the rebuild at
     /// its next [`poll_rebuilds`](EventLog::poll_rebuilds) or
     /// [`refresh_all`](EventLog::refresh_all), and

@@ -2,6 +2,7 @@
 //! ([`ViewConfig`]).
 
 use crate::views::checkpoint::Checkpoints;
+use std::time::Duration;
 
 /// When a view writes its snapshot to disk.
 ///
@@ -225,6 +226,27 @@ pub struct ViewConfig {
     policy: Option<SnapshotPolicy>,
     version: u32,
     checkpoints: Option<Checkpoints>,
+    rebuild: RebuildSettings,
+}
+
+/// How a background rebuild to a [`ViewConfig`] runs (see
+/// [`EventLog::start_rebuild`](crate::EventLog::start_rebuild)); it leaves the view itself
+/// unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RebuildSettings {
+    /// Threads of the background fold, its own included.
+    pub threads: usize,
+    /// How often, at most, the background fold saves its shadow.
+    pub save_every: Duration,
+}
+
+impl Default for RebuildSettings {
+    fn default() -> Self {
+        RebuildSettings {
+            threads: 1,
+            save_every: Duration::from_secs(2),
+        }
+    }
 }
 
 impl ViewConfig {
@@ -312,6 +334,58 @@ impl ViewConfig {
     pub fn checkpoints(mut self, checkpoints: Checkpoints) -> Self {
         self.checkpoints = Some(checkpoints);
         self
+    }
+
+    /// Sets how many threads a background rebuild to this config folds on (see
+    /// [`EventLog::start_rebuild`](crate::EventLog::start_rebuild)), its own included: 1 by
+    /// default, so that the program's own refreshes keep the other cores. More threads end
+    /// the rebuild sooner and leave less to the program's thread; `0` uses as many as the
+    /// log's replays do (see [`EventReader::replay_threads`](crate::EventReader::replay_threads)).
+    /// The view's own refreshes are not affected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog, ViewConfig};
+    /// fn count(n: u64, _e: &Event) -> u64 { n + 1 }
+    /// let mut log = EventLog::builder(dir.path()).view::<u64>("count", count).open()?;
+    /// log.append(&Event::new("a", serde_json::json!({})))?;
+    /// let config = ViewConfig::new().version(2).rebuild_threads(2);
+    /// log.start_rebuild::<u64>("count", count, config)?;
+    /// log.finish_rebuild("count")?;
+    /// assert_eq!(*log.view::<u64>("count")?, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[must_use]
+    pub fn rebuild_threads(mut self, threads: usize) -> Self {
+        self.rebuild.threads = threads;
+        self
+    }
+
+    /// Sets how often, at most, a background rebuild to this config saves its progress in its
+    /// shadow (`views/NAME.rebuild.json`, see
+    /// [`EventLog::start_rebuild`](crate::EventLog::start_rebuild)): every 2 seconds by
+    /// default. A save writes the whole new state, so a large state is better saved less
+    /// often; a crash loses the work since the last save (the next rebuild resumes from it).
+    /// The fold looks at the clock every few thousand events, so it saves no more often than
+    /// that, whatever the setting; it also saves once it has caught up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::ViewConfig;
+    /// let config = ViewConfig::new().version(2).rebuild_save_every(std::time::Duration::from_secs(30));
+    /// # let _ = config;
+    /// ```
+    #[must_use]
+    pub fn rebuild_save_every(mut self, every: Duration) -> Self {
+        self.rebuild.save_every = every;
+        self
+    }
+
+    pub(crate) fn rebuild_settings(&self) -> RebuildSettings {
+        self.rebuild
     }
 
     pub(crate) fn checkpoint_settings(&self) -> Option<Checkpoints> {

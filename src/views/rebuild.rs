@@ -31,11 +31,9 @@ use std::time::{Duration, Instant};
 
 const LOG_TARGET: &str = "eventfold::rebuild";
 
-/// The background fold pauses this often (in events) to publish its progress and to notice a
-/// cancel.
-const PAUSE_EVENTS: u64 = 1 << 16;
-/// How often, at most, the background fold saves its shadow at a pause.
-const SAVE_EVERY: Duration = Duration::from_secs(2);
+/// The background fold pauses this often (in events) to publish its progress, to notice a
+/// cancel and to save its shadow when it is time (see `ViewConfig::rebuild_save_every`).
+const PAUSE_EVENTS: u64 = 1 << 13;
 /// A round that folded fewer events than this ends the background fold: what was appended
 /// during it is left to the log's thread, which folds it at the swap.
 const CAUGHT_UP_EVENTS: u64 = 10_000;
@@ -222,6 +220,16 @@ where
     S: Serialize + DeserializeOwned + Default + Send,
 {
     let version = spec.config.state_version();
+    let settings = spec.config.rebuild_settings();
+    // On its own threads (one by default): the program's refreshes keep the other cores.
+    let own_threads;
+    let reader = match settings.threads {
+        0 => reader,
+        threads => {
+            own_threads = reader.clone().replay_threads(threads);
+            &own_threads
+        }
+    };
     let path = spec.shadow();
     let start = resume_point::<S>(reader, &path, version).map_err(Ended::Failed)?;
     let resumed = start.as_ref().map_or(0, |s| s.events);
@@ -243,6 +251,7 @@ where
     let mut saver = Saver {
         path: &path,
         version,
+        every: settings.save_every,
         last: Instant::now(),
     };
     for round in 1..=MAX_ROUNDS {
@@ -288,10 +297,11 @@ struct At<S> {
     events: u64,
 }
 
-/// Saves the shadow, at most every [`SAVE_EVERY`] during a round, and at the end.
+/// Saves the shadow, at most every `every` during a round, and at the end.
 struct Saver<'p> {
     path: &'p Path,
     version: u32,
+    every: Duration,
     last: Instant,
 }
 
@@ -335,9 +345,11 @@ struct RoundPauses<'a, 'p> {
 }
 
 impl<S: Serialize> Pauses<(S, Count)> for RoundPauses<'_, '_> {
-    fn until(&self, _folded: u64) -> Until {
+    fn until(&self, folded: u64) -> Until {
+        // Counted from where the fold stands: a stretch ends with its buffer (an archive
+        // frame, a window of the log), which may hold fewer events than a pause's.
         Until {
-            stop: Stop::After(PAUSE_EVENTS),
+            stop: Stop::After((folded / PAUSE_EVENTS + 1) * PAUSE_EVENTS - folded),
             track_ts: false,
         }
     }
@@ -357,7 +369,7 @@ impl<S: Serialize> Pauses<(S, Count)> for RoundPauses<'_, '_> {
             stop::CLOSE => true,
             _ => return false,
         };
-        if (closing || self.saver.last.elapsed() >= SAVE_EVERY)
+        if (closing || self.saver.last.elapsed() >= self.saver.every)
             && let Some(line) = last_line
         {
             let hash = crate::format::lines::line_hash(line);
