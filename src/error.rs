@@ -47,6 +47,20 @@ pub enum Error {
         /// What the JSON parser objected to.
         reason: String,
     },
+    /// An upcaster (see [`Upcasters`](crate::Upcasters)) returned an error or panicked on a
+    /// valid event of the log. The line is left as it is; the fold stopped before it.
+    Upcast {
+        /// The file that holds the event (`app.jsonl` or `archive.jsonl.zst`).
+        path: PathBuf,
+        /// Byte offset of the event's line (in the decompressed stream for the archive).
+        offset: u64,
+        /// One-based line number of the event's line in the same byte stream.
+        line: u64,
+        /// The type of the event the upcaster was given.
+        event_type: String,
+        /// The upcaster's error, or its panic message.
+        reason: String,
+    },
     /// The archive could not be decompressed (truncated or damaged frame).
     Archive {
         /// Path of the archive file.
@@ -111,7 +125,9 @@ impl Error {
     /// ```
     pub fn io_kind(&self) -> io::ErrorKind {
         match self {
-            Error::Malformed { .. } | Error::Archive { .. } => io::ErrorKind::InvalidData,
+            Error::Malformed { .. } | Error::Upcast { .. } | Error::Archive { .. } => {
+                io::ErrorKind::InvalidData
+            }
             Error::InvalidViewName { .. } | Error::DuplicateView { .. } => {
                 io::ErrorKind::InvalidInput
             }
@@ -146,6 +162,25 @@ impl fmt::Display for Error {
                 write!(
                     f,
                     "malformed event in {} at {what} {offset} (line {line}): {reason}",
+                    path.display()
+                )
+            }
+            Error::Upcast {
+                path,
+                offset,
+                line,
+                event_type,
+                reason,
+            } => {
+                let what = if is_archive(path) {
+                    "decompressed byte"
+                } else {
+                    "byte"
+                };
+                write!(
+                    f,
+                    "the upcaster of event type {event_type:?} failed on the event in {} at \
+                     {what} {offset} (line {line}): {reason}",
                     path.display()
                 )
             }

@@ -3,6 +3,7 @@
 use crate::error::{Error, check_view_name};
 use crate::format::event::Event;
 use crate::format::fold::{ReduceFn, ReduceRefFn};
+use crate::format::upcast::{Upcaster, Upcasters};
 use crate::replay::reader::{EventReader, FullHistory, WaitResult};
 use crate::store::writer::{AppendResult, ConditionalAppendError, EventWriter, LockMode};
 use crate::views::policy::{SnapshotPolicy, ViewConfig};
@@ -96,6 +97,7 @@ pub struct EventLogBuilder {
     views: Vec<(String, ViewFactory)>,
     /// Replay threads (0: the rayon pool's size).
     replay_threads: usize,
+    upcasters: Upcasters,
 }
 
 impl fmt::Debug for EventLogBuilder {
@@ -106,6 +108,7 @@ impl fmt::Debug for EventLogBuilder {
             .field("lock_mode", &self.lock_mode)
             .field("snapshot_policy", &self.snapshot_policy)
             .field("replay_threads", &self.replay_threads)
+            .field("upcasters", &self.upcasters)
             .field(
                 "views",
                 &self.views.iter().map(|(name, _)| name).collect::<Vec<_>>(),
@@ -152,6 +155,52 @@ impl EventLogBuilder {
     /// ```
     pub fn replay_threads(mut self, threads: usize) -> Self {
         self.replay_threads = threads;
+        self
+    }
+
+    /// Registers an upcaster: every fold of the log's views (refreshes, rebuilds, the shared
+    /// pass, [`EventLog::state_at`]) and the subscriptions of its reader see the events of
+    /// `upcaster`'s type in their current shape. The files never change. See [`Upcasters`]
+    /// for which paths upcast and which hand over the stored events.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog, Upcaster};
+    /// fn adds(n: u64, e: &Event) -> u64 { if e.event_type == "todo_added" { n + 1 } else { n } }
+    /// let mut log = EventLog::builder(dir.path())
+    ///     .upcaster(Upcaster::rename("todo_created", "todo_added"))
+    ///     .view::<u64>("adds", adds)
+    ///     .open()?;
+    /// log.append(&Event::new("todo_created", serde_json::json!({})))?;
+    /// log.refresh_all()?;
+    /// assert_eq!(*log.view::<u64>("adds")?, 1);
+    /// assert_eq!(log.read_from(0)?.next().unwrap()?.0.event_type, "todo_created"); // as stored
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn upcaster(mut self, upcaster: Upcaster) -> Self {
+        self.upcasters.add(upcaster);
+        self
+    }
+
+    /// Registers every upcaster of `upcasters`, after those registered before (see
+    /// [`upcaster`](Self::upcaster)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{EventLog, Upcaster, Upcasters};
+    /// let upcasters = Upcasters::new().with(Upcaster::rename("a", "b"));
+    /// let log = EventLog::builder(dir.path()).upcasters(upcasters).open()?;
+    /// assert!(!log.reader().upcasters().is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn upcasters(mut self, upcasters: Upcasters) -> Self {
+        for upcaster in upcasters.iter() {
+            self.upcasters.add(upcaster.clone());
+        }
         self
     }
 
@@ -360,7 +409,10 @@ impl EventLogBuilder {
         }
         let mut writer = EventWriter::open_with_lock(&self.dir, self.lock_mode)?;
         writer.set_max_log_size(self.max_log_size);
-        let reader = writer.reader().replay_threads(self.replay_threads);
+        let reader = writer
+            .reader()
+            .replay_threads(self.replay_threads)
+            .upcasting(self.upcasters);
         let views_dir = writer.views_dir().to_path_buf();
         let policy = self.snapshot_policy;
         let views = self
@@ -427,6 +479,7 @@ impl EventLog {
             snapshot_policy: None,
             views: Vec::new(),
             replay_threads: 0,
+            upcasters: Upcasters::new(),
         }
     }
 

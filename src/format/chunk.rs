@@ -387,7 +387,7 @@ mod tests {
                         expected_owned = owned(expected_owned, &event);
                     }
                     (Err(e), Err(_)) => {
-                        expected_bad = Some((line.start, e.to_string()));
+                        expected_bad = Some((line.start, e));
                         break;
                     }
                     (env, event) => panic!("the parsers disagree: {env:?}, {event:?}"),

@@ -499,7 +499,7 @@ pub(crate) struct BufFold<A> {
     /// Offset just past the last line folded, and that line, if any was.
     pub last: Option<(usize, std::ops::Range<usize>)>,
     /// Start and reason of the line that stopped the fold.
-    pub bad: Option<(usize, String)>,
+    pub bad: Option<(usize, ParseError)>,
     /// Events folded.
     pub events: u64,
     /// Whether the fold ended at its [`Stop`] rather than at the end of the buffer or a bad line.
@@ -700,7 +700,7 @@ fn step<'b, A, F: LineFold<A>>(
             done.events += 1;
         }
         Err(reason) => {
-            done.bad = Some((start, reason.to_string()));
+            done.bad = Some((start, reason));
             return ControlFlow::Break(());
         }
     }
@@ -769,7 +769,7 @@ struct Parsed<'b, T> {
     /// item over), and `items` is empty.
     text: Option<&'b str>,
     last: Option<(usize, std::ops::Range<usize>)>,
-    bad: Option<(usize, String)>,
+    bad: Option<(usize, ParseError)>,
     /// The chunk's hash, when it was to be hashed and every line was validated.
     hash: Option<u64>,
 }
@@ -854,7 +854,7 @@ fn parse_chunk<'b, A, F: LineFold<A>>(
             match item {
                 Ok(item) => parsed.items.push(item),
                 Err(reason) => {
-                    parsed.bad = Some((start, reason.to_string()));
+                    parsed.bad = Some((start, reason));
                     return ControlFlow::Break(());
                 }
             }

@@ -12,3 +12,4 @@ pub(crate) mod lines;
 pub(crate) mod parse;
 pub(crate) mod simd;
 pub(crate) mod trusted;
+pub(crate) mod upcast;

@@ -7,10 +7,13 @@
 //! must be UTF-8 as a whole, as eventfold 0.2.0 required).
 
 use crate::Event;
+use crate::error::Error;
 use crate::format::chunk::Stops;
+use crate::format::upcast::UpcastFailure;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
+use std::path::Path;
 
 /// serde_json's nesting limit: a line may nest objects and arrays 127 deep, itself included.
 const MAX_DEPTH: usize = 128;
@@ -21,11 +24,45 @@ pub(crate) struct ParseError {
     /// Zero-based byte position in the line.
     pub at: usize,
     pub what: &'static str,
+    /// Set when the line is a valid event that an upcaster failed on (see
+    /// [`crate::format::upcast`]): then that, not the line's syntax, is what went wrong.
+    pub upcast: Option<Box<UpcastFailure>>,
+}
+
+impl ParseError {
+    /// The error of a valid line whose upcaster failed.
+    pub(crate) fn upcast(failure: UpcastFailure) -> Self {
+        ParseError {
+            at: 0,
+            what: "an upcaster failed",
+            upcast: Some(Box::new(failure)),
+        }
+    }
+}
+
+impl ParseError {
+    /// The error for the line at `offset` (line `line`) of `path`, which this stopped:
+    /// [`Error::Upcast`] when an upcaster failed on it, [`Error::Malformed`] otherwise.
+    pub(crate) fn at_line(self, path: &Path, offset: u64, line: u64) -> Error {
+        match self.upcast {
+            Some(failure) => Error::Upcast {
+                path: path.to_path_buf(),
+                offset,
+                line,
+                event_type: failure.event_type,
+                reason: failure.reason,
+            },
+            None => Error::malformed(path, offset, line, self.to_string()),
+        }
+    }
 }
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at column {}", self.what, self.at + 1)
+        match &self.upcast {
+            Some(failure) => failure.fmt(f),
+            None => write!(f, "{} at column {}", self.what, self.at + 1),
+        }
     }
 }
 
@@ -154,7 +191,11 @@ struct Parser<'a, 's> {
 }
 
 fn err<T>(at: usize, what: &'static str) -> Result<T, ParseError> {
-    Err(ParseError { at, what })
+    Err(ParseError {
+        at,
+        what,
+        upcast: None,
+    })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -326,6 +367,7 @@ impl<'a, 's> Parser<'a, 's> {
                     return Err(ParseError {
                         at: key_at,
                         what: field.duplicate(),
+                        upcast: None,
                     });
                 }
                 self.skip_ws();
@@ -350,14 +392,17 @@ impl<'a, 's> Parser<'a, 's> {
             event_type: event_type.ok_or(ParseError {
                 at: end,
                 what: "missing field `type`",
+                upcast: None,
             })?,
             data: data.ok_or(ParseError {
                 at: end,
                 what: "missing field `data`",
+                upcast: None,
             })?,
             ts: ts.ok_or(ParseError {
                 at: end,
                 what: "missing field `ts`",
+                upcast: None,
             })?,
             id,
             actor,
@@ -372,6 +417,7 @@ impl<'a, 's> Parser<'a, 's> {
             return Err(ParseError {
                 at: self.i,
                 what: not_a_string,
+                upcast: None,
             });
         }
         self.string()

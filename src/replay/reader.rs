@@ -4,10 +4,12 @@
 //! active log, or one decompressed archive frame), split them into lines with memchr, parse
 //! each line, and report a bad line with its file, byte offset and line number.
 
-use crate::error::{Context, Error, file_error};
+use crate::error::{Context, file_error};
 use crate::format::event::Event;
 use crate::format::fold::{self, Block, LineFold, MaxTs, Trust, Until};
 use crate::format::lines::{self, Lines, line_hash};
+use crate::format::parse::ParseError;
+use crate::format::upcast::{UpcastFailure, Upcasters};
 use crate::replay::walk::{self, NextSegment, NextWindow, ReadSegments, ReadWindows};
 use crate::store::archive::{Window, Windows};
 use crate::store::index::{self, ArchiveIndex};
@@ -77,6 +79,8 @@ pub struct EventReader {
     sealer: Weak<Mutex<Sealer>>,
     /// How many threads a replay may use (`None`: [`fold::default_threads`]).
     threads: Option<NonZeroUsize>,
+    /// What the folds of views through this reader apply to each event.
+    upcasters: Upcasters,
 }
 
 /// An archive index read earlier, and the archive file it describes.
@@ -194,6 +198,7 @@ impl EventReader {
             index_cache: Arc::default(),
             sealer: Weak::new(),
             threads: None,
+            upcasters: Upcasters::new(),
         }
     }
 
@@ -223,6 +228,44 @@ impl EventReader {
     pub fn replay_threads(mut self, threads: usize) -> Self {
         self.threads = NonZeroUsize::new(threads);
         self
+    }
+
+    /// This reader, made to apply `upcasters` to every event that a view folds through it
+    /// (refreshes, rebuilds, time travel) and to the events of its subscriptions.
+    ///
+    /// The reader's raw paths (`read_from`, `read_full`, `read_history`, scans, `follow`)
+    /// still hand over events as they are stored; see [`Upcasters`] for which paths upcast.
+    /// [`EventLog`](crate::EventLog)'s reader carries the upcasters registered on its builder.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use eventfold::{Event, EventLog, EventReader, Upcaster, Upcasters, View};
+    /// fn adds(n: u64, e: &Event) -> u64 { if e.event_type == "added" { n + 1 } else { n } }
+    /// let mut log = EventLog::open(dir.path())?;
+    /// log.append(&Event::new("created", serde_json::json!({})))?; // the old name
+    /// let upcasters = Upcasters::new().with(Upcaster::rename("created", "added"));
+    /// let reader = EventReader::new(dir.path()).upcasting(upcasters);
+    /// let view = View::<u64>::new("adds", adds, &dir.path().join("views"));
+    /// assert_eq!(view.state_at(&reader, eventfold::At::Event(0))?, 1);
+    /// assert_eq!(reader.read_from(0)?.next().unwrap()?.0.event_type, "created"); // stored
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[must_use]
+    pub fn upcasting(mut self, upcasters: Upcasters) -> Self {
+        self.upcasters = upcasters;
+        self
+    }
+
+    /// The upcasters this reader's folds apply (see [`upcasting`](Self::upcasting)).
+    pub fn upcasters(&self) -> &Upcasters {
+        &self.upcasters
+    }
+
+    /// The upcasters to wrap a fold in, when there are any.
+    pub(crate) fn upcasters_if_any(&self) -> Option<&Upcasters> {
+        (!self.upcasters.is_empty()).then_some(&self.upcasters)
     }
 
     /// How many threads a replay through this reader uses, the calling one included (see
@@ -439,6 +482,8 @@ impl EventReader {
             index,
             hashes,
             done: false,
+            upcasters: Upcasters::new(),
+            pending: std::collections::VecDeque::new(),
         })
     }
 
@@ -1129,7 +1174,7 @@ impl<'a, A, F: LineFold<A>, P: Pauses<A>> Folding<'a, A, F, P> {
         (trust, sealing): (Trust<'_>, &mut Option<Sealing>),
         place: impl Fn(usize) -> Place,
         side: impl FnOnce() -> T + Send,
-    ) -> (Option<(usize, String)>, Option<T>) {
+    ) -> (Option<(usize, ParseError)>, Option<T>) {
         let folded = self
             .folded
             .take()
@@ -1328,7 +1373,7 @@ fn fold_paused<A, F, P, T>(
     (trust, sealing): (Trust<'_>, &mut Option<Sealing>),
     place: impl Fn(usize) -> Place,
     side: impl FnOnce() -> T + Send,
-) -> (Folded<A>, Option<(usize, String)>, Option<T>)
+) -> (Folded<A>, Option<(usize, ParseError)>, Option<T>)
 where
     F: LineFold<A>,
     P: Pauses<A>,
@@ -1449,7 +1494,13 @@ fn frames_at_once(threads: usize) -> usize {
 }
 
 /// Builds the error for the bad line starting at `start` in `buf`.
-fn malformed(path: &Path, origin: Origin, buf: &[u8], start: usize, reason: String) -> io::Error {
+fn malformed(
+    path: &Path,
+    origin: Origin,
+    buf: &[u8],
+    start: usize,
+    reason: ParseError,
+) -> io::Error {
     let in_buf = lines::line_number(buf, start);
     let (offset, line) = match origin {
         Origin::Active { from } => {
@@ -1463,7 +1514,7 @@ fn malformed(path: &Path, origin: Origin, buf: &[u8], start: usize, reason: Stri
             lines_before,
         } => (stream_offset + start as u64, lines_before + in_buf),
     };
-    Error::malformed(path, offset, line, reason).into()
+    reason.at_line(path, offset, line).into()
 }
 
 /// A buffer of lines being handed out one event at a time.
@@ -1512,7 +1563,6 @@ impl Source {
         let result = match crate::format::parse::event(line.bytes) {
             Ok(event) => Ok((event, start, end)),
             Err(reason) => {
-                let reason = reason.to_string();
                 let err = malformed(&self.path, self.origin, &self.region, start, reason);
                 // Nothing after a bad line is yielded.
                 self.pos = self.region.len();
@@ -1654,6 +1704,10 @@ pub struct HistoryEvents {
     /// Whether items carry their line's hash.
     hashes: bool,
     done: bool,
+    /// Applied to each event before it is yielded (subscriptions only: empty otherwise).
+    upcasters: Upcasters,
+    /// The rest of what the upcasters made of the last stored event, with its index.
+    pending: std::collections::VecDeque<(Item, u64)>,
 }
 
 impl std::fmt::Debug for HistoryEvents {
@@ -1712,7 +1766,83 @@ impl HistoryEvents {
         }
     }
 
+    /// This read, yielding what `upcasters` make of each stored event: the events of a split
+    /// share the stored line's position, end and index.
+    pub(crate) fn upcasting(mut self, upcasters: &Upcasters) -> Self {
+        self.upcasters = upcasters.clone();
+        self
+    }
+
     fn next_item(&mut self) -> Option<io::Result<(Item, u64)>> {
+        loop {
+            if let Some(next) = self.pending.pop_front() {
+                return Some(Ok(next));
+            }
+            let (item, index) = match self.next_stored()? {
+                Ok(next) if self.upcasters.is_empty() => return Some(Ok(next)),
+                Ok(next) => next,
+                Err(e) => return Some(Err(e)),
+            };
+            let Item {
+                event,
+                start,
+                end,
+                hash,
+            } = item;
+            match self.upcasters.apply(event) {
+                Ok(events) => self.pending.extend(events.into_iter().map(|event| {
+                    let hash = hash.clone();
+                    (
+                        Item {
+                            event,
+                            start,
+                            end,
+                            hash,
+                        },
+                        index,
+                    )
+                })),
+                Err(failure) => {
+                    self.done = true;
+                    return Some(Err(self.upcast_error(start, failure)));
+                }
+            }
+        }
+    }
+
+    /// The error for the upcaster that failed on the event just read, whose line starts at
+    /// `position`: it names the line's file, offset and line number.
+    fn upcast_error(&self, position: u64, failure: UpcastFailure) -> io::Error {
+        let reason = ParseError::upcast(failure);
+        let active = self.active.as_ref().and_then(|active| {
+            let (base, source) = active.current.as_ref()?;
+            let at = position.checked_sub(self.active_base + base)?;
+            Some((source, at))
+        });
+        let archive = self.current.as_ref().and_then(|(base, source)| {
+            let at = position.checked_sub(*base)?;
+            Some((source, at))
+        });
+        let found = active
+            .filter(|(source, at)| *at < source.region.len() as u64)
+            .or(archive.filter(|(source, at)| *at < source.region.len() as u64));
+        match found {
+            Some((source, at)) => malformed(
+                &source.path,
+                source.origin,
+                &source.region,
+                at as usize,
+                reason,
+            ),
+            // Not reached: the source that yielded the event is still the current one.
+            None => io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{reason} (the event at position {position})"),
+            ),
+        }
+    }
+
+    fn next_stored(&mut self) -> Option<io::Result<(Item, u64)>> {
         loop {
             if self.done {
                 return None;

@@ -681,14 +681,14 @@ impl<'r, 'v> Scan<'r, 'v> {
                     HistoryFile::Archive => self.reader.archive_path(),
                     HistoryFile::Active => self.reader.log_path(),
                 };
-                return Err(Error::malformed(path, location.offset, line, reason).into());
+                return Err(reason.at_line(path, location.offset, line).into());
             }
             let damage = Damage::Malformed {
                 bytes: &part[at..line_end],
                 position: Position::new(fold.position + at as u64),
                 end: Position::new(fold.position + line_end as u64 + 1),
                 location,
-                reason,
+                reason: reason.to_string(),
             };
             self.cursor().index += 1;
             if !self.report(damage) {

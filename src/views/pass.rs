@@ -17,6 +17,7 @@ use crate::format::event::{Event, EventRef};
 use crate::format::fold::LineFold;
 use crate::format::lines::Line;
 use crate::format::parse::ParseError;
+use crate::format::upcast::{self, Upcastable, Upcasting};
 use crate::replay::counted::Count;
 use crate::replay::reader::{EventReader, Folded};
 use crate::views::report::RefreshReport;
@@ -126,10 +127,19 @@ fn fold_shared(
                 .collect(),
             count: Count::default(),
         };
-        let folded = if owned {
-            fold_stretch(reader, from, to, acc, &Shared::<true> { borrowed })
-        } else {
-            fold_stretch(reader, from, to, acc, &Shared::<false> { borrowed: true })
+        let folded = match (owned, reader.upcasters_if_any()) {
+            (true, None) => fold_stretch(reader, from, to, acc, &Shared::<true> { borrowed }),
+            (false, None) => {
+                fold_stretch(reader, from, to, acc, &Shared::<false> { borrowed: true })
+            }
+            (true, Some(upcasters)) => {
+                let fold = Upcasting::new(Shared::<true> { borrowed }, upcasters);
+                fold_stretch(reader, from, to, acc, &fold)
+            }
+            (false, Some(upcasters)) => {
+                let fold = Upcasting::new(Shared::<false> { borrowed: true }, upcasters);
+                fold_stretch(reader, from, to, acc, &fold)
+            }
         };
         let failed = folded.error.is_some();
         let count = folded.acc.count;
@@ -261,5 +271,64 @@ impl<'v, const OWNED: bool> LineFold<Acc<'v>> for Shared<OWNED> {
             (None, Some(event)) => event.ts,
             (None, None) => 0,
         }
+    }
+}
+
+/// Upcast events go to every view of the pass: owned to those that read owned events, as a
+/// borrowed event of their line to the others; the pass counts the stored line once.
+impl<'v, const OWNED: bool> Upcastable<Acc<'v>> for Shared<OWNED> {
+    type Out = (Event, Option<String>);
+
+    #[inline]
+    fn event_type<'i>((event_ref, event, _): &'i Self::Item<'_>) -> &'i str {
+        match (event_ref, event) {
+            (Some(event_ref), _) => event_ref.event_type(),
+            (None, Some(event)) => &event.event_type,
+            (None, None) => "",
+        }
+    }
+
+    fn meta_u64((event_ref, event, _): &Self::Item<'_>, key: &str) -> Option<u64> {
+        match (event_ref, event) {
+            (_, Some(event)) => event.meta.as_ref()?.get(key)?.as_u64(),
+            (Some(event_ref), None) => {
+                let meta = event_ref.meta_raw()?;
+                crate::format::field::get(meta, key).and_then(crate::format::field::as_u64)
+            }
+            (None, None) => None,
+        }
+    }
+
+    fn into_event((event_ref, event, _): Self::Item<'_>) -> Event {
+        match (event, event_ref) {
+            (Some(event), _) => event,
+            (None, Some(event_ref)) => event_ref.to_event(),
+            // Not reached: a pass parses each line into one or the other.
+            (None, None) => Event::new("", serde_json::Value::Null),
+        }
+    }
+
+    fn out(&self, event: Event) -> Result<Self::Out, String> {
+        let line = match self.borrowed {
+            true => Some(upcast::line_of(&event)?),
+            false => None,
+        };
+        Ok((event, line))
+    }
+
+    fn reduce_upcast(&self, mut acc: Acc<'v>, events: &[Self::Out], len: u64) -> Acc<'v> {
+        for (event, line) in events {
+            let event_ref = line.as_deref().and_then(upcast::event_ref_of);
+            let item = PassItem {
+                event: Some(event),
+                event_ref: event_ref.as_ref(),
+            };
+            for view in &mut acc.views {
+                view.pass_fold(&item);
+            }
+        }
+        acc.count.events += 1;
+        acc.count.bytes += len;
+        acc
     }
 }

@@ -3,6 +3,7 @@
 use crate::error::{Context, check_view_name};
 use crate::format::event::{Event, EventRef};
 use crate::format::fold::{self, LineFold, MaxTs, ReduceFn, ReduceRefFn, Until};
+use crate::format::upcast::Upcasting;
 use crate::replay::counted::{Count, Counted};
 use crate::replay::reader::{EventReader, Folded, Pauses, Place, Tail};
 use crate::store::fsutil;
@@ -388,14 +389,29 @@ where
     fn refresh_inner(&mut self, reader: &EventReader) -> io::Result<RefreshReport> {
         let (begun, checkpoints) = self.begin(reader)?;
         let state = (std::mem::take(&mut self.state), Count::default());
-        let folded = match self.reducer {
-            Reducer::Owned(reduce) => {
-                let fold = Counted(fold::Owned(reduce));
-                self.fold(reader, begun.full, state, &fold, checkpoints)
+        let full = begun.full;
+        let folded = match (&self.reducer, reader.upcasters_if_any()) {
+            (&Reducer::Owned(reduce), None) => self.fold(
+                reader,
+                full,
+                state,
+                &Counted(fold::Owned(reduce)),
+                checkpoints,
+            ),
+            (&Reducer::Borrowed(reduce), None) => self.fold(
+                reader,
+                full,
+                state,
+                &Counted(fold::Borrowed(reduce)),
+                checkpoints,
+            ),
+            (&Reducer::Owned(reduce), Some(upcasters)) => {
+                let fold = Counted(Upcasting::new(fold::Owned(reduce), upcasters));
+                self.fold(reader, full, state, &fold, checkpoints)
             }
-            Reducer::Borrowed(reduce) => {
-                let fold = Counted(fold::Borrowed(reduce));
-                self.fold(reader, begun.full, state, &fold, checkpoints)
+            (&Reducer::Borrowed(reduce), Some(upcasters)) => {
+                let fold = Counted(Upcasting::new(fold::Borrowed(reduce), upcasters));
+                self.fold(reader, full, state, &fold, checkpoints)
             }
         };
         let Folded {
@@ -708,23 +724,22 @@ where
             },
             state: &self.state,
         });
-        match self.reducer {
-            Reducer::Owned(reduce) => travel::state_at(
-                reader,
-                &fold::Owned(reduce),
-                dir.as_deref(),
-                version,
-                at,
-                live,
-            ),
-            Reducer::Borrowed(reduce) => travel::state_at(
-                reader,
-                &fold::Borrowed(reduce),
-                dir.as_deref(),
-                version,
-                at,
-                live,
-            ),
+        let dir = dir.as_deref();
+        match (&self.reducer, reader.upcasters_if_any()) {
+            (&Reducer::Owned(reduce), None) => {
+                travel::state_at(reader, &fold::Owned(reduce), dir, version, at, live)
+            }
+            (&Reducer::Borrowed(reduce), None) => {
+                travel::state_at(reader, &fold::Borrowed(reduce), dir, version, at, live)
+            }
+            (&Reducer::Owned(reduce), Some(upcasters)) => {
+                let fold = Upcasting::new(fold::Owned(reduce), upcasters);
+                travel::state_at(reader, &fold, dir, version, at, live)
+            }
+            (&Reducer::Borrowed(reduce), Some(upcasters)) => {
+                let fold = Upcasting::new(fold::Borrowed(reduce), upcasters);
+                travel::state_at(reader, &fold, dir, version, at, live)
+            }
         }
     }
 

@@ -132,7 +132,7 @@ impl Cursor {
                 Phase::Failed => return Ok(Advance::Ended),
             }
             self.current = match self.follow.read_history() {
-                Ok(read) => Some(read),
+                Ok(read) => Some(read.upcasting(self.follow.reader().upcasters())),
                 Err(e) if no_log_yet(self.follow.reader(), &e) => None,
                 Err(e) => return Err(e),
             };

@@ -1,0 +1,649 @@
+//! Upcasting: old events turned into their current shape as they are read.
+//!
+//! An [`Upcaster`] is registered for a stored event type (and, optionally, a schema version
+//! read from the event's `meta`), and turns each event it matches into zero, one or several
+//! events: renamed, reshaped, split or dropped. [`Upcasters`] holds them; the folds that give
+//! events meaning (views, one-pass refreshes, time travel, subscriptions) hand each reducer
+//! what the upcasters make of a stored event, and the log on disk never changes.
+//!
+//! In the fold engine, [`Upcasting`] wraps a fold: a line is parsed as the fold parses it
+//! (borrowed or owned), its type looked up in the registry, and only a line that matches is
+//! materialised as an owned [`Event`] and upcast, on the thread that parses it. With no
+//! upcaster registered no fold is wrapped, so that path costs nothing.
+
+use crate::format::chunk::Index;
+use crate::format::event::{Event, EventRef};
+use crate::format::field;
+use crate::format::fold::{Borrowed, LineFold, Owned};
+use crate::format::lines::Line;
+use crate::format::parse::ParseError;
+use std::fmt;
+use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+/// The error an upcaster returns: any error, boxed.
+pub type UpcastError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How many times the events from one stored event may be upcast again (each upcaster's
+/// output is looked up in turn, so that `v1 -> v2 -> v3` chains); past this, the upcasters
+/// are taken to loop.
+const MAX_STEPS: usize = 16;
+
+/// The function of an upcaster.
+type UpcastFn = dyn Fn(Event) -> Result<Vec<Event>, UpcastError> + Send + Sync;
+
+/// Turns a stored event of one type into its current shape: zero, one or several events.
+///
+/// An upcaster matches the events of one stored type, and with
+/// [`when_version`](Upcaster::when_version) only those whose `meta` holds a given schema
+/// version. Register upcasters with
+/// [`EventLogBuilder::upcaster`](crate::EventLogBuilder::upcaster), or gather them in
+/// [`Upcasters`] for an [`EventReader`](crate::EventReader).
+///
+/// The events an upcaster returns are looked up again, so upcasters chain (`v1` to `v2`, then
+/// `v2` to `v3`); an event they hand back unchanged must therefore no longer match, or the
+/// chain stops after 16 steps with an error.
+///
+/// # Examples
+///
+/// ```
+/// use eventfold::{Event, Upcaster, Upcasters};
+/// use serde_json::json;
+///
+/// // `todo_created` was renamed `todo_added`, and its `title` became `text`.
+/// let upcasters = Upcasters::new()
+///     .with(Upcaster::map("todo_created", |mut event| {
+///         event.event_type = "todo_added".into();
+///         event.data = json!({ "text": event.data["title"] });
+///         event
+///     }));
+/// let old = Event::new("todo_created", json!({ "title": "milk" }));
+/// let now = upcasters.upcast(old)?;
+/// assert_eq!(now.len(), 1);
+/// assert_eq!((now[0].event_type.as_str(), &now[0].data), ("todo_added", &json!({ "text": "milk" })));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Upcaster {
+    event_type: Box<str>,
+    /// The `meta` key and the version it must hold (`None`: the key holds no version).
+    version: Option<(Box<str>, Option<u64>)>,
+    upcast: Arc<UpcastFn>,
+}
+
+impl fmt::Debug for Upcaster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Upcaster")
+            .field("event_type", &self.event_type)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Upcaster {
+    /// An upcaster for the stored events of type `event_type`: `upcast` returns the events
+    /// that replace one (none to drop it, several to split it), or an error.
+    ///
+    /// An error, or a panic, stops the fold at the event: the refresh returns
+    /// [`Error::Upcast`](crate::Error::Upcast), which names the file, byte offset and line of
+    /// the event.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::{Event, Upcaster, Upcasters};
+    /// use serde_json::json;
+    ///
+    /// // One `order_placed` with its lines became one `order_opened` and a `line_added` each.
+    /// let split = Upcaster::new("order_placed", |event: Event| {
+    ///     let lines = event.data["lines"].as_array().ok_or("`lines` is not an array")?;
+    ///     let mut events = vec![Event { event_type: "order_opened".into(), data: json!({}), ..event.clone() }];
+    ///     for line in lines {
+    ///         events.push(Event { event_type: "line_added".into(), data: line.clone(), ..event.clone() });
+    ///     }
+    ///     Ok::<_, &str>(events)
+    /// });
+    /// let upcasters = Upcasters::new().with(split);
+    /// let events = upcasters.upcast(Event::new("order_placed", json!({ "lines": [1, 2] })))?;
+    /// assert_eq!(events.len(), 3);
+    /// assert!(upcasters.upcast(Event::new("order_placed", json!({}))).is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn new<E: Into<UpcastError>>(
+        event_type: &str,
+        upcast: impl Fn(Event) -> Result<Vec<Event>, E> + Send + Sync + 'static,
+    ) -> Self {
+        Upcaster {
+            event_type: event_type.into(),
+            version: None,
+            upcast: Arc::new(move |event| upcast(event).map_err(Into::into)),
+        }
+    }
+
+    /// An upcaster that turns each event of type `event_type` into exactly one event.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::{Event, Upcaster, Upcasters};
+    /// let cents = Upcaster::map("paid", |mut event| {
+    ///     event.data = serde_json::json!({ "cents": event.data["euros"].as_u64().unwrap_or(0) * 100 });
+    ///     event
+    /// });
+    /// let events = Upcasters::new().with(cents).upcast(Event::new("paid", serde_json::json!({ "euros": 3 })))?;
+    /// assert_eq!(events[0].data["cents"], 300);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn map(event_type: &str, map: impl Fn(Event) -> Event + Send + Sync + 'static) -> Self {
+        Self::new(event_type, move |event| {
+            Ok::<_, UpcastError>(vec![map(event)])
+        })
+    }
+
+    /// An upcaster that renames the type `from` to `to` and changes nothing else.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::{Event, Upcaster, Upcasters};
+    /// let upcasters = Upcasters::new().with(Upcaster::rename("todo_created", "todo_added"));
+    /// let events = upcasters.upcast(Event::new("todo_created", serde_json::json!(1)))?;
+    /// assert_eq!(events[0].event_type, "todo_added");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn rename(from: &str, to: &str) -> Self {
+        let to: Arc<str> = to.into();
+        Self::map(from, move |mut event| {
+            event.event_type = to.to_string();
+            event
+        })
+    }
+
+    /// An upcaster that drops every event of type `event_type`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::{Event, Upcaster, Upcasters};
+    /// let upcasters = Upcasters::new().with(Upcaster::drop("debug_ping"));
+    /// assert!(upcasters.upcast(Event::new("debug_ping", serde_json::json!(null)))?.is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn drop(event_type: &str) -> Self {
+        Self::new(event_type, |_| Ok::<_, UpcastError>(Vec::new()))
+    }
+
+    /// This upcaster, matching only the events whose `meta` holds `version` under `key`: a
+    /// non-negative integer, as in `{"meta":{"schema":2}}`. `None` matches the events whose
+    /// `meta` holds no such integer under `key` (or has no `meta`): those written before the
+    /// version was recorded.
+    ///
+    /// Upcasters of the same type are tried in the order they were registered; the first that
+    /// matches is applied.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::{Event, Upcaster, Upcasters};
+    /// use serde_json::json;
+    /// // Version 1 (and the events before versions were recorded) stored `name`; 2 stores `title`.
+    /// let to_v2 = |mut event: Event| {
+    ///     event.data = json!({ "title": event.data["name"] });
+    ///     event.meta = Some(json!({ "schema": 2 }));
+    ///     event
+    /// };
+    /// let upcasters = Upcasters::new()
+    ///     .with(Upcaster::map("renamed", to_v2).when_version("schema", 1))
+    ///     .with(Upcaster::map("renamed", to_v2).when_version("schema", None));
+    /// let v1 = Event::new("renamed", json!({ "name": "a" })).with_meta(json!({ "schema": 1 }));
+    /// let v2 = Event::new("renamed", json!({ "title": "b" })).with_meta(json!({ "schema": 2 }));
+    /// assert_eq!(upcasters.upcast(v1)?[0].data, json!({ "title": "a" }));
+    /// assert_eq!(upcasters.upcast(v2)?[0].data, json!({ "title": "b" })); // already current
+    /// assert_eq!(upcasters.upcast(Event::new("renamed", json!({ "name": "c" })))?[0].data, json!({ "title": "c" }));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[must_use]
+    pub fn when_version(mut self, key: &str, version: impl Into<Option<u64>>) -> Self {
+        self.version = Some((key.into(), version.into()));
+        self
+    }
+
+    /// The stored event type this upcaster matches.
+    pub fn event_type(&self) -> &str {
+        &self.event_type
+    }
+
+    /// Whether this upcaster matches an event of its type whose `meta` reads `version` under
+    /// a key.
+    fn matches(&self, version: &mut impl FnMut(&str) -> Option<u64>) -> bool {
+        match &self.version {
+            None => true,
+            Some((key, want)) => version(key) == *want,
+        }
+    }
+
+    /// Applies the upcaster, catching a panic.
+    fn call(&self, event: Event) -> Result<Vec<Event>, String> {
+        match catch_unwind(AssertUnwindSafe(|| (self.upcast)(event))) {
+            Ok(Ok(events)) => Ok(events),
+            Ok(Err(e)) => Err(format!("it returned an error: {e}")),
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .copied()
+                    .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                    .unwrap_or("a panic without a message");
+                Err(format!("it panicked: {message}"))
+            }
+        }
+    }
+}
+
+/// The upcasters of a log: what every fold of its events applies to them.
+///
+/// Cheap to clone (the upcasters are shared). An empty registry changes nothing and costs
+/// nothing: no fold looks at it.
+///
+/// Which paths upcast: the folds that give events meaning, that is views (owned and
+/// [`EventRef`] reducers alike), [`EventLog::refresh_all`](crate::EventLog::refresh_all)'s
+/// shared pass, [`state_at`](crate::EventLog::state_at) and subscriptions of a reader that
+/// carries the upcasters ([`EventReader::upcasting`](crate::EventReader::upcasting)). The raw
+/// paths hand over events as they are stored: `read_from`, `read_full`, `read_history`,
+/// scans, `follow`, the `eventfold` command (`log`, `export`) and the relay. Pass their
+/// events through [`upcast`](Upcasters::upcast) for the current shape.
+///
+/// An upcast event keeps the place of the line it came from: its offset, line hash and
+/// position are the stored line's, shared by all the events a split makes, and time travel
+/// by time reads the stored `ts`. A view counts stored events (its
+/// [`RefreshReport`](crate::RefreshReport), its snapshot policy, `At::Event`), not the
+/// events the upcasters make.
+///
+/// Changing the upcasters changes what views fold: raise the views' version
+/// ([`ViewConfig::version`](crate::ViewConfig::version)) so that their snapshots are rebuilt.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// use eventfold::{Event, EventLog, EventRef, Upcaster};
+/// use serde_json::json;
+///
+/// fn texts(mut texts: Vec<String>, event: &EventRef<'_>) -> Vec<String> {
+///     if event.event_type() == "todo_added" {
+///         texts.extend(event.data_str("text").map(String::from));
+///     }
+///     texts
+/// }
+/// // An old version of the program wrote `todo_created` with a `title`.
+/// let mut log = EventLog::open(dir.path())?;
+/// log.append(&Event::new("todo_created", json!({ "title": "milk" })))?;
+/// log.append(&Event::new("todo_added", json!({ "text": "bread" })))?;
+/// drop(log);
+///
+/// let mut log = EventLog::builder(dir.path())
+///     .upcaster(Upcaster::map("todo_created", |mut event| {
+///         event.event_type = "todo_added".into();
+///         event.data = json!({ "text": event.data["title"] });
+///         event
+///     }))
+///     .view_ref::<Vec<String>>("texts", texts)
+///     .open()?;
+/// log.refresh_all()?;
+/// assert_eq!(*log.view::<Vec<String>>("texts")?, ["milk", "bread"]);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct Upcasters {
+    /// The upcasters of each stored type, in the order they were registered.
+    by_type: Arc<Vec<(Box<str>, Vec<Upcaster>)>>,
+    /// Bit `n % 64` is set when some type registered is `n` bytes long: most lines of a log
+    /// are told apart by their type's length alone.
+    lengths: u64,
+}
+
+impl fmt::Debug for Upcasters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Upcasters {
+    /// No upcaster.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// These upcasters and `upcaster`, tried after those of its type registered before.
+    #[must_use]
+    pub fn with(mut self, upcaster: Upcaster) -> Self {
+        self.add(upcaster);
+        self
+    }
+
+    /// Adds `upcaster`, tried after those of its type registered before.
+    pub fn add(&mut self, upcaster: Upcaster) {
+        self.lengths |= 1 << (upcaster.event_type.len() % 64);
+        let by_type = Arc::make_mut(&mut self.by_type);
+        match by_type
+            .iter_mut()
+            .find(|(event_type, _)| *event_type == upcaster.event_type)
+        {
+            Some((_, upcasters)) => upcasters.push(upcaster),
+            None => by_type.push((upcaster.event_type.clone(), vec![upcaster])),
+        }
+    }
+
+    /// The upcasters, by stored type in the order each type was first registered, and in
+    /// registration order within a type.
+    pub fn iter(&self) -> impl Iterator<Item = &Upcaster> {
+        self.by_type.iter().flat_map(|(_, upcasters)| upcasters)
+    }
+
+    /// Whether no upcaster is registered.
+    pub fn is_empty(&self) -> bool {
+        self.by_type.is_empty()
+    }
+
+    /// What the upcasters make of one stored event: the event itself (in a vector of one)
+    /// when none matches it.
+    ///
+    /// This is what the folds apply to every event; use it on the events of the raw reading
+    /// paths (`read_from`, scans, `follow`), which hand over events as they are stored.
+    ///
+    /// # Errors
+    ///
+    /// An [`io::ErrorKind::InvalidData`] error when an upcaster returns an error or panics,
+    /// or when upcasters keep matching their own output (more than 16 steps).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::{Event, Upcaster, Upcasters};
+    /// let upcasters = Upcasters::new()
+    ///     .with(Upcaster::rename("a", "b"))
+    ///     .with(Upcaster::rename("b", "c"));
+    /// assert_eq!(upcasters.upcast(Event::new("a", serde_json::json!(0)))?[0].event_type, "c");
+    /// assert_eq!(upcasters.upcast(Event::new("x", serde_json::json!(0)))?[0].event_type, "x");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn upcast(&self, event: Event) -> io::Result<Vec<Event>> {
+        self.apply(event)
+            .map_err(|failure| io::Error::new(io::ErrorKind::InvalidData, failure.to_string()))
+    }
+
+    /// The upcaster to apply to an event of type `event_type` whose `meta` reads `version`
+    /// under a key, if one matches.
+    #[inline]
+    fn find(
+        &self,
+        event_type: &str,
+        mut version: impl FnMut(&str) -> Option<u64>,
+    ) -> Option<&Upcaster> {
+        if self.lengths & (1 << (event_type.len() % 64)) == 0 {
+            return None;
+        }
+        let (_, upcasters) = self.by_type.iter().find(|(t, _)| **t == *event_type)?;
+        upcasters.iter().find(|u| u.matches(&mut version))
+    }
+
+    /// The upcaster to apply to `event`, if one matches.
+    fn find_event(&self, event: &Event) -> Option<&Upcaster> {
+        self.find(&event.event_type, |key| meta_u64(event, key))
+    }
+
+    /// What the upcasters make of `event`.
+    pub(crate) fn apply(&self, event: Event) -> Result<Vec<Event>, UpcastFailure> {
+        let mut out = Vec::new();
+        self.step(event, 0, &mut out)?;
+        Ok(out)
+    }
+
+    fn step(&self, event: Event, steps: usize, out: &mut Vec<Event>) -> Result<(), UpcastFailure> {
+        let Some(upcaster) = self.find_event(&event) else {
+            out.push(event);
+            return Ok(());
+        };
+        if steps == MAX_STEPS {
+            return Err(UpcastFailure {
+                event_type: event.event_type,
+                reason: format!(
+                    "the upcasters still matched after {MAX_STEPS} steps: does one return the \
+                     event it was given?"
+                ),
+            });
+        }
+        let event_type = event.event_type.clone();
+        let events = upcaster
+            .call(event)
+            .map_err(|reason| UpcastFailure { event_type, reason })?;
+        for event in events {
+            self.step(event, steps + 1, out)?;
+        }
+        Ok(())
+    }
+}
+
+/// The integer under `key` in an owned event's `meta`.
+fn meta_u64(event: &Event, key: &str) -> Option<u64> {
+    event.meta.as_ref()?.get(key)?.as_u64()
+}
+
+/// The integer under `key` in a borrowed event's `meta`.
+fn meta_u64_ref(event: &EventRef<'_>, key: &str) -> Option<u64> {
+    field::get(event.meta_raw()?, key).and_then(field::as_u64)
+}
+
+/// An upcaster's failure on a valid event: what [`crate::Error::Upcast`] reports, once the
+/// fold knows where the event lies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UpcastFailure {
+    /// The type of the event the failing upcaster was given.
+    pub event_type: String,
+    pub reason: String,
+}
+
+impl fmt::Display for UpcastFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the upcaster of event type {:?} failed: {}",
+            self.event_type, self.reason
+        )
+    }
+}
+
+/// The line of an upcast event, as the writer would write it, for reducers of [`EventRef`]s.
+pub(crate) fn line_of(event: &Event) -> Result<String, String> {
+    let line = serde_json::to_string(event)
+        .map_err(|e| format!("its output cannot be written as JSON: {e}"))?;
+    // What serde_json writes from an `Event` is always an event line; checked all the same,
+    // so that the reduce step can rely on it.
+    EventRef::parse_trusted(&line).map_err(|e| format!("its output does not read back: {e}"))?;
+    Ok(line)
+}
+
+/// A borrowed event of a line [`line_of`] returned.
+#[inline]
+pub(crate) fn event_ref_of(line: &str) -> Option<EventRef<'_>> {
+    EventRef::parse_trusted(line).ok()
+}
+
+/// A fold whose items can be upcast: it says the type of what it parsed, and folds the owned
+/// events an upcaster makes of it.
+pub(crate) trait Upcastable<A>: LineFold<A> {
+    /// What an upcast event becomes before it is reduced (built on the parsing thread).
+    type Out: Send;
+
+    /// The stored type of a parsed line.
+    fn event_type<'i>(item: &'i Self::Item<'_>) -> &'i str;
+
+    /// The integer under `key` in the `meta` of a parsed line.
+    fn meta_u64(item: &Self::Item<'_>, key: &str) -> Option<u64>;
+
+    /// The owned event of a parsed line.
+    fn into_event(item: Self::Item<'_>) -> Event;
+
+    /// Prepares an upcast event for [`reduce_upcast`](Self::reduce_upcast).
+    fn out(&self, event: Event) -> Result<Self::Out, String>;
+
+    /// Folds the events one stored line of `len` bytes (its newline included) was upcast to.
+    fn reduce_upcast(&self, acc: A, events: &[Self::Out], len: u64) -> A;
+}
+
+impl<S> Upcastable<S> for Owned<S> {
+    type Out = Event;
+
+    #[inline]
+    fn event_type(item: &Event) -> &str {
+        &item.event_type
+    }
+
+    fn meta_u64(item: &Event, key: &str) -> Option<u64> {
+        meta_u64(item, key)
+    }
+
+    fn into_event(item: Event) -> Event {
+        item
+    }
+
+    fn out(&self, event: Event) -> Result<Event, String> {
+        Ok(event)
+    }
+
+    fn reduce_upcast(&self, mut acc: S, events: &[Event], _len: u64) -> S {
+        for event in events {
+            acc = (self.0)(acc, event);
+        }
+        acc
+    }
+}
+
+impl<S> Upcastable<S> for Borrowed<S> {
+    type Out = String;
+
+    #[inline]
+    fn event_type<'i>(item: &'i EventRef<'_>) -> &'i str {
+        item.event_type()
+    }
+
+    fn meta_u64(item: &EventRef<'_>, key: &str) -> Option<u64> {
+        meta_u64_ref(item, key)
+    }
+
+    fn into_event(item: EventRef<'_>) -> Event {
+        item.to_event()
+    }
+
+    fn out(&self, event: Event) -> Result<String, String> {
+        line_of(&event)
+    }
+
+    fn reduce_upcast(&self, mut acc: S, lines: &[String], _len: u64) -> S {
+        for line in lines {
+            if let Some(event) = event_ref_of(line) {
+                acc = (self.0)(acc, &event);
+            }
+        }
+        acc
+    }
+}
+
+/// A parsed line, as stored or upcast.
+pub(crate) enum Upcasted<I, O> {
+    /// No upcaster matched: the line as the inner fold parsed it.
+    Stored(I),
+    /// What the upcasters made of the line, with the line's `ts` and length (its newline
+    /// included).
+    Upcast { ts: u64, len: u64, events: Vec<O> },
+}
+
+/// `F`, with `upcasters` applied to every line before it is reduced.
+pub(crate) struct Upcasting<'u, F> {
+    pub fold: F,
+    pub upcasters: &'u Upcasters,
+}
+
+impl<'u, F> Upcasting<'u, F> {
+    /// `fold`, with `upcasters` applied.
+    pub fn new(fold: F, upcasters: &'u Upcasters) -> Self {
+        Upcasting { fold, upcasters }
+    }
+
+    /// The parsed line, upcast if an upcaster matches it.
+    #[inline]
+    fn check<'b, A>(
+        &self,
+        item: F::Item<'b>,
+        len: usize,
+    ) -> Result<Upcasted<F::Item<'b>, F::Out>, ParseError>
+    where
+        F: Upcastable<A>,
+    {
+        let found = self
+            .upcasters
+            .find(F::event_type(&item), |key| F::meta_u64(&item, key))
+            .is_some();
+        if !found {
+            return Ok(Upcasted::Stored(item));
+        }
+        let ts = self.fold.ts(&item);
+        let event = F::into_event(item);
+        let event_type = event.event_type.clone();
+        let events = self.upcasters.apply(event).map_err(ParseError::upcast)?;
+        let events = events
+            .into_iter()
+            .map(|event| self.fold.out(event))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(|reason| ParseError::upcast(UpcastFailure { event_type, reason }))?;
+        Ok(Upcasted::Upcast {
+            ts,
+            len: len as u64 + 1,
+            events,
+        })
+    }
+}
+
+impl<A, F: Upcastable<A>> LineFold<A> for Upcasting<'_, F> {
+    type Item<'b> = Upcasted<F::Item<'b>, F::Out>;
+    const OWNS_MEMORY: bool = F::OWNS_MEMORY;
+
+    #[inline]
+    fn parse<'b>(&self, line: &'b [u8]) -> Result<Self::Item<'b>, ParseError> {
+        self.check(self.fold.parse(line)?, line.len())
+    }
+
+    const INDEXED: bool = F::INDEXED;
+
+    #[inline]
+    fn parse_in<'b>(
+        &self,
+        index: Option<&Index<'b>>,
+        line: Line<'b>,
+    ) -> Result<Self::Item<'b>, ParseError> {
+        self.check(self.fold.parse_in(index, line)?, line.bytes.len())
+    }
+
+    const TRUSTS: bool = F::TRUSTS;
+
+    #[inline]
+    fn parse_trusted<'b>(&self, line: &'b str) -> Result<Self::Item<'b>, ParseError> {
+        self.check(self.fold.parse_trusted(line)?, line.len())
+    }
+
+    #[inline]
+    fn reduce(&self, acc: A, item: &Self::Item<'_>) -> A {
+        match item {
+            Upcasted::Stored(item) => self.fold.reduce(acc, item),
+            Upcasted::Upcast { len, events, .. } => self.fold.reduce_upcast(acc, events, *len),
+        }
+    }
+
+    #[inline]
+    fn ts(&self, item: &Self::Item<'_>) -> u64 {
+        match item {
+            Upcasted::Stored(item) => self.fold.ts(item),
+            Upcasted::Upcast { ts, .. } => *ts,
+        }
+    }
+}
