@@ -442,6 +442,21 @@ fn time_travel_shows_the_past_and_the_present() {
 }
 
 #[test]
+fn upcasting_shows_old_events_in_their_current_shape() {
+    let tmp = tmp();
+    let out = run_ok("upcasting", &[&data_arg(&tmp)], tmp.path());
+    for line in ["  buy milk", "  call mum", "  pay rent", "  water plants"] {
+        assert_line(&out, line);
+    }
+    assert_line(&out, r#"  todo_created {"title":"buy milk"}"#);
+    assert_line(
+        &out,
+        r#"  todos_imported {"titles":["call mum","pay rent"]}"#,
+    );
+    assert!(tmp.path().join("data/archive.jsonl.zst").is_file());
+}
+
+#[test]
 fn examples_default_to_a_fresh_directory_and_refuse_a_used_one() {
     let tmp = tmp();
     let cwd = tmp.path();

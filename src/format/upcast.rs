@@ -127,12 +127,15 @@ impl Upcaster {
     ///
     /// ```
     /// use eventfold::{Event, Upcaster, Upcasters};
+    /// // `paid` in euros became `payment_made` in cents. (An upcaster that keeps the type
+    /// // must not match its own output: see `when_version`.)
     /// let cents = Upcaster::map("paid", |mut event| {
+    ///     event.event_type = "payment_made".into();
     ///     event.data = serde_json::json!({ "cents": event.data["euros"].as_u64().unwrap_or(0) * 100 });
     ///     event
     /// });
     /// let events = Upcasters::new().with(cents).upcast(Event::new("paid", serde_json::json!({ "euros": 3 })))?;
-    /// assert_eq!(events[0].data["cents"], 300);
+    /// assert_eq!((events[0].event_type.as_str(), &events[0].data["cents"]), ("payment_made", &300.into()));
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn map(event_type: &str, map: impl Fn(Event) -> Event + Send + Sync + 'static) -> Self {

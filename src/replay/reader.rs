@@ -335,7 +335,7 @@ impl EventReader {
     /// # Errors
     ///
     /// Returns an error if `app.jsonl` cannot be opened or read. An item is an
-    /// [`io::ErrorKind::InvalidData`] error carrying [`Error::Malformed`] (file, byte offset,
+    /// [`io::ErrorKind::InvalidData`] error carrying [`Error::Malformed`](crate::Error::Malformed) (file, byte offset,
     /// line number) for a line that is not a valid event; iteration ends after it.
     ///
     /// # Examples
@@ -367,8 +367,8 @@ impl EventReader {
     ///
     /// # Errors
     ///
-    /// Returns an error if a file cannot be opened. Items carry [`Error::Malformed`] for a bad
-    /// line and [`Error::Archive`] for a damaged frame; iteration ends after an error.
+    /// Returns an error if a file cannot be opened. Items carry [`Error::Malformed`](crate::Error::Malformed) for a bad
+    /// line and [`Error::Archive`](crate::Error::Archive) for a damaged frame; iteration ends after an error.
     ///
     /// # Examples
     ///
@@ -409,8 +409,8 @@ impl EventReader {
     /// # Errors
     ///
     /// Returns an error if a file cannot be opened, or if the archive index must be rebuilt
-    /// and the archive cannot be decompressed ([`Error::Archive`]). Items carry
-    /// [`Error::Malformed`] for a bad line and [`Error::Archive`] for a damaged frame;
+    /// and the archive cannot be decompressed ([`Error::Archive`](crate::Error::Archive)). Items carry
+    /// [`Error::Malformed`](crate::Error::Malformed) for a bad line and [`Error::Archive`](crate::Error::Archive) for a damaged frame;
     /// iteration ends after an error.
     ///
     /// # Examples
@@ -521,7 +521,7 @@ impl EventReader {
     /// # Errors
     ///
     /// Returns an error if `app.jsonl` cannot be opened, or if the archive index must be
-    /// rebuilt and the archive cannot be decompressed ([`Error::Archive`]).
+    /// rebuilt and the archive cannot be decompressed ([`Error::Archive`](crate::Error::Archive)).
     ///
     /// # Examples
     ///
