@@ -23,6 +23,8 @@
 //! - `append`: 100 appends, one by one and as a batch.
 //! - `rotation`: rotation of active logs of 10, 50 and 100 MB (scaled with the event count).
 //! - `refresh_all`: `refresh_all` of four views (two compat, two `EventRef`) with no snapshot.
+//! - `upcast`: this crate's type + `data.id` `EventRef` rebuild without upcasters, and with
+//!   upcasters that touch about 10% of the events (0.2.0 is not involved).
 //! - `time_travel`: `state_at` an event of a log whose view keeps checkpoints, and at a time
 //!   inside an archive written by this crate, against 0.2.0 folding `read_full` up to the same
 //!   point, and beside this crate's full rebuild.
@@ -77,6 +79,7 @@ enum Section {
     Append,
     Rotation,
     RefreshAll,
+    Upcast,
     TimeTravel,
     Sqlite,
     Threads,
@@ -91,6 +94,7 @@ impl Section {
         Section::Append,
         Section::Rotation,
         Section::RefreshAll,
+        Section::Upcast,
         Section::TimeTravel,
         Section::Sqlite,
         Section::Threads,
@@ -105,6 +109,7 @@ impl Section {
             Section::Append => "append",
             Section::Rotation => "rotation",
             Section::RefreshAll => "refresh_all",
+            Section::Upcast => "upcast",
             Section::TimeTravel => "time_travel",
             Section::Sqlite => "sqlite",
             Section::Threads => "threads",
@@ -120,6 +125,7 @@ impl Section {
             Section::Append => "appends, 0.2.0 vs 0.3.0",
             Section::Rotation => "rotations, 0.2.0 vs 0.3.0",
             Section::RefreshAll => "refresh_all of four views with no snapshot, 0.2.0 vs 0.3.0",
+            Section::Upcast => "0.3.0 rebuilds without and with upcasters",
             Section::TimeTravel => "time travel, 0.2.0 (read_full folded to the point) vs 0.3.0",
             Section::Sqlite => "SQLite vs 0.3.0, the same events",
             Section::Threads => "0.3.0 rebuilds on one thread and on two, in child processes",
@@ -292,6 +298,13 @@ fn run_count(data: &Data, sections: &[Section]) -> Result<CountResults, BoxError
                 let rows = run_rows(workloads::refresh_all(data)?, &v02_v03)?;
                 print_table(&rows, &v02_v03);
                 println!("{}", workloads::NOTE_REFRESH_ALL);
+            }
+            Section::Upcast => {
+                let sides = Sides::new("no upcaster", "upcasters");
+                let (workloads, touched) = workloads::upcast(data)?;
+                let rows = run_rows(workloads, &sides)?;
+                print_table(&rows, &sides);
+                println!("{}", workloads::note_upcast(&touched, data.n()));
             }
             Section::TimeTravel => {
                 let rows = run_rows(travel::workloads(data)?, &v02_v03)?;
