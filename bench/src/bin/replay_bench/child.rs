@@ -3,7 +3,9 @@
 //! hidden flag; it does one rebuild and prints what it measured.
 
 use crate::data::{Tally, TodoStats, v02, v03};
-use crate::workloads::{rebuild_v02, rebuild_v03, rebuild_v03_ref, stats_digest, tally_digest};
+use crate::workloads::{
+    rebuild_v02, rebuild_v03, rebuild_v03_ref, rebuild_v03_ref_upcast, stats_digest, tally_digest,
+};
 use crate::{BoxError, Data, ROUNDS, fmt_duration, fmt_kb, median};
 use std::path::Path;
 use std::process::Command;
@@ -18,9 +20,10 @@ pub const TIMED_FLAG: &str = "--timed-child";
 /// [`RSS_FLAG`]), the elapsed time and the state's digest on stdout.
 pub fn main(flag: &str, args: &[String]) -> Result<(), BoxError> {
     let [krate, workload, dir] = args else {
-        return Err(
-            format!("usage: {flag} <v02|v03> <compat|type_id|type_only|none> <dir>").into(),
-        );
+        return Err(format!(
+            "usage: {flag} <v02|v03> <compat|type_id|type_id_upcast|type_only|none> <dir>"
+        )
+        .into());
     };
     let dir = Path::new(dir);
     let sampler = (flag == RSS_FLAG).then(AnonSampler::start);
@@ -42,6 +45,7 @@ pub fn main(flag: &str, args: &[String]) -> Result<(), BoxError> {
             stats_digest,
         )?),
         ("v03", "type_id") => Some(rebuild_v03_ref(dir, "rss_v03", v03::type_id, stats_digest)?),
+        ("v03", "type_id_upcast") => Some(rebuild_v03_ref_upcast(dir)?),
         ("v03", "type_only") => Some(rebuild_v03_ref(
             dir,
             "rss_v03_t",

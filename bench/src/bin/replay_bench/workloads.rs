@@ -105,6 +105,18 @@ where
     Ok((elapsed, Some(digest(view.state()))))
 }
 
+/// [`rebuild_v03_ref`] of the type + `data.id` view through a reader with
+/// [`bench_upcasters`]: the `upcast` section's second side, for the child processes.
+pub fn rebuild_v03_ref_upcast(dir: &Path) -> Outcome {
+    let upcasters = bench_upcasters(&Arc::new(AtomicU64::new(0)));
+    let start = Instant::now();
+    let reader = eventfold::EventReader::new(dir).upcasting(upcasters);
+    let mut view = eventfold::View::new_ref("rss_v03_up", v03::type_id, &dir.join("views"));
+    view.rebuild(&reader)?;
+    let elapsed = start.elapsed();
+    Ok((elapsed, Some(stats_digest(view.state()))))
+}
+
 pub fn stats_digest(s: &TodoStats) -> String {
     s.digest()
 }
@@ -229,7 +241,7 @@ pub fn rebuild(data: &Data) -> Result<Vec<Workload<'_>>, BoxError> {
 /// whose `meta` says `"v": 2` (10% of that type's 22%) a `by` field. Each upcast event is
 /// marked `"v": 3` so that no upcaster matches it again. `touched` counts the events they
 /// are given.
-fn bench_upcasters(touched: &Arc<AtomicU64>) -> eventfold::Upcasters {
+pub fn bench_upcasters(touched: &Arc<AtomicU64>) -> eventfold::Upcasters {
     use eventfold::Upcaster;
     use serde_json::json;
     let renamed = {
