@@ -318,6 +318,16 @@ impl<'a> EventRef<'a> {
         }
     }
 
+    /// This event with its envelope found, so that reading its parts again costs nothing
+    /// (a located line's envelope is otherwise found anew each time a part of it is asked for).
+    #[inline]
+    pub(crate) fn settled(self) -> Self {
+        match self.repr {
+            Repr::Parsed(_) => self,
+            Repr::Located(located) => Self::from_envelope(located.env()),
+        }
+    }
+
     /// A borrowed event of an envelope that a parse of its line returned.
     pub(crate) fn from_envelope(env: Envelope<'a>) -> Self {
         EventRef {

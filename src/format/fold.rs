@@ -82,6 +82,28 @@ pub(crate) trait LineFold<A>: Sync {
         self.parse(line.as_bytes())
     }
 
+    /// Whether [`LineFold::prepare`] does any work.
+    const PREPARES: bool = false;
+
+    /// The work on a sealed chunk `text` (see [`trusted_text`]) that is worth doing on the
+    /// thread that claims the chunk, when a fold runs on several: the items of the lines the
+    /// fold makes ahead, in line order, up to and including the first that fails. The reducing
+    /// thread, which locates the chunk's lines as it folds them, takes these and reads the
+    /// other lines with [`LineFold::parse_unprepared`]. (Upcasting makes its upcast events
+    /// here, so that a parallel fold shares that work.)
+    #[inline]
+    fn prepare<'b>(&self, text: &'b str) -> Vec<Ready<Self::Item<'b>>> {
+        let _ = text;
+        Vec::new()
+    }
+
+    /// [`LineFold::parse_trusted`] of a line of a sealed chunk that [`LineFold::prepare`] did
+    /// not make ahead.
+    #[inline]
+    fn parse_unprepared<'b>(&self, line: &'b str) -> Result<Self::Item<'b>, ParseError> {
+        self.parse_trusted(line)
+    }
+
     /// Folds one parsed line into the accumulator.
     fn reduce(&self, acc: A, item: &Self::Item<'_>) -> A;
 
@@ -91,6 +113,15 @@ pub(crate) trait LineFold<A>: Sync {
 
     /// Whether parsed items own heap memory (which makes smaller chunks pay).
     const OWNS_MEMORY: bool;
+}
+
+/// A line of a sealed chunk that [`LineFold::prepare`] made ahead.
+pub(crate) struct Ready<T> {
+    /// Where the line starts in the chunk.
+    pub at: usize,
+    /// Its length, without its newline.
+    pub len: usize,
+    pub item: Result<T, ParseError>,
 }
 
 /// A line's envelope, parsed with its chunk's index when there is one
@@ -642,7 +673,7 @@ pub(crate) fn fold_sequential<A, F: LineFold<A>>(
         let base = chunk.range.start;
         let bytes = &buf[chunk.range.clone()];
         if let Some(text) = trusted_text(bytes, chunk.seal) {
-            step_trusted(&mut done, fold, until, base, text);
+            step_trusted(&mut done, fold, until, base, text, fold.prepare(text));
             if done.bad.is_some() || done.stopped {
                 return done.unwrap();
             }
@@ -713,15 +744,33 @@ fn step<'b, A, F: LineFold<A>>(
 }
 
 /// Reads the lines of `text`, a chunk at `base` whose bytes the thread that claimed it found
-/// sealed (see [`trusted_text`]), trusted, and folds them into `done` until one stops the fold.
+/// sealed (see [`trusted_text`]), trusted, and folds them into `done` until one stops the fold;
+/// `prepared` are the lines that thread made ahead ([`LineFold::prepare`]).
 #[inline]
-fn step_trusted<A, F: LineFold<A>>(
+fn step_trusted<'b, A, F: LineFold<A>>(
     done: &mut BufFold<Option<A>>,
     fold: &F,
     until: Until,
     base: usize,
-    text: &str,
+    text: &'b str,
+    prepared: Vec<Ready<F::Item<'b>>>,
 ) {
+    if F::PREPARES {
+        let mut prepared = prepared.into_iter().peekable();
+        for line in Lines::new(text.as_bytes()) {
+            let item = match prepared.next_if(|ready| ready.at == line.start) {
+                Some(ready) => ready.item,
+                None => match text.get(line.start..line.start + line.bytes.len()) {
+                    Some(text) => fold.parse_unprepared(text),
+                    None => fold.parse(line.bytes),
+                },
+            };
+            if step(done, fold, until, base, line, item).is_break() {
+                return;
+            }
+        }
+        return;
+    }
     if until.stop == Stop::Never && !until.track_ts {
         // Nothing to look at between lines (the whole rebuild's case): the accumulator stays
         // out, and where the fold got to is written once, after the last line.
@@ -735,7 +784,7 @@ fn step_trusted<A, F: LineFold<A>>(
             match item {
                 Ok(item) => acc = fold.reduce(acc, &item),
                 Err(reason) => {
-                    done.bad = Some((base + line.start, reason.to_string()));
+                    done.bad = Some((base + line.start, reason));
                     break;
                 }
             }
@@ -768,6 +817,8 @@ struct Parsed<'b, T> {
     /// reducing thread as it folds them (finding a line's type costs less than handing an
     /// item over), and `items` is empty.
     text: Option<&'b str>,
+    /// With `text`, the lines the fold made ahead ([`LineFold::prepare`]).
+    prepared: Vec<Ready<T>>,
     last: Option<(usize, std::ops::Range<usize>)>,
     bad: Option<(usize, ParseError)>,
     /// The chunk's hash, when it was to be hashed and every line was validated.
@@ -832,6 +883,7 @@ fn parse_chunk<'b, A, F: LineFold<A>>(
     let mut parsed = Parsed {
         items,
         text: None,
+        prepared: Vec::new(),
         last: None,
         bad: None,
         hash: None,
@@ -839,6 +891,9 @@ fn parse_chunk<'b, A, F: LineFold<A>>(
     let bytes = &buf[chunk.range.clone()];
     if let Some(text) = trusted_text(bytes, chunk.seal) {
         parsed.text = Some(text);
+        if F::PREPARES {
+            parsed.prepared = fold.prepare(text);
+        }
         return parsed;
     }
     let retired = &mut recycler.retired;
@@ -1054,7 +1109,7 @@ where
         let mut pace = MIN_PATIENCE;
         let bad = 'reduce: {
             while want < count {
-                let (lane, parsed) = match ready.front_mut().and_then(Option::take) {
+                let (lane, mut parsed) = match ready.front_mut().and_then(Option::take) {
                     Some(found) => found,
                     None => {
                         // Collect what the helpers finished; parse a chunk here if none is the next.
@@ -1109,7 +1164,9 @@ where
                 if let Some(text) = parsed.text {
                     let mut done = BufFold::start(Some(acc));
                     (done.events, done.max_ts) = (events, max_ts);
-                    step_trusted(&mut done, fold, until, ranges[want - 1].range.start, text);
+                    let base = ranges[want - 1].range.start;
+                    let prepared = std::mem::take(&mut parsed.prepared);
+                    step_trusted(&mut done, fold, until, base, text, prepared);
                     if done.last.is_some() {
                         last = done.last.take();
                     }

@@ -14,8 +14,8 @@
 use crate::format::chunk::Index;
 use crate::format::event::{Event, EventRef};
 use crate::format::field;
-use crate::format::fold::{Borrowed, LineFold, Owned};
-use crate::format::lines::Line;
+use crate::format::fold::{Borrowed, LineFold, Owned, Ready};
+use crate::format::lines::{Line, Lines};
 use crate::format::parse::ParseError;
 use std::fmt;
 use std::io;
@@ -24,11 +24,6 @@ use std::sync::Arc;
 
 /// The error an upcaster returns: any error, boxed.
 pub type UpcastError = Box<dyn std::error::Error + Send + Sync>;
-
-/// How many times the events from one stored event may be upcast again (each upcaster's
-/// output is looked up in turn, so that `v1 -> v2 -> v3` chains); past this, the upcasters
-/// are taken to loop.
-const MAX_STEPS: usize = 16;
 
 /// The function of an upcaster.
 type UpcastFn = dyn Fn(Event) -> Result<Vec<Event>, UpcastError> + Send + Sync;
@@ -42,8 +37,10 @@ type UpcastFn = dyn Fn(Event) -> Result<Vec<Event>, UpcastError> + Send + Sync;
 /// [`Upcasters`] for an [`EventReader`](crate::EventReader).
 ///
 /// The events an upcaster returns are looked up again, so upcasters chain (`v1` to `v2`, then
-/// `v2` to `v3`); an event they hand back unchanged must therefore no longer match, or the
-/// chain stops after 16 steps with an error.
+/// `v2` to `v3`), but never among the upcasters already applied on the way from the stored
+/// event: each upcaster is applied at most once to an event and to everything made from it.
+/// So an upcaster may return an event it matches (one that keeps its type, say) and that
+/// event is folded as it is; upcasters cannot loop.
 ///
 /// # Examples
 ///
@@ -67,6 +64,8 @@ type UpcastFn = dyn Fn(Event) -> Result<Vec<Event>, UpcastError> + Send + Sync;
 #[derive(Clone)]
 pub struct Upcaster {
     event_type: Box<str>,
+    /// Its place in the registration order of the [`Upcasters`] that hold it.
+    slot: usize,
     /// The `meta` key and the version it must hold (`None`: the key holds no version).
     version: Option<(Box<str>, Option<u64>)>,
     upcast: Arc<UpcastFn>,
@@ -116,6 +115,7 @@ impl Upcaster {
     ) -> Self {
         Upcaster {
             event_type: event_type.into(),
+            slot: 0,
             version: None,
             upcast: Arc::new(move |event| upcast(event).map_err(Into::into)),
         }
@@ -226,6 +226,11 @@ impl Upcaster {
         }
     }
 
+    /// Whether the versions of the events this upcaster matches are read from `meta`.
+    fn versioned(&self) -> bool {
+        self.version.is_some()
+    }
+
     /// Applies the upcaster, catching a panic.
     fn call(&self, event: Event) -> Result<Vec<Event>, String> {
         match catch_unwind(AssertUnwindSafe(|| (self.upcast)(event))) {
@@ -303,6 +308,8 @@ pub struct Upcasters {
     /// Bit `n % 64` is set when some type registered is `n` bytes long: most lines of a log
     /// are told apart by their type's length alone.
     lengths: u64,
+    /// How many upcasters are registered.
+    count: usize,
 }
 
 impl fmt::Debug for Upcasters {
@@ -325,8 +332,10 @@ impl Upcasters {
     }
 
     /// Adds `upcaster`, tried after those of its type registered before.
-    pub fn add(&mut self, upcaster: Upcaster) {
+    pub fn add(&mut self, mut upcaster: Upcaster) {
         self.lengths |= 1 << (upcaster.event_type.len() % 64);
+        upcaster.slot = self.count;
+        self.count += 1;
         let by_type = Arc::make_mut(&mut self.by_type);
         match by_type
             .iter_mut()
@@ -356,8 +365,7 @@ impl Upcasters {
     ///
     /// # Errors
     ///
-    /// An [`io::ErrorKind::InvalidData`] error when an upcaster returns an error or panics,
-    /// or when upcasters keep matching their own output (more than 16 steps).
+    /// An [`io::ErrorKind::InvalidData`] error when an upcaster returns an error or panics.
     ///
     /// # Examples
     ///
@@ -375,54 +383,57 @@ impl Upcasters {
             .map_err(|failure| io::Error::new(io::ErrorKind::InvalidData, failure.to_string()))
     }
 
-    /// The upcaster to apply to an event of type `event_type` whose `meta` reads `version`
-    /// under a key, if one matches.
+    /// The upcasters registered for the stored type `event_type`, if any: a check of the
+    /// type's length first, which tells most types apart without comparing them.
     #[inline]
-    fn find(
-        &self,
-        event_type: &str,
-        mut version: impl FnMut(&str) -> Option<u64>,
-    ) -> Option<&Upcaster> {
+    fn of_type(&self, event_type: &str) -> Option<&[Upcaster]> {
         if self.lengths & (1 << (event_type.len() % 64)) == 0 {
             return None;
         }
         let (_, upcasters) = self.by_type.iter().find(|(t, _)| **t == *event_type)?;
-        upcasters.iter().find(|u| u.matches(&mut version))
+        Some(upcasters)
     }
 
-    /// The upcaster to apply to `event`, if one matches.
-    fn find_event(&self, event: &Event) -> Option<&Upcaster> {
-        self.find(&event.event_type, |key| meta_u64(event, key))
+    /// The upcaster to apply to `event`, if one matches that is not in `applied` (the slots
+    /// of the upcasters that made it).
+    fn find_event(&self, event: &Event, applied: &[usize]) -> Option<&Upcaster> {
+        let mut version = |key: &str| meta_u64(event, key);
+        self.of_type(&event.event_type)?
+            .iter()
+            .find(|u| !applied.contains(&u.slot) && u.matches(&mut version))
     }
 
     /// What the upcasters make of `event`.
     pub(crate) fn apply(&self, event: Event) -> Result<Vec<Event>, UpcastFailure> {
         let mut out = Vec::new();
-        self.step(event, 0, &mut out)?;
+        self.step(event, &mut Vec::new(), &mut out)?;
         Ok(out)
     }
 
-    fn step(&self, event: Event, steps: usize, out: &mut Vec<Event>) -> Result<(), UpcastFailure> {
-        let Some(upcaster) = self.find_event(&event) else {
+    /// Upcasts `event`, made by the upcasters in `applied` (none for a stored event), into
+    /// `out`. Each upcaster is applied at most once along a chain, so chains end: at most as
+    /// many steps deep as there are upcasters.
+    fn step(
+        &self,
+        event: Event,
+        applied: &mut Vec<usize>,
+        out: &mut Vec<Event>,
+    ) -> Result<(), UpcastFailure> {
+        let Some(upcaster) = self.find_event(&event, applied) else {
             out.push(event);
             return Ok(());
         };
-        if steps == MAX_STEPS {
-            return Err(UpcastFailure {
-                event_type: event.event_type,
-                reason: format!(
-                    "the upcasters still matched after {MAX_STEPS} steps: does one return the \
-                     event it was given?"
-                ),
-            });
-        }
-        let event_type = event.event_type.clone();
-        let events = upcaster
-            .call(event)
-            .map_err(|reason| UpcastFailure { event_type, reason })?;
+        // The upcaster matched, so its type is the event's: the event is not kept for the
+        // error.
+        let events = upcaster.call(event).map_err(|reason| UpcastFailure {
+            event_type: upcaster.event_type.to_string(),
+            reason,
+        })?;
+        applied.push(upcaster.slot);
         for event in events {
-            self.step(event, steps + 1, out)?;
+            self.step(event, applied, out)?;
         }
+        applied.pop();
         Ok(())
     }
 }
@@ -487,6 +498,12 @@ pub(crate) trait Upcastable<A>: LineFold<A> {
     /// The owned event of a parsed line.
     fn into_event(item: Self::Item<'_>) -> Event;
 
+    /// The parsed line, ready to have several of its parts read (its `meta`, then all of it).
+    #[inline]
+    fn settle<'b>(item: Self::Item<'b>) -> Self::Item<'b> {
+        item
+    }
+
     /// Prepares an upcast event for [`reduce_upcast`](Self::reduce_upcast).
     fn out(&self, event: Event) -> Result<Self::Out, String>;
 
@@ -538,8 +555,23 @@ impl<S> Upcastable<S> for Borrowed<S> {
         item.to_event()
     }
 
+    #[inline]
+    #[allow(clippy::extra_unused_lifetimes)]
+    fn settle<'b>(item: EventRef<'b>) -> EventRef<'b>
+    where
+        // Early-bound, as the trait's lifetime (seen only through `Self::Item`) is.
+        'b: 'b,
+    {
+        item.settled()
+    }
+
     fn out(&self, event: Event) -> Result<String, String> {
-        line_of(&event)
+        line_of(&event).map_err(|reason| {
+            format!(
+                "it returned an event of type {:?}: {reason}",
+                event.event_type
+            )
+        })
     }
 
     fn reduce_upcast(&self, mut acc: S, lines: &[String], _len: u64) -> S {
@@ -583,22 +615,31 @@ impl<'u, F> Upcasting<'u, F> {
     where
         F: Upcastable<A>,
     {
-        let found = self
-            .upcasters
-            .find(F::event_type(&item), |key| F::meta_u64(&item, key))
-            .is_some();
-        if !found {
+        let Some(upcasters) = self.upcasters.of_type(F::event_type(&item)) else {
             return Ok(Upcasted::Stored(item));
+        };
+        // The envelope is found once, for the version, the `ts` and the owned event alike.
+        let item = F::settle(item);
+        if upcasters.iter().any(Upcaster::versioned) {
+            let mut version = |key: &str| F::meta_u64(&item, key);
+            if !upcasters.iter().any(|u| u.matches(&mut version)) {
+                return Ok(Upcasted::Stored(item));
+            }
         }
         let ts = self.fold.ts(&item);
         let event = F::into_event(item);
-        let event_type = event.event_type.clone();
+        let stored_type = || upcasters[0].event_type.to_string();
         let events = self.upcasters.apply(event).map_err(ParseError::upcast)?;
         let events = events
             .into_iter()
             .map(|event| self.fold.out(event))
             .collect::<Result<Vec<_>, String>>()
-            .map_err(|reason| ParseError::upcast(UpcastFailure { event_type, reason }))?;
+            .map_err(|reason| {
+                ParseError::upcast(UpcastFailure {
+                    event_type: stored_type(),
+                    reason,
+                })
+            })?;
         Ok(Upcasted::Upcast {
             ts,
             len: len as u64 + 1,
@@ -634,6 +675,39 @@ impl<A, F: Upcastable<A>> LineFold<A> for Upcasting<'_, F> {
         self.check(self.fold.parse_trusted(line)?, line.len())
     }
 
+    // In a parallel fold, the thread that claims a sealed chunk finds the lines an upcaster
+    // matches and upcasts them; the reducing thread only locates the others, as it would
+    // with no upcaster.
+    const PREPARES: bool = F::TRUSTS;
+
+    fn prepare<'b>(&self, text: &'b str) -> Vec<Ready<Self::Item<'b>>> {
+        let mut prepared = Vec::new();
+        for line in Lines::new(text.as_bytes()) {
+            let (at, len) = (line.start, line.bytes.len());
+            // A line that is not text on its own is left to the reducing thread's `parse`.
+            let Some(line) = text.get(at..at + len) else {
+                continue;
+            };
+            let item = self
+                .fold
+                .parse_trusted(line)
+                .and_then(|item| self.check(item, len));
+            let failed = item.is_err();
+            if !matches!(item, Ok(Upcasted::Stored(_))) {
+                prepared.push(Ready { at, len, item });
+            }
+            if failed {
+                break;
+            }
+        }
+        prepared
+    }
+
+    #[inline]
+    fn parse_unprepared<'b>(&self, line: &'b str) -> Result<Self::Item<'b>, ParseError> {
+        self.fold.parse_trusted(line).map(Upcasted::Stored)
+    }
+
     #[inline]
     fn reduce(&self, acc: A, item: &Self::Item<'_>) -> A {
         match item {
@@ -647,6 +721,97 @@ impl<A, F: Upcastable<A>> LineFold<A> for Upcasting<'_, F> {
         match item {
             Upcasted::Stored(item) => self.fold.ts(item),
             Upcasted::Upcast { ts, .. } => *ts,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::fold::{Trust, Until, fold_sequential, fold_threads};
+    use serde_json::json;
+
+    fn trace(mut state: Vec<String>, event: &EventRef<'_>) -> Vec<String> {
+        state.push(format!(
+            "{} {} {}",
+            event.event_type(),
+            event.data_raw(),
+            event.ts()
+        ));
+        state
+    }
+
+    /// A log in the writer's shape: most lines untouched, every seventh an `old` one (every
+    /// third of those with `"meta":{"v":2}`), and the line `fail_at` one the upcaster refuses.
+    fn log(n: u64, fail_at: Option<u64>) -> Vec<u8> {
+        let mut out = String::new();
+        for i in 0..n {
+            let line = match (i % 7, i % 3) {
+                _ if Some(i) == fail_at => {
+                    format!(r#"{{"type":"old","data":{{"n":{i},"fail":true}},"ts":{i}}}"#)
+                }
+                (0, 0) => {
+                    format!(r#"{{"type":"old","data":{{"n":{i}}},"ts":{i},"meta":{{"v":2}}}}"#)
+                }
+                (0, _) => format!(r#"{{"type":"old","data":{{"n":{i}}},"ts":{i}}}"#),
+                (1, _) => format!(r#"{{"type":"gone","data":null,"ts":{i}}}"#),
+                _ => format!(r#"{{"type":"kept","data":{{"n":{i},"s":"a\"b"}},"ts":{i}}}"#),
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out.into_bytes()
+    }
+
+    fn upcasters() -> Upcasters {
+        Upcasters::new()
+            .with(
+                Upcaster::new("old", |mut event: Event| {
+                    if event.data["fail"] == true {
+                        return Err("refused");
+                    }
+                    event.event_type = "new".into();
+                    event.data = json!({ "m": event.data["n"] });
+                    Ok(vec![event.clone(), event])
+                })
+                .when_version("v", None),
+            )
+            .with(Upcaster::rename("old", "renamed").when_version("v", 2))
+            .with(Upcaster::drop("gone"))
+    }
+
+    /// The lines that a helper thread prepares in a parallel fold fold as the sequential fold
+    /// upcasts them, and a failure stops both at the same line with the same error.
+    #[test]
+    fn a_parallel_fold_of_sealed_chunks_upcasts_as_the_sequential_one() {
+        let upcasters = upcasters();
+        let fold = Upcasting::new(Borrowed(trace), &upcasters);
+        for fail_at in [None, Some(2100)] {
+            let buf = log(3000, fail_at);
+            let seq = fold_sequential(&buf, Vec::new(), &fold, Until::END, Trust::NONE);
+            let trust = Trust {
+                checked: true,
+                ..Trust::NONE
+            };
+            for chunk in [400, 4096] {
+                let (par, ()) =
+                    fold_threads(&buf, Vec::new(), &fold, Until::END, trust, chunk, 2, || ());
+                assert_eq!(par.acc, seq.acc, "{fail_at:?} {chunk}");
+                assert_eq!(par.bad, seq.bad, "{fail_at:?} {chunk}");
+                assert_eq!(par.events, seq.events);
+            }
+            assert_eq!(seq.bad.is_some(), fail_at.is_some());
+            let lines = fail_at.unwrap_or(3000);
+            let gone = (0..lines).filter(|i| i % 7 == 1).count();
+            let split = (0..lines).filter(|i| i % 7 == 0 && i % 3 != 0).count();
+            assert_eq!(seq.acc.len() as u64, lines - gone as u64 + split as u64);
+            assert!(seq.acc.iter().any(|l| l.starts_with("renamed {\"n\":")));
+            assert!(seq.acc.iter().any(|l| l.starts_with("new {\"m\":")));
+            assert!(
+                !seq.acc
+                    .iter()
+                    .any(|l| l.starts_with("old ") || l.starts_with("gone "))
+            );
         }
     }
 }

@@ -6,7 +6,7 @@
 //! thread parses it, and added up when it is reduced, in order.
 
 use crate::format::chunk::Index;
-use crate::format::fold::LineFold;
+use crate::format::fold::{LineFold, Ready};
 use crate::format::lines::Line;
 use crate::format::parse::ParseError;
 
@@ -45,6 +45,26 @@ impl<A, F: LineFold<A>> LineFold<(A, Count)> for Counted<F> {
     #[inline]
     fn parse_trusted<'b>(&self, line: &'b str) -> Result<Self::Item<'b>, ParseError> {
         Ok((self.0.parse_trusted(line)?, line.len() as u64 + 1))
+    }
+
+    const PREPARES: bool = F::PREPARES;
+
+    #[inline]
+    fn prepare<'b>(&self, text: &'b str) -> Vec<Ready<Self::Item<'b>>> {
+        let prepared = self.0.prepare(text);
+        prepared
+            .into_iter()
+            .map(|ready| Ready {
+                at: ready.at,
+                len: ready.len,
+                item: ready.item.map(|item| (item, ready.len as u64 + 1)),
+            })
+            .collect()
+    }
+
+    #[inline]
+    fn parse_unprepared<'b>(&self, line: &'b str) -> Result<Self::Item<'b>, ParseError> {
+        Ok((self.0.parse_unprepared(line)?, line.len() as u64 + 1))
     }
 
     #[inline]
