@@ -48,7 +48,8 @@ pub enum Error {
         reason: String,
     },
     /// An upcaster (see [`Upcasters`](crate::Upcasters)) returned an error or panicked on a
-    /// valid event of the log. The line is left as it is; the fold stopped before it.
+    /// valid event of the log. The line is left as it is; the fold stopped before it, and a
+    /// view whose refresh met it is as it was before that refresh (state, offset, snapshot).
     Upcast {
         /// The file that holds the event (`app.jsonl` or `archive.jsonl.zst`).
         path: PathBuf,

@@ -360,6 +360,99 @@ fn an_upcaster_that_panics_names_the_event() {
     check_failure(panics(), "the upcaster's own bug");
 }
 
+/// A failure that comes after new events the upcaster accepts: the refresh keeps none of
+/// them. The views of the shared pass and a view refreshed alone keep their state and snapshot;
+/// refreshed again they fail the same way; and once the upcaster accepts the event, the
+/// refresh folds every new event exactly once, which shows that the offset stayed put.
+#[test]
+fn a_failure_after_new_events_leaves_the_views_as_they_were() {
+    // Three good events, folded and saved; then three good new ones, the bad one, a good one.
+    let dir = test_dir();
+    let mut log = EventLog::builder(dir.path())
+        .upcaster(returns_an_error())
+        .view::<Vec<String>>("owned", trace)
+        .view_ref::<Vec<String>>("borrowed", trace_ref)
+        .open()
+        .unwrap();
+    let views = dir.path().join("views");
+    let mut alone = View::new_ref("alone", trace_ref, &views);
+    let mut alone_owned = View::new("alone_owned", trace, &views);
+    let checked = |n: u64, fails: bool| Event::new("checked", json!({ "n": n, "fails": fails }));
+    for n in 0..3 {
+        log.append(&checked(n, false)).unwrap();
+    }
+    log.refresh_all().unwrap();
+    let failing = log.reader();
+    alone.refresh(&failing).unwrap();
+    alone_owned.refresh(&failing).unwrap();
+    alone.save().unwrap();
+    alone_owned.save().unwrap();
+    for n in 3..6 {
+        log.append(&checked(n, false)).unwrap();
+    }
+    let bad = log.append(&checked(6, true)).unwrap();
+    log.append(&checked(7, false)).unwrap();
+
+    let snapshots = || {
+        ["owned", "borrowed", "alone", "alone_owned"]
+            .map(|name| std::fs::read(views.join(format!("{name}.snapshot.json"))).unwrap())
+    };
+    let saved = snapshots();
+    let before = log.view::<Vec<String>>("owned").unwrap().clone();
+    assert_eq!(before.len(), 3);
+    for _ in 0..2 {
+        let err = log.refresh_all().expect_err("the seventh event fails");
+        assert!(
+            matches!(Error::from_io(&err), Some(Error::Upcast { line: 7, offset, .. }) if *offset == bad.start_offset),
+            "{err}"
+        );
+        for name in ["owned", "borrowed"] {
+            assert_eq!(log.view::<Vec<String>>(name).unwrap(), &before, "{name}");
+        }
+        let err = alone.refresh(&failing).expect_err("the same event fails");
+        assert!(
+            matches!(Error::from_io(&err), Some(Error::Upcast { line: 7, .. })),
+            "{err}"
+        );
+        assert_eq!(alone.state(), &before);
+        let err = alone_owned
+            .refresh(&failing)
+            .expect_err("the same event fails");
+        assert!(
+            matches!(Error::from_io(&err), Some(Error::Upcast { line: 7, .. })),
+            "{err}"
+        );
+        assert_eq!(alone_owned.state(), &before);
+        assert_eq!(snapshots(), saved);
+    }
+
+    // The upcaster fixed: every new event is folded once, after the three of before.
+    let lenient = log.reader().upcasting(
+        Upcasters::new().with(
+            Upcaster::map("checked", |event| Event {
+                meta: Some(json!({ "schema": 1 })),
+                ..event
+            })
+            .when_version("schema", None),
+        ),
+    );
+    let mut expected = before.clone();
+    let stored: Vec<Event> = log
+        .reader()
+        .read_from(0)
+        .unwrap()
+        .map(|e| e.unwrap().0)
+        .collect();
+    assert_eq!(stored.len(), 8);
+    expected.extend(
+        stored[3..]
+            .iter()
+            .map(|e| format!("checked {:?} {}", e.data["n"].as_u64(), e.ts)),
+    );
+    assert_eq!(alone.refresh(&lenient).unwrap(), &expected);
+    assert_eq!(alone_owned.refresh(&lenient).unwrap(), &expected);
+}
+
 /// A failure in the archive names the archive and the offset in its decompressed stream.
 #[test]
 fn a_failure_in_the_archive_names_the_decompressed_offset() {

@@ -200,6 +200,9 @@ pub struct View<S> {
     /// The first half of a refresh whose fold is shared with other views (see
     /// `crate::views::pass`).
     pending: Option<Begun>,
+    /// During a refresh through upcasters that has events to fold: the state (and where it
+    /// stands in the history) before the fold, which an upcaster's failure brings back.
+    before: Option<(S, Option<Tracked>)>,
 }
 
 /// What the first half of a refresh decided, for the second.
@@ -208,6 +211,14 @@ struct Begun {
     started: Instant,
     replay: Option<Replay>,
     full: bool,
+}
+
+/// Whether `error` is an upcaster's failure ([`crate::Error::Upcast`]).
+fn is_upcast(error: &io::Error) -> bool {
+    matches!(
+        crate::Error::from_io(error),
+        Some(crate::Error::Upcast { .. })
+    )
 }
 
 /// Where a view's state stands in the history, kept by views with checkpoints: what a
@@ -292,6 +303,7 @@ where
             generation: None,
             tracked: None,
             pending: None,
+            before: None,
         }
     }
 
@@ -337,7 +349,10 @@ where
     /// Returns an error if the view's name is not a valid file name, if a file cannot be read,
     /// if a line is malformed ([`Error::Malformed`](crate::Error::Malformed), naming file, byte offset and line), or if
     /// the snapshot cannot be saved. After an error in the active log the view keeps the events
-    /// folded before the bad line, with its offset just past the last of them.
+    /// folded before the bad line, with its offset just past the last of them. An upcaster's
+    /// failure ([`Error::Upcast`](crate::Error::Upcast)) keeps nothing of the refresh: the
+    /// state and offset are those from before it (a clone of the state is kept during each
+    /// refresh through upcasters that has events to fold), and the snapshot is not written.
     ///
     /// # Examples
     ///
@@ -463,6 +478,17 @@ where
             self.forget_checkpoints(reason)?;
         }
         let checkpoints = self.start_tracking(reader, full)?;
+        // An upcaster that fails must leave the view as it was, but the fold has then folded
+        // the events before the failing one: keep a copy of the state to go back to (a full
+        // replay goes back to starting over, which needs none), and only when there are
+        // events to fold.
+        self.before = None;
+        if !full
+            && reader.upcasters_if_any().is_some()
+            && fsutil::len_or_zero(reader.log_path())? > self.offset
+        {
+            self.before = Some((self.state.clone(), self.tracked));
+        }
         self.loaded = false;
         let begun = Begun {
             started,
@@ -491,6 +517,24 @@ where
             archive_end,
         } = outcome;
         self.loaded = true;
+        let before = self.before.take();
+        let (error, upcast) = match error {
+            Some(error) if is_upcast(&error) => (None, Some(error)),
+            error => (error, None),
+        };
+        if let Some(error) = upcast {
+            // Nothing of this refresh is kept: the state and its place in the log are those
+            // before it, and the snapshot is not written.
+            match before {
+                Some((state, tracked)) if !full => {
+                    self.state = state;
+                    self.tracked = tracked;
+                }
+                // A replay starts over (for the same reason) at the next refresh.
+                _ => self.reset(replay.unwrap_or(Replay::Retry)),
+            }
+            return Err(error);
+        }
         if let Some(tracked) = self.tracked.as_mut() {
             tracked.events += events;
             tracked.max_ts = tracked.max_ts.then(max_ts);
