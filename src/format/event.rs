@@ -328,6 +328,49 @@ impl<'a> EventRef<'a> {
         }
     }
 
+    /// Whether this event surely has no `meta` (or a `null` one), found without locating it
+    /// when it can be: a located line in which no `"meta"` occurs and no escape (which could
+    /// spell the key otherwise) has none. `false` says nothing.
+    #[inline]
+    pub(crate) fn surely_without_meta(&self) -> bool {
+        match &self.repr {
+            Repr::Parsed(env) => env.meta.is_none(),
+            Repr::Located(located) => {
+                static META: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+                    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"meta\""));
+                let line = located.line.as_bytes();
+                memchr::memchr(b'\\', line).is_none() && META.find(line).is_none()
+            }
+        }
+    }
+
+    /// The line of this event with its type replaced by `to_json` (a JSON string, quotes
+    /// included) and nothing else changed, when the line starts with its type in the writer's
+    /// shape (`{"type":"...` without escapes); `None` otherwise.
+    pub(crate) fn line_with_type(&self, to_json: &str) -> Option<String> {
+        let (line, type_end) = match &self.repr {
+            Repr::Located(located) => (located.line, located.type_end),
+            Repr::Parsed(env) => {
+                let line = std::str::from_utf8(env.line).ok()?;
+                let Cow::Borrowed(event_type) = env.event_type else {
+                    return None;
+                };
+                let after_prefix = line.strip_prefix(trusted::PREFIX)?;
+                if !std::ptr::eq(event_type.as_ptr(), after_prefix.as_ptr()) {
+                    return None;
+                }
+                (line, trusted::PREFIX.len() + event_type.len())
+            }
+        };
+        // The type's closing quote is at `type_end`; what follows is kept as it is.
+        let rest = line.get(type_end + 1..)?;
+        let mut out = String::with_capacity(line.len() + to_json.len());
+        out.push_str(&trusted::PREFIX[..trusted::PREFIX.len() - 1]);
+        out.push_str(to_json);
+        out.push_str(rest);
+        Some(out)
+    }
+
     /// A borrowed event of an envelope that a parse of its line returned.
     pub(crate) fn from_envelope(env: Envelope<'a>) -> Self {
         EventRef {
@@ -345,6 +388,7 @@ impl<'a> EventRef<'a> {
     /// assert_eq!(event.event_type(), "café_opened"); // escapes are decoded
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[inline]
     pub fn event_type(&self) -> &str {
         match &self.repr {
             Repr::Parsed(env) => &env.event_type,

@@ -68,6 +68,9 @@ pub struct Upcaster {
     slot: usize,
     /// The `meta` key and the version it must hold (`None`: the key holds no version).
     version: Option<(Box<str>, Option<u64>)>,
+    /// For [`Upcaster::rename`]: the new type, and the same as a JSON string. A fold renames
+    /// a line without building an owned event when nothing else would apply after it.
+    rename: Option<(Arc<str>, Box<str>)>,
     upcast: Arc<UpcastFn>,
 }
 
@@ -117,6 +120,7 @@ impl Upcaster {
             event_type: event_type.into(),
             slot: 0,
             version: None,
+            rename: None,
             upcast: Arc::new(move |event| upcast(event).map_err(Into::into)),
         }
     }
@@ -157,10 +161,16 @@ impl Upcaster {
     /// ```
     pub fn rename(from: &str, to: &str) -> Self {
         let to: Arc<str> = to.into();
-        Self::map(from, move |mut event| {
-            event.event_type = to.to_string();
+        let json = serde_json::to_string(&*to)
+            .unwrap_or_default()
+            .into_boxed_str();
+        let new_type = Arc::clone(&to);
+        let mut upcaster = Self::map(from, move |mut event| {
+            event.event_type = new_type.to_string();
             event
-        })
+        });
+        upcaster.rename = Some((to, json));
+        upcaster
     }
 
     /// An upcaster that drops every event of type `event_type`.
@@ -224,11 +234,6 @@ impl Upcaster {
             None => true,
             Some((key, want)) => version(key) == *want,
         }
-    }
-
-    /// Whether the versions of the events this upcaster matches are read from `meta`.
-    fn versioned(&self) -> bool {
-        self.version.is_some()
     }
 
     /// Applies the upcaster, catching a panic.
@@ -498,6 +503,13 @@ pub(crate) trait Upcastable<A>: LineFold<A> {
     /// The owned event of a parsed line.
     fn into_event(item: Self::Item<'_>) -> Event;
 
+    /// Whether the parsed line surely has no `meta`, found cheaply; `false` says nothing.
+    #[inline]
+    fn without_meta(item: &Self::Item<'_>) -> bool {
+        let _ = item;
+        false
+    }
+
     /// The parsed line, ready to have several of its parts read (its `meta`, then all of it).
     #[inline]
     fn settle<'b>(item: Self::Item<'b>) -> Self::Item<'b> {
@@ -506,6 +518,13 @@ pub(crate) trait Upcastable<A>: LineFold<A> {
 
     /// Prepares an upcast event for [`reduce_upcast`](Self::reduce_upcast).
     fn out(&self, event: Event) -> Result<Self::Out, String>;
+
+    /// The parsed line renamed to `to` (`to_json` is the same as a JSON string), prepared as
+    /// [`out`](Self::out) would prepare it, when the fold can do that without an owned event.
+    fn renamed(&self, item: &Self::Item<'_>, to: &str, to_json: &str) -> Option<Self::Out> {
+        let _ = (item, to, to_json);
+        None
+    }
 
     /// Folds the events one stored line of `len` bytes (its newline included) was upcast to.
     fn reduce_upcast(&self, acc: A, events: &[Self::Out], len: u64) -> A;
@@ -556,6 +575,11 @@ impl<S> Upcastable<S> for Borrowed<S> {
     }
 
     #[inline]
+    fn without_meta(item: &EventRef<'_>) -> bool {
+        item.surely_without_meta()
+    }
+
+    #[inline]
     #[allow(clippy::extra_unused_lifetimes)]
     fn settle<'b>(item: EventRef<'b>) -> EventRef<'b>
     where
@@ -563,6 +587,10 @@ impl<S> Upcastable<S> for Borrowed<S> {
         'b: 'b,
     {
         item.settled()
+    }
+
+    fn renamed(&self, item: &EventRef<'_>, _: &str, to_json: &str) -> Option<String> {
+        item.line_with_type(to_json)
     }
 
     fn out(&self, event: Event) -> Result<String, String> {
@@ -593,6 +621,29 @@ pub(crate) enum Upcasted<I, O> {
     Upcast { ts: u64, len: u64, events: Vec<O> },
 }
 
+impl<F> Upcasting<'_, F> {
+    /// A line that a rename applies to, renamed without an owned event, when the rename is
+    /// the whole chain: no other upcaster of the new type matches the line's version.
+    #[inline]
+    fn rename<A>(&self, item: &F::Item<'_>, upcasters: &[Upcaster]) -> Option<F::Out>
+    where
+        F: Upcastable<A>,
+    {
+        let mut version = |key: &str| F::meta_u64(item, key);
+        let upcaster = upcasters.iter().find(|u| u.matches(&mut version))?;
+        let (to, to_json) = upcaster.rename.as_ref()?;
+        // The renamed event keeps the stored `meta`, so it matches the same versions.
+        let alone = self.upcasters.of_type(to).is_none_or(|next| {
+            next.iter()
+                .all(|u| u.slot == upcaster.slot || !u.matches(&mut version))
+        });
+        if !alone {
+            return None;
+        }
+        self.fold.renamed(item, to, to_json)
+    }
+}
+
 /// `F`, with `upcasters` applied to every line before it is reduced.
 pub(crate) struct Upcasting<'u, F> {
     pub fold: F,
@@ -618,15 +669,27 @@ impl<'u, F> Upcasting<'u, F> {
         let Some(upcasters) = self.upcasters.of_type(F::event_type(&item)) else {
             return Ok(Upcasted::Stored(item));
         };
-        // The envelope is found once, for the version, the `ts` and the owned event alike.
+        // A line without `meta` holds no version; otherwise the envelope is found once, for
+        // the version, the `ts` and the owned event alike.
+        let without_meta = F::without_meta(&item);
+        if without_meta && !upcasters.iter().any(|u| u.matches(&mut |_| None)) {
+            return Ok(Upcasted::Stored(item));
+        }
         let item = F::settle(item);
-        if upcasters.iter().any(Upcaster::versioned) {
+        if !without_meta {
             let mut version = |key: &str| F::meta_u64(&item, key);
             if !upcasters.iter().any(|u| u.matches(&mut version)) {
                 return Ok(Upcasted::Stored(item));
             }
         }
         let ts = self.fold.ts(&item);
+        if let Some(out) = self.rename(&item, upcasters) {
+            return Ok(Upcasted::Upcast {
+                ts,
+                len: len as u64 + 1,
+                events: vec![out],
+            });
+        }
         let event = F::into_event(item);
         let stored_type = || upcasters[0].event_type.to_string();
         let events = self.upcasters.apply(event).map_err(ParseError::upcast)?;
@@ -750,9 +813,9 @@ mod tests {
                 _ if Some(i) == fail_at => {
                     format!(r#"{{"type":"old","data":{{"n":{i},"fail":true}},"ts":{i}}}"#)
                 }
-                (0, 0) => {
-                    format!(r#"{{"type":"old","data":{{"n":{i}}},"ts":{i},"meta":{{"v":2}}}}"#)
-                }
+                (0, 0) => format!(
+                    r#"{{"type":"old","data":{{"n":{i},"s":"\u00e9\""}},"ts":{i},"id":"e\"{i}","meta":{{"v":2}}}}"#
+                ),
                 (0, _) => format!(r#"{{"type":"old","data":{{"n":{i}}},"ts":{i}}}"#),
                 (1, _) => format!(r#"{{"type":"gone","data":null,"ts":{i}}}"#),
                 _ => format!(r#"{{"type":"kept","data":{{"n":{i},"s":"a\"b"}},"ts":{i}}}"#),
@@ -764,6 +827,10 @@ mod tests {
     }
 
     fn upcasters() -> Upcasters {
+        upcasters_renaming(Upcaster::rename("old", "renamed"))
+    }
+
+    fn upcasters_renaming(rename: Upcaster) -> Upcasters {
         Upcasters::new()
             .with(
                 Upcaster::new("old", |mut event: Event| {
@@ -776,7 +843,7 @@ mod tests {
                 })
                 .when_version("v", None),
             )
-            .with(Upcaster::rename("old", "renamed").when_version("v", 2))
+            .with(rename.when_version("v", 2))
             .with(Upcaster::drop("gone"))
     }
 
@@ -812,6 +879,88 @@ mod tests {
                     .iter()
                     .any(|l| l.starts_with("old ") || l.starts_with("gone "))
             );
+        }
+    }
+    /// A rename that is the whole chain renames the stored line in place (no owned event):
+    /// what reducers see is what the same rename written as a `map` makes of the line, escapes
+    /// and all.
+    #[test]
+    fn a_rename_in_place_folds_as_a_rename_through_an_owned_event() {
+        let in_place = upcasters();
+        let by_map = upcasters_renaming(Upcaster::map("old", |mut event| {
+            event.event_type = "renamed".into();
+            event
+        }));
+        fn full(mut state: Vec<String>, event: &EventRef<'_>) -> Vec<String> {
+            let data: serde_json::Value = serde_json::from_str(event.data_raw()).unwrap();
+            state.push(format!(
+                "{} {data} {} {:?} {:?} {:?}",
+                event.event_type(),
+                event.ts(),
+                event.id(),
+                event.actor(),
+                event.meta_raw()
+            ));
+            state
+        }
+        let buf = log(700, None);
+        let fold = |upcasters| {
+            let fold = Upcasting::new(Borrowed(full), upcasters);
+            fold_sequential(&buf, Vec::new(), &fold, Until::END, Trust::NONE).acc
+        };
+        let (a, b) = (fold(&in_place), fold(&by_map));
+        assert_eq!(a, b);
+        // In place, the stored text of `data` is kept (`\u00e9`, which serde_json would write
+        // as `é`): the line was not rebuilt from an owned event.
+        let raw = fold_sequential(
+            &buf,
+            Vec::new(),
+            &Upcasting::new(Borrowed(trace), &in_place),
+            Until::END,
+            Trust::NONE,
+        );
+        let kept = raw.acc.iter().filter(|l| l.starts_with("renamed "));
+        assert!(kept.clone().count() == 34 && kept.clone().all(|l| l.contains(r"\u00e9")));
+        let renamed: Vec<&String> = a.iter().filter(|l| l.starts_with("renamed ")).collect();
+        assert_eq!(renamed.len(), 34);
+        assert!(
+            renamed[0].contains(r#"Some("e\"0")"#) && renamed[0].contains(r#""s":"é\"""#),
+            "{}",
+            renamed[0]
+        );
+    }
+
+    /// The version is read from the envelope's `meta` however it is spelled, and never from
+    /// a `meta` inside `data`, trusted or not.
+    #[test]
+    fn a_version_is_read_from_the_envelope_however_meta_is_spelled() {
+        let upcasters = Upcasters::new()
+            .with(Upcaster::rename("x", "none").when_version("v", None))
+            .with(Upcaster::rename("x", "two").when_version("v", 2));
+        let buf = concat!(
+            r#"{"type":"x","data":{"meta":{"v":2}},"ts":1}"#,
+            "\n",
+            r#"{"type":"x","data":{},"ts":2,"\u006deta":{"v":2}}"#,
+            "\n",
+            r#"{"type":"x","data":{},"ts":3,"meta":{"v":2}}"#,
+            "\n",
+            r#"{"type":"x","data":{"s":"\""},"ts":4}"#,
+            "\n",
+        );
+        let fold = Upcasting::new(Borrowed(trace), &upcasters);
+        let checked = Trust {
+            checked: true,
+            ..Trust::NONE
+        };
+        for trust in [Trust::NONE, checked] {
+            let done = fold_sequential(buf.as_bytes(), Vec::new(), &fold, Until::END, trust);
+            assert!(done.bad.is_none(), "{:?}", done.bad);
+            let types: Vec<&str> = done
+                .acc
+                .iter()
+                .map(|l| &l[..l.find(' ').unwrap_or(0)])
+                .collect();
+            assert_eq!(types, ["none", "two", "two", "none"], "{}", trust.checked);
         }
     }
 }

@@ -106,9 +106,13 @@ where
 }
 
 /// [`rebuild_v03_ref`] of the type + `data.id` view through a reader with
-/// [`bench_upcasters`]: the `upcast` section's second side, for the child processes.
-pub fn rebuild_v03_ref_upcast(dir: &Path) -> Outcome {
-    let upcasters = bench_upcasters(&Arc::new(AtomicU64::new(0)));
+/// [`bench_upcasters`] (or [`bench_renames`]): the `upcast` section's second sides, for the
+/// child processes.
+pub fn rebuild_v03_ref_upcast(dir: &Path, renames: bool) -> Outcome {
+    let upcasters = match renames {
+        false => bench_upcasters(&Arc::new(AtomicU64::new(0))),
+        true => bench_renames(),
+    };
     let start = Instant::now();
     let reader = eventfold::EventReader::new(dir).upcasting(upcasters);
     let mut view = eventfold::View::new_ref("rss_v03_up", v03::type_id, &dir.join("views"));
@@ -270,6 +274,17 @@ pub fn bench_upcasters(touched: &Arc<AtomicU64>) -> eventfold::Upcasters {
         .with(Upcaster::map("todo_completed", completed).when_version("v", 2))
 }
 
+/// The (type, version) pairs of [`bench_upcasters`], each renamed to itself: what a rename
+/// costs (done in place, without an owned event) on the same events, with every state left
+/// as it was.
+pub fn bench_renames() -> eventfold::Upcasters {
+    use eventfold::Upcaster;
+    eventfold::Upcasters::new()
+        .with(Upcaster::rename("user_renamed", "user_renamed").when_version("v", None))
+        .with(Upcaster::rename("user_renamed", "user_renamed").when_version("v", 2))
+        .with(Upcaster::rename("todo_completed", "todo_completed").when_version("v", 2))
+}
+
 /// The type + `data.id` rebuild of the `rebuild` section, without upcasters and with
 /// [`bench_upcasters`], on the sealed log (the fastest path, where a lookup costs the most
 /// relatively). Returns the workloads and the count of events the upcasters were given.
@@ -285,12 +300,28 @@ pub fn upcast(data: &Data) -> Result<(Vec<Workload<'_>>, Arc<AtomicU64>), BoxErr
         let elapsed = start.elapsed();
         Ok((elapsed, Some(stats_digest(view.state()))))
     };
-    let workloads = vec![Workload::new(
-        "rebuild app.jsonl, type + data.id (ref)",
-        n,
-        move || rebuild_v03_ref(active, "rb_v03", v03::type_id, stats_digest),
-        with,
-    )];
+    let renames = move || {
+        let start = Instant::now();
+        let reader = eventfold::EventReader::new(active).upcasting(bench_renames());
+        let mut view = eventfold::View::new_ref("rb_v03", v03::type_id, &active.join("views"));
+        view.rebuild(&reader)?;
+        let elapsed = start.elapsed();
+        Ok((elapsed, Some(stats_digest(view.state()))))
+    };
+    let workloads = vec![
+        Workload::new(
+            "rebuild app.jsonl, type + data.id (ref)",
+            n,
+            move || rebuild_v03_ref(active, "rb_v03", v03::type_id, stats_digest),
+            with,
+        ),
+        Workload::new(
+            "the same, upcasters that only rename",
+            n,
+            move || rebuild_v03_ref(active, "rb_v03", v03::type_id, stats_digest),
+            renames,
+        ),
+    ];
     Ok((workloads, touched))
 }
 
