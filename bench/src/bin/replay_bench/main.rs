@@ -89,7 +89,7 @@ enum Section {
 }
 
 impl Section {
-    const ALL: [Section; 10] = [
+    const ALL: [Section; 11] = [
         Section::Rebuild,
         Section::Refresh,
         Section::Append,
@@ -145,7 +145,7 @@ struct Options {
 const USAGE: &str = "usage: replay_bench [COUNT...] [--only SECTION[,SECTION...]]
   COUNT    events per data set, e.g. 100000, 100k, 1m (default: $EVENTFOLD_BENCH_EVENTS or 1m);
            with several, every section runs at each and a last table compares them
-  --only   run only these sections: rebuild, refresh, append, rotation, refresh_all,
+  --only   run only these sections: rebuild, refresh, append, rotation, refresh_all, upcast,
            time_travel, sqlite, threads, rss, bluegreen";
 
 /// A command line that cannot be run: exit code 2, with the usage.
