@@ -48,10 +48,12 @@ fn replay_bench_runs_every_section_on_small_data() {
         "append",
         "rotation",
         "refresh_all",
+        "upcast",
         "time_travel",
         "sqlite",
         "threads",
         "rss",
+        "bluegreen",
         "scale",
     ] {
         assert!(
@@ -65,7 +67,8 @@ fn replay_bench_runs_every_section_on_small_data() {
         "refresh_all, 4 views (2 compat, 2 EventRef)*",
         "state_at event 1800 of 2000, checkpoints every 200",
         "state_at ts of event 1500: rotation 8 of 10 (archive)",
-        "type column in seq order / type-only rebuild (ref)",
+        "type column in seq order / type-only rebuild, sealed (ref)",
+        "type column in seq order / type-only rebuild, no seals (ref)",
         "rebuild archive, type only (ref)",
     ] {
         assert!(
