@@ -673,7 +673,8 @@ pub(crate) fn fold_sequential<A, F: LineFold<A>>(
         let base = chunk.range.start;
         let bytes = &buf[chunk.range.clone()];
         if let Some(text) = trusted_text(bytes, chunk.seal) {
-            step_trusted(&mut done, fold, until, base, text, fold.prepare(text));
+            // On one thread there is nothing to share: each line is parsed once, as it is folded.
+            step_trusted(&mut done, fold, until, base, text, None);
             if done.bad.is_some() || done.stopped {
                 return done.unwrap();
             }
@@ -745,7 +746,7 @@ fn step<'b, A, F: LineFold<A>>(
 
 /// Reads the lines of `text`, a chunk at `base` whose bytes the thread that claimed it found
 /// sealed (see [`trusted_text`]), trusted, and folds them into `done` until one stops the fold;
-/// `prepared` are the lines that thread made ahead ([`LineFold::prepare`]).
+/// `prepared` are the lines that thread made ahead ([`LineFold::prepare`]), if it did.
 #[inline]
 fn step_trusted<'b, A, F: LineFold<A>>(
     done: &mut BufFold<Option<A>>,
@@ -753,38 +754,66 @@ fn step_trusted<'b, A, F: LineFold<A>>(
     until: Until,
     base: usize,
     text: &'b str,
-    prepared: Vec<Ready<F::Item<'b>>>,
+    prepared: Option<Vec<Ready<F::Item<'b>>>>,
 ) {
-    if F::PREPARES {
-        let mut prepared = prepared.into_iter().peekable();
-        for line in Lines::new(text.as_bytes()) {
-            let item = match prepared.next_if(|ready| ready.at == line.start) {
-                Some(ready) => ready.item,
-                None => match text.get(line.start..line.start + line.bytes.len()) {
-                    Some(text) => fold.parse_unprepared(text),
+    match prepared.filter(|_| F::PREPARES) {
+        Some(prepared) => {
+            let mut prepared = prepared.into_iter().peekable();
+            fold_trusted(
+                done,
+                fold,
+                until,
+                base,
+                text,
+                #[inline(always)]
+                |line: Line<'b>| match prepared.next_if(|ready| ready.at == line.start) {
+                    Some(ready) => ready.item,
+                    None => match text.get(line.start..line.start + line.bytes.len()) {
+                        Some(text) => fold.parse_unprepared(text),
+                        None => fold.parse(line.bytes),
+                    },
+                },
+            );
+        }
+        None => {
+            fold_trusted(
+                done,
+                fold,
+                until,
+                base,
+                text,
+                #[inline(always)]
+                |line: Line<'b>| match text.get(line.start..line.start + line.bytes.len()) {
+                    Some(text) => fold.parse_trusted(text),
                     None => fold.parse(line.bytes),
                 },
-            };
-            if step(done, fold, until, base, line, item).is_break() {
-                return;
-            }
+            );
         }
-        return;
     }
+}
+
+/// [`step_trusted`]'s loop over the lines of `text`, each parsed by `item`.
+#[inline(always)]
+fn fold_trusted<'b, A, F: LineFold<A>>(
+    done: &mut BufFold<Option<A>>,
+    fold: &F,
+    until: Until,
+    base: usize,
+    text: &'b str,
+    mut item: impl FnMut(Line<'b>) -> Result<F::Item<'b>, ParseError>,
+) {
     if until.stop == Stop::Never && !until.track_ts {
         // Nothing to look at between lines (the whole rebuild's case): the accumulator stays
         // out, and where the fold got to is written once, after the last line.
         let mut acc = done.acc.take().expect("the accumulator is back");
         let (mut events, mut last) = (0, None);
         for line in Lines::new(text.as_bytes()) {
-            let item = match text.get(line.start..line.start + line.bytes.len()) {
-                Some(text) => fold.parse_trusted(text),
-                None => fold.parse(line.bytes),
-            };
-            match item {
-                Ok(item) => acc = fold.reduce(acc, &item),
-                Err(reason) => {
-                    done.bad = Some((base + line.start, reason));
+            // Read in place: moving the parsed line out of its `Result` copies it.
+            let parsed = item(line);
+            match &parsed {
+                Ok(item) => acc = fold.reduce(acc, item),
+                Err(_) => {
+                    done.bad = parsed.err().map(|reason| (base + line.start, reason));
                     break;
                 }
             }
@@ -800,11 +829,7 @@ fn step_trusted<'b, A, F: LineFold<A>>(
         return;
     }
     for line in Lines::new(text.as_bytes()) {
-        let flow = match text.get(line.start..line.start + line.bytes.len()) {
-            Some(text) => step(done, fold, until, base, line, fold.parse_trusted(text)),
-            None => step(done, fold, until, base, line, fold.parse(line.bytes)),
-        };
-        if flow.is_break() {
+        if step(done, fold, until, base, line, item(line)).is_break() {
             return;
         }
     }
@@ -1166,7 +1191,7 @@ where
                     (done.events, done.max_ts) = (events, max_ts);
                     let base = ranges[want - 1].range.start;
                     let prepared = std::mem::take(&mut parsed.prepared);
-                    step_trusted(&mut done, fold, until, base, text, prepared);
+                    step_trusted(&mut done, fold, until, base, text, Some(prepared));
                     if done.last.is_some() {
                         last = done.last.take();
                     }
