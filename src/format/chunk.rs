@@ -17,6 +17,7 @@
 
 use crate::format::lines::{Line, Lines};
 use crate::format::simd::{self, Isa};
+use crate::format::trusted;
 use std::cell::Cell;
 
 thread_local! {
@@ -46,6 +47,17 @@ impl<'b> Index<'b> {
     /// [`Index::new`] with a given implementation.
     pub(crate) fn with(isa: Isa, chunk: &'b [u8]) -> Option<Self> {
         simdutf8::basic::from_utf8(chunk).ok()?;
+        Some(Self::classified(isa, chunk))
+    }
+
+    /// Indexes `text`, a chunk of complete lines found to be UTF-8 before (a sealed chunk's
+    /// text), with the fastest implementation the CPU has; `None` as for [`Index::new`].
+    pub(crate) fn of_text(text: &'b str) -> Option<Self> {
+        Some(Self::classified(simd::detected()?, text.as_bytes()))
+    }
+
+    /// The index of `chunk`, which is UTF-8.
+    fn classified(isa: Isa, chunk: &'b [u8]) -> Self {
         let (mut stops, mut newlines) = SCRATCH.take();
         // Every word is written below: only new ones need a value first.
         let words = chunk.len().div_ceil(64);
@@ -63,11 +75,11 @@ impl<'b> Index<'b> {
                 }
             },
         );
-        Some(Index {
+        Index {
             chunk,
             stops,
             newlines,
-        })
+        }
     }
 
     /// The stops of `line`, a line of the indexed chunk (`None` for a line of another buffer).
@@ -159,6 +171,39 @@ pub(crate) fn lines<'b, 'i>(chunk: &'b [u8], index: Option<&'i Index<'b>>) -> Ch
     }
 }
 
+/// The complete, non-empty lines of `chunk` (a sealed chunk), each with where its type ends
+/// as [`trusted::locate_type_in`] finds it: both read off the bits of `index` when it is the
+/// index of `chunk`, and found line by line otherwise.
+pub(crate) fn located_lines<'b, 'i>(
+    chunk: &'b [u8],
+    index: Option<&'i Index<'b>>,
+) -> LocatedLines<'b, 'i> {
+    LocatedLines {
+        lines: lines(chunk, index),
+        index,
+    }
+}
+
+/// The iterator of [`located_lines`].
+pub(crate) struct LocatedLines<'b, 'i> {
+    lines: ChunkLines<'b, 'i>,
+    index: Option<&'i Index<'b>>,
+}
+
+impl<'b> Iterator for LocatedLines<'b, '_> {
+    type Item = (Line<'b>, Option<usize>);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Self::Item> {
+        let line = self.lines.next()?;
+        let type_end = match self.index.and_then(|index| index.stops(line)) {
+            Some(stops) => trusted::locate_type_with(line.bytes, stops),
+            None => trusted::locate_type_in(line.bytes),
+        };
+        Some((line, type_end))
+    }
+}
+
 /// The iterator of [`lines`].
 pub(crate) enum ChunkLines<'b, 'i> {
     Scan(Lines<'b>),
@@ -176,7 +221,7 @@ pub(crate) enum ChunkLines<'b, 'i> {
 impl<'b> Iterator for ChunkLines<'b, '_> {
     type Item = Line<'b>;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Line<'b>> {
         match self {
             ChunkLines::Scan(lines) => lines.next(),
@@ -214,7 +259,8 @@ pub(crate) mod check {
     /// Checks every implementation on `buf`, a chunk of lines: its byte classes against the
     /// portable ones, its lines against memchr's, and the parse of every line with its stops
     /// against the scalar parse: the same envelope and the same owned event, or the same
-    /// error at the same byte.
+    /// error at the same byte; and where each line's type ends, found with its stops as a scan
+    /// finds it.
     pub(crate) fn all(buf: &[u8]) {
         let mut portable = Vec::new();
         simd::for_each_block(Isa::Portable, buf, |m| portable.push(m));
@@ -241,7 +287,15 @@ pub(crate) mod check {
                     parse::event(line.bytes),
                     "{isa:?}, event of {text:?}"
                 );
+                assert_eq!(
+                    trusted::locate_type_with(line.bytes, stops),
+                    trusted::locate_type_in(line.bytes),
+                    "{isa:?}, type of {text:?}"
+                );
             }
+            let located: Vec<_> = located_lines(buf, Some(&index)).collect();
+            let scanned: Vec<_> = located_lines(buf, None).collect();
+            assert_eq!(located, scanned, "{isa:?} located lines of {buf:?}");
         }
     }
 }

@@ -291,22 +291,40 @@ impl<'a> EventRef<'a> {
     /// shape, parsed in full otherwise.
     #[inline]
     pub(crate) fn parse_trusted(line: &'a str) -> Result<Self, ParseError> {
+        Self::parse_located(line, trusted::locate_type(line))
+    }
+
+    /// [`EventRef::parse_trusted`] of a line whose type was located ahead: `type_end` is what
+    /// [`trusted::locate_type`] returns for it.
+    #[inline]
+    pub(crate) fn parse_located(
+        line: &'a str,
+        type_end: Option<usize>,
+    ) -> Result<Self, ParseError> {
+        debug_assert_eq!(type_end, trusted::locate_type(line));
         // Only the type is found now: a line whose type holds no escape, followed by `data`, is
         // located whatever `data` holds. Escapes elsewhere are decoded when that part is read.
-        if let Some(type_end) = trusted::locate_type(line)
-            && trusted::data_follows(line, type_end)
+        if let Some(type_end) = type_end
+            && let Some(event) = Self::located(line, type_end)
         {
-            let located = Located {
-                line,
-                type_end,
-                decoded: OnceLock::new(),
-            };
-            return Ok(EventRef {
-                repr: Repr::Located(located),
-            });
+            return Ok(event);
         }
         // Any other start is not the writer's shape: `trusted::envelope` would refuse it too.
         Self::parse_line(line.as_bytes())
+    }
+
+    /// The located event of a line known to be a valid event, whose type holds no escape and
+    /// ends at `type_end` (see [`trusted::locate_type`]): `None` when `data` does not follow
+    /// the type, as in the writer's shape.
+    #[inline(always)]
+    pub(crate) fn located(line: &'a str, type_end: usize) -> Option<Self> {
+        trusted::data_follows(line, type_end).then(|| EventRef {
+            repr: Repr::Located(Located {
+                line,
+                type_end,
+                decoded: OnceLock::new(),
+            }),
+        })
     }
 
     /// The envelope: the parsed one, or one found now.

@@ -82,6 +82,28 @@ pub(crate) trait LineFold<A>: Sync {
         self.parse(line.as_bytes())
     }
 
+    /// [`LineFold::parse_trusted`] of a line whose type was located ahead, with its chunk's
+    /// index: `type_end` is what [`trusted::locate_type`] returns for the line.
+    #[inline]
+    fn parse_located<'b>(
+        &self,
+        line: &'b str,
+        type_end: Option<usize>,
+    ) -> Result<Self::Item<'b>, ParseError> {
+        let _ = type_end;
+        self.parse_trusted(line)
+    }
+
+    /// Reduces a line known to be a valid event, whose type holds no escape and ends at
+    /// `type_end`, without handing over a parsed item where the fold can (the event is built
+    /// where the reducer reads it): `Err` gives the accumulator back when the fold cannot, and
+    /// the line is then parsed and reduced as any other.
+    #[inline(always)]
+    fn reduce_located(&self, acc: A, line: &str, type_end: usize) -> Result<A, A> {
+        let _ = (line, type_end);
+        Err(acc)
+    }
+
     /// Whether [`LineFold::prepare`] does any work.
     const PREPARES: bool = false;
 
@@ -97,11 +119,15 @@ pub(crate) trait LineFold<A>: Sync {
         Vec::new()
     }
 
-    /// [`LineFold::parse_trusted`] of a line of a sealed chunk that [`LineFold::prepare`] did
+    /// [`LineFold::parse_located`] of a line of a sealed chunk that [`LineFold::prepare`] did
     /// not make ahead.
     #[inline]
-    fn parse_unprepared<'b>(&self, line: &'b str) -> Result<Self::Item<'b>, ParseError> {
-        self.parse_trusted(line)
+    fn parse_unprepared<'b>(
+        &self,
+        line: &'b str,
+        type_end: Option<usize>,
+    ) -> Result<Self::Item<'b>, ParseError> {
+        self.parse_located(line, type_end)
     }
 
     /// Folds one parsed line into the accumulator.
@@ -243,6 +269,23 @@ impl<S> LineFold<S> for Borrowed<S> {
     #[inline]
     fn parse_trusted<'b>(&self, line: &'b str) -> Result<EventRef<'b>, ParseError> {
         EventRef::parse_trusted(line)
+    }
+
+    #[inline]
+    fn parse_located<'b>(
+        &self,
+        line: &'b str,
+        type_end: Option<usize>,
+    ) -> Result<EventRef<'b>, ParseError> {
+        EventRef::parse_located(line, type_end)
+    }
+
+    #[inline(always)]
+    fn reduce_located(&self, acc: S, line: &str, type_end: usize) -> Result<S, S> {
+        match EventRef::located(line, type_end) {
+            Some(event) => Ok((self.0)(acc, &event)),
+            None => Err(acc),
+        }
     }
 
     #[inline]
@@ -756,6 +799,11 @@ fn step_trusted<'b, A, F: LineFold<A>>(
     text: &'b str,
     prepared: Option<Vec<Ready<F::Item<'b>>>>,
 ) {
+    // The chunk's bytes classified at once: each line's end and its type's end are then
+    // looked up, not scanned for.
+    let index = Index::of_text(text);
+    let lines = chunk::located_lines(text.as_bytes(), index.as_ref());
+    let line_text = |line: Line<'b>| text.get(line.start..line.start + line.bytes.len());
     match prepared.filter(|_| F::PREPARES) {
         Some(prepared) => {
             let mut prepared = prepared.into_iter().peekable();
@@ -764,52 +812,70 @@ fn step_trusted<'b, A, F: LineFold<A>>(
                 fold,
                 until,
                 base,
-                text,
+                lines,
+                |acc, _, _| Err(acc),
                 #[inline(always)]
-                |line: Line<'b>| match prepared.next_if(|ready| ready.at == line.start) {
+                |line, type_end| match prepared.next_if(|ready| ready.at == line.start) {
                     Some(ready) => ready.item,
-                    None => match text.get(line.start..line.start + line.bytes.len()) {
-                        Some(text) => fold.parse_unprepared(text),
+                    None => match line_text(line) {
+                        Some(text) => fold.parse_unprepared(text, type_end),
                         None => fold.parse(line.bytes),
                     },
                 },
             );
         }
-        None => {
-            fold_trusted(
-                done,
-                fold,
-                until,
-                base,
-                text,
-                #[inline(always)]
-                |line: Line<'b>| match text.get(line.start..line.start + line.bytes.len()) {
-                    Some(text) => fold.parse_trusted(text),
-                    None => fold.parse(line.bytes),
-                },
-            );
-        }
+        None => fold_trusted(
+            done,
+            fold,
+            until,
+            base,
+            lines,
+            #[inline(always)]
+            |acc, line, type_end| match line_text(line) {
+                Some(text) => fold.reduce_located(acc, text, type_end),
+                None => Err(acc),
+            },
+            #[inline(always)]
+            |line, type_end| match line_text(line) {
+                Some(text) => fold.parse_located(text, type_end),
+                None => fold.parse(line.bytes),
+            },
+        ),
     }
 }
 
-/// [`step_trusted`]'s loop over the lines of `text`, each parsed by `item`.
+/// [`step_trusted`]'s loop over `lines`: each reduced by `located` (given the line and where
+/// its type ends) when the type ends plainly and nothing stops the fold between lines, and
+/// parsed by `item` otherwise (or when `located` gives the accumulator back).
 #[inline(always)]
 fn fold_trusted<'b, A, F: LineFold<A>>(
     done: &mut BufFold<Option<A>>,
     fold: &F,
     until: Until,
     base: usize,
-    text: &'b str,
-    mut item: impl FnMut(Line<'b>) -> Result<F::Item<'b>, ParseError>,
+    lines: impl Iterator<Item = (Line<'b>, Option<usize>)>,
+    mut located: impl FnMut(A, Line<'b>, usize) -> Result<A, A>,
+    mut item: impl FnMut(Line<'b>, Option<usize>) -> Result<F::Item<'b>, ParseError>,
 ) {
     if until.stop == Stop::Never && !until.track_ts {
         // Nothing to look at between lines (the whole rebuild's case): the accumulator stays
         // out, and where the fold got to is written once, after the last line.
         let mut acc = done.acc.take().expect("the accumulator is back");
         let (mut events, mut last) = (0, None);
-        for line in Lines::new(text.as_bytes()) {
+        for (line, type_end) in lines {
+            if let Some(type_end) = type_end {
+                match located(acc, line, type_end) {
+                    Ok(reduced) => {
+                        acc = reduced;
+                        events += 1;
+                        last = Some(line);
+                        continue;
+                    }
+                    Err(back) => acc = back,
+                }
+            }
             // Read in place: moving the parsed line out of its `Result` copies it.
-            let parsed = item(line);
+            let parsed = item(line, type_end);
             match &parsed {
                 Ok(item) => acc = fold.reduce(acc, item),
                 Err(_) => {
@@ -828,8 +894,8 @@ fn fold_trusted<'b, A, F: LineFold<A>>(
         }
         return;
     }
-    for line in Lines::new(text.as_bytes()) {
-        if step(done, fold, until, base, line, item(line)).is_break() {
+    for (line, type_end) in lines {
+        if step(done, fold, until, base, line, item(line, type_end)).is_break() {
             return;
         }
     }

@@ -14,6 +14,7 @@
 //! not a valid event at all (a checksum file forged to match them) give `None` or some
 //! envelope, never a panic.
 
+use crate::format::chunk::Stops;
 use crate::format::parse::Envelope;
 use memchr::memchr2;
 use std::borrow::Cow;
@@ -83,11 +84,33 @@ pub(crate) fn envelope(line: &str) -> Option<Envelope<'_>> {
 /// shape and the type holds no escape.
 #[inline]
 pub(crate) fn locate_type(line: &str) -> Option<usize> {
-    let b = line.as_bytes();
+    locate_type_in(line.as_bytes())
+}
+
+/// [`locate_type`] of a line's bytes.
+#[inline]
+pub(crate) fn locate_type_in(b: &[u8]) -> Option<usize> {
     if !starts(b, b"{\"type\":\"") {
         return None;
     }
     Some(PREFIX.len() + plain_string(&b[PREFIX.len()..])?)
+}
+
+/// [`locate_type_in`], with the stops of the line's chunk: the type's end is the first stop
+/// after the prefix, found with a look-up instead of a scan.
+#[inline(always)]
+pub(crate) fn locate_type_with(b: &[u8], stops: Stops<'_>) -> Option<usize> {
+    if !starts(b, b"{\"type\":\"") {
+        return None;
+    }
+    let end = stops.next(PREFIX.len(), b.len());
+    match b.get(end) {
+        Some(b'"') => Some(end),
+        Some(b'\\') | None => None,
+        // A control character, which no valid line holds in a string: found as the scan finds
+        // it, so that both give the same answer for any bytes.
+        Some(_) => locate_type_in(b),
+    }
 }
 
 /// The optional string member `key` (its opening quote included) at `*at`: `Some(None)` when

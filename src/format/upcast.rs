@@ -739,6 +739,26 @@ impl<A, F: Upcastable<A>> LineFold<A> for Upcasting<'_, F> {
         self.check(self.fold.parse_trusted(line)?, line.len())
     }
 
+    #[inline]
+    fn parse_located<'b>(
+        &self,
+        line: &'b str,
+        type_end: Option<usize>,
+    ) -> Result<Self::Item<'b>, ParseError> {
+        self.check(self.fold.parse_located(line, type_end)?, line.len())
+    }
+
+    #[inline(always)]
+    fn reduce_located(&self, acc: A, line: &str, type_end: usize) -> Result<A, A> {
+        match self
+            .upcasters
+            .of_type(&line[trusted::PREFIX.len()..type_end])
+        {
+            None => self.fold.reduce_located(acc, line, type_end),
+            Some(_) => Err(acc),
+        }
+    }
+
     // In a parallel fold, the thread that claims a sealed chunk finds the lines an upcaster
     // matches and upcasts them; the reducing thread only locates the others, as it would
     // with no upcaster.
@@ -779,8 +799,14 @@ impl<A, F: Upcastable<A>> LineFold<A> for Upcasting<'_, F> {
     }
 
     #[inline]
-    fn parse_unprepared<'b>(&self, line: &'b str) -> Result<Self::Item<'b>, ParseError> {
-        self.fold.parse_trusted(line).map(Upcasted::Stored)
+    fn parse_unprepared<'b>(
+        &self,
+        line: &'b str,
+        type_end: Option<usize>,
+    ) -> Result<Self::Item<'b>, ParseError> {
+        self.fold
+            .parse_located(line, type_end)
+            .map(Upcasted::Stored)
     }
 
     #[inline]

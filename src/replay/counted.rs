@@ -47,6 +47,15 @@ impl<A, F: LineFold<A>> LineFold<(A, Count)> for Counted<F> {
         Ok((self.0.parse_trusted(line)?, line.len() as u64 + 1))
     }
 
+    #[inline]
+    fn parse_located<'b>(
+        &self,
+        line: &'b str,
+        type_end: Option<usize>,
+    ) -> Result<Self::Item<'b>, ParseError> {
+        Ok((self.0.parse_located(line, type_end)?, line.len() as u64 + 1))
+    }
+
     const PREPARES: bool = F::PREPARES;
 
     #[inline]
@@ -63,8 +72,34 @@ impl<A, F: LineFold<A>> LineFold<(A, Count)> for Counted<F> {
     }
 
     #[inline]
-    fn parse_unprepared<'b>(&self, line: &'b str) -> Result<Self::Item<'b>, ParseError> {
-        Ok((self.0.parse_unprepared(line)?, line.len() as u64 + 1))
+    fn parse_unprepared<'b>(
+        &self,
+        line: &'b str,
+        type_end: Option<usize>,
+    ) -> Result<Self::Item<'b>, ParseError> {
+        Ok((
+            self.0.parse_unprepared(line, type_end)?,
+            line.len() as u64 + 1,
+        ))
+    }
+
+    #[inline]
+    fn reduce_located(
+        &self,
+        (acc, count): (A, Count),
+        line: &str,
+        type_end: usize,
+    ) -> Result<(A, Count), (A, Count)> {
+        match self.0.reduce_located(acc, line, type_end) {
+            Ok(acc) => Ok((
+                acc,
+                Count {
+                    events: count.events + 1,
+                    bytes: count.bytes + line.len() as u64 + 1,
+                },
+            )),
+            Err(acc) => Err((acc, count)),
+        }
     }
 
     #[inline]
@@ -86,9 +121,14 @@ impl<A, F: LineFold<A>> LineFold<(A, Count)> for Counted<F> {
 mod tests {
     use super::*;
     use crate::Event;
-    use crate::format::fold::{self, Owned};
+    use crate::EventRef;
+    use crate::format::fold::{self, Borrowed, Owned, Trust};
 
     fn count(n: u64, _event: &Event) -> u64 {
+        n + 1
+    }
+
+    fn count_ref(n: u64, _event: &EventRef<'_>) -> u64 {
         n + 1
     }
 
@@ -115,5 +155,18 @@ mod tests {
         // Large enough for the parallel path when there are two threads.
         let (parallel, ()) = fold::fold_buf(&buf, start, &fold, || ());
         assert_eq!(parallel.acc, (40_000, expected));
+        // Borrowed events, validated and trusted (a trusted line is reduced without an item).
+        let fold = Counted(Borrowed(count_ref as crate::ReduceRefFn<u64>));
+        let checked = Trust {
+            checked: true,
+            ..Trust::NONE
+        };
+        for trust in [Trust::NONE, checked] {
+            let sequential = fold::fold_sequential(&buf, start, &fold, fold::Until::END, trust);
+            assert_eq!(sequential.acc, (40_000, expected), "{trust:?}");
+            let (parallel, ()) =
+                fold::fold_threads(&buf, start, &fold, fold::Until::END, trust, 4096, 2, || ());
+            assert_eq!(parallel.acc, (40_000, expected), "{trust:?}");
+        }
     }
 }

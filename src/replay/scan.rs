@@ -419,6 +419,16 @@ impl<'v> LineFold<Cursor<'v>> for ScanFold {
     }
 
     #[inline]
+    fn parse_located<'b>(
+        &self,
+        line: &'b str,
+        type_end: Option<usize>,
+    ) -> Result<(EventRef<'b>, usize), ParseError> {
+        let at = line.as_ptr() as usize - self.base;
+        EventRef::parse_located(line, type_end).map(|event| (event, at))
+    }
+
+    #[inline]
     fn reduce(&self, mut cursor: Cursor<'v>, item: &(EventRef<'_>, usize)) -> Cursor<'v> {
         if cursor.stopped {
             return cursor;

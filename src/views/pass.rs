@@ -17,6 +17,7 @@ use crate::format::event::{Event, EventRef};
 use crate::format::fold::LineFold;
 use crate::format::lines::Line;
 use crate::format::parse::ParseError;
+use crate::format::trusted;
 use crate::format::upcast::{self, Upcastable, Upcasting};
 use crate::replay::counted::Count;
 use crate::replay::reader::{EventReader, Folded};
@@ -239,8 +240,17 @@ impl<'v, const OWNED: bool> LineFold<Acc<'v>> for Shared<OWNED> {
 
     #[inline]
     fn parse_trusted<'b>(&self, line: &'b str) -> Result<Self::Item<'b>, ParseError> {
+        self.parse_located(line, trusted::locate_type(line))
+    }
+
+    #[inline]
+    fn parse_located<'b>(
+        &self,
+        line: &'b str,
+        type_end: Option<usize>,
+    ) -> Result<Self::Item<'b>, ParseError> {
         let event_ref = match self.borrowed {
-            true => Some(EventRef::parse_trusted(line)?),
+            true => Some(EventRef::parse_located(line, type_end)?),
             false => None,
         };
         let event = match OWNED {
