@@ -407,3 +407,43 @@ fn closing_the_log_stops_the_rebuild_and_a_later_one_ends_right() {
         (0..200_000).collect::<Vec<_>>()
     );
 }
+
+/// The nice value of the calling thread, from `/proc` (field 19 of its `stat`, counted after
+/// the command name).
+#[cfg(target_os = "linux")]
+fn nice_of_this_thread() -> i64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    after_name.split(' ').nth(16).unwrap().parse().unwrap()
+}
+
+/// The new reducer of the test below: the nice values of the threads that folded the events.
+#[cfg(target_os = "linux")]
+fn nice_values(
+    mut seen: std::collections::BTreeSet<i64>,
+    _e: &Event,
+) -> std::collections::BTreeSet<i64> {
+    seen.insert(nice_of_this_thread());
+    seen
+}
+
+/// The background fold yields to the program's threads: it runs ten steps of `nice` lower
+/// than the thread that started it (Linux), which keeps its own.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_background_fold_runs_at_a_lower_priority() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), 2_000_000);
+    append(&mut log, 0..2_000);
+    let before = nice_of_this_thread();
+    log.start_rebuild::<std::collections::BTreeSet<i64>>("v", nice_values, v2())
+        .unwrap();
+    let report = log.finish_rebuild("v").unwrap();
+    assert!(report.background > 0, "{report}");
+    let seen = log.view::<std::collections::BTreeSet<i64>>("v").unwrap();
+    assert!(
+        seen.contains(&(before + 10).min(19)),
+        "{seen:?}, started at {before}"
+    );
+    assert_eq!(nice_of_this_thread(), before);
+}

@@ -6,6 +6,7 @@ use super::EventLog;
 use crate::error::check_view_name;
 use crate::format::fold::{ReduceFn, ReduceRefFn};
 use crate::replay::reader::EventReader;
+use crate::store::platform;
 use crate::views::policy::ViewConfig;
 use crate::views::rebuild::{self, Caught, Ended, Progress, Reducer, Spec, stop};
 use crate::views::view::ViewOps;
@@ -462,6 +463,11 @@ impl EventLog {
     /// `view::<Old>(name)` gives the old state; after it, `view::<S>(name)` gives the new one;
     /// never a mix. The state type may change.
     ///
+    /// The thread runs at a lower priority than the one that starts it (ten steps of `nice`
+    /// on Linux, where the helper threads it starts inherit that; below normal on Windows),
+    /// so that the program's refreshes and appends go first when they compete for a core.
+    /// [`ViewConfig::rebuild_threads`] sets how many threads it folds on.
+    ///
     /// **Across restarts.** Call it right after opening the log, before the first refresh, at
     /// every start until the program registers the view with the new version: a shadow of
     /// this version that a crash or a close left is resumed from (if the line before its
@@ -623,6 +629,9 @@ impl EventLog {
         let thread = std::thread::Builder::new()
             .name(format!("eventfold-rebuild-{name}"))
             .spawn(move || {
+                // The fold yields to the program's threads (its refreshes, its appends) when
+                // they compete for a core; the helpers it starts inherit that on Linux.
+                platform::lower_thread_priority();
                 #[cfg(test)]
                 let _fs = fs.map(crate::store::fault::install);
                 let progress = &thread_shared.progress;

@@ -21,7 +21,7 @@ pub const TIMED_FLAG: &str = "--timed-child";
 pub fn main(flag: &str, args: &[String]) -> Result<(), BoxError> {
     let [krate, workload, dir] = args else {
         return Err(format!(
-            "usage: {flag} <v02|v03> <compat|type_id|type_id_upcast|type_id_rename|type_only|none> <dir>"
+            "usage: {flag} <v02|v03> <compat|type_id|type_id_u64|type_id_upcast|type_id_rename|type_only|none> <dir>"
         )
         .into());
     };
@@ -45,6 +45,12 @@ pub fn main(flag: &str, args: &[String]) -> Result<(), BoxError> {
             stats_digest,
         )?),
         ("v03", "type_id") => Some(rebuild_v03_ref(dir, "rss_v03", v03::type_id, stats_digest)?),
+        ("v03", "type_id_u64") => Some(rebuild_v03_ref(
+            dir,
+            "rss_v03_u",
+            v03::type_id_field,
+            stats_digest,
+        )?),
         ("v03", "type_id_upcast") => Some(rebuild_v03_ref_upcast(dir, false)?),
         ("v03", "type_id_rename") => Some(rebuild_v03_ref_upcast(dir, true)?),
         ("v03", "type_only") => Some(rebuild_v03_ref(

@@ -43,7 +43,7 @@
 //! count, the same table has one column, to compare with another run).
 //!
 //! The child processes are this example run again with hidden arguments:
-//! `--rss-child <v02|v03> <compat|type_id|type_id_upcast|type_id_rename|type_only|none> <dir>` does one rebuild (or nothing)
+//! `--rss-child <v02|v03> <compat|type_id|type_id_u64|type_id_upcast|type_id_rename|type_only|none> <dir>` does one rebuild (or nothing)
 //! and prints its `VmHWM`, its sampled peak `RssAnon`, the elapsed time and the state's digest;
 //! `--timed-child` takes the same arguments and does not sample memory. Pages of a
 //! memory-mapped log count as resident once touched, so `VmHWM` includes them.
