@@ -409,31 +409,43 @@ pub(crate) mod rules {
             .is_some_and(|maps| maps.contains_key(&id))
     }
 
-    /// Records that `file` holds a lock on `range` of its file.
+    /// Records that `file` holds a lock on `range` of its file. (Each handle records one lock:
+    /// a lock recorded before under the same descriptor was its previous handle's, since closed.)
     pub(crate) fn locked(file: &File, range: Range<u64>) {
         if let Ok(id) = file_id(file) {
-            LOCKED.lock().unwrap().push((id, holder(file), range));
+            let by = holder(file);
+            let mut locks = LOCKED.lock().unwrap();
+            locks.retain(|(_, holder, _)| *holder != by);
+            locks.push((id, by, range));
         }
     }
 
     /// Fails as Windows does when `len` bytes at `offset` of `file` lie in a range another
-    /// handle has locked. Locks whose handle has been closed (its descriptor now names another
-    /// file, or none) are forgotten.
+    /// handle has locked. Locks in the way whose handle has been closed (its descriptor now
+    /// names another file, or none) are forgotten.
+    ///
+    /// Only the holders of locks in the way are looked up, so never a writer (whose byte no
+    /// read reaches): looking a descriptor up in `/proc/self/fd` holds its open file until the
+    /// call returns, so a writer that its thread closed meanwhile kept its `flock` until then,
+    /// and that thread, reopening the log at once, found it locked by "another writer".
     pub(crate) fn check_read(file: &File, offset: u64, len: u64) -> io::Result<()> {
         let mut locks = LOCKED.lock().unwrap();
         if locks.is_empty() {
             return Ok(());
         }
-        locks.retain(|(id, holder, _)| still_holds(*holder, *id));
         let Ok(id) = file_id(file) else {
             return Ok(());
         };
         let me = holder(file);
         let read = offset..offset.saturating_add(len);
-        let blocked = locks.iter().any(|(locked_id, by, range)| {
+        let in_the_way = |(locked_id, by, range): &(FileId, Holder, Range<u64>)| {
             *locked_id == id && *by != me && range.start < read.end && read.start < range.end
+        };
+        locks.retain(|lock| {
+            let &(locked_id, by, _) = lock;
+            !in_the_way(lock) || still_holds(by, locked_id)
         });
-        if blocked {
+        if locks.iter().any(in_the_way) {
             return Err(io::Error::other(
                 "the process cannot access the file because another process has locked a \
                  portion of the file (ERROR_LOCK_VIOLATION, Windows rules)",
@@ -442,16 +454,34 @@ pub(crate) mod rules {
         Ok(())
     }
 
-    #[cfg(target_os = "linux")]
+    /// Whether the handle `holder` is still open on the file `id`: its descriptor is looked up
+    /// in `/proc/self/fd` on Linux; elsewhere it is taken for closed.
     fn still_holds(holder: Holder, id: FileId) -> bool {
-        std::fs::metadata(format!("/proc/self/fd/{holder}"))
-            .map(|meta| super::id_of_metadata(&meta) == id)
-            .unwrap_or(false)
+        #[cfg(test)]
+        LOOKUPS.with(|n| n.set(n.get() + 1));
+        #[cfg(target_os = "linux")]
+        {
+            std::fs::metadata(format!("/proc/self/fd/{holder}"))
+                .map(|meta| super::id_of_metadata(&meta) == id)
+                .unwrap_or(false)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (holder, id);
+            false
+        }
     }
 
-    #[cfg(not(target_os = "linux"))]
-    fn still_holds(_holder: Holder, _id: FileId) -> bool {
-        false
+    #[cfg(test)]
+    thread_local! {
+        /// How many handles [`still_holds`] looked up on this thread.
+        static LOOKUPS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+
+    /// How many handles this thread looked up to check its reads against locks.
+    #[cfg(test)]
+    pub(crate) fn lookups() -> u64 {
+        LOOKUPS.with(std::cell::Cell::get)
     }
 
     /// The error Windows gives for a truncate, removal or rename over a mapped file.
@@ -553,6 +583,38 @@ mod tests {
         assert_eq!(child, own);
         // The calling thread is left as it was.
         assert_eq!(nice_of_this_thread(), before);
+    }
+
+    /// A read looks up no writer's handle: the lookup would hold the writer's open file, and
+    /// so its lock, past a close on another thread (see `rules::check_read`).
+    #[cfg(unix)]
+    #[test]
+    fn reads_look_up_only_the_holders_of_locks_in_their_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.jsonl");
+        std::fs::write(&path, b"{}\n").unwrap();
+        let writer = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        try_lock(&writer).unwrap();
+        let reader = File::open(&path).unwrap();
+        let mut buf = [0u8; 3];
+        let before = rules::lookups();
+        read_exact_at(&reader, &mut buf, 0).unwrap();
+        assert_eq!(
+            rules::lookups(),
+            before,
+            "the writer's lock is in no read's way"
+        );
+        // A lock over the bytes read is in the way: its handle is looked up.
+        let holder = File::open(&path).unwrap();
+        rules::locked(&holder, 0..u64::MAX);
+        let _ = read_at(&reader, &mut buf, 0);
+        assert!(rules::lookups() > before);
+        // Its handle closed, the next read forgets the lock.
+        drop(holder);
+        read_at(&reader, &mut buf, 0).unwrap();
     }
 
     #[test]
