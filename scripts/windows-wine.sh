@@ -72,15 +72,7 @@ for name in rotation_tests crash_safety real_crash bad_input concurrent_readers 
     subscribe scan trusted log_tests snapshot_tests salvage_failure verify_while_rotating; do
     rules_tests+=(--test "$name")
 done
-# The fault-injection test that reopens a log after every failed operation runs alone: under
-# this feature, beside the other fault tests of the same process, its reopening found the log
-# still locked in about one run in five (2026-12-07; not yet explained, and never seen without
-# the feature or when it runs alone). It is still run, on its own, right after.
-lone=store::fault::tests::every_failed_operation_is_an_error_and_loses_nothing_acknowledged
-step cargo test --release -p eventfold@0.3.0 --features windows-rules-for-tests \
-    "${rules_tests[@]}" -- --skip "$lone"
-step cargo test --release -p eventfold@0.3.0 --features windows-rules-for-tests --lib \
-    -- --exact "$lone"
+step cargo test --release -p eventfold@0.3.0 --features windows-rules-for-tests "${rules_tests[@]}"
 
 step cargo clippy --target "$target" --workspace --all-targets -- -D warnings
 
