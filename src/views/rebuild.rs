@@ -31,9 +31,16 @@ use std::time::{Duration, Instant};
 
 const LOG_TARGET: &str = "eventfold::rebuild";
 
-/// The background fold pauses this often (in events) to publish its progress, to notice a
-/// cancel and to save its shadow when it is time (see `ViewConfig::rebuild_save_every`).
-const PAUSE_EVENTS: u64 = 1 << 13;
+/// The background fold pauses now and then to publish its progress, to notice a cancel and to
+/// save its shadow when it is time (see `ViewConfig::rebuild_save_every`). Each pause ends a
+/// fold and starts another (with its helper threads, and the lines they read ahead of the
+/// stop): the first stretch is this many events, and the later ones are sized to take about
+/// [`PAUSE_EVERY`], within [`MAX_STRETCH`].
+const FIRST_STRETCH: u64 = 1 << 13;
+/// About how long the background fold runs between two pauses.
+const PAUSE_EVERY: Duration = Duration::from_millis(50);
+/// The most events between two pauses.
+const MAX_STRETCH: u64 = 1 << 20;
 /// A round that folded fewer events than this ends the background fold: what was appended
 /// during it is left to the log's thread, which folds it at the swap.
 const CAUGHT_UP_EVENTS: u64 = 10_000;
@@ -335,13 +342,40 @@ impl Saver<'_> {
     }
 }
 
-/// The pauses of a round: progress published every [`PAUSE_EVENTS`], the shadow saved now
-/// and then, and the fold stopped when asked.
+/// The pauses of a round: progress published about every [`PAUSE_EVERY`], the shadow saved
+/// now and then, and the fold stopped when asked.
 struct RoundPauses<'a, 'p> {
     before: u64,
     progress: &'a Progress,
     saver: &'a mut Saver<'p>,
     error: Option<io::Error>,
+    /// Where (in events folded by this round) the next pause is, and when and where the
+    /// last one was.
+    next: u64,
+    last: (Instant, u64),
+}
+
+impl<'a, 'p> RoundPauses<'a, 'p> {
+    fn new(before: u64, progress: &'a Progress, saver: &'a mut Saver<'p>) -> Self {
+        RoundPauses {
+            before,
+            progress,
+            saver,
+            error: None,
+            next: FIRST_STRETCH,
+            last: (Instant::now(), 0),
+        }
+    }
+
+    /// Places the next pause after the one at `folded`, as many events on as the fold's
+    /// pace since the last pause folds in [`PAUSE_EVERY`].
+    fn plan_next(&mut self, folded: u64) {
+        let (when, at) = std::mem::replace(&mut self.last, (Instant::now(), folded));
+        let took = when.elapsed().as_secs_f64().max(1e-6);
+        let pace = (folded - at) as f64 / took;
+        let stretch = (pace * PAUSE_EVERY.as_secs_f64()) as u64;
+        self.next = folded + stretch.clamp(FIRST_STRETCH, MAX_STRETCH);
+    }
 }
 
 impl<S: Serialize> Pauses<(S, Count)> for RoundPauses<'_, '_> {
@@ -349,7 +383,7 @@ impl<S: Serialize> Pauses<(S, Count)> for RoundPauses<'_, '_> {
         // Counted from where the fold stands: a stretch ends with its buffer (an archive
         // frame, a window of the log), which may hold fewer events than a pause's.
         Until {
-            stop: Stop::After((folded / PAUSE_EVENTS + 1) * PAUSE_EVENTS - folded),
+            stop: Stop::After(self.next.saturating_sub(folded).max(1)),
             track_ts: false,
         }
     }
@@ -364,6 +398,7 @@ impl<S: Serialize> Pauses<(S, Count)> for RoundPauses<'_, '_> {
     ) -> bool {
         let events = self.before + folded;
         self.progress.done.store(events, Ordering::Relaxed);
+        self.plan_next(folded);
         let closing = match self.progress.stop.load(Ordering::Relaxed) {
             stop::NONE => false,
             stop::CLOSE => true,
@@ -397,12 +432,7 @@ where
     S: Serialize,
     F: LineFold<(S, Count)>,
 {
-    let mut pauses = RoundPauses {
-        before: at.events,
-        progress,
-        saver,
-        error: None,
-    };
+    let mut pauses = RoundPauses::new(at.events, progress, saver);
     let folded = reader.fold_from(
         at.position,
         None,
