@@ -104,6 +104,13 @@ pub(crate) trait LineFold<A>: Sync {
         Err(acc)
     }
 
+    /// [`LineFold::reduce_located`] of a line of a sealed chunk that [`LineFold::prepare`] did
+    /// not make ahead.
+    #[inline(always)]
+    fn reduce_unprepared(&self, acc: A, line: &str, type_end: usize) -> Result<A, A> {
+        self.reduce_located(acc, line, type_end)
+    }
+
     /// Whether [`LineFold::prepare`] does any work.
     const PREPARES: bool = false;
 
@@ -807,16 +814,32 @@ fn step_trusted<'b, A, F: LineFold<A>>(
     match prepared.filter(|_| F::PREPARES) {
         Some(prepared) => {
             let mut prepared = prepared.into_iter().peekable();
+            // Where the next prepared line starts: the others are reduced as they are located.
+            let next_at = |prepared: &mut std::iter::Peekable<_>| {
+                prepared
+                    .peek()
+                    .map_or(usize::MAX, |ready: &Ready<_>| ready.at)
+            };
+            let next = std::cell::Cell::new(next_at(&mut prepared));
             fold_trusted(
                 done,
                 fold,
                 until,
                 base,
                 lines,
-                |acc, _, _| Err(acc),
+                #[inline(always)]
+                |acc, line: Line<'b>, type_end| match line_text(line) {
+                    Some(text) if line.start != next.get() => {
+                        fold.reduce_unprepared(acc, text, type_end)
+                    }
+                    _ => Err(acc),
+                },
                 #[inline(always)]
                 |line, type_end| match prepared.next_if(|ready| ready.at == line.start) {
-                    Some(ready) => ready.item,
+                    Some(ready) => {
+                        next.set(next_at(&mut prepared));
+                        ready.item
+                    }
                     None => match line_text(line) {
                         Some(text) => fold.parse_unprepared(text, type_end),
                         None => fold.parse(line.bytes),

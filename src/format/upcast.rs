@@ -748,6 +748,12 @@ impl<A, F: Upcastable<A>> LineFold<A> for Upcasting<'_, F> {
         self.check(self.fold.parse_located(line, type_end)?, line.len())
     }
 
+    // A line the thread that claimed its chunk did not prepare is not upcast.
+    #[inline(always)]
+    fn reduce_unprepared(&self, acc: A, line: &str, type_end: usize) -> Result<A, A> {
+        self.fold.reduce_located(acc, line, type_end)
+    }
+
     #[inline(always)]
     fn reduce_located(&self, acc: A, line: &str, type_end: usize) -> Result<A, A> {
         match self

@@ -102,6 +102,25 @@ impl<A, F: LineFold<A>> LineFold<(A, Count)> for Counted<F> {
         }
     }
 
+    #[inline(always)]
+    fn reduce_unprepared(
+        &self,
+        (acc, count): (A, Count),
+        line: &str,
+        type_end: usize,
+    ) -> Result<(A, Count), (A, Count)> {
+        match self.0.reduce_unprepared(acc, line, type_end) {
+            Ok(acc) => Ok((
+                acc,
+                Count {
+                    events: count.events + 1,
+                    bytes: count.bytes + line.len() as u64 + 1,
+                },
+            )),
+            Err(acc) => Err((acc, count)),
+        }
+    }
+
     #[inline]
     fn reduce(&self, (acc, count): (A, Count), (item, len): &Self::Item<'_>) -> (A, Count) {
         let count = Count {
