@@ -619,7 +619,29 @@ pub(crate) enum Upcasted<I, O> {
     Stored(I),
     /// What the upcasters made of the line, with the line's `ts` and length (its newline
     /// included).
-    Upcast { ts: u64, len: u64, events: Vec<O> },
+    Upcast { ts: u64, len: u64, events: Made<O> },
+}
+
+/// The events one stored line was upcast to: most often one, kept without a vector.
+pub(crate) enum Made<O> {
+    One(O),
+    Many(Vec<O>),
+}
+
+impl<O> Made<O> {
+    fn from_vec(events: Vec<O>) -> Self {
+        match <[O; 1]>::try_from(events) {
+            Ok([one]) => Made::One(one),
+            Err(events) => Made::Many(events),
+        }
+    }
+
+    fn as_slice(&self) -> &[O] {
+        match self {
+            Made::One(one) => std::slice::from_ref(one),
+            Made::Many(events) => events,
+        }
+    }
 }
 
 impl<F> Upcasting<'_, F> {
@@ -688,7 +710,7 @@ impl<'u, F> Upcasting<'u, F> {
             return Ok(Upcasted::Upcast {
                 ts,
                 len: len as u64 + 1,
-                events: vec![out],
+                events: Made::One(out),
             });
         }
         let event = F::into_event(item);
@@ -707,7 +729,7 @@ impl<'u, F> Upcasting<'u, F> {
         Ok(Upcasted::Upcast {
             ts,
             len: len as u64 + 1,
-            events,
+            events: Made::from_vec(events),
         })
     }
 }
@@ -819,7 +841,9 @@ impl<A, F: Upcastable<A>> LineFold<A> for Upcasting<'_, F> {
     fn reduce(&self, acc: A, item: &Self::Item<'_>) -> A {
         match item {
             Upcasted::Stored(item) => self.fold.reduce(acc, item),
-            Upcasted::Upcast { len, events, .. } => self.fold.reduce_upcast(acc, events, *len),
+            Upcasted::Upcast { len, events, .. } => {
+                self.fold.reduce_upcast(acc, events.as_slice(), *len)
+            }
         }
     }
 
