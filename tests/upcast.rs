@@ -582,3 +582,65 @@ fn an_upcaster_is_applied_once_along_a_chain() {
         ]
     );
 }
+
+fn lines(mut state: Vec<String>, event: &EventRef<'_>) -> Vec<String> {
+    state.push(String::from_utf8_lossy(event.line()).into_owned());
+    state
+}
+
+/// `EventRef::line` of an upcast event is a line of that event, as its documentation says (its
+/// JSON is the upcast event's), alone and in the shared pass; the raw reads keep the stored
+/// lines.
+#[test]
+fn the_line_of_an_upcast_event_is_the_upcast_line() {
+    let dir = test_dir();
+    let stored = [
+        r#"{"type":"ancient","data":{"s":"\u00e9"},"ts":1}"#,
+        r#"{"type":"reshaped","data":{"value":2},"ts":2}"#,
+        r#"{"type":"kept","data":{"n":3},"ts":3}"#,
+    ];
+    std::fs::write(dir.path().join("app.jsonl"), stored.join("\n") + "\n").unwrap();
+    let upcasters = Upcasters::new()
+        .with(Upcaster::rename("ancient", "renamed"))
+        .with(Upcaster::map("reshaped", |mut event| {
+            event.data = json!({ "n": event.data["value"] });
+            event
+        }));
+    // A view alone, and two views in the shared pass.
+    let reader = eventfold::EventReader::new(dir.path()).upcasting(upcasters.clone());
+    std::fs::create_dir_all(dir.path().join("views")).unwrap();
+    let mut alone = View::new_ref("alone", lines, &dir.path().join("views"));
+    alone.rebuild(&reader).unwrap();
+    let mut log = EventLog::builder(dir.path())
+        .upcasters(upcasters)
+        .view_ref::<Vec<String>>("lines", lines)
+        .view_ref::<Vec<String>>("with_another", lines)
+        .open()
+        .unwrap();
+    log.refresh_all().unwrap();
+    let expected = [
+        json!({ "type": "renamed", "data": { "s": "é" }, "ts": 1 }),
+        json!({ "type": "reshaped", "data": { "n": 2 }, "ts": 2 }),
+        json!({ "type": "kept", "data": { "n": 3 }, "ts": 3 }),
+    ];
+    let json = |lines: &[String]| -> Vec<serde_json::Value> {
+        lines
+            .iter()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    };
+    assert_eq!(json(alone.state()), expected);
+    for view in ["lines", "with_another"] {
+        assert_eq!(
+            json(log.view::<Vec<String>>(view).unwrap()),
+            expected,
+            "{view}"
+        );
+    }
+    let raw: Vec<String> = log
+        .read_full()
+        .unwrap()
+        .map(|read| read.unwrap().0.event_type)
+        .collect();
+    assert_eq!(raw, ["ancient", "reshaped", "kept"]);
+}

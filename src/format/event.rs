@@ -467,6 +467,12 @@ impl<'a> EventRef<'a> {
 
     /// The raw bytes of the whole line, without its newline.
     ///
+    /// A reducer given an event that an [`Upcaster`](crate::Upcaster) made gets a line of
+    /// that event, not the stored one: its JSON is the upcast event's, and its bytes may
+    /// differ from the stored line's beyond what the upcaster changed (an escape written out,
+    /// say). The raw reading paths ([`EventReader::read_from`](crate::EventReader::read_from),
+    /// scans, the CLI) give the stored lines.
+    ///
     /// # Examples
     ///
     /// ```
