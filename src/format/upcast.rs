@@ -679,6 +679,15 @@ impl<'u, F> Upcasting<'u, F> {
         Upcasting { fold, upcasters }
     }
 
+    /// Whether an upcaster is registered for the type of `line`, a line in the writer's shape
+    /// whose type ends at `type_end` (see [`trusted::locate_type`]).
+    #[inline(always)]
+    fn upcasts_type(&self, line: &str, type_end: usize) -> bool {
+        self.upcasters
+            .of_type(&line[trusted::PREFIX.len()..type_end])
+            .is_some()
+    }
+
     /// The parsed line, upcast if an upcaster matches it.
     #[inline]
     fn check<'b, A>(
@@ -778,12 +787,9 @@ impl<A, F: Upcastable<A>> LineFold<A> for Upcasting<'_, F> {
 
     #[inline(always)]
     fn reduce_located(&self, acc: A, line: &str, type_end: usize) -> Result<A, A> {
-        match self
-            .upcasters
-            .of_type(&line[trusted::PREFIX.len()..type_end])
-        {
-            None => self.fold.reduce_located(acc, line, type_end),
-            Some(_) => Err(acc),
+        match self.upcasts_type(line, type_end) {
+            false => self.fold.reduce_located(acc, line, type_end),
+            true => Err(acc),
         }
     }
 
@@ -804,10 +810,7 @@ impl<A, F: Upcastable<A>> LineFold<A> for Upcasting<'_, F> {
             // alone, found without locating the rest of the line. (A sealed line is a valid
             // event, so the type found here is the one a parse would find.)
             if let Some(end) = trusted::locate_type(line)
-                && self
-                    .upcasters
-                    .of_type(&line[trusted::PREFIX.len()..end])
-                    .is_none()
+                && !self.upcasts_type(line, end)
             {
                 continue;
             }

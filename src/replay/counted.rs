@@ -90,16 +90,7 @@ impl<A, F: LineFold<A>> LineFold<(A, Count)> for Counted<F> {
         line: &str,
         type_end: usize,
     ) -> Result<(A, Count), (A, Count)> {
-        match self.0.reduce_located(acc, line, type_end) {
-            Ok(acc) => Ok((
-                acc,
-                Count {
-                    events: count.events + 1,
-                    bytes: count.bytes + line.len() as u64 + 1,
-                },
-            )),
-            Err(acc) => Err((acc, count)),
-        }
+        counted(self.0.reduce_located(acc, line, type_end), count, line)
     }
 
     #[inline(always)]
@@ -109,16 +100,7 @@ impl<A, F: LineFold<A>> LineFold<(A, Count)> for Counted<F> {
         line: &str,
         type_end: usize,
     ) -> Result<(A, Count), (A, Count)> {
-        match self.0.reduce_unprepared(acc, line, type_end) {
-            Ok(acc) => Ok((
-                acc,
-                Count {
-                    events: count.events + 1,
-                    bytes: count.bytes + line.len() as u64 + 1,
-                },
-            )),
-            Err(acc) => Err((acc, count)),
-        }
+        counted(self.0.reduce_unprepared(acc, line, type_end), count, line)
     }
 
     #[inline]
@@ -133,6 +115,22 @@ impl<A, F: LineFold<A>> LineFold<(A, Count)> for Counted<F> {
     #[inline]
     fn ts(&self, (item, _): &Self::Item<'_>) -> u64 {
         self.0.ts(item)
+    }
+}
+
+/// `count` with one more event, the line `line` (its newline included), when the inner fold
+/// reduced it in place; the accumulator handed back as it was when it did not.
+#[inline(always)]
+fn counted<A>(reduced: Result<A, A>, count: Count, line: &str) -> Result<(A, Count), (A, Count)> {
+    match reduced {
+        Ok(acc) => Ok((
+            acc,
+            Count {
+                events: count.events + 1,
+                bytes: count.bytes + line.len() as u64 + 1,
+            },
+        )),
+        Err(acc) => Err((acc, count)),
     }
 }
 
