@@ -917,15 +917,27 @@ impl EventReader {
         // When the side job that decompresses the next window finds no frame decompressed
         // ahead, it decompresses the next few at once, one per thread, so that on many cores
         // decompression keeps pace with parsing.
+        let sealed = if F::TRUSTS {
+            self.sealed_frames(limit)
+        } else {
+            Vec::new()
+        };
+        // A fold that reads sealed frames trusted takes a frame's lines in less than half the
+        // time zstd takes to decompress it: decompression bounds the read, and gets a thread
+        // of its own that keeps frames ready ahead, while the frames are read one after
+        // another on this one (sharing a frame's chunks would only move its bytes between
+        // CPUs). On the sealed 1M-event archive, two threads, this took the type-only rebuild
+        // from 88.7 to 69.4 ms (its one-thread time is 98 ms, zstd's share of it 63).
+        let background = !sealed.is_empty() && self.threads() > 1;
+        if background {
+            windows = windows.background();
+        }
         let mut read = FoldWindows {
             folding: Folding::new((path, self.threads()), folded, fold, pauses),
             skip_to: start.skip_to,
             any: false,
-            sealed: if F::TRUSTS {
-                self.sealed_frames(limit)
-            } else {
-                Vec::new()
-            },
+            sealed,
+            background,
         };
         let walked = walk::archive(
             &mut windows,
@@ -1295,6 +1307,9 @@ struct FoldWindows<'a, A, F, P> {
     any: bool,
     /// The frames the archive index seals, as blocks of the decompressed stream.
     sealed: Vec<Block>,
+    /// Whether the windows are decompressed by a thread of their own
+    /// ([`Windows::background`]): a sealed frame is then read on one thread.
+    background: bool,
 }
 
 impl<A, F: LineFold<A>, P: Pauses<A>> ReadWindows for FoldWindows<'_, A, F, P> {
@@ -1331,9 +1346,14 @@ impl<A, F: LineFold<A>, P: Pauses<A>> ReadWindows for FoldWindows<'_, A, F, P> {
             hash_from: None,
             checked,
         };
+        let threads = self.folding.threads;
+        if checked && self.background {
+            self.folding.threads = 1;
+        }
         let (bad, next) =
             self.folding
                 .fold_buf(&window.bytes()[cut..], (trust, &mut None), place, side);
+        self.folding.threads = threads;
         if let Some((at, reason)) = bad {
             let origin = Origin::Archive {
                 stream_offset: window.offset,

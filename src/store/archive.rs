@@ -332,6 +332,120 @@ pub(crate) fn has_frame_magic(buf: &[u8]) -> bool {
 /// ~420 ms, 8 MiB in ~417 ms); two windows are in memory at a time.
 const WINDOW: usize = 4 << 20;
 
+/// How many decompressed frames [`Windows::background`] keeps ready ahead of the window being
+/// read (each at most [`WHOLE_FRAME_MAX`] bytes).
+const BACKGROUND_AHEAD: usize = 2;
+
+/// A frame of a whole archive frame's decompression: its offset in the archive file, its
+/// bytes and the content size it records, into `out`.
+fn decompress_whole(
+    (_, bytes, content): &(u64, Vec<u8>, usize),
+    out: &mut Vec<u8>,
+) -> io::Result<()> {
+    out.clear();
+    out.reserve(*content);
+    let n = zstd::bulk::Decompressor::new()?.decompress_to_buffer(bytes, out)?;
+    if n == *content {
+        Ok(())
+    } else {
+        Err(io::Error::other(
+            "the frame's content is not the size it records",
+        ))
+    }
+}
+
+/// What the thread of [`Windows::background`] hands over.
+enum Decompressed {
+    /// The content of the frame at `offset` of the archive file, `len` bytes long, whose last
+    /// bytes are `tail`.
+    Frame {
+        offset: u64,
+        len: u64,
+        tail: u64,
+        content: Vec<u8>,
+    },
+    /// The thread stopped at `at` of the archive file, before a frame it does not decompress
+    /// whole (or the end): the input from there, or why it could not be read.
+    Stopped { at: u64, read: io::Result<Input> },
+}
+
+/// The thread of [`Windows::background`].
+struct Background {
+    done: std::sync::mpsc::Receiver<Decompressed>,
+    /// Buffers of windows read, for the next frames.
+    spares: std::sync::mpsc::Sender<Vec<u8>>,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    fn start(mut input: Input, path: &Path, limit: Option<u64>) -> io::Result<Self> {
+        use std::sync::mpsc;
+        let (done_tx, done) = mpsc::sync_channel(BACKGROUND_AHEAD - 1);
+        let (spares, spares_rx) = mpsc::channel::<Vec<u8>>();
+        let path = path.to_path_buf();
+        let worker = std::thread::Builder::new()
+            .name("eventfold-unzstd".into())
+            .spawn(move || {
+                loop {
+                    let at = input.offset;
+                    let frame = match input.take_sized_frame(WHOLE_FRAME_MAX as u64) {
+                        Ok(Some(frame)) => frame,
+                        Ok(None) => {
+                            let _ = done_tx.send(Decompressed::Stopped {
+                                at,
+                                read: Ok(input),
+                            });
+                            return;
+                        }
+                        Err(e) => {
+                            let _ = done_tx.send(Decompressed::Stopped { at, read: Err(e) });
+                            return;
+                        }
+                    };
+                    let mut content = spares_rx.try_recv().unwrap_or_default();
+                    if decompress_whole(&frame, &mut content).is_err() {
+                        // Read this frame again as a stream, which names what is wrong with it.
+                        let read = Input::open(&path, frame.0, limit);
+                        let _ = done_tx.send(Decompressed::Stopped { at, read });
+                        return;
+                    }
+                    let (offset, bytes, _) = frame;
+                    let frame = Decompressed::Frame {
+                        offset,
+                        len: bytes.len() as u64,
+                        tail: tail_of(&bytes),
+                        content,
+                    };
+                    if done_tx.send(frame).is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| io::Error::new(e.kind(), format!("starting a thread: {e}")))?;
+        Ok(Background {
+            done,
+            spares,
+            worker: Some(worker),
+        })
+    }
+
+    /// The next frame or the stop; `None` if the thread ended without saying (a panic).
+    fn next(&mut self) -> Option<Decompressed> {
+        self.done.recv().ok()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        // The thread stops at its next hand-over, which no longer finds a receiver.
+        let (_, orphan) = std::sync::mpsc::sync_channel(0);
+        drop(std::mem::replace(&mut self.done, orphan));
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
 /// The most a read asks of the decompressor when the lines before damage are kept: less than
 /// a block (up to 128 KiB), so that zstd yields each block as it is decompressed.
 const DAMAGED_STEP: usize = 4 << 10;
@@ -369,6 +483,9 @@ pub(crate) struct Windows {
     parallel: usize,
     /// Frames decompressed ahead, one window each, in order.
     ahead: std::collections::VecDeque<Window>,
+    /// Whether frames are decompressed ahead by a thread of their own (see
+    /// [`Windows::background`]), and that thread while it runs.
+    background: Option<Option<Background>>,
     /// Buffers handed back, for the next frames decompressed ahead.
     spares: Vec<Vec<u8>>,
     /// Whether the complete lines a damaged frame yielded before its damage are handed out
@@ -476,6 +593,7 @@ impl Windows {
             frame_start: stream_offset,
             parallel: 1,
             ahead: std::collections::VecDeque::new(),
+            background: None,
             spares: Vec::new(),
             keep_before_damage: false,
             pending: None,
@@ -503,6 +621,87 @@ impl Windows {
         self
     }
 
+    /// Decompresses the frames that record their content size (see [`Windows::parallel`])
+    /// on a thread of its own, which keeps up to [`BACKGROUND_AHEAD`] of them ready ahead of
+    /// the window being read: for readers that take a frame's lines in less time than its
+    /// decompression, which is then the work that bounds the read, and which this thread does
+    /// without waiting for each window to be read. Frames of eventfold 0.2.0, very large
+    /// frames, and damaged ones are decompressed as streams on the calling thread, with the
+    /// same windows and the same errors.
+    pub fn background(mut self) -> Self {
+        self.background = Some(None);
+        self
+    }
+
+    /// The next window from the background thread (started here, if it has not been), or
+    /// `None` once that thread has stopped before a frame it does not decompress: the input
+    /// is back, there, for the streaming decompressor.
+    fn next_from_background(&mut self, buf: Vec<u8>) -> io::Result<Option<Window>> {
+        let Some(slot) = self.background.as_mut() else {
+            return Ok(None);
+        };
+        if slot.is_none() {
+            let Some(input) = self.input.take() else {
+                self.background = None;
+                return Ok(None);
+            };
+            *slot = Some(Background::start(input, &self.path, self.limit)?);
+        }
+        let running = slot.as_mut().expect("started above");
+        if buf.capacity() > 0 {
+            let _ = running.spares.send(buf);
+        }
+        let got = running.next();
+        match got {
+            Some(Decompressed::Frame {
+                offset,
+                len,
+                tail,
+                content,
+            }) => Ok(Some(self.frame_window(offset, len, tail, content))),
+            Some(Decompressed::Stopped { at, read }) => match read {
+                Ok(input) => {
+                    // The frame there is streamed; the thread starts again after it.
+                    self.background = Some(None);
+                    self.input = Some(input);
+                    Ok(None)
+                }
+                Err(e) => {
+                    // Reading the input failed; a later call reads it again from there, as
+                    // a stream.
+                    self.background = None;
+                    self.input = Input::open(&self.path, at, self.limit).ok();
+                    Err(e)
+                }
+            },
+            None => {
+                self.background = None;
+                Err(io::Error::other(format!(
+                    "{}: the thread that decompresses the archive stopped",
+                    self.path.display()
+                )))
+            }
+        }
+    }
+
+    /// The window of a frame decompressed whole: `content`, the frame at `offset` of the
+    /// archive file, `len` bytes long, whose last bytes are `tail`.
+    fn frame_window(&mut self, offset: u64, len: u64, tail: u64, content: Vec<u8>) -> Window {
+        let lines = crate::format::lines::committed_len(&content);
+        let start = self.offset;
+        self.offset += content.len() as u64;
+        self.frame_start = self.offset;
+        Window {
+            offset: start,
+            frame_offset: offset,
+            frame: Some(FrameSpan { offset, len, tail }),
+            frame_start: start,
+            frame_end: Some(self.offset),
+            buf: content,
+            len: lines,
+        }
+    }
+
     /// Decompresses the next frames at once, when the next one can be; returns whether any
     /// was queued. A frame that fails to decompress ends the run: the input goes back to its
     /// start, where the streaming decompressor reports it.
@@ -524,27 +723,15 @@ impl Windows {
             .iter()
             .map(|_| self.spares.pop().unwrap_or_default())
             .collect();
-        let decompress = |(_, bytes, content): &(u64, Vec<u8>, usize), out: &mut Vec<u8>| {
-            out.clear();
-            out.reserve(*content);
-            let n = zstd::bulk::Decompressor::new()?.decompress_to_buffer(bytes, out)?;
-            if n == *content {
-                Ok(())
-            } else {
-                Err(io::Error::other(
-                    "the frame's content is not the size it records",
-                ))
-            }
-        };
         let results: Vec<io::Result<()>> = std::thread::scope(|scope| {
             let mut outs = outputs.iter_mut();
             let first = outs.next().expect("at least one frame");
             let others: Vec<_> = frames[1..]
                 .iter()
                 .zip(outs)
-                .map(|(frame, out)| scope.spawn(move || decompress(frame, out)))
+                .map(|(frame, out)| scope.spawn(move || decompress_whole(frame, out)))
                 .collect();
-            let mut results = vec![decompress(&frames[0], first)];
+            let mut results = vec![decompress_whole(&frames[0], first)];
             for handle in others {
                 results.push(match handle.join() {
                     Ok(result) => result,
@@ -559,23 +746,8 @@ impl Windows {
                 self.input = Some(Input::open(&self.path, *offset, self.limit)?);
                 break;
             }
-            let len = crate::format::lines::committed_len(&content);
-            let start = self.offset;
-            self.offset += content.len() as u64;
-            self.frame_start = self.offset;
-            self.ahead.push_back(Window {
-                offset: start,
-                frame_offset: *offset,
-                frame: Some(FrameSpan {
-                    offset: *offset,
-                    len: bytes.len() as u64,
-                    tail: tail_of(bytes),
-                }),
-                frame_start: start,
-                frame_end: Some(self.offset),
-                buf: content,
-                len,
-            });
+            let window = self.frame_window(*offset, bytes.len() as u64, tail_of(bytes), content);
+            self.ahead.push_back(window);
         }
         Ok(!self.ahead.is_empty())
     }
@@ -585,6 +757,12 @@ impl Windows {
     pub fn next_window(&mut self, buf: Vec<u8>) -> io::Result<Option<Window>> {
         if let Some(damage) = self.pending.take() {
             return Err(damage);
+        }
+        if self.background.is_some() && self.decoder.is_none() && self.carry.is_empty() {
+            if let Some(window) = self.next_from_background(buf)? {
+                return Ok(Some(window));
+            }
+            return self.next_streamed(Vec::new());
         }
         if self.parallel > 1 && self.decoder.is_none() && self.carry.is_empty() {
             // Between frames: hand out the frames decompressed ahead, or decompress the next.
@@ -938,8 +1116,14 @@ mod tests {
 
     /// Everything a reader learns from the windows, frame by frame: where each frame's content
     /// starts and ends, its bytes, its place in the file, and the error that ends the read.
+    /// The frames of the archive at `path`, read `parallel` at once, or by
+    /// [`Windows::background`] for 0.
     fn read_by_frame(path: &Path, parallel: usize) -> (Vec<FrameRead>, Option<String>) {
-        let mut windows = Windows::open(path, None).unwrap().parallel(parallel);
+        let mut windows = Windows::open(path, None).unwrap();
+        windows = match parallel {
+            0 => windows.background(),
+            n => windows.parallel(n),
+        };
         let mut frames = Vec::new();
         let mut current: Option<(u64, Vec<u8>)> = None;
         let mut spare = Vec::new();
@@ -962,7 +1146,7 @@ mod tests {
     }
 
     #[test]
-    fn frames_decompressed_at_once_read_as_the_stream_does() {
+    fn frames_decompressed_at_once_or_behind_read_as_the_stream_does() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("archive.jsonl.zst");
         let line = |i: usize| format!("{{\"type\":\"t\",\"n\":{i}}}\n");
@@ -989,7 +1173,7 @@ mod tests {
         let (one, end) = read_by_frame(&path, 1);
         assert_eq!(end, None);
         assert_eq!(one.len(), 14);
-        for parallel in [2, 3, 8] {
+        for parallel in [2, 3, 8, 0] {
             assert_eq!(
                 read_by_frame(&path, parallel),
                 (one.clone(), None),
@@ -1007,7 +1191,7 @@ mod tests {
         let (frames, end) = read_by_frame(&path, 1);
         assert_eq!(frames.len(), 2);
         assert!(end.is_some());
-        for parallel in [2, 4] {
+        for parallel in [2, 4, 0] {
             assert_eq!(
                 read_by_frame(&path, parallel),
                 (frames.clone(), end.clone())
@@ -1021,7 +1205,7 @@ mod tests {
             end.as_deref().unwrap().contains("ends inside a frame"),
             "{end:?}"
         );
-        for parallel in [2, 4] {
+        for parallel in [2, 4, 0] {
             assert_eq!(
                 read_by_frame(&path, parallel),
                 (frames.clone(), end.clone())
