@@ -204,7 +204,13 @@ pub async fn run_reporting(
             }
         };
         let reason = match stop {
-            Stop::Fatal(e) => return Err(e),
+            Stop::Fatal(e) => {
+                // What was acknowledged stays so; the error matters more than a failed record.
+                if let Some(last) = &stats.last {
+                    let _ = save(last.clone(), config).await;
+                }
+                return Err(e);
+            }
             Stop::Unacknowledged { position, source } if !transient(&source) => {
                 refusals += 1;
                 if refusals >= MAX_REFUSALS {
@@ -521,6 +527,9 @@ async fn publish<F: FusedFuture<Output = ()>>(
         None => VecDeque::new(),
     };
     let mut reading = !shutdown.is_terminated();
+    // An event the upcasters failed on: the session ends with it once the events before it
+    // are acknowledged.
+    let mut failed = None;
     let mut recorded_at = Instant::now();
     let mut unrecorded = false;
     loop {
@@ -536,7 +545,7 @@ async fn publish<F: FusedFuture<Output = ()>>(
         }
         // A split event is finished even on shutdown: its parts are published together.
         if !reading && in_flight.is_empty() && pending.is_empty() {
-            return Ok(());
+            return failed.map_or(Ok(()), |e| Err(Stop::Fatal(e)));
         }
         tokio::select! {
             biased;
@@ -563,12 +572,18 @@ async fn publish<F: FusedFuture<Output = ()>>(
                 if reading && pending.is_empty() && in_flight.len() < config.max_in_flight =>
             {
                 match item {
-                    Some(Ok(SubscriptionItem::Event(event))) => {
-                        pending = outgoing(config, event).map_err(Stop::Fatal)?;
-                        if pending.is_empty() {
-                            stats.dropped += 1;
+                    Some(Ok(SubscriptionItem::Event(event))) => match outgoing(config, event) {
+                        Ok(events) => {
+                            pending = events;
+                            if pending.is_empty() {
+                                stats.dropped += 1;
+                            }
                         }
-                    }
+                        Err(e) => {
+                            failed = Some(e);
+                            reading = false;
+                        }
+                    },
                     Some(Ok(SubscriptionItem::CaughtUp(_))) => {
                         if in_flight.is_empty() {
                             outage.over();

@@ -601,9 +601,18 @@ fn stops_at_an_event_its_upcasters_cannot_upcast() {
             other => panic!("the event's place is not named: {other:?}"),
         }
         let text = err.to_string();
+        let place = format!(
+            "cannot publish the event at position {} (index 1): the upcaster of event type \
+             \"broken\" failed on the event in {} at byte {} (line 2)",
+            broken.position,
+            data.path().join("app.jsonl").display(),
+            broken.position.offset()
+        );
+        assert!(text.starts_with(&place), "{text}");
         assert!(text.contains("the broken event cannot be read"), "{text}");
-        assert!(text.contains("app.jsonl"), "{text}");
         let relayed = read_back(&nats.url, "BROKEN");
         assert_eq!(relayed.len(), 1, "the event before it, and nothing after");
+        let recorded = ResumePoint::load(&config.resume_file).unwrap().unwrap();
+        assert_eq!((recorded.index, recorded.sequence), (0, 1));
     }
 }
