@@ -1,12 +1,16 @@
 //! What the relay reads, where it publishes, and where it keeps its place.
 
 use crate::Auth;
+use eventfold::Upcasters;
+use std::fmt;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Everything [`run`](crate::run) needs: the log directory, the NATS server, the stream.
 ///
-/// [`Config::new`] fills in the rest with defaults; every field is public to change.
+/// [`Config::new`] fills in the rest with defaults; every field is public to change, and
+/// [`Config::upcasting`] makes the relay publish events in their current shape.
 ///
 /// # Examples
 ///
@@ -54,6 +58,29 @@ pub struct Config {
     /// [`Error::Unreachable`](crate::Error::Unreachable). Default `None`: keep trying for ever,
     /// as a relay under a supervisor should.
     pub give_up_after: Option<Duration>,
+    /// What the relay publishes: stored events when empty (the default), or what these
+    /// upcasters make of them. Set with [`Config::upcasting`].
+    upcasters: Shared,
+}
+
+/// The upcasters of a configuration. Two configurations are equal when neither has any, or
+/// when they hold the same upcasters (one is a clone of the other): upcasters are functions,
+/// and functions cannot be compared.
+#[derive(Clone, Default)]
+struct Shared(Arc<Upcasters>);
+
+impl PartialEq for Shared {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || (self.0.is_empty() && other.0.is_empty())
+    }
+}
+
+impl Eq for Shared {}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
 impl Config {
@@ -86,7 +113,52 @@ impl Config {
             record_interval: Duration::from_millis(200),
             until_caught_up: false,
             give_up_after: None,
+            upcasters: Shared::default(),
         }
+    }
+
+    /// This configuration, made to publish what `upcasters` make of each stored event instead
+    /// of the event as it is stored: the events in their current shape, as the log's views
+    /// fold them. By default (and with no upcaster) the relay publishes stored events.
+    ///
+    /// - A stored event upcast to one event is published as that event, with the same message
+    ///   id and headers as a stored one.
+    /// - A stored event upcast to none (dropped) is not published. The relay goes on after
+    ///   the last event it published, so dropped events at the end of the log are upcast
+    ///   again, and dropped again, when it starts.
+    /// - A stored event split into several is published as one message per part, in order.
+    ///   Part 0 has the position as its `Nats-Msg-Id`, as a whole event; part `k` after it
+    ///   has `POSITION/k` (`5120/1`, `5120/2`). The parts carry the headers
+    ///   `Eventfold-Part` (`k`, from 0) and `Eventfold-Parts` (how many), beside
+    ///   `Eventfold-Position` and `Eventfold-Index`, which are the stored event's. A relay
+    ///   that stops between two parts goes on with the next part of the same event.
+    /// - An upcaster that fails stops the relay with [`Error::Upcast`](crate::Error::Upcast),
+    ///   which names the event; nothing after it is published.
+    ///
+    /// Upcasting is deterministic, so a relay that starts again makes the same events of the
+    /// same stored events. Keep the upcasters while a stream is being filled: a stream is
+    /// meant to hold one shape of events, and a split event half published when the upcasters
+    /// changed is finished with the parts the new ones make.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::{Upcaster, Upcasters};
+    /// use eventfold_relay::Config;
+    /// let upcasters = Upcasters::new().with(Upcaster::rename("todo_created", "todo_added"));
+    /// let config = Config::new("data", "nats://127.0.0.1:4222", "TODOS").upcasting(upcasters);
+    /// assert!(!config.upcasters().is_empty());
+    /// assert!(Config::new("data", "nats://127.0.0.1:4222", "TODOS").upcasters().is_empty());
+    /// ```
+    #[must_use]
+    pub fn upcasting(mut self, upcasters: Upcasters) -> Config {
+        self.upcasters = Shared(Arc::new(upcasters));
+        self
+    }
+
+    /// The upcasters the relay applies (see [`upcasting`](Self::upcasting)); empty by default.
+    pub fn upcasters(&self) -> &Upcasters {
+        &self.upcasters.0
     }
 
     /// The default resume file for a data directory and a stream: a sibling of the directory,

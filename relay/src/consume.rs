@@ -17,19 +17,29 @@ use futures_util::StreamExt;
 ///     position: Position::new(0),
 ///     index: 0,
 ///     sequence: 1,
+///     part: 0,
+///     parts: 1,
 /// };
 /// assert_eq!(relayed.event.event_type, "todo_added");
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct RelayedEvent {
-    /// The event, as appended to the log.
+    /// The event as the relay published it: as appended to the log, or, for a relay given
+    /// upcasters ([`Config::upcasting`](crate::Config::upcasting)), as they made it.
     pub event: Event,
-    /// Its position in the log's history (`Eventfold-Position`, also its `Nats-Msg-Id`).
+    /// Its position in the log's history (`Eventfold-Position`, also its `Nats-Msg-Id`): the
+    /// stored event's, shared by all the parts of a split one.
     pub position: Position,
-    /// How many events come before it in the log (`Eventfold-Index`).
+    /// How many events come before it in the log (`Eventfold-Index`), counting stored events.
     pub index: u64,
     /// Its sequence number in the stream.
     pub sequence: u64,
+    /// Which of the events the relay's upcasters made of the stored event this is, from 0
+    /// (`Eventfold-Part`); 0 for a whole event.
+    pub part: u64,
+    /// How many events the relay's upcasters made of the stored event (`Eventfold-Parts`); 1
+    /// for a whole event.
+    pub parts: u64,
 }
 
 /// Reads the JetStream stream `stream` on `server` from its first message to the last one it
@@ -40,6 +50,12 @@ pub struct RelayedEvent {
 /// reducer as the local view, `|state, relayed| reducer(state, &relayed.event)`, and the
 /// result is the state the view would have. It reads through an ordered consumer, which the
 /// server removes when the read ends; the stream is not changed.
+///
+/// It folds the events as the relay published them: as stored, unless the relay was given
+/// upcasters ([`Config::upcasting`](crate::Config::upcasting)), and then as they made them.
+/// To fold a stream of stored events in their current shape, as a view with upcasters does,
+/// pass each event through [`Upcasters::upcast`](eventfold::Upcasters::upcast) in `f` and
+/// reduce what it returns.
 ///
 /// # Errors
 ///
@@ -129,7 +145,7 @@ pub async fn fold_stream_with_auth<S>(
             .info()
             .map_err(|e| fail(format!("a message without its stream sequence: {e}")))?
             .stream_sequence;
-        let (position, index) = headers::read(message.headers.as_ref()).ok_or_else(|| {
+        let origin = headers::read(message.headers.as_ref()).ok_or_else(|| {
             fail(format!(
                 "the message at sequence {sequence} has no {} and {} headers: it was not \
                  published by the relay",
@@ -146,9 +162,11 @@ pub async fn fold_stream_with_auth<S>(
             state,
             RelayedEvent {
                 event,
-                position,
-                index,
+                position: origin.position,
+                index: origin.index,
                 sequence,
+                part: origin.part,
+                parts: origin.parts,
             },
         );
         if sequence >= last {

@@ -67,6 +67,19 @@ pub enum Error {
     /// The log could not be read (a malformed line, a damaged archive frame, a missing
     /// directory).
     Log(io::Error),
+    /// An upcaster of [`Config::upcasting`](crate::Config::upcasting) returned an error or
+    /// panicked on an event of the log. The relay published the events before it and nothing
+    /// after; it stops at the same event every time it starts, until the upcaster is fixed.
+    Upcast {
+        /// The event's position in the log's history.
+        position: Position,
+        /// How many events come before it.
+        index: u64,
+        /// What failed. It carries an [`eventfold::Error::Upcast`] (recover it with
+        /// [`eventfold::Error::from_io`]) that names the file, byte offset and line of the
+        /// event, the upcaster's event type and its error.
+        source: io::Error,
+    },
     /// The resume file could not be read or written.
     ResumeFile {
         /// The file.
@@ -125,6 +138,15 @@ impl fmt::Display for Error {
                 crate::notice::shown(*after)
             ),
             Error::Log(e) => write!(f, "cannot read the event log: {e}"),
+            Error::Upcast {
+                position,
+                index,
+                source,
+            } => write!(
+                f,
+                "cannot publish the event at position {position} (index {index}): {source}; \
+                 nothing after it was published"
+            ),
             Error::ResumeFile { path, source } => {
                 write!(f, "resume file {}: {source}", path.display())
             }
@@ -159,7 +181,9 @@ impl std::error::Error for Error {
         match self {
             Error::Connect { source, .. } => Some(source),
             Error::Publish { source, .. } => Some(source),
-            Error::Log(source) | Error::ResumeFile { source, .. } => Some(source),
+            Error::Log(source)
+            | Error::Upcast { source, .. }
+            | Error::ResumeFile { source, .. } => Some(source),
             Error::Config(_)
             | Error::Stream { .. }
             | Error::StreamBehind { .. }

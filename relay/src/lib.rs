@@ -19,6 +19,13 @@
 //!   the relay's own ([`Config::resume_file`], by default beside the data directory, never in
 //!   it), replaced atomically, so the relay knows where it stands even when the stream has
 //!   discarded its messages by age.
+//! - **Stored or upcast events**: by default the relay publishes each event as it is stored,
+//!   as `eventfold export` prints it. Given the log's upcasters ([`Config::upcasting`]), it
+//!   publishes what they make of each stored event instead, as views fold it: a dropped event
+//!   is not published, and each part of a split one is a message of its own, with the
+//!   `Nats-Msg-Id` `POSITION` for part 0 and `POSITION/k` for part `k`, and the headers
+//!   `Eventfold-Part` and `Eventfold-Parts`. Resuming goes on with the next part, so every
+//!   part is published once. [`fold_stream`] folds what the relay published.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), eventfold_relay::Error> {

@@ -1,8 +1,9 @@
 //! The relay: follow the log, publish each event in order, await acknowledgements in a bounded
 //! window, and record how far the server has acknowledged.
 
+use crate::headers::{self, Origin};
 use crate::notice::{self, Connected, Notice, Report};
-use crate::{Config, Error, ResumePoint, headers};
+use crate::{Config, Error, ResumePoint};
 use async_nats::jetstream::context::{
     ContextBuilder, PublishError, PublishErrorKind, RequestErrorKind,
 };
@@ -10,11 +11,12 @@ use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::publish::PublishAck;
 use async_nats::jetstream::stream::{self, LastRawMessageErrorKind, StorageType};
 use async_nats::jetstream::{self, Context};
-use eventfold::{EventReader, HistoryEvent, Position, Since, SubscriptionItem};
+use eventfold::{Event, EventReader, HistoryEvent, Position, Since, SubscriptionItem};
 use futures_util::future::{FusedFuture, FutureExt};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::future::{Future, IntoFuture};
+use std::io;
 use std::path::Path;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
@@ -35,11 +37,15 @@ const MAX_REFUSALS: u32 = 3;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Events the server stored.
+    /// Events the server stored: one per stored event, or with
+    /// [`upcasting`](Config::upcasting) one per event the upcasters made.
     pub published: u64,
     /// Events the server already held and dropped as duplicates (their `Nats-Msg-Id` was in
     /// the duplicate window).
     pub duplicates: u64,
+    /// Stored events the upcasters of [`upcasting`](Config::upcasting) dropped (turned into no
+    /// event), for which nothing was published.
+    pub dropped: u64,
     /// The position the run went on after: the stream's last event, or the resume file's
     /// when the stream holds none; `None` when it began at the start of the history.
     pub resumed_after: Option<Position>,
@@ -57,7 +63,9 @@ pub struct Stats {
 /// resume file's, if the stream holds none) and follows the log as it grows, across rotations.
 /// Each event is published with the headers `Nats-Msg-Id` (its position), `Eventfold-Position`,
 /// `Eventfold-Index` and `Nats-Expected-Last-Sequence`; its payload is the event as JSON, as in
-/// `app.jsonl`. At most [`max_in_flight`](Config::max_in_flight) publishes await their
+/// `app.jsonl`. These are the stored events, unless the configuration has
+/// [upcasters](Config::upcasting): then what they make of each (the parts of a split event with
+/// their own message ids). At most [`max_in_flight`](Config::max_in_flight) publishes await their
 /// acknowledgement at once. The resume file is rewritten every
 /// [`record_interval`](Config::record_interval) while acknowledgements come, and when the run
 /// ends. On shutdown it stops reading the log, waits for the acknowledgements outstanding,
@@ -83,7 +91,8 @@ pub struct Stats {
 /// this log's; [`Error::StreamBehind`] if it ends before the resume file's event;
 /// [`Error::Publish`] after repeated refused publishes; [`Error::Unreachable`] when the server
 /// stayed unreachable for `give_up_after`; [`Error::Log`] if the log cannot be read;
-/// [`Error::ResumeFile`] if the resume file cannot be read or written.
+/// [`Error::Upcast`] if an upcaster fails on an event; [`Error::ResumeFile`] if the resume
+/// file cannot be read or written.
 ///
 /// # Examples
 ///
@@ -195,7 +204,13 @@ pub async fn run_reporting(
             }
         };
         let reason = match stop {
-            Stop::Fatal(e) => return Err(e),
+            Stop::Fatal(e) => {
+                // What was acknowledged stays so; the error matters more than a failed record.
+                if let Some(last) = &stats.last {
+                    let _ = save(last.clone(), config).await;
+                }
+                return Err(e);
+            }
             Stop::Unacknowledged { position, source } if !transient(&source) => {
                 refusals += 1;
                 if refusals >= MAX_REFUSALS {
@@ -392,7 +407,7 @@ async fn start_point(
         .await
     {
         Ok(message) => {
-            let (position, index) = headers::read(Some(&message.headers)).ok_or_else(|| {
+            let origin = headers::read(Some(&message.headers)).ok_or_else(|| {
                 fail(format!(
                     "its last message (sequence {}) has no {} and {} headers: it was not \
                      published by the relay",
@@ -401,12 +416,7 @@ async fn start_point(
                     headers::INDEX
                 ))
             })?;
-            Some(ResumePoint {
-                stream: config.stream.clone(),
-                position,
-                index,
-                sequence: message.sequence,
-            })
+            Some(origin.acknowledged(&config.stream, message.sequence))
         }
         Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => None,
         Err(e) if e.kind() == LastRawMessageErrorKind::Other => {
@@ -416,7 +426,9 @@ async fn start_point(
         Err(e) => return Err(fail(format!("cannot read its last message: {e}"))),
     };
     let behind = match (&tail, recorded) {
-        (Some(tail), Some(recorded)) => tail.position < recorded.position,
+        (Some(tail), Some(recorded)) => {
+            (tail.position, tail.part) < (recorded.position, recorded.part)
+        }
         // Empty: its messages aged out (the sequence goes on), or it was recreated.
         (None, Some(recorded)) => last_sequence < recorded.sequence,
         (_, None) => false,
@@ -463,10 +475,15 @@ fn check_in_log(config: &Config, point: &ResumePoint) -> Result<(), Error> {
     }
 }
 
+/// An event to publish: a stored event, or one the upcasters made of it.
+struct Outgoing {
+    event: Event,
+    origin: Origin,
+}
+
 /// A publish awaiting its acknowledgement.
 struct InFlight {
-    position: Position,
-    index: u64,
+    origin: Origin,
     ack: Pin<Box<dyn Future<Output = Result<PublishAck, PublishError>> + Send>>,
 }
 
@@ -503,12 +520,32 @@ async fn publish<F: FusedFuture<Output = ()>>(
         .into_stream();
     let mut expected = start.last_sequence;
     let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(config.max_in_flight);
+    // The events of one stored event still to publish: the parts of a split event wait here
+    // for room in the window. The log is read again only once they are all sent.
+    let mut pending = match &start.after {
+        Some(after) => rest_of_split(config, after).map_err(Stop::Fatal)?,
+        None => VecDeque::new(),
+    };
     let mut reading = !shutdown.is_terminated();
+    // An event the upcasters failed on: the session ends with it once the events before it
+    // are acknowledged.
+    let mut failed = None;
     let mut recorded_at = Instant::now();
     let mut unrecorded = false;
     loop {
-        if !reading && in_flight.is_empty() {
-            return Ok(());
+        while in_flight.len() < config.max_in_flight
+            && let Some(next) = pending.pop_front()
+        {
+            let ack = send(js, config, &next, expected).await?;
+            expected += 1;
+            in_flight.push_back(InFlight {
+                origin: next.origin,
+                ack: ack.into_future(),
+            });
+        }
+        // A split event is finished even on shutdown: its parts are published together.
+        if !reading && in_flight.is_empty() && pending.is_empty() {
+            return failed.map_or(Ok(()), |e| Err(Stop::Fatal(e)));
         }
         tokio::select! {
             biased;
@@ -519,7 +556,7 @@ async fn publish<F: FusedFuture<Output = ()>>(
             ack = front_ack(&mut in_flight) => {
                 let sent = in_flight.pop_front().expect("an acknowledgement came for it");
                 let ack = ack.map_err(|source| Stop::Unacknowledged {
-                    position: sent.position,
+                    position: sent.origin.position,
                     source,
                 })?;
                 outage.over();
@@ -528,25 +565,25 @@ async fn publish<F: FusedFuture<Output = ()>>(
                 } else {
                     stats.published += 1;
                 }
-                stats.last = Some(ResumePoint {
-                    stream: config.stream.clone(),
-                    position: sent.position,
-                    index: sent.index,
-                    sequence: ack.sequence,
-                });
+                stats.last = Some(sent.origin.acknowledged(&config.stream, ack.sequence));
                 unrecorded = true;
             }
-            item = events.next(), if reading && in_flight.len() < config.max_in_flight => {
+            item = events.next(),
+                if reading && pending.is_empty() && in_flight.len() < config.max_in_flight =>
+            {
                 match item {
-                    Some(Ok(SubscriptionItem::Event(event))) => {
-                        let ack = send(js, config, &event, expected).await?;
-                        expected += 1;
-                        in_flight.push_back(InFlight {
-                            position: event.position,
-                            index: event.index,
-                            ack: ack.into_future(),
-                        });
-                    }
+                    Some(Ok(SubscriptionItem::Event(event))) => match outgoing(config, event) {
+                        Ok(events) => {
+                            pending = events;
+                            if pending.is_empty() {
+                                stats.dropped += 1;
+                            }
+                        }
+                        Err(e) => {
+                            failed = Some(e);
+                            reading = false;
+                        }
+                    },
                     Some(Ok(SubscriptionItem::CaughtUp(_))) => {
                         if in_flight.is_empty() {
                             outage.over();
@@ -558,7 +595,7 @@ async fn publish<F: FusedFuture<Output = ()>>(
                     Some(Ok(_)) => {}
                     Some(Err(e)) => return Err(Stop::Fatal(Error::Log(e))),
                     None => {
-                        let e = std::io::Error::other("the log's subscription ended");
+                        let e = io::Error::other("the log's subscription ended");
                         return Err(Stop::Fatal(Error::Log(e)));
                     }
                 }
@@ -581,25 +618,117 @@ async fn front_ack(in_flight: &mut VecDeque<InFlight>) -> Result<PublishAck, Pub
     }
 }
 
+/// What to publish for a stored event: the event itself, or what the configuration's
+/// upcasters make of it (nothing if they drop it).
+fn outgoing(config: &Config, stored: HistoryEvent) -> Result<VecDeque<Outgoing>, Error> {
+    let HistoryEvent {
+        event,
+        position,
+        index,
+        ..
+    } = stored;
+    let upcasters = config.upcasters();
+    let events = if upcasters.is_empty() {
+        vec![event]
+    } else {
+        upcasters
+            .upcast(event)
+            .map_err(|e| upcast_error(config, position, index, e))?
+    };
+    let parts = events.len() as u64;
+    Ok((0..)
+        .zip(events)
+        .map(|(part, event)| Outgoing {
+            event,
+            origin: Origin {
+                position,
+                index,
+                part,
+                parts,
+            },
+        })
+        .collect())
+}
+
+/// The parts of a split event still to publish after `after`, the last one the stream holds:
+/// the stored event is read and upcast again (upcasting is deterministic), and the parts
+/// after `after`'s are kept. None when `after` is a whole event or the last part.
+fn rest_of_split(config: &Config, after: &ResumePoint) -> Result<VecDeque<Outgoing>, Error> {
+    if after.part + 1 >= after.parts {
+        return Ok(VecDeque::new());
+    }
+    let stored = EventReader::new(&config.data_dir)
+        .read_history(after.position)
+        .map_err(Error::Log)?
+        .next()
+        .transpose()
+        .map_err(Error::Log)?;
+    // `start_point` checked that the log holds it.
+    let Some(stored) = stored.filter(|e| e.position == after.position) else {
+        return Ok(VecDeque::new());
+    };
+    let mut rest = outgoing(config, stored)?;
+    let done = usize::try_from(after.part + 1).unwrap_or(usize::MAX);
+    rest.drain(..done.min(rest.len()));
+    Ok(rest)
+}
+
+/// The error of an upcaster that failed on the stored event at `position`. The library names
+/// the event's file, byte offset and line when an upcasting reader meets it, so the event is
+/// read again that way; `fallback` (the error without the place) if that read does not fail
+/// the same way.
+fn upcast_error(config: &Config, position: Position, index: u64, fallback: io::Error) -> Error {
+    let since = match position.offset().checked_sub(1) {
+        Some(before) => Since::After(Position::new(before)),
+        None => Since::Start,
+    };
+    let located = EventReader::new(&config.data_dir)
+        .upcasting(config.upcasters().clone())
+        .subscribe(since)
+        .and_then(|mut subscription| subscription.next().transpose());
+    let source = match located {
+        Err(e)
+            if matches!(
+                eventfold::Error::from_io(&e),
+                Some(eventfold::Error::Upcast { .. })
+            ) =>
+        {
+            e
+        }
+        _ => fallback,
+    };
+    Error::Upcast {
+        position,
+        index,
+        source,
+    }
+}
+
 /// Publishes one event, expecting the stream's last sequence to be `expected`.
 async fn send(
     js: &Context,
     config: &Config,
-    event: &HistoryEvent,
+    outgoing: &Outgoing,
     expected: u64,
 ) -> Result<jetstream::context::PublishAckFuture, Stop> {
-    let payload = serde_json::to_vec(&event.event)
-        .map_err(|e| Stop::Fatal(Error::Log(std::io::Error::other(e))))?;
-    let message = PublishMessage::build()
+    let Outgoing { event, origin } = outgoing;
+    let payload =
+        serde_json::to_vec(event).map_err(|e| Stop::Fatal(Error::Log(io::Error::other(e))))?;
+    let mut message = PublishMessage::build()
         .payload(payload.into())
-        .message_id(event.position.to_string())
-        .header(headers::POSITION, event.position.to_string().as_str())
-        .header(headers::INDEX, event.index.to_string().as_str())
+        .message_id(origin.message_id())
+        .header(headers::POSITION, origin.position.to_string().as_str())
+        .header(headers::INDEX, origin.index.to_string().as_str())
         .expected_last_sequence(expected);
+    if origin.parts > 1 {
+        message = message
+            .header(headers::PART, origin.part.to_string().as_str())
+            .header(headers::PARTS, origin.parts.to_string().as_str());
+    }
     js.send_publish(config.subject.clone(), message)
         .await
         .map_err(|source| Stop::Unacknowledged {
-            position: event.position,
+            position: origin.position,
             source,
         })
 }
@@ -611,7 +740,7 @@ async fn save(last: ResumePoint, config: &Config) -> Result<(), Error> {
         .await
         .map_err(|e| Error::ResumeFile {
             path: config.resume_file.clone(),
-            source: std::io::Error::other(e),
+            source: io::Error::other(e),
         })?
 }
 

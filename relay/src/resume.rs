@@ -13,7 +13,9 @@ use std::path::Path;
 /// The file holds one JSON object, such as
 /// `{"stream":"TODOS","position":5120,"index":51,"sequence":52}`, and is replaced atomically
 /// (written beside, synced, renamed over, directory synced), so a crash leaves the old record
-/// or the new one, never a mix.
+/// or the new one, never a mix. When the last message acknowledged is a part of a stored event
+/// that the relay's upcasters split (see [`Config::upcasting`](crate::Config::upcasting)), it
+/// also says which: `"part":1,"parts":3`.
 ///
 /// # Examples
 ///
@@ -29,6 +31,8 @@ use std::path::Path;
 ///     position: Position::new(5120),
 ///     index: 51,
 ///     sequence: 52,
+///     part: 0,
+///     parts: 1,
 /// };
 /// point.save(&path)?;
 /// assert_eq!(ResumePoint::load(&path)?, Some(point));
@@ -44,6 +48,25 @@ pub struct ResumePoint {
     pub index: u64,
     /// Its sequence number in the stream.
     pub sequence: u64,
+    /// Which of the events the relay's upcasters made of the stored event was published
+    /// last, from 0; 0 for a whole event.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub part: u64,
+    /// How many events the relay's upcasters made of the stored event; 1 for a whole event.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub parts: u64,
+}
+
+fn is_zero(part: &u64) -> bool {
+    *part == 0
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn is_one(parts: &u64) -> bool {
+    *parts == 1
 }
 
 impl ResumePoint {

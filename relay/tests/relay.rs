@@ -3,7 +3,7 @@
 //! not this log's, and the server behaviour exactly-once rests on. The relay killed with
 //! SIGKILL while it runs is tested as a process, `eventfold relay`, in the CLI's tests.
 
-use eventfold::{Event, EventLog};
+use eventfold::{Event, EventLog, Upcaster, Upcasters};
 use eventfold_relay::{Config, ResumePoint};
 use eventfold_relay_testkit::{NatsServer, local_history, read_back};
 use std::path::Path;
@@ -259,4 +259,360 @@ fn refuses_a_resume_file_inside_the_log_directory() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(before, after);
+}
+
+/// Upcasters of the shapes the relay tests publish: `todo_created {title}` became
+/// `todo_added {text}`, `ping` is dropped, an `order_placed` with `lines` is split into an
+/// `order_opened` and a `line_added` per line, and `broken` cannot be upcast.
+fn upcasters() -> Upcasters {
+    Upcasters::new()
+        .with(Upcaster::map("todo_created", |mut event| {
+            event.event_type = "todo_added".into();
+            event.data = serde_json::json!({ "text": event.data["title"] });
+            event
+        }))
+        .with(Upcaster::drop("ping"))
+        .with(Upcaster::new("order_placed", |event: Event| {
+            let lines = event.data["lines"].as_array().ok_or("no lines")?.clone();
+            let mut parts = vec![Event {
+                event_type: "order_opened".into(),
+                data: serde_json::json!({ "order": event.data["order"] }),
+                ..event.clone()
+            }];
+            parts.extend(lines.into_iter().map(|line| Event {
+                event_type: "line_added".into(),
+                data: line,
+                ..event.clone()
+            }));
+            Ok::<_, &str>(parts)
+        }))
+        .with(Upcaster::new("broken", |_| {
+            Err::<Vec<Event>, _>("the broken event cannot be read")
+        }))
+}
+
+fn order(n: u64) -> Event {
+    Event::new(
+        "order_placed",
+        serde_json::json!({ "order": n, "lines": [{ "sku": "a" }, { "sku": "b" }] }),
+    )
+}
+
+/// A configuration relaying `data` to `stream` until caught up, keeping its resume file in
+/// `outside`.
+fn caught_up(data: &Path, outside: &Path, url: &str, stream: &str) -> Config {
+    let mut config = Config::new(data, url, stream);
+    config.resume_file = outside.join(format!("{stream}.json"));
+    config.until_caught_up = true;
+    config
+}
+
+/// Each message of `stream` as (its `Nats-Msg-Id`, its type, its part and parts).
+fn messages(url: &str, stream: &str) -> Vec<(String, String, u64, u64)> {
+    let ids = runtime().block_on(async {
+        let client = async_nats::connect(url).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        let stream = js.get_stream(stream).await.unwrap();
+        let last = stream.get_info().await.unwrap().state.last_sequence;
+        let mut ids = Vec::new();
+        for sequence in 1..=last {
+            let message = stream.get_raw_message(sequence).await.unwrap();
+            let id = message.headers.get("Nats-Msg-Id").unwrap().to_string();
+            ids.push(id);
+        }
+        ids
+    });
+    let relayed = read_back(url, stream);
+    assert_eq!(ids.len(), relayed.len());
+    ids.into_iter()
+        .zip(relayed)
+        .map(|(id, r)| (id, r.event.event_type, r.part, r.parts))
+        .collect()
+}
+
+/// By default the relay publishes events as stored; given upcasters, it publishes them
+/// renamed and reshaped, under the same message ids and headers.
+#[test]
+fn publishes_stored_events_unless_given_upcasters() {
+    let Some(nats) = NatsServer::start_or_skip("publishes_stored_events_unless_given_upcasters")
+    else {
+        return;
+    };
+    let runtime = runtime();
+    let data = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let mut log = EventLog::open(data.path()).unwrap();
+    log.append(&Event::new(
+        "todo_created",
+        serde_json::json!({ "title": "milk" }),
+    ))
+    .unwrap();
+    log.append(&event(1)).unwrap();
+    let history = local_history(data.path());
+
+    let stored = caught_up(data.path(), outside.path(), &nats.url, "STORED");
+    let upcast = caught_up(data.path(), outside.path(), &nats.url, "UPCAST").upcasting(upcasters());
+    for config in [&stored, &upcast] {
+        let stats = runtime
+            .block_on(eventfold_relay::run(config, std::future::pending()))
+            .unwrap();
+        assert_eq!((stats.published, stats.dropped), (2, 0));
+    }
+
+    let stored = read_back(&nats.url, "STORED");
+    assert_eq!(stored[0].event, history[0].event);
+    let upcast = read_back(&nats.url, "UPCAST");
+    assert_eq!(upcast[0].event.event_type, "todo_added");
+    assert_eq!(upcast[0].event.data, serde_json::json!({ "text": "milk" }));
+    assert_eq!(upcast[0].event.ts, history[0].event.ts);
+    assert_eq!(upcast[1].event, history[1].event, "no upcaster matches it");
+    for relayed in [&stored, &upcast] {
+        let places: Vec<_> = relayed
+            .iter()
+            .map(|r| (r.position, r.index, r.part, r.parts))
+            .collect();
+        assert_eq!(
+            places,
+            [
+                (history[0].position, 0, 0, 1),
+                (history[1].position, 1, 0, 1)
+            ]
+        );
+    }
+    let ids: Vec<_> = messages(&nats.url, "UPCAST")
+        .into_iter()
+        .map(|m| m.0)
+        .collect();
+    assert_eq!(
+        ids,
+        history
+            .iter()
+            .map(|h| h.position.to_string())
+            .collect::<Vec<_>>()
+    );
+}
+
+/// A dropped event is not published; the relay goes on past it, and a restart after a run
+/// that ended on dropped events neither publishes them nor anything twice, nor loses what
+/// follows.
+#[test]
+fn drops_what_the_upcasters_drop_and_resumes_past_it() {
+    let Some(nats) = NatsServer::start_or_skip("drops_what_the_upcasters_drop_and_resumes_past_it")
+    else {
+        return;
+    };
+    let runtime = runtime();
+    let data = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let ping = || Event::new("ping", serde_json::json!({}));
+    let mut log = EventLog::open(data.path()).unwrap();
+    log.append_batch(&[ping(), event(0), ping(), event(1), ping(), ping()])
+        .unwrap();
+    let config = caught_up(data.path(), outside.path(), &nats.url, "DROPS").upcasting(upcasters());
+    let run = || {
+        runtime
+            .block_on(eventfold_relay::run(&config, std::future::pending()))
+            .unwrap()
+    };
+
+    let stats = run();
+    assert_eq!(
+        (stats.published, stats.duplicates, stats.dropped),
+        (2, 0, 4)
+    );
+    // Started again: the two pings after the last event published are upcast again, and
+    // dropped again.
+    let stats = run();
+    assert_eq!(
+        (stats.published, stats.duplicates, stats.dropped),
+        (0, 0, 2)
+    );
+
+    log.append_batch(&[event(2), ping()]).unwrap();
+    let stats = run();
+    assert_eq!(
+        (stats.published, stats.duplicates, stats.dropped),
+        (1, 0, 3)
+    );
+
+    let history = local_history(data.path());
+    let kept: Vec<_> = history
+        .iter()
+        .filter(|h| h.event.event_type != "ping")
+        .map(|h| (h.position, h.index))
+        .collect();
+    let relayed: Vec<_> = read_back(&nats.url, "DROPS")
+        .iter()
+        .map(|r| (r.position, r.index))
+        .collect();
+    assert_eq!(relayed, kept);
+    let recorded = ResumePoint::load(&config.resume_file).unwrap().unwrap();
+    assert_eq!((recorded.position, recorded.sequence), (kept[2].0, 3));
+}
+
+/// Each part of a split event is a message of its own with an id of its own; a relay stopped
+/// between two parts goes on with the next part of the same event, and publishes none twice.
+#[test]
+fn publishes_each_part_of_a_split_event_once_across_a_stop_between_parts() {
+    use async_nats::jetstream::stream::{self, DiscardPolicy};
+    let Some(nats) = NatsServer::start_or_skip(
+        "publishes_each_part_of_a_split_event_once_across_a_stop_between_parts",
+    ) else {
+        return;
+    };
+    let runtime = runtime();
+    let data = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let mut log = EventLog::open(data.path()).unwrap();
+    log.append_batch(&[event(0), order(1), event(2)]).unwrap();
+    let config = caught_up(data.path(), outside.path(), &nats.url, "SPLIT").upcasting(upcasters());
+
+    // A stream that takes three messages and refuses more: the relay stops after the second
+    // part of the order, as one killed there would.
+    let limited = stream::Config {
+        name: "SPLIT".into(),
+        subjects: vec![config.subject.clone()],
+        max_messages: 3,
+        discard: DiscardPolicy::New,
+        ..Default::default()
+    };
+    let js = runtime.block_on(async {
+        let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
+        js.create_stream(limited.clone()).await.unwrap();
+        js
+    });
+    let err = runtime
+        .block_on(eventfold_relay::run(&config, std::future::pending()))
+        .unwrap_err();
+    assert!(
+        matches!(err, eventfold_relay::Error::Publish { .. }),
+        "{err}"
+    );
+    let history = local_history(data.path());
+    let (p0, p1, p2) = (
+        history[0].position,
+        history[1].position,
+        history[2].position,
+    );
+    let held: Vec<_> = messages(&nats.url, "SPLIT")
+        .into_iter()
+        .map(|m| m.0)
+        .collect();
+    assert_eq!(held, [p0.to_string(), p1.to_string(), format!("{p1}/1")]);
+
+    // The limit lifted, the relay goes on with the third part of the same order.
+    runtime.block_on(async {
+        js.update_stream(stream::Config {
+            max_messages: -1,
+            ..limited
+        })
+        .await
+        .unwrap();
+    });
+    let stats = runtime
+        .block_on(eventfold_relay::run(&config, std::future::pending()))
+        .unwrap();
+    assert_eq!(stats.resumed_after, Some(p1));
+    assert_eq!((stats.published, stats.duplicates), (2, 0));
+
+    // And on, after more is appended, ending on a split event.
+    log.append(&order(3)).unwrap();
+    let stats = runtime
+        .block_on(eventfold_relay::run(&config, std::future::pending()))
+        .unwrap();
+    assert_eq!((stats.published, stats.duplicates), (3, 0));
+    let p3 = local_history(data.path())[3].position;
+    let recorded = ResumePoint::load(&config.resume_file).unwrap().unwrap();
+    assert_eq!(
+        (recorded.position, recorded.part, recorded.parts),
+        (p3, 2, 3)
+    );
+
+    let expected = [
+        (p0.to_string(), "opened", 0, 1),
+        (p1.to_string(), "order_opened", 0, 3),
+        (format!("{p1}/1"), "line_added", 1, 3),
+        (format!("{p1}/2"), "line_added", 2, 3),
+        (p2.to_string(), "closed", 0, 1),
+        (p3.to_string(), "order_opened", 0, 3),
+        (format!("{p3}/1"), "line_added", 1, 3),
+        (format!("{p3}/2"), "line_added", 2, 3),
+    ];
+    let held = messages(&nats.url, "SPLIT");
+    let held: Vec<_> = held
+        .iter()
+        .map(|(id, t, part, parts)| (id.clone(), t.as_str(), *part, *parts))
+        .collect();
+    assert_eq!(held, expected);
+    let lines: Vec<_> = read_back(&nats.url, "SPLIT")
+        .into_iter()
+        .filter(|r| r.event.event_type == "line_added")
+        .map(|r| r.event.data["sku"].clone())
+        .collect();
+    assert_eq!(lines, ["a", "b", "a", "b"]);
+}
+
+/// An upcaster that fails stops the relay with an error that names the event, after
+/// publishing the events before it and nothing after.
+#[test]
+fn stops_at_an_event_its_upcasters_cannot_upcast() {
+    let Some(nats) = NatsServer::start_or_skip("stops_at_an_event_its_upcasters_cannot_upcast")
+    else {
+        return;
+    };
+    let runtime = runtime();
+    let data = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let mut log = EventLog::open(data.path()).unwrap();
+    log.append_batch(&[
+        event(0),
+        Event::new("broken", serde_json::json!({})),
+        event(2),
+    ])
+    .unwrap();
+    let config = caught_up(data.path(), outside.path(), &nats.url, "BROKEN").upcasting(upcasters());
+    let broken = local_history(data.path())[1].clone();
+
+    for _ in 0..2 {
+        let err = runtime
+            .block_on(eventfold_relay::run(&config, std::future::pending()))
+            .unwrap_err();
+        let eventfold_relay::Error::Upcast {
+            position,
+            index,
+            source,
+        } = &err
+        else {
+            panic!("not an upcast error: {err}");
+        };
+        assert_eq!((*position, *index), (broken.position, 1));
+        match eventfold::Error::from_io(source) {
+            Some(eventfold::Error::Upcast {
+                path,
+                offset,
+                line,
+                event_type,
+                ..
+            }) => {
+                assert_eq!(path, &data.path().join("app.jsonl"));
+                assert_eq!((*offset, *line), (broken.position.offset(), 2));
+                assert_eq!(event_type, "broken");
+            }
+            other => panic!("the event's place is not named: {other:?}"),
+        }
+        let text = err.to_string();
+        let place = format!(
+            "cannot publish the event at position {} (index 1): the upcaster of event type \
+             \"broken\" failed on the event in {} at byte {} (line 2)",
+            broken.position,
+            data.path().join("app.jsonl").display(),
+            broken.position.offset()
+        );
+        assert!(text.starts_with(&place), "{text}");
+        assert!(text.contains("the broken event cannot be read"), "{text}");
+        let relayed = read_back(&nats.url, "BROKEN");
+        assert_eq!(relayed.len(), 1, "the event before it, and nothing after");
+        let recorded = ResumePoint::load(&config.resume_file).unwrap().unwrap();
+        assert_eq!((recorded.index, recorded.sequence), (0, 1));
+    }
 }

@@ -264,7 +264,8 @@ impl Upcaster {
 /// shared pass, [`state_at`](crate::EventLog::state_at) and subscriptions of a reader that
 /// carries the upcasters ([`EventReader::upcasting`](crate::EventReader::upcasting)). The raw
 /// paths hand over events as they are stored: `read_from`, `read_full`, `read_history`,
-/// scans, `follow`, the `eventfold` command (`log`, `export`) and the relay. Pass their
+/// scans, `follow`, the `eventfold` command (`log`, `export`, `relay`) and the relay library
+/// unless it is given upcasters (`eventfold_relay::Config::upcasting`). Pass their
 /// events through [`upcast`](Upcasters::upcast) for the current shape.
 ///
 /// An upcast event keeps the place of the line it came from: its offset, line hash and
