@@ -588,3 +588,85 @@ proptest! {
         prop_assert_eq!(with_seals, without);
     }
 }
+
+/// The sum of the events' `data.id` and their count.
+fn id_sum(state: (u64, u64), e: &EventRef<'_>) -> (u64, u64) {
+    (state.0 + e.data_u64("id").unwrap_or(0), state.1 + 1)
+}
+
+/// A sealed archive of several frames is read the same on one thread and on several (where
+/// its frames are decompressed ahead by threads of their own): whole, stopped inside a frame,
+/// and with a frame damaged, where the error is the same.
+#[test]
+fn a_sealed_archive_reads_the_same_on_any_number_of_threads() {
+    use eventfold::At;
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = EventLog::builder(dir.path()).open().unwrap();
+    let mut n = 0;
+    // Two rotations of about 9 MB each (three frames each), and a few events after them.
+    for _ in 0..2 {
+        for _ in 0..90 {
+            let batch: Vec<Event> = (n..n + 100).map(|n| event(n, 1000)).collect();
+            log.append_batch(&batch).unwrap();
+            n += 100;
+        }
+        log.rotate().unwrap();
+    }
+    let batch: Vec<Event> = (n..n + 10).map(|n| event(n, 1000)).collect();
+    log.append_batch(&batch).unwrap();
+    n += 10;
+    drop(log);
+    let (frames, sealed) = check_sealed_frames(dir.path());
+    assert!(
+        frames >= 6 && sealed == frames,
+        "{frames} frames, {sealed} sealed"
+    );
+    let total = n;
+
+    let rebuild = |threads: usize| {
+        let reader = EventReader::new(dir.path())
+            .replay_threads(threads)
+            .read_only();
+        let views = tempfile::tempdir().unwrap();
+        View::new_ref("ids", id_sum, views.path())
+            .rebuild(&reader)
+            .map(|state| *state)
+            .map_err(|e| e.to_string())
+    };
+    let state_at = |threads: usize, at: At| {
+        let log = EventLog::builder(dir.path())
+            .replay_threads(threads)
+            .view_ref::<(u64, u64)>("ids", id_sum)
+            .open()
+            .unwrap();
+        log.state_at::<(u64, u64)>("ids", at)
+            .map_err(|e| e.to_string())
+    };
+    let whole = (total * (total - 1) / 2, total);
+    for threads in [1, 2, 3] {
+        assert_eq!(rebuild(threads), Ok(whole), "{threads} threads");
+        // Inside the first frame, inside the fourth, and in the last one.
+        for k in [1_234, 13_579, 17_999] {
+            assert_eq!(
+                state_at(threads, At::Event(k)),
+                Ok((k * (k + 1) / 2, k + 1)),
+                "{threads} threads, event {k}"
+            );
+        }
+    }
+
+    // A byte of the third frame's compressed bytes flipped: the frames before it are read,
+    // then the same error, whatever the threads.
+    let index = fs::read_to_string(dir.path().join("archive.index.jsonl")).unwrap();
+    let third: Value = serde_json::from_str(index.lines().nth(2).unwrap()).unwrap();
+    let at = third["offset"].as_u64().unwrap() + third["len"].as_u64().unwrap() / 2;
+    let path = dir.path().join("archive.jsonl.zst");
+    let mut archive = fs::read(&path).unwrap();
+    archive[at as usize] ^= 0x5a;
+    fs::write(&path, &archive).unwrap();
+    let one = rebuild(1);
+    assert!(one.is_err(), "{one:?}");
+    for threads in [2, 3] {
+        assert_eq!(rebuild(threads), one, "{threads} threads");
+    }
+}

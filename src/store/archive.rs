@@ -14,6 +14,7 @@ use std::fs::File;
 use std::io::{self, BufRead, Read};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::PoisonError;
 
 /// zstd level for new frames (the level eventfold 0.2.0 uses).
 const LEVEL: i32 = 3;
@@ -369,78 +370,184 @@ enum Decompressed {
     Stopped { at: u64, read: io::Result<Input> },
 }
 
-/// The thread of [`Windows::background`].
+/// The threads of [`Windows::background`].
 struct Background {
-    done: std::sync::mpsc::Receiver<Decompressed>,
-    /// Buffers of windows read, for the next frames.
+    /// Frames and the stop, each with its place in the order of the archive.
+    done: std::sync::mpsc::Receiver<(u64, Decompressed)>,
+    /// What came out of order, until its turn.
+    early: std::collections::BTreeMap<u64, Decompressed>,
+    /// The place of the next frame to hand out.
+    next: u64,
+    /// The input the threads take frames from.
+    shared: std::sync::Arc<Shared>,
+    /// Buffers of windows read, for the next frames: those this thread decompresses into, and
+    /// those it sends the threads.
+    own_spares: Vec<Vec<u8>>,
     spares: std::sync::mpsc::Sender<Vec<u8>>,
-    worker: Option<std::thread::JoinHandle<()>>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+    path: PathBuf,
+    limit: Option<u64>,
 }
 
+/// The input the threads of [`Windows::background`] take frames from, one at a time, and the
+/// place of the next frame; `None` once one of them stopped.
+type Shared = std::sync::Mutex<Option<(Input, u64)>>;
+
 impl Background {
-    fn start(mut input: Input, path: &Path, limit: Option<u64>) -> io::Result<Self> {
-        use std::sync::mpsc;
+    /// Starts `workers` threads decompressing the sized frames of `input`.
+    fn start(input: Input, path: &Path, limit: Option<u64>, workers: usize) -> io::Result<Self> {
+        use std::sync::{Arc, Mutex, mpsc};
         let (done_tx, done) = mpsc::sync_channel(BACKGROUND_AHEAD - 1);
         let (spares, spares_rx) = mpsc::channel::<Vec<u8>>();
-        let path = path.to_path_buf();
-        let worker = std::thread::Builder::new()
-            .name("eventfold-unzstd".into())
-            .spawn(move || {
-                loop {
-                    let at = input.offset;
-                    let frame = match input.take_sized_frame(WHOLE_FRAME_MAX as u64) {
-                        Ok(Some(frame)) => frame,
-                        Ok(None) => {
-                            let _ = done_tx.send(Decompressed::Stopped {
-                                at,
-                                read: Ok(input),
-                            });
-                            return;
-                        }
-                        Err(e) => {
-                            let _ = done_tx.send(Decompressed::Stopped { at, read: Err(e) });
-                            return;
-                        }
-                    };
-                    let mut content = spares_rx.try_recv().unwrap_or_default();
-                    if decompress_whole(&frame, &mut content).is_err() {
-                        // Read this frame again as a stream, which names what is wrong with it.
-                        let read = Input::open(&path, frame.0, limit);
-                        let _ = done_tx.send(Decompressed::Stopped { at, read });
-                        return;
-                    }
-                    let (offset, bytes, _) = frame;
-                    let frame = Decompressed::Frame {
-                        offset,
-                        len: bytes.len() as u64,
-                        tail: tail_of(&bytes),
-                        content,
-                    };
-                    if done_tx.send(frame).is_err() {
-                        return;
-                    }
-                }
-            })
-            .map_err(|e| io::Error::new(e.kind(), format!("starting a thread: {e}")))?;
+        let spares_rx = Arc::new(Mutex::new(spares_rx));
+        let shared: Arc<Shared> = Arc::new(Mutex::new(Some((input, 0))));
+        let mut started = Vec::with_capacity(workers);
+        for _ in 0..workers.max(1) {
+            let (path, done_tx) = (path.to_path_buf(), done_tx.clone());
+            let (shared, spares_rx) = (Arc::clone(&shared), Arc::clone(&spares_rx));
+            let worker = std::thread::Builder::new()
+                .name("eventfold-unzstd".into())
+                .spawn(move || decompress_behind(&shared, &spares_rx, &done_tx, (&path, limit)))
+                .map_err(|e| io::Error::new(e.kind(), format!("starting a thread: {e}")))?;
+            started.push(worker);
+        }
         Ok(Background {
             done,
+            early: std::collections::BTreeMap::new(),
+            next: 0,
+            shared,
+            own_spares: Vec::new(),
             spares,
-            worker: Some(worker),
+            workers: started,
+            path: path.to_path_buf(),
+            limit,
         })
     }
 
-    /// The next frame or the stop; `None` if the thread ended without saying (a panic).
+    /// The next frame, in the archive's order, or the stop; `None` if the threads ended without
+    /// saying (a panic).
+    ///
+    /// When the next frame is not ready, this thread decompresses the one after the frames the
+    /// threads took rather than wait: a reader that takes a frame's lines in less time than
+    /// zstd takes to decompress it would wait for every frame otherwise, and more threads than
+    /// CPUs would take turns with the reader.
     fn next(&mut self) -> Option<Decompressed> {
-        self.done.recv().ok()
+        use std::sync::mpsc::TryRecvError;
+        loop {
+            if let Some(got) = self.early.remove(&self.next) {
+                self.next += 1;
+                return Some(got);
+            }
+            match self.done.try_recv() {
+                Ok((place, got)) => {
+                    self.early.insert(place, got);
+                    continue;
+                }
+                Err(TryRecvError::Disconnected) => return None,
+                Err(TryRecvError::Empty) => {}
+            }
+            let own = &mut self.own_spares;
+            if let Some((place, got)) =
+                take_frame(&self.shared, || own.pop(), (&self.path, self.limit))
+            {
+                self.early.insert(place, got);
+                continue;
+            }
+            let (place, got) = self.done.recv().ok()?;
+            self.early.insert(place, got);
+        }
     }
+
+    /// Takes back the buffer of a window read.
+    fn give(&mut self, buf: Vec<u8>) {
+        if self.own_spares.is_empty() {
+            self.own_spares.push(buf);
+        } else {
+            let _ = self.spares.send(buf);
+        }
+    }
+}
+
+/// The loop of a thread of [`Windows::background`]: decompresses the frames of `shared` and
+/// sends each with its place, until it sends the stop or the reader is gone.
+fn decompress_behind(
+    shared: &Shared,
+    spares: &std::sync::Mutex<std::sync::mpsc::Receiver<Vec<u8>>>,
+    done: &std::sync::mpsc::SyncSender<(u64, Decompressed)>,
+    (path, limit): (&Path, Option<u64>),
+) {
+    loop {
+        let spare = || {
+            let spares = spares.lock().ok()?;
+            spares.try_recv().ok()
+        };
+        let Some((place, got)) = take_frame(shared, spare, (path, limit)) else {
+            return;
+        };
+        let stop = matches!(got, Decompressed::Stopped { .. });
+        if done.send((place, got)).is_err() || stop {
+            return;
+        }
+    }
+}
+
+/// Takes the next frame of `shared` and decompresses it (into `spare`'s buffer, if it gives
+/// one), with its place; at a frame not to be decompressed whole, or one that fails to
+/// decompress, stops the input for every thread and says where. `None` once stopped.
+fn take_frame(
+    shared: &Shared,
+    spare: impl FnOnce() -> Option<Vec<u8>>,
+    (path, limit): (&Path, Option<u64>),
+) -> Option<(u64, Decompressed)> {
+    let (place, frame) = {
+        let mut guard = shared.lock().unwrap_or_else(PoisonError::into_inner);
+        let (input, next) = guard.as_mut()?;
+        let (place, at) = (*next, input.offset);
+        match input.take_sized_frame(WHOLE_FRAME_MAX as u64) {
+            Ok(Some(frame)) => {
+                *next += 1;
+                (place, frame)
+            }
+            Ok(None) => {
+                let (input, _) = guard.take()?;
+                return Some((
+                    place,
+                    Decompressed::Stopped {
+                        at,
+                        read: Ok(input),
+                    },
+                ));
+            }
+            Err(e) => {
+                *guard = None;
+                return Some((place, Decompressed::Stopped { at, read: Err(e) }));
+            }
+        }
+    };
+    let mut content = spare().unwrap_or_default();
+    if decompress_whole(&frame, &mut content).is_err() {
+        // Read this frame again as a stream, which names what is wrong with it; the frames
+        // taken after it are dropped unread.
+        *shared.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        let read = Input::open(path, frame.0, limit);
+        return Some((place, Decompressed::Stopped { at: frame.0, read }));
+    }
+    let (offset, bytes, _) = frame;
+    let frame = Decompressed::Frame {
+        offset,
+        len: bytes.len() as u64,
+        tail: tail_of(&bytes),
+        content,
+    };
+    Some((place, frame))
 }
 
 impl Drop for Background {
     fn drop(&mut self) {
-        // The thread stops at its next hand-over, which no longer finds a receiver.
+        // The threads stop at their next hand-over, which no longer finds a receiver.
         let (_, orphan) = std::sync::mpsc::sync_channel(0);
         drop(std::mem::replace(&mut self.done, orphan));
-        if let Some(worker) = self.worker.take() {
+        for worker in self.workers.drain(..) {
             let _ = worker.join();
         }
     }
@@ -486,6 +593,8 @@ pub(crate) struct Windows {
     /// Whether frames are decompressed ahead by a thread of their own (see
     /// [`Windows::background`]), and that thread while it runs.
     background: Option<Option<Background>>,
+    /// How many threads [`Windows::background`] starts.
+    workers: usize,
     /// Buffers handed back, for the next frames decompressed ahead.
     spares: Vec<Vec<u8>>,
     /// Whether the complete lines a damaged frame yielded before its damage are handed out
@@ -594,6 +703,7 @@ impl Windows {
             parallel: 1,
             ahead: std::collections::VecDeque::new(),
             background: None,
+            workers: 1,
             spares: Vec::new(),
             keep_before_damage: false,
             pending: None,
@@ -622,14 +732,15 @@ impl Windows {
     }
 
     /// Decompresses the frames that record their content size (see [`Windows::parallel`])
-    /// on a thread of its own, which keeps up to [`BACKGROUND_AHEAD`] of them ready ahead of
-    /// the window being read: for readers that take a frame's lines in less time than its
-    /// decompression, which is then the work that bounds the read, and which this thread does
-    /// without waiting for each window to be read. Frames of eventfold 0.2.0, very large
-    /// frames, and damaged ones are decompressed as streams on the calling thread, with the
-    /// same windows and the same errors.
-    pub fn background(mut self) -> Self {
+    /// on `threads` threads of their own, which keep frames ready ahead of the window being
+    /// read (up to [`BACKGROUND_AHEAD`] handed over, and one in each thread's hands); the
+    /// calling thread decompresses the next frame too when none is ready. For readers that
+    /// take a frame's lines in less time than its decompression, which then bounds the read.
+    /// Frames of eventfold 0.2.0, very large frames, and damaged ones are decompressed as
+    /// streams on the calling thread, with the same windows and the same errors.
+    pub fn background(mut self, threads: usize) -> Self {
         self.background = Some(None);
+        self.workers = threads.max(1);
         self
     }
 
@@ -645,11 +756,16 @@ impl Windows {
                 self.background = None;
                 return Ok(None);
             };
-            *slot = Some(Background::start(input, &self.path, self.limit)?);
+            *slot = Some(Background::start(
+                input,
+                &self.path,
+                self.limit,
+                self.workers,
+            )?);
         }
         let running = slot.as_mut().expect("started above");
         if buf.capacity() > 0 {
-            let _ = running.spares.send(buf);
+            running.give(buf);
         }
         let got = running.next();
         match got {
@@ -1117,11 +1233,12 @@ mod tests {
     /// Everything a reader learns from the windows, frame by frame: where each frame's content
     /// starts and ends, its bytes, its place in the file, and the error that ends the read.
     /// The frames of the archive at `path`, read `parallel` at once, or by
-    /// [`Windows::background`] for 0.
+    /// [`Windows::background`] for 0 (on one thread) and 100 + n (on n).
     fn read_by_frame(path: &Path, parallel: usize) -> (Vec<FrameRead>, Option<String>) {
         let mut windows = Windows::open(path, None).unwrap();
         windows = match parallel {
-            0 => windows.background(),
+            0 => windows.background(1),
+            n if n >= 100 => windows.background(n - 100),
             n => windows.parallel(n),
         };
         let mut frames = Vec::new();
@@ -1173,7 +1290,7 @@ mod tests {
         let (one, end) = read_by_frame(&path, 1);
         assert_eq!(end, None);
         assert_eq!(one.len(), 14);
-        for parallel in [2, 3, 8, 0] {
+        for parallel in [2, 3, 8, 0, 102, 103] {
             assert_eq!(
                 read_by_frame(&path, parallel),
                 (one.clone(), None),
@@ -1191,7 +1308,7 @@ mod tests {
         let (frames, end) = read_by_frame(&path, 1);
         assert_eq!(frames.len(), 2);
         assert!(end.is_some());
-        for parallel in [2, 4, 0] {
+        for parallel in [2, 4, 0, 102, 103] {
             assert_eq!(
                 read_by_frame(&path, parallel),
                 (frames.clone(), end.clone())
@@ -1205,7 +1322,7 @@ mod tests {
             end.as_deref().unwrap().contains("ends inside a frame"),
             "{end:?}"
         );
-        for parallel in [2, 4, 0] {
+        for parallel in [2, 4, 0, 102, 103] {
             assert_eq!(
                 read_by_frame(&path, parallel),
                 (frames.clone(), end.clone())
