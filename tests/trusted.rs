@@ -630,7 +630,7 @@ fn a_sealed_archive_reads_the_same_on_any_number_of_threads() {
         let views = tempfile::tempdir().unwrap();
         View::new_ref("ids", id_sum, views.path())
             .rebuild(&reader)
-            .map(|state| *state)
+            .copied()
             .map_err(|e| e.to_string())
     };
     let state_at = |threads: usize, at: At| {
