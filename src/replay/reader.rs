@@ -1339,7 +1339,10 @@ impl<A, F: LineFold<A>, P: Pauses<A>> ReadWindows for FoldWindows<'_, A, F, P> {
             whole
                 && block.start == window.offset
                 && block.end == window.offset + len
-                && crate::format::trusted::block_hash(window.bytes()) == block.hash
+                && window.counted.map_or_else(
+                    || crate::format::trusted::block_hash(window.bytes()),
+                    |(hash, _)| hash,
+                ) == block.hash
         });
         let trust = Trust {
             base,

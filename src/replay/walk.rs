@@ -127,7 +127,10 @@ pub(crate) fn archive<R: ReadWindows>(
 
 /// A window with the newlines it holds.
 fn counted(window: Window) -> (Window, u64) {
-    let lines = lines::count(window.bytes());
+    let lines = match window.counted {
+        Some((_, lines)) => lines,
+        None => lines::count(window.bytes()),
+    };
     (window, lines)
 }
 

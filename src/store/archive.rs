@@ -364,6 +364,8 @@ enum Decompressed {
         len: u64,
         tail: u64,
         content: Vec<u8>,
+        /// The checksum and the newlines of its complete lines ([`Window::counted`]).
+        counted: (u64, u64),
     },
     /// The thread stopped at `at` of the archive file, before a frame it does not decompress
     /// whole (or the end): the input from there, or why it could not be read.
@@ -533,11 +535,17 @@ fn take_frame(
         return Some((place, Decompressed::Stopped { at: frame.0, read }));
     }
     let (offset, bytes, _) = frame;
+    let lines = &content[..crate::format::lines::committed_len(&content)];
+    let counted = (
+        crate::format::trusted::block_hash(lines),
+        crate::format::lines::count(lines),
+    );
     let frame = Decompressed::Frame {
         offset,
         len: bytes.len() as u64,
         tail: tail_of(&bytes),
         content,
+        counted,
     };
     Some((place, frame))
 }
@@ -655,6 +663,10 @@ pub(crate) struct Window {
     /// earlier windows and is kept, so that a reused buffer is not zeroed again.
     buf: Vec<u8>,
     len: usize,
+    /// The checksum of the window's bytes ([`crate::format::trusted::block_hash`]) and their
+    /// newlines, when the thread that decompressed them counted them (see
+    /// [`Windows::background`]): while its bytes were still in that CPU's cache.
+    pub counted: Option<(u64, u64)>,
 }
 
 impl Window {
@@ -774,7 +786,12 @@ impl Windows {
                 len,
                 tail,
                 content,
-            }) => Ok(Some(self.frame_window(offset, len, tail, content))),
+                counted,
+            }) => Ok(Some(self.frame_window(
+                (offset, len, tail),
+                content,
+                Some(counted),
+            ))),
             Some(Decompressed::Stopped { at, read }) => match read {
                 Ok(input) => {
                     // The frame there is streamed; the thread starts again after it.
@@ -802,7 +819,12 @@ impl Windows {
 
     /// The window of a frame decompressed whole: `content`, the frame at `offset` of the
     /// archive file, `len` bytes long, whose last bytes are `tail`.
-    fn frame_window(&mut self, offset: u64, len: u64, tail: u64, content: Vec<u8>) -> Window {
+    fn frame_window(
+        &mut self,
+        (offset, len, tail): (u64, u64, u64),
+        content: Vec<u8>,
+        counted: Option<(u64, u64)>,
+    ) -> Window {
         let lines = crate::format::lines::committed_len(&content);
         let start = self.offset;
         self.offset += content.len() as u64;
@@ -815,6 +837,7 @@ impl Windows {
             frame_end: Some(self.offset),
             buf: content,
             len: lines,
+            counted,
         }
     }
 
@@ -862,7 +885,8 @@ impl Windows {
                 self.input = Some(Input::open(&self.path, *offset, self.limit)?);
                 break;
             }
-            let window = self.frame_window(*offset, bytes.len() as u64, tail_of(bytes), content);
+            let span = (*offset, bytes.len() as u64, tail_of(bytes));
+            let window = self.frame_window(span, content, None);
             self.ahead.push_back(window);
         }
         Ok(!self.ahead.is_empty())
@@ -976,6 +1000,7 @@ impl Windows {
                         frame_end: None,
                         buf,
                         len: complete,
+                        counted: None,
                     };
                     self.offset += complete as u64;
                     return Ok(Some(window));
@@ -994,6 +1019,7 @@ impl Windows {
                 frame_end: None,
                 buf,
                 len: complete,
+                counted: None,
             };
             if frame_done {
                 let (_, decoder) = self.decoder.take().expect("set above");
@@ -1247,6 +1273,11 @@ mod tests {
         loop {
             match windows.next_window(spare) {
                 Ok(Some(window)) => {
+                    if let Some(counted) = window.counted {
+                        let lines = crate::format::lines::count(window.bytes());
+                        let hash = crate::format::trusted::block_hash(window.bytes());
+                        assert_eq!(counted, (hash, lines), "what the thread counted");
+                    }
                     let (start, bytes) = current.get_or_insert((window.frame_start, Vec::new()));
                     assert_eq!(*start, window.frame_start);
                     bytes.extend_from_slice(window.bytes());
