@@ -337,8 +337,8 @@ const WINDOW: usize = 4 << 20;
 /// read (each at most [`WHOLE_FRAME_MAX`] bytes).
 const BACKGROUND_AHEAD: usize = 2;
 
-/// A frame of a whole archive frame's decompression: its offset in the archive file, its
-/// bytes and the content size it records, into `out`.
+/// Decompresses a whole frame (its offset in the archive file, its bytes and the content size
+/// it records) into `out`.
 fn decompress_whole(
     (_, bytes, content): &(u64, Vec<u8>, usize),
     out: &mut Vec<u8>,
@@ -355,7 +355,7 @@ fn decompress_whole(
     }
 }
 
-/// What the thread of [`Windows::background`] hands over.
+/// What the threads of [`Windows::background`] hand over.
 enum Decompressed {
     /// The content of the frame at `offset` of the archive file, `len` bytes long, whose last
     /// bytes are `tail`.
@@ -367,7 +367,7 @@ enum Decompressed {
         /// The checksum and the newlines of its complete lines ([`Window::counted`]).
         counted: (u64, u64),
     },
-    /// The thread stopped at `at` of the archive file, before a frame it does not decompress
+    /// The threads stopped at `at` of the archive file, before a frame they do not decompress
     /// whole (or the end): the input from there, or why it could not be read.
     Stopped { at: u64, read: io::Result<Input> },
 }
