@@ -1192,13 +1192,80 @@ impl Drop for StopOnDrop<'_> {
     }
 }
 
+/// Starts a helper thread of a fold (a parser, a decompressor) in `scope`; `None` when the
+/// system refuses one (a limit on threads, say): the fold then goes on with fewer threads,
+/// doing their share itself, rather than fail.
+pub(crate) fn spawn_scoped<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    job: impl FnOnce() -> T + Send + 'scope,
+) -> Option<std::thread::ScopedJoinHandle<'scope, T>> {
+    if refused() {
+        return None;
+    }
+    std::thread::Builder::new().spawn_scoped(scope, job).ok()
+}
+
+/// Starts a helper thread named `name` that outlives the call; `None` when the system refuses
+/// one, as for [`spawn_scoped`].
+pub(crate) fn spawn<T: Send + 'static>(
+    name: &str,
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Option<std::thread::JoinHandle<T>> {
+    if refused() {
+        return None;
+    }
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(job)
+        .ok()
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many more helper threads this thread is refused (see [`refuse_threads`]).
+    static REFUSED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether the helper thread being started is refused, as a system out of threads would.
+#[inline]
+fn refused() -> bool {
+    #[cfg(test)]
+    {
+        let left = REFUSED.get();
+        if left > 0 {
+            REFUSED.set(left - 1);
+            return true;
+        }
+    }
+    false
+}
+
+/// Refuses the next `count` helper threads this thread starts, as a system out of threads
+/// would (`usize::MAX`: all of them), until the guard is dropped.
+#[cfg(test)]
+pub(crate) fn refuse_threads(count: usize) -> RefusingThreads {
+    REFUSED.set(count);
+    RefusingThreads
+}
+
+#[cfg(test)]
+pub(crate) struct RefusingThreads;
+
+#[cfg(test)]
+impl Drop for RefusingThreads {
+    fn drop(&mut self) {
+        REFUSED.set(0);
+    }
+}
+
 /// The parallel path. Every thread claims the lowest unclaimed chunk and parses it; the
 /// calling thread reduces the chunks in order, and parses chunks itself whenever the next one
 /// to reduce is not ready, so the work balances between parsing and reducing whatever the
 /// reducer costs. At most a few chunks per thread are claimed ahead of the reducer, which
 /// bounds memory. Chunks a helper parsed go back to it once reduced, to be freed (or reused)
-/// on the thread that allocated them. The first helper runs `side` before it starts parsing;
-/// `helpers` must be at least one.
+/// on the thread that allocated them. The first helper to start runs `side` before it starts
+/// parsing; `helpers` must be at least one. A helper the system refuses to start is done
+/// without: this thread parses what no helper claims, and runs `side` itself if none started.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn fold_threads<A, F, T>(
     buf: &[u8],
@@ -1235,17 +1302,22 @@ where
         done.stopped = true;
         return (done, side());
     }
+    // The side job, until a helper takes it, and its result.
+    let (side, side_result) = (Mutex::new(Some(side)), Mutex::new(None));
     std::thread::scope(|scope| {
         let (result_tx, results) = mpsc::channel::<(usize, usize, Parsed<'_, F::Item<'_>>)>();
         let mut returns = Vec::with_capacity(helpers);
-        let mut side = Some(side);
-        let mut side_done = None;
+        let mut started = Vec::with_capacity(helpers);
+        let (side, side_result) = (&side, &side_result);
         for lane in 1..=helpers {
             let (return_tx, return_rx) = mpsc::channel::<Parsed<'_, F::Item<'_>>>();
             let (ranges, shared, result_tx) = (&ranges, &shared, result_tx.clone());
-            let side = side.take();
-            let handle = scope.spawn(move || {
-                let side_result = side.map(|side| side());
+            let helper = spawn_scoped(scope, move || {
+                let job = side.lock().unwrap_or_else(PoisonError::into_inner).take();
+                if let Some(job) = job {
+                    let result = job();
+                    *side_result.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+                }
                 let mut recycler = Recycler::new(F::OWNS_MEMORY);
                 while let Some(i) = shared.claim(count) {
                     while let Ok(done) = return_rx.try_recv() {
@@ -1264,10 +1336,11 @@ where
                 while let Ok(done) = return_rx.recv() {
                     drop(done);
                 }
-                side_result
             });
-            if lane == 1 {
-                side_done = Some(handle);
+            // A helper that did not start (the system refused a thread) claims nothing: this
+            // thread parses its share. Its lane keeps its place, so that lanes index `returns`.
+            if let Some(helper) = helper {
+                started.push(helper);
             }
             returns.push(return_tx);
         }
@@ -1411,10 +1484,22 @@ where
         drop(stop);
         drop(returns);
         drop(ready);
-        let side_result = match side_done.map(|handle| handle.join()) {
-            Some(Ok(Some(result))) => result,
-            Some(Err(panic)) => std::panic::resume_unwind(panic),
-            _ => unreachable!("the first helper runs the side job"),
+        for helper in started {
+            if let Err(panic) = helper.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        let side_result = match side_result
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            Some(result) => result,
+            // No helper started, so the side job is still here.
+            None => {
+                let job = side.lock().unwrap_or_else(PoisonError::into_inner).take();
+                job.expect("a side job that no helper took")()
+            }
         };
         let done = BufFold {
             acc,
@@ -1862,6 +1947,41 @@ mod tests {
             assert_eq!(side, "side");
         }
         assert_eq!(runs.load(Ordering::Relaxed), 9);
+    }
+
+    /// Helpers the system refuses to start are done without: the fold has the same result and
+    /// the side job still runs once, on a helper that started or on the calling thread.
+    #[test]
+    fn refused_helpers_leave_the_fold_to_fewer_threads() {
+        for bad in [None, Some(10), Some(2999)] {
+            let buf = log(3000, bad);
+            let seq = fold_sequential(&buf, Vec::new(), &Trace, Until::END, Trust::NONE);
+            for (helpers, refused) in [(1, 1), (3, 1), (3, 2), (3, usize::MAX)] {
+                let runs = std::sync::atomic::AtomicUsize::new(0);
+                let caller = std::thread::current().id();
+                let on_caller = std::sync::atomic::AtomicBool::new(false);
+                let _refusing = refuse_threads(refused);
+                let (done, side) = fold_threads(
+                    &buf,
+                    Vec::new(),
+                    &Trace,
+                    Until::END,
+                    Trust::NONE,
+                    64,
+                    helpers,
+                    || {
+                        runs.fetch_add(1, Ordering::Relaxed);
+                        on_caller.store(std::thread::current().id() == caller, Ordering::Relaxed);
+                        buf.len()
+                    },
+                );
+                same(&seq, &done);
+                assert_eq!((side, runs.load(Ordering::Relaxed)), (buf.len(), 1));
+                // With every helper refused, the side job ran here; otherwise on a helper.
+                let none_started = refused >= helpers;
+                assert_eq!(on_caller.load(Ordering::Relaxed), none_started);
+            }
+        }
     }
 
     /// [`Trace`], but a helper stalls in the first line it parses (as if its CPU were taken)

@@ -643,7 +643,10 @@ impl EventLog {
                 }
                 result
             })
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot start the rebuild: {e}")))?;
+            .map_err(|e| {
+                let why = format!("cannot start a thread for the rebuild of view {name:?}: {e}");
+                io::Error::new(e.kind(), why)
+            })?;
         self.rebuilds.0.push(Box::new(Job {
             spec,
             shared,

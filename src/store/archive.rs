@@ -8,6 +8,7 @@
 //! content size) are still read.
 
 use crate::error::{Context, Error, FileError, file_error};
+use crate::format::fold;
 #[cfg_attr(test, allow(unused_imports))]
 use crate::store::fsutil::Fs;
 use std::fs::File;
@@ -396,8 +397,9 @@ struct Background {
 type Shared = std::sync::Mutex<Option<(Input, u64)>>;
 
 impl Background {
-    /// Starts `workers` threads decompressing the sized frames of `input`.
-    fn start(input: Input, path: &Path, limit: Option<u64>, workers: usize) -> io::Result<Self> {
+    /// Starts `workers` threads decompressing the sized frames of `input`, or as many as the
+    /// system allows; gives `input` back if it allows none.
+    fn start(input: Input, path: &Path, limit: Option<u64>, workers: usize) -> Result<Self, Input> {
         use std::sync::{Arc, Mutex, mpsc};
         let (done_tx, done) = mpsc::sync_channel(BACKGROUND_AHEAD - 1);
         let (spares, spares_rx) = mpsc::channel::<Vec<u8>>();
@@ -407,11 +409,20 @@ impl Background {
         for _ in 0..workers.max(1) {
             let (path, done_tx) = (path.to_path_buf(), done_tx.clone());
             let (shared, spares_rx) = (Arc::clone(&shared), Arc::clone(&spares_rx));
-            let worker = std::thread::Builder::new()
-                .name("eventfold-unzstd".into())
-                .spawn(move || decompress_behind(&shared, &spares_rx, &done_tx, (&path, limit)))
-                .map_err(|e| io::Error::new(e.kind(), format!("starting a thread: {e}")))?;
-            started.push(worker);
+            let worker = fold::spawn("eventfold-unzstd", move || {
+                decompress_behind(&shared, &spares_rx, &done_tx, (&path, limit));
+            });
+            match worker {
+                Some(worker) => started.push(worker),
+                // Refused (a limit on threads, say): the read goes on with those running.
+                None => break,
+            }
+        }
+        if started.is_empty() {
+            // No thread took the input: it is still there, at its start.
+            let taken = shared.lock().unwrap_or_else(PoisonError::into_inner).take();
+            let (input, _) = taken.expect("no thread took the input");
+            return Err(input);
         }
         Ok(Background {
             done,
@@ -768,12 +779,15 @@ impl Windows {
                 self.background = None;
                 return Ok(None);
             };
-            *slot = Some(Background::start(
-                input,
-                &self.path,
-                self.limit,
-                self.workers,
-            )?);
+            match Background::start(input, &self.path, self.limit, self.workers) {
+                Ok(running) => *slot = Some(running),
+                Err(input) => {
+                    // No thread could be started: the frames are read on this one.
+                    self.background = None;
+                    self.input = Some(input);
+                    return Ok(None);
+                }
+            }
         }
         let running = slot.as_mut().expect("started above");
         if buf.capacity() > 0 {
@@ -862,23 +876,30 @@ impl Windows {
             .iter()
             .map(|_| self.spares.pop().unwrap_or_default())
             .collect();
-        let results: Vec<io::Result<()>> = std::thread::scope(|scope| {
+        // `None` for a frame no thread could be started for (the system refused one).
+        let results: Vec<Option<io::Result<()>>> = std::thread::scope(|scope| {
             let mut outs = outputs.iter_mut();
             let first = outs.next().expect("at least one frame");
             let others: Vec<_> = frames[1..]
                 .iter()
                 .zip(outs)
-                .map(|(frame, out)| scope.spawn(move || decompress_whole(frame, out)))
+                .map(|(frame, out)| fold::spawn_scoped(scope, move || decompress_whole(frame, out)))
                 .collect();
-            let mut results = vec![decompress_whole(&frames[0], first)];
-            for handle in others {
-                results.push(match handle.join() {
+            let mut results = vec![Some(decompress_whole(&frames[0], first))];
+            for started in others {
+                results.push(started.map(|handle| match handle.join() {
                     Ok(result) => result,
                     Err(panic) => std::panic::resume_unwind(panic),
-                });
+                }));
             }
             results
         });
+        // The frames that had no thread are decompressed here.
+        let results: Vec<io::Result<()>> = results
+            .into_iter()
+            .zip(frames.iter().zip(outputs.iter_mut()))
+            .map(|(result, (frame, out))| result.unwrap_or_else(|| decompress_whole(frame, out)))
+            .collect();
         for (((offset, bytes, _), result), content) in frames.iter().zip(results).zip(outputs) {
             if result.is_err() {
                 // Read this frame again as a stream, which names what is wrong with it.
@@ -1327,6 +1348,18 @@ mod tests {
                 (one.clone(), None),
                 "{parallel}"
             );
+        }
+        // Threads the system refuses: the frames they would have taken are read on the
+        // calling thread, the same.
+        for refused in [1, 2, usize::MAX] {
+            for parallel in [3, 8, 102, 103] {
+                let _refusing = fold::refuse_threads(refused);
+                assert_eq!(
+                    read_by_frame(&path, parallel),
+                    (one.clone(), None),
+                    "{parallel}, {refused} refused"
+                );
+            }
         }
 
         // A frame damaged in the middle of a run, and then an archive that ends inside a
