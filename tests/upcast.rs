@@ -7,7 +7,8 @@ mod common;
 
 use common::{proptest_cases, test_dir};
 use eventfold::{
-    At, Error, Event, EventLog, EventRef, Since, SubscriptionItem, Upcaster, Upcasters, View,
+    At, Error, Event, EventLog, EventReader, EventRef, HistoryEvent, Since, SubscriptionItem,
+    Upcaster, Upcasters, View,
 };
 use eventfold_v02 as v02;
 use proptest::prelude::*;
@@ -510,12 +511,84 @@ fn subscriptions_yield_upcast_events() {
     assert_eq!(events, expected);
     assert_eq!(got[1].position, got[2].position);
     assert_eq!((got[1].index, got[2].index), (2, 2));
+    let parts: Vec<(u64, u64)> = got.iter().map(|e| (e.part, e.parts)).collect();
+    assert_eq!(parts, [(0, 1), (0, 2), (1, 2)]);
     // The reader's raw history is as stored.
     let raw = log
         .reader()
         .read_history(eventfold::Position::START)
         .unwrap();
     assert_eq!(raw.map(|e| e.unwrap().event).collect::<Vec<_>>(), stored);
+}
+
+/// The events a subscription yields while catching up, until it has caught up.
+fn caught_up(reader: &EventReader, since: Since) -> Vec<HistoryEvent> {
+    let mut got = Vec::new();
+    for item in reader.subscribe(since).unwrap() {
+        match item.unwrap() {
+            SubscriptionItem::Event(event) => got.push(event),
+            _ => break,
+        }
+    }
+    got
+}
+
+/// A subscription resumed after any event, a part of a split included, yields exactly the
+/// events after it: `AfterPart` with the event's position and part, and `After` with its
+/// position once it is the last part. The split's line is in the archive, then in the active
+/// log.
+#[test]
+fn a_subscription_resumes_inside_a_split() {
+    for rotate_after in [1, 3] {
+        let dir = test_dir();
+        let mut log = EventLog::builder(dir.path())
+            .upcasters(upcasters())
+            .open()
+            .unwrap();
+        let stored = [
+            Event::new("ancient", json!({ "value": 1 })),
+            Event::new("split_me", json!({ "n": 5 })),
+            Event::new("drop_me", json!({})),
+            Event::new("split_me", json!({ "n": 7 })),
+            Event::new("added", json!({ "n": 9 })),
+        ];
+        for (i, event) in stored.iter().enumerate() {
+            log.append(event).unwrap();
+            if i + 1 == rotate_after {
+                log.rotate().unwrap();
+            }
+        }
+        let reader = log.reader();
+        let all = caught_up(&reader, Since::Start);
+        let events = |got: &[HistoryEvent]| got.iter().map(|e| e.event.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            events(&all),
+            stored.iter().flat_map(by_hand).collect::<Vec<_>>()
+        );
+        assert_eq!(all.len(), 6);
+        for (k, handled) in all.iter().enumerate() {
+            let rest = events(&all[k + 1..]);
+            let resumed = caught_up(&reader, Since::AfterPart(handled.position, handled.part));
+            assert_eq!(
+                events(&resumed),
+                rest,
+                "after event {k}, rotated after {rotate_after}"
+            );
+            assert_eq!(
+                resumed.first().map(|e| e.part),
+                all.get(k + 1).map(|e| e.part)
+            );
+            // `After` goes on from the next stored line: it skips the rest of a split.
+            let after = events(&caught_up(&reader, Since::After(handled.position)));
+            let next_line = all.iter().position(|e| e.position > handled.position);
+            assert_eq!(after, events(&all[next_line.unwrap_or(all.len())..]));
+            if handled.part + 1 == handled.parts {
+                assert_eq!(after, rest, "after event {k}");
+            } else {
+                assert_ne!(after, rest, "after event {k}");
+            }
+        }
+    }
 }
 
 /// Each upcaster is applied at most once to an event and to what is made from it: one that

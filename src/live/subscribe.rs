@@ -28,7 +28,18 @@ pub enum Since {
     Start,
     /// From the first event after the one at this position (exclusive): pass the position of
     /// the last event you handled to go on from there, across any rotations since.
+    ///
+    /// With upcasters that split a stored event, this skips every part of the split: after
+    /// handling a part that is not the last ([`HistoryEvent::parts`]), resume with
+    /// [`AfterPart`](Since::AfterPart).
     After(Position),
+    /// From the event after part `part` (counted from 0) of the events made of the stored
+    /// line at this position: the rest of a split, then the events after it. Pass the
+    /// [`position`](HistoryEvent::position) and [`part`](HistoryEvent::part) of the last
+    /// event you handled; for an event as stored (part 0 of 1) it is the same as
+    /// [`After`](Since::After). Upcasting is deterministic, so the same upcasters split the
+    /// line the same way again.
+    AfterPart(Position, u64),
     /// Only events appended from now on.
     Now,
 }

@@ -1730,8 +1730,17 @@ pub struct HistoryEvents {
     done: bool,
     /// Applied to each event before it is yielded (subscriptions only: empty otherwise).
     upcasters: Upcasters,
-    /// The rest of what the upcasters made of the last stored event, with its index.
-    pending: std::collections::VecDeque<(Item, u64)>,
+    /// The rest of what the upcasters made of the last stored event, with its index and the
+    /// part of the split each is ([`Split`]).
+    pending: std::collections::VecDeque<(Item, u64, Split)>,
+}
+
+/// Which of the events made of one stored line an event is: `part` of `parts` (0 of 1 for an
+/// event as stored).
+#[derive(Debug, Clone, Copy)]
+struct Split {
+    part: u64,
+    parts: u64,
 }
 
 impl std::fmt::Debug for HistoryEvents {
@@ -1798,12 +1807,22 @@ impl HistoryEvents {
     }
 
     fn next_item(&mut self) -> Option<io::Result<(Item, u64)>> {
+        self.next_part()
+            .map(|next| next.map(|(item, index, _)| (item, index)))
+    }
+
+    /// The next event, with its index and which part of what the upcasters made of its stored
+    /// line it is.
+    fn next_part(&mut self) -> Option<io::Result<(Item, u64, Split)>> {
         loop {
             if let Some(next) = self.pending.pop_front() {
                 return Some(Ok(next));
             }
+            let whole = Split { part: 0, parts: 1 };
             let (item, index) = match self.next_stored()? {
-                Ok(next) if self.upcasters.is_empty() => return Some(Ok(next)),
+                Ok((item, index)) if self.upcasters.is_empty() => {
+                    return Some(Ok((item, index, whole)));
+                }
                 Ok(next) => next,
                 Err(e) => return Some(Err(e)),
             };
@@ -1814,18 +1833,19 @@ impl HistoryEvents {
                 hash,
             } = item;
             match self.upcasters.apply(event) {
-                Ok(events) => self.pending.extend(events.into_iter().map(|event| {
-                    let hash = hash.clone();
-                    (
-                        Item {
+                Ok(events) => {
+                    let parts = events.len() as u64;
+                    self.pending.extend((0..).zip(events).map(|(part, event)| {
+                        let hash = hash.clone();
+                        let item = Item {
                             event,
                             start,
                             end,
                             hash,
-                        },
-                        index,
-                    )
-                })),
+                        };
+                        (item, index, Split { part, parts })
+                    }));
+                }
                 Err(failure) => {
                     self.done = true;
                     return Some(Err(self.upcast_error(start, failure)));
@@ -1924,12 +1944,14 @@ impl Iterator for HistoryEvents {
     type Item = io::Result<HistoryEvent>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_item().map(|item| {
-            item.map(|(item, index)| HistoryEvent {
+        self.next_part().map(|item| {
+            item.map(|(item, index, split)| HistoryEvent {
                 event: item.event,
                 position: Position::new(item.start),
                 end: Position::new(item.end),
                 index,
+                part: split.part,
+                parts: split.parts,
             })
         })
     }

@@ -105,4 +105,15 @@ pub struct HistoryEvent {
     pub end: Position,
     /// How many events come before it in the history.
     pub index: u64,
+    /// Which of the events made of its stored line it is, counted from 0: always 0 for an
+    /// event as stored. A subscription of a reader with upcasters
+    /// ([`EventReader::upcasting`](crate::EventReader::upcasting)) yields what they make of
+    /// each stored event, and the parts of a split share the stored line's `position`, `end`
+    /// and `index`; resume inside a split with
+    /// [`Since::AfterPart`](crate::Since::AfterPart).
+    pub part: u64,
+    /// How many events were made of its stored line: 1 for an event as stored. `part + 1 ==
+    /// parts` on the last of them, after which [`Since::After`](crate::Since::After) of
+    /// `position` resumes.
+    pub parts: u64,
 }

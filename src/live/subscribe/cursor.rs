@@ -19,6 +19,9 @@ pub(crate) struct Cursor {
     /// The read under way.
     current: Option<HistoryEvents>,
     phase: Phase,
+    /// For [`Since::AfterPart`]: the stored line the cursor starts at, and the last part of
+    /// what was made of it that is not yielded again.
+    skip: Option<(Position, u64)>,
 }
 
 /// Where a subscription stands.
@@ -45,15 +48,17 @@ pub(crate) enum Advance {
 
 impl Cursor {
     pub(crate) fn new(reader: EventReader, since: Since) -> io::Result<Self> {
-        let next = match since {
-            Since::Start => Position::START,
-            Since::After(position) => Position::new(position.offset().saturating_add(1)),
-            Since::Now => history_end(&reader)?,
+        let (next, skip) = match since {
+            Since::Start => (Position::START, None),
+            Since::After(position) => (Position::new(position.offset().saturating_add(1)), None),
+            Since::AfterPart(position, part) => (position, Some((position, part))),
+            Since::Now => (history_end(&reader)?, None),
         };
         Ok(Cursor {
             follow: Follow::new(reader, next),
             current: None,
             phase: Phase::CatchingUp { begun: false },
+            skip,
         })
     }
 
@@ -104,6 +109,12 @@ impl Cursor {
                 match read.next() {
                     Some(Ok(event)) => {
                         self.follow.passed(event.end);
+                        if let Some((position, part)) = self.skip {
+                            if event.position == position && event.part <= part {
+                                continue;
+                            }
+                            self.skip = None;
+                        }
                         return Ok(Advance::Item(SubscriptionItem::Event(event)));
                     }
                     Some(Err(e)) => return Err(e),
