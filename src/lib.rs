@@ -72,7 +72,7 @@ pub use error::{Error, FileError};
 pub use format::event::{Event, EventRef};
 pub use format::fold::{ReduceFn, ReduceRefFn};
 pub use format::lines::line_hash;
-pub use format::upcast::{UpcastError, Upcaster, Upcasters};
+pub use format::upcast::{Reshaped, UpcastError, Upcaster, Upcasters};
 pub use live::follow::Follow;
 #[cfg(feature = "tokio")]
 pub use live::subscribe::SubscriptionStream;

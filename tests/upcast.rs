@@ -7,8 +7,8 @@ mod common;
 
 use common::{proptest_cases, test_dir};
 use eventfold::{
-    At, Error, Event, EventLog, EventReader, EventRef, HistoryEvent, Since, SubscriptionItem,
-    Upcaster, Upcasters, View,
+    At, Error, Event, EventLog, EventReader, EventRef, HistoryEvent, Reshaped, Since,
+    SubscriptionItem, Upcaster, Upcasters, View,
 };
 use eventfold_v02 as v02;
 use proptest::prelude::*;
@@ -16,13 +16,38 @@ use serde_json::json;
 use std::path::Path;
 
 /// The current shape: `added` events carrying `n`; everything else is traced by type only.
+/// `nested` events (made by an upcaster of text) are traced whole.
 fn trace(mut state: Vec<String>, event: &Event) -> Vec<String> {
+    if event.event_type == "nested" {
+        let Event {
+            data,
+            meta,
+            id,
+            actor,
+            ts,
+            ..
+        } = event;
+        state.push(format!("nested {data} {meta:?} {id:?} {actor:?} {ts}"));
+        return state;
+    }
     let n = event.data.get("n").and_then(|n| n.as_u64());
     state.push(format!("{} {n:?} {}", event.event_type, event.ts));
     state
 }
 
 fn trace_ref(mut state: Vec<String>, event: &EventRef<'_>) -> Vec<String> {
+    if event.event_type() == "nested" {
+        let value = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+        let data = value(event.data_raw());
+        let meta = event.meta_raw().map(value);
+        let (id, actor) = (
+            event.id().map(String::from),
+            event.actor().map(String::from),
+        );
+        let ts = event.ts();
+        state.push(format!("nested {data} {meta:?} {id:?} {actor:?} {ts}"));
+        return state;
+    }
     let n = event.data_u64("n");
     state.push(format!("{} {n:?} {}", event.event_type(), event.ts()));
     state
@@ -52,6 +77,22 @@ fn upcasters() -> Upcasters {
             Ok::<_, &str>(vec![part(n), part(n + 1)])
         }))
         .with(Upcaster::drop("drop_me"))
+        // Upcasters of text: one whose output no other upcaster matches, and one whose output
+        // goes on through `old_added`'s.
+        .with(Upcaster::reshape("flat", |event| {
+            let data = format!(r#"{{ "inner" : {} }}"#, event.data_raw());
+            let reshaped = Reshaped::new().event_type("nested").data(data);
+            Ok::<_, &str>(reshaped.meta(r#"{"schema":2}"#))
+        }))
+        .with(Upcaster::reshape("flat_old", |event| {
+            let value = event.data_field("v").ok_or("no `v`")?;
+            let reshaped = Reshaped::new().event_type("old_added");
+            Ok::<_, &str>(
+                reshaped
+                    .data(format!(r#"{{"value":{value}}}"#))
+                    .without_meta(),
+            )
+        }))
 }
 
 /// The same transformation, written out by hand for each stored event.
@@ -77,6 +118,14 @@ fn by_hand(event: &Event) -> Vec<Event> {
             ]
         }
         ("drop_me", _) => vec![],
+        ("flat", _) => vec![Event {
+            meta: Some(json!({ "schema": 2 })),
+            ..with("nested", json!({ "inner": event.data }))
+        }],
+        ("flat_old", _) => vec![Event {
+            meta: None,
+            ..with("added", json!({ "n": event.data["v"] }))
+        }],
         _ => vec![event.clone()],
     }
 }
@@ -90,7 +139,7 @@ fn fold_by_hand(stored: &[Event]) -> Vec<String> {
 
 /// A stored event of one of the kinds above.
 fn stored_event() -> impl Strategy<Value = Event> {
-    (0u8..8, 0u64..1000, 0u64..4).prop_map(|(kind, n, ts)| {
+    (0u8..10, 0u64..1000, 0u64..4).prop_map(|(kind, n, ts)| {
         let event = match kind {
             0 => Event::new("old_added", json!({ "value": n })),
             1 => Event::new("old_added", json!({ "n": n })).with_meta(json!({ "schema": 2 })),
@@ -100,6 +149,10 @@ fn stored_event() -> impl Strategy<Value = Event> {
             4 => Event::new("split_me", json!({ "n": n })),
             5 => Event::new("drop_me", json!({ "n": n })),
             6 => Event::new("added", json!({ "n": n })),
+            7 => Event::new("flat", json!({ "x": n, "s": "a\"\u{e9}\n" }))
+                .with_actor("ann \"q\"")
+                .with_id(format!("e{n}")),
+            8 => Event::new("flat_old", json!({ "v": n })).with_meta(json!({ "schema": 7 })),
             _ => Event::new("other", json!([n])),
         };
         Event {
@@ -359,6 +412,35 @@ fn an_upcaster_that_returns_an_error_names_the_event() {
 #[test]
 fn an_upcaster_that_panics_names_the_event() {
     check_failure(panics(), "the upcaster's own bug");
+}
+
+/// An upcaster of text that writes text that is not one JSON value for the failing event:
+/// `data` cut short, or `data` followed by a field of its own.
+fn writes_bad_text(bad: &'static str) -> Upcaster {
+    Upcaster::reshape("checked", move |event| {
+        let data = match event.data_bool("fails") {
+            Some(true) => bad.to_string(),
+            _ => event.data_raw().to_string(),
+        };
+        Ok::<_, &str>(Reshaped::new().data(data).meta(r#"{"schema":1}"#))
+    })
+    .when_version("schema", None)
+}
+
+#[test]
+fn an_upcaster_of_text_that_writes_bad_json_names_the_event() {
+    check_failure(writes_bad_text(r#"{"n":3"#), "`data` is not one JSON value");
+    check_failure(writes_bad_text(r#"{"n":3},"ts":1"#), "`data` is not one JSON value");
+}
+
+#[test]
+fn an_upcaster_of_text_that_panics_names_the_event() {
+    let panics = Upcaster::reshape("checked", |event| {
+        assert!(event.data_bool("fails") != Some(true), "the upcaster's own bug");
+        Ok::<_, &str>(Reshaped::new().meta(r#"{"schema":1}"#))
+    })
+    .when_version("schema", None);
+    check_failure(panics, "the upcaster's own bug");
 }
 
 /// A failure that comes after new events the upcaster accepts: the refresh keeps none of

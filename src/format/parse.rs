@@ -135,6 +135,18 @@ pub(crate) fn event_in(line: &[u8], stops: Stops<'_>) -> Result<Event, ParseErro
     owned(parser.envelope()?)
 }
 
+/// Checks that `text` is one JSON value, with nothing but whitespace around it.
+pub(crate) fn one_value(text: &str) -> Result<(), ParseError> {
+    let mut parser = Parser::new(text.as_bytes());
+    parser.skip_ws();
+    parser.value()?;
+    parser.skip_ws();
+    match parser.peek() {
+        None => Ok(()),
+        Some(_) => parser.unexpected("expected the end of the value"),
+    }
+}
+
 /// Builds the value of raw JSON text that a parse of its line accepted (as `data` or `meta`).
 pub(crate) fn build_value(raw: &str) -> Value {
     Parser::new(raw.as_bytes()).build().unwrap_or(Value::Null)

@@ -18,6 +18,7 @@ use crate::format::fold::{Borrowed, LineFold, Owned, Ready};
 use crate::format::lines::{Line, Lines};
 use crate::format::parse::ParseError;
 use crate::format::trusted;
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -28,6 +29,129 @@ pub type UpcastError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The function of an upcaster.
 type UpcastFn = dyn Fn(Event) -> Result<Vec<Event>, UpcastError> + Send + Sync;
+
+/// The function of an upcaster of text ([`Upcaster::reshape`]).
+type ReshapeFn = dyn Fn(&EventRef<'_>) -> Result<Reshaped, UpcastError> + Send + Sync;
+
+/// What an upcaster of [`Upcaster::reshape`] makes of an event: the parts it changes, as JSON
+/// text; the others (and `ts`, `id` and `actor`, always) are kept as they were.
+///
+/// The text of `data` and `meta` must each be one JSON value (whitespace around it is
+/// allowed); the fold checks it, and an upcaster that writes anything else fails as one that
+/// returns an error does.
+///
+/// # Examples
+///
+/// ```
+/// use eventfold::Reshaped;
+/// let reshaped = Reshaped::new()
+///     .event_type("todo_added")
+///     .data(format!(r#"{{"text":{}}}"#, r#""milk""#))
+///     .meta(r#"{"schema":2}"#);
+/// assert_eq!(reshaped.data_text(), Some(r#"{"text":"milk"}"#));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reshaped {
+    event_type: Option<Cow<'static, str>>,
+    data: Option<Cow<'static, str>>,
+    /// `Some(None)`: the event loses its `meta`.
+    meta: Option<Option<Cow<'static, str>>>,
+}
+
+impl Reshaped {
+    /// The event as it was: change parts with the methods below.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The event's new type.
+    #[must_use]
+    pub fn event_type(mut self, event_type: impl Into<Cow<'static, str>>) -> Self {
+        self.event_type = Some(event_type.into());
+        self
+    }
+
+    /// The event's new `data`: the text of one JSON value.
+    #[must_use]
+    pub fn data(mut self, json: impl Into<Cow<'static, str>>) -> Self {
+        self.data = Some(json.into());
+        self
+    }
+
+    /// The event's new `meta`: the text of one JSON value.
+    #[must_use]
+    pub fn meta(mut self, json: impl Into<Cow<'static, str>>) -> Self {
+        self.meta = Some(Some(json.into()));
+        self
+    }
+
+    /// The event without `meta`.
+    #[must_use]
+    pub fn without_meta(mut self) -> Self {
+        self.meta = Some(None);
+        self
+    }
+
+    /// The new type, if it changes.
+    pub fn type_text(&self) -> Option<&str> {
+        self.event_type.as_deref()
+    }
+
+    /// The text of the new `data`, if it changes.
+    pub fn data_text(&self) -> Option<&str> {
+        self.data.as_deref()
+    }
+
+    /// The line of `stored` with these changes, in the writer's shape, once the text of `data`
+    /// and `meta` is checked; or what is wrong with it.
+    fn line(&self, stored: &EventRef<'_>) -> Result<String, String> {
+        let check = |part: &str, text: &str| {
+            crate::format::parse::one_value(text)
+                .map_err(|e| format!("its `{part}` is not one JSON value: {e}"))
+        };
+        let data = match &self.data {
+            Some(data) => {
+                check("data", data)?;
+                data
+            }
+            None => stored.data_raw(),
+        };
+        let meta = match &self.meta {
+            Some(Some(meta)) => {
+                check("meta", meta)?;
+                Some(&**meta)
+            }
+            Some(None) => None,
+            None => stored.meta_raw(),
+        };
+        let event_type = self.event_type.as_deref().unwrap_or(stored.event_type());
+        let mut line = Vec::with_capacity(stored.line().len() + data.len() + 16);
+        // Strings serialized by serde_json, and text checked above: this writes valid JSON.
+        let string = |line: &mut Vec<u8>, text: &str| {
+            serde_json::to_writer(line, text).expect("a string is written to memory");
+        };
+        line.extend_from_slice(b"{\"type\":");
+        string(&mut line, event_type);
+        line.extend_from_slice(b",\"data\":");
+        line.extend_from_slice(data.as_bytes());
+        line.extend_from_slice(b",\"ts\":");
+        line.extend_from_slice(stored.ts().to_string().as_bytes());
+        if let Some(id) = stored.id() {
+            line.extend_from_slice(b",\"id\":");
+            string(&mut line, id);
+        }
+        if let Some(actor) = stored.actor() {
+            line.extend_from_slice(b",\"actor\":");
+            string(&mut line, actor);
+        }
+        if let Some(meta) = meta {
+            line.extend_from_slice(b",\"meta\":");
+            line.extend_from_slice(meta.as_bytes());
+        }
+        line.push(b'}');
+        String::from_utf8(line).map_err(|_| "its output is not UTF-8".to_string())
+    }
+}
 
 /// Turns a stored event of one type into its current shape: zero, one or several events.
 ///
@@ -72,6 +196,9 @@ pub struct Upcaster {
     /// For [`Upcaster::rename`]: the new type, and the same as a JSON string. A fold renames
     /// a line without building an owned event when nothing else would apply after it.
     rename: Option<(Arc<str>, Box<str>)>,
+    /// For [`Upcaster::reshape`]: the function of text. A fold of [`EventRef`]s calls it on
+    /// the stored line without building an owned event.
+    reshape: Option<Arc<ReshapeFn>>,
     upcast: Arc<UpcastFn>,
 }
 
@@ -122,8 +249,56 @@ impl Upcaster {
             slot: 0,
             version: None,
             rename: None,
+            reshape: None,
             upcast: Arc::new(move |event| upcast(event).map_err(Into::into)),
         }
+    }
+
+    /// An upcaster for the stored events of type `event_type` that reads the event as a
+    /// borrowed [`EventRef`] and writes the parts it changes as JSON text ([`Reshaped`]):
+    /// the fast way to reshape many events. Folds of [`EventRef`] reducers apply it without
+    /// building an owned event or a [`serde_json::Value`]; elsewhere the event is written as a
+    /// line first, and read back from the new line.
+    ///
+    /// An error, or a panic, or text that is not one JSON value, stops the fold at the event
+    /// as for [`Upcaster::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventfold::{Event, Reshaped, Upcaster, Upcasters};
+    /// use serde_json::json;
+    ///
+    /// // `user_renamed` held `from` and `to`; now they sit under `name`, and `v` is 3.
+    /// let nest = Upcaster::reshape("user_renamed", |event| {
+    ///     let field = |key| event.data_field(key).unwrap_or("null");
+    ///     let data = format!(
+    ///         r#"{{"user":{},"name":{{"from":{},"to":{}}}}}"#,
+    ///         field("user"), field("from"), field("to"),
+    ///     );
+    ///     Ok::<_, &str>(Reshaped::new().data(data).meta(r#"{"v":3}"#))
+    /// });
+    /// let old = Event::new("user_renamed", json!({ "user": 7, "from": "a", "to": "b" }));
+    /// let now = Upcasters::new().with(nest).upcast(old)?;
+    /// assert_eq!(now[0].data, json!({ "user": 7, "name": { "from": "a", "to": "b" } }));
+    /// assert_eq!(now[0].meta, Some(json!({ "v": 3 })));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn reshape<E: Into<UpcastError>>(
+        event_type: &str,
+        reshape: impl Fn(&EventRef<'_>) -> Result<Reshaped, E> + Send + Sync + 'static,
+    ) -> Self {
+        let reshape: Arc<ReshapeFn> = Arc::new(move |event| reshape(event).map_err(Into::into));
+        let on_owned = Arc::clone(&reshape);
+        let mut upcaster = Self::new(event_type, move |event: Event| {
+            let line = serde_json::to_string(&event)?;
+            let stored = EventRef::parse_trusted(&line).map_err(|e| e.to_string())?;
+            let line = on_owned(&stored)?.line(&stored)?;
+            let event = crate::format::parse::event(line.as_bytes()).map_err(|e| e.to_string())?;
+            Ok::<_, UpcastError>(vec![event])
+        });
+        upcaster.reshape = Some(reshape);
+        upcaster
     }
 
     /// An upcaster that turns each event of type `event_type` into exactly one event.
@@ -239,17 +414,30 @@ impl Upcaster {
 
     /// Applies the upcaster, catching a panic.
     fn call(&self, event: Event) -> Result<Vec<Event>, String> {
-        match catch_unwind(AssertUnwindSafe(|| (self.upcast)(event))) {
-            Ok(Ok(events)) => Ok(events),
-            Ok(Err(e)) => Err(format!("it returned an error: {e}")),
-            Err(panic) => {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .copied()
-                    .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-                    .unwrap_or("a panic without a message");
-                Err(format!("it panicked: {message}"))
-            }
+        caught(|| (self.upcast)(event))
+    }
+
+    /// Applies the upcaster of text to `stored`, catching a panic: the new line, and what the
+    /// upcaster changed; `None` when this is not an upcaster of text.
+    fn call_reshape(&self, stored: &EventRef<'_>) -> Option<Result<(String, Reshaped), String>> {
+        let reshape = self.reshape.as_ref()?;
+        let reshaped = caught(|| reshape(stored));
+        Some(reshaped.and_then(|reshaped| Ok((reshaped.line(stored)?, reshaped))))
+    }
+}
+
+/// What an upcaster's function returned, or why it failed: an error, or a panic.
+fn caught<T>(call: impl FnOnce() -> Result<T, UpcastError>) -> Result<T, String> {
+    match catch_unwind(AssertUnwindSafe(call)) {
+        Ok(Ok(made)) => Ok(made),
+        Ok(Err(e)) => Err(format!("it returned an error: {e}")),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("a panic without a message");
+            Err(format!("it panicked: {message}"))
         }
     }
 }
@@ -417,6 +605,14 @@ impl Upcasters {
         Ok(out)
     }
 
+    /// What the upcasters make of `event`, which the upcaster in `slot` made: the rest of a
+    /// chain.
+    fn apply_after(&self, event: Event, slot: usize) -> Result<Vec<Event>, UpcastFailure> {
+        let mut out = Vec::new();
+        self.step(event, &mut vec![slot], &mut out)?;
+        Ok(out)
+    }
+
     /// Upcasts `event`, made by the upcasters in `applied` (none for a stored event), into
     /// `out`. Each upcaster is applied at most once along a chain, so chains end: at most as
     /// many steps deep as there are upcasters.
@@ -528,6 +724,17 @@ pub(crate) trait Upcastable<A>: LineFold<A> {
         None
     }
 
+    /// The parsed line as a borrowed event, for upcasters of text ([`Upcaster::reshape`])
+    /// applied without an owned event; `None` where the fold parses into owned events.
+    fn event_ref<'i, 'b>(item: &'i Self::Item<'b>) -> Option<&'i EventRef<'b>> {
+        let _ = item;
+        None
+    }
+
+    /// The line an upcaster of text made (see [`Upcastable::event_ref`]), prepared as
+    /// [`out`](Self::out) would prepare its event.
+    fn out_line(&self, line: String) -> Result<Self::Out, String>;
+
     /// Folds the events one stored line of `len` bytes (its newline included) was upcast to.
     fn reduce_upcast(&self, acc: A, events: &[Self::Out], len: u64) -> A;
 }
@@ -550,6 +757,10 @@ impl<S> Upcastable<S> for Owned<S> {
 
     fn out(&self, event: Event) -> Result<Event, String> {
         Ok(event)
+    }
+
+    fn out_line(&self, line: String) -> Result<Event, String> {
+        crate::format::parse::event(line.as_bytes()).map_err(|e| e.to_string())
     }
 
     fn reduce_upcast(&self, mut acc: S, events: &[Event], _len: u64) -> S {
@@ -593,6 +804,21 @@ impl<S> Upcastable<S> for Borrowed<S> {
 
     fn renamed(&self, item: &EventRef<'_>, _: &str, to_json: &str) -> Option<String> {
         item.line_with_type(to_json)
+    }
+
+    #[inline]
+    #[allow(clippy::extra_unused_lifetimes)]
+    fn event_ref<'i, 'b>(item: &'i EventRef<'b>) -> Option<&'i EventRef<'b>>
+    where
+        // Early-bound, as the trait's lifetime (seen only through `Self::Item`) is.
+        'b: 'b,
+    {
+        Some(item)
+    }
+
+    // The line was built from checked parts (see `Reshaped::line`).
+    fn out_line(&self, line: String) -> Result<String, String> {
+        Ok(line)
     }
 
     fn out(&self, event: Event) -> Result<String, String> {
@@ -649,12 +875,11 @@ impl<F> Upcasting<'_, F> {
     /// A line that a rename applies to, renamed without an owned event, when the rename is
     /// the whole chain: no other upcaster of the new type matches the line's version.
     #[inline]
-    fn rename<A>(&self, item: &F::Item<'_>, upcasters: &[Upcaster]) -> Option<F::Out>
+    fn rename<A>(&self, item: &F::Item<'_>, upcaster: &Upcaster) -> Option<F::Out>
     where
         F: Upcastable<A>,
     {
         let mut version = |key: &str| F::meta_u64(item, key);
-        let upcaster = upcasters.iter().find(|u| u.matches(&mut version))?;
         let (to, to_json) = upcaster.rename.as_ref()?;
         // The renamed event keeps the stored `meta`, so it matches the same versions.
         let alone = self.upcasters.of_type(to).is_none_or(|next| {
@@ -665,6 +890,63 @@ impl<F> Upcasting<'_, F> {
             return None;
         }
         self.fold.renamed(item, to, to_json)
+    }
+}
+
+impl<F> Upcasting<'_, F> {
+    /// What an upcaster of text makes of a borrowed line it matches, applied without an owned
+    /// event; `None` when the upcaster that matches is not one of text, or the fold parses
+    /// into owned events. When the new event is matched by another upcaster of the chain, it
+    /// goes on through them as an owned event.
+    fn reshape<A>(
+        &self,
+        item: &F::Item<'_>,
+        upcaster: &Upcaster,
+    ) -> Option<Result<Made<F::Out>, String>>
+    where
+        F: Upcastable<A>,
+    {
+        let stored = F::event_ref(item)?;
+        let (line, reshaped) = match upcaster.call_reshape(stored)? {
+            Ok(made) => made,
+            Err(reason) => return Some(Err(reason)),
+        };
+        // Most often no other upcaster is registered for the type it now has.
+        let new_type = reshaped.type_text().unwrap_or(stored.event_type());
+        let alone = self
+            .upcasters
+            .of_type(new_type)
+            .is_none_or(|next| next.iter().all(|u| u.slot == upcaster.slot));
+        if alone {
+            return Some(self.fold.out_line(line).map(Made::One));
+        }
+        let made = EventRef::parse_trusted(&line).map_err(|e| e.to_string());
+        let made = match made {
+            Ok(made) => made,
+            Err(reason) => return Some(Err(format!("its output does not read back: {reason}"))),
+        };
+        let mut version = |key: &str| meta_u64_ref(&made, key);
+        let chained = self
+            .upcasters
+            .of_type(made.event_type())
+            .is_some_and(|next| {
+                next.iter()
+                    .any(|u| u.slot != upcaster.slot && u.matches(&mut version))
+            });
+        if !chained {
+            drop(made);
+            return Some(self.fold.out_line(line).map(Made::One));
+        }
+        let event = made.to_event();
+        let events = match self.upcasters.apply_after(event, upcaster.slot) {
+            Ok(events) => events,
+            Err(failure) => return Some(Err(failure.to_string())),
+        };
+        let events = events
+            .into_iter()
+            .map(|event| self.fold.out(event))
+            .collect::<Result<Vec<_>, String>>();
+        Some(events.map(Made::from_vec))
     }
 }
 
@@ -704,38 +986,49 @@ impl<'u, F> Upcasting<'u, F> {
         };
         // A line without `meta` holds no version; otherwise the envelope is found once, for
         // the version, the `ts` and the owned event alike.
-        let without_meta = F::without_meta(&item);
-        if without_meta && !upcasters.iter().any(|u| u.matches(&mut |_| None)) {
-            return Ok(Upcasted::Stored(item));
-        }
-        let item = F::settle(item);
-        if !without_meta {
-            let mut version = |key: &str| F::meta_u64(&item, key);
-            if !upcasters.iter().any(|u| u.matches(&mut version)) {
+        let (item, upcaster) = if F::without_meta(&item) {
+            let Some(upcaster) = upcasters.iter().find(|u| u.matches(&mut |_| None)) else {
                 return Ok(Upcasted::Stored(item));
-            }
-        }
+            };
+            (F::settle(item), upcaster)
+        } else {
+            let item = F::settle(item);
+            let mut version = |key: &str| F::meta_u64(&item, key);
+            let Some(upcaster) = upcasters.iter().find(|u| u.matches(&mut version)) else {
+                return Ok(Upcasted::Stored(item));
+            };
+            (item, upcaster)
+        };
         let ts = self.fold.ts(&item);
-        if let Some(out) = self.rename(&item, upcasters) {
+        if let Some(out) = self.rename(&item, upcaster) {
             return Ok(Upcasted::Upcast {
                 ts,
                 len: len as u64 + 1,
                 events: Made::One(out),
             });
         }
-        let event = F::into_event(item);
         let stored_type = || upcasters[0].event_type.to_string();
+        let failed = |reason| {
+            ParseError::upcast(UpcastFailure {
+                event_type: stored_type(),
+                reason,
+            })
+        };
+        if let Some(reshaped) = self.reshape(&item, upcaster) {
+            let events = reshaped.map_err(failed)?;
+            return Ok(Upcasted::Upcast {
+                ts,
+                len: len as u64 + 1,
+                events,
+            });
+        }
+        let event = F::into_event(item);
         let events = self.upcasters.apply(event).map_err(ParseError::upcast)?;
         let events = events
             .into_iter()
             .map(|event| self.fold.out(event))
             .collect::<Result<Vec<_>, String>>()
-            .map_err(|reason| {
-                ParseError::upcast(UpcastFailure {
-                    event_type: stored_type(),
-                    reason,
-                })
-            })?;
+            .map_err(failed)?;
         Ok(Upcasted::Upcast {
             ts,
             len: len as u64 + 1,

@@ -326,6 +326,21 @@ impl<'v, const OWNED: bool> Upcastable<Acc<'v>> for Shared<OWNED> {
         Ok((event, line))
     }
 
+    #[inline]
+    #[allow(clippy::extra_unused_lifetimes)]
+    fn event_ref<'i, 'b>((event_ref, _, _): &'i Self::Item<'b>) -> Option<&'i EventRef<'b>>
+    where
+        // Early-bound, as the trait's lifetime (seen only through `Self::Item`) is.
+        'b: 'b,
+    {
+        event_ref.as_ref()
+    }
+
+    fn out_line(&self, line: String) -> Result<Self::Out, String> {
+        let event = crate::format::parse::event(line.as_bytes()).map_err(|e| e.to_string())?;
+        Ok((event, self.borrowed.then_some(line)))
+    }
+
     fn reduce_upcast(&self, mut acc: Acc<'v>, events: &[Self::Out], len: u64) -> Acc<'v> {
         for (event, line) in events {
             let event_ref = line.as_deref().and_then(upcast::event_ref_of);

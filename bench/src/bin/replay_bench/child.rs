@@ -4,7 +4,8 @@
 
 use crate::data::{Tally, TodoStats, v02, v03};
 use crate::workloads::{
-    rebuild_v02, rebuild_v03, rebuild_v03_ref, rebuild_v03_ref_upcast, stats_digest, tally_digest,
+    Upcasting, rebuild_v02, rebuild_v03, rebuild_v03_ref, rebuild_v03_ref_upcast, stats_digest,
+    tally_digest,
 };
 use crate::{BoxError, Data, ROUNDS, fmt_duration, fmt_kb, median};
 use std::path::Path;
@@ -21,7 +22,7 @@ pub const TIMED_FLAG: &str = "--timed-child";
 pub fn main(flag: &str, args: &[String]) -> Result<(), BoxError> {
     let [krate, workload, dir] = args else {
         return Err(format!(
-            "usage: {flag} <v02|v03> <compat|type_id|type_id_u64|type_id_upcast|type_id_rename|type_only|none> <dir>"
+            "usage: {flag} <v02|v03> <compat|type_id|type_id_u64|type_id_upcast|type_id_reshape|type_id_rename|type_only|none> <dir>"
         )
         .into());
     };
@@ -51,8 +52,9 @@ pub fn main(flag: &str, args: &[String]) -> Result<(), BoxError> {
             v03::type_id_field,
             stats_digest,
         )?),
-        ("v03", "type_id_upcast") => Some(rebuild_v03_ref_upcast(dir, false)?),
-        ("v03", "type_id_rename") => Some(rebuild_v03_ref_upcast(dir, true)?),
+        ("v03", "type_id_upcast") => Some(rebuild_v03_ref_upcast(dir, Upcasting::Values)?),
+        ("v03", "type_id_reshape") => Some(rebuild_v03_ref_upcast(dir, Upcasting::Text)?),
+        ("v03", "type_id_rename") => Some(rebuild_v03_ref_upcast(dir, Upcasting::Renames)?),
         ("v03", "type_only") => Some(rebuild_v03_ref(
             dir,
             "rss_v03_t",

@@ -24,8 +24,9 @@
 //! - `rotation`: rotation of active logs of 10, 50 and 100 MB (scaled with the event count).
 //! - `refresh_all`: `refresh_all` of four views (two compat, two `EventRef`) with no snapshot.
 //! - `upcast`: this crate's type + `data.id` `EventRef` rebuild without upcasters, and with
-//!   upcasters that touch about 10% of the events: reshaping them, and only renaming them
-//!   (0.2.0 is not involved).
+//!   upcasters that touch about 10% of the events: reshaping them (with owned events and
+//!   `serde_json::Value`s, then the same written as text with `Upcaster::reshape`), and only
+//!   renaming them (0.2.0 is not involved).
 //! - `time_travel`: `state_at` an event of a log whose view keeps checkpoints, and at a time
 //!   inside an archive written by this crate, against 0.2.0 folding `read_full` up to the same
 //!   point, and beside this crate's full rebuild.
@@ -43,7 +44,7 @@
 //! count, the same table has one column, to compare with another run).
 //!
 //! The child processes are this example run again with hidden arguments:
-//! `--rss-child <v02|v03> <compat|type_id|type_id_u64|type_id_upcast|type_id_rename|type_only|none> <dir>` does one rebuild (or nothing)
+//! `--rss-child <v02|v03> <compat|type_id|type_id_u64|type_id_upcast|type_id_reshape|type_id_rename|type_only|none> <dir>` does one rebuild (or nothing)
 //! and prints its `VmHWM`, its sampled peak `RssAnon`, the elapsed time and the state's digest;
 //! `--timed-child` takes the same arguments and does not sample memory. Pages of a
 //! memory-mapped log count as resident once touched, so `VmHWM` includes them.

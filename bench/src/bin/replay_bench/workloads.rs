@@ -105,13 +105,24 @@ where
     Ok((elapsed, Some(digest(view.state()))))
 }
 
-/// [`rebuild_v03_ref`] of the type + `data.id` view through a reader with
-/// [`bench_upcasters`] (or [`bench_renames`]): the `upcast` section's second sides, for the
-/// child processes.
-pub fn rebuild_v03_ref_upcast(dir: &Path, renames: bool) -> Outcome {
-    let upcasters = match renames {
-        false => bench_upcasters(&Arc::new(AtomicU64::new(0))),
-        true => bench_renames(),
+/// Which upcasters of the `upcast` section a child process applies.
+#[derive(Debug, Clone, Copy)]
+pub enum Upcasting {
+    /// [`bench_upcasters`]: owned events and `serde_json::Value`s.
+    Values,
+    /// [`bench_reshapers`]: the same change, written as text.
+    Text,
+    /// [`bench_renames`].
+    Renames,
+}
+
+/// [`rebuild_v03_ref`] of the type + `data.id` view through a reader with the upcasters
+/// `upcasting` names: the `upcast` section's second sides, for the child processes.
+pub fn rebuild_v03_ref_upcast(dir: &Path, upcasting: Upcasting) -> Outcome {
+    let upcasters = match upcasting {
+        Upcasting::Values => bench_upcasters(&Arc::new(AtomicU64::new(0))),
+        Upcasting::Text => bench_reshapers(&Arc::new(AtomicU64::new(0))),
+        Upcasting::Renames => bench_renames(),
     };
     let start = Instant::now();
     let reader = eventfold::EventReader::new(dir).upcasting(upcasters);
@@ -274,6 +285,44 @@ pub fn bench_upcasters(touched: &Arc<AtomicU64>) -> eventfold::Upcasters {
         .with(Upcaster::map("todo_completed", completed).when_version("v", 2))
 }
 
+/// [`bench_upcasters`], written with [`eventfold::Upcaster::reshape`]: the same events get
+/// the same `data` and `meta`, written as JSON text from the borrowed event's raw fields.
+pub fn bench_reshapers(touched: &Arc<AtomicU64>) -> eventfold::Upcasters {
+    use eventfold::{Reshaped, Upcaster};
+    let renamed = {
+        let touched = Arc::clone(touched);
+        move |event: &eventfold::EventRef<'_>| {
+            touched.fetch_add(1, Ordering::Relaxed);
+            let field = |key| event.data_field(key).unwrap_or("null");
+            let data = format!(
+                r#"{{"user":{},"name":{{"from":{},"to":{}}}}}"#,
+                field("user"),
+                field("from"),
+                field("to")
+            );
+            Ok::<_, &str>(Reshaped::new().data(data).meta(r#"{"v":3}"#))
+        }
+    };
+    let completed = {
+        let touched = Arc::clone(touched);
+        move |event: &eventfold::EventRef<'_>| {
+            touched.fetch_add(1, Ordering::Relaxed);
+            // `data` is an object: `by` goes in as its last key.
+            let data = event.data_raw();
+            let open = data.strip_suffix('}').ok_or("`data` is not an object")?;
+            let data = match open.trim_end() == "{" {
+                true => r#"{"by":null}"#.to_string(),
+                false => format!(r#"{open},"by":null}}"#),
+            };
+            Ok::<_, &str>(Reshaped::new().data(data).meta(r#"{"v":3}"#))
+        }
+    };
+    eventfold::Upcasters::new()
+        .with(Upcaster::reshape("user_renamed", renamed.clone()).when_version("v", None))
+        .with(Upcaster::reshape("user_renamed", renamed).when_version("v", 2))
+        .with(Upcaster::reshape("todo_completed", completed).when_version("v", 2))
+}
+
 /// The (type, version) pairs of [`bench_upcasters`], each renamed to itself: what a rename
 /// costs (done in place, without an owned event) on the same events, with every state left
 /// as it was.
@@ -300,6 +349,15 @@ pub fn upcast(data: &Data) -> Result<(Vec<Workload<'_>>, Arc<AtomicU64>), BoxErr
         let elapsed = start.elapsed();
         Ok((elapsed, Some(stats_digest(view.state()))))
     };
+    let reshapers = bench_reshapers(&touched);
+    let text = move || {
+        let start = Instant::now();
+        let reader = eventfold::EventReader::new(active).upcasting(reshapers.clone());
+        let mut view = eventfold::View::new_ref("rb_v03", v03::type_id, &active.join("views"));
+        view.rebuild(&reader)?;
+        let elapsed = start.elapsed();
+        Ok((elapsed, Some(stats_digest(view.state()))))
+    };
     let renames = move || {
         let start = Instant::now();
         let reader = eventfold::EventReader::new(active).upcasting(bench_renames());
@@ -314,6 +372,12 @@ pub fn upcast(data: &Data) -> Result<(Vec<Workload<'_>>, Arc<AtomicU64>), BoxErr
             n,
             move || rebuild_v03_ref(active, "rb_v03", v03::type_id, stats_digest),
             with,
+        ),
+        Workload::new(
+            "the same, the upcasters written as text (reshape)",
+            n,
+            move || rebuild_v03_ref(active, "rb_v03", v03::type_id, stats_digest),
+            text,
         ),
         Workload::new(
             "the same, upcasters that only rename",
