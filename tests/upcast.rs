@@ -430,13 +430,19 @@ fn writes_bad_text(bad: &'static str) -> Upcaster {
 #[test]
 fn an_upcaster_of_text_that_writes_bad_json_names_the_event() {
     check_failure(writes_bad_text(r#"{"n":3"#), "`data` is not one JSON value");
-    check_failure(writes_bad_text(r#"{"n":3},"ts":1"#), "`data` is not one JSON value");
+    check_failure(
+        writes_bad_text(r#"{"n":3},"ts":1"#),
+        "`data` is not one JSON value",
+    );
 }
 
 #[test]
 fn an_upcaster_of_text_that_panics_names_the_event() {
     let panics = Upcaster::reshape("checked", |event| {
-        assert!(event.data_bool("fails") != Some(true), "the upcaster's own bug");
+        assert!(
+            event.data_bool("fails") != Some(true),
+            "the upcaster's own bug"
+        );
         Ok::<_, &str>(Reshaped::new().meta(r#"{"schema":1}"#))
     })
     .when_version("schema", None);

@@ -135,7 +135,7 @@ impl Reshaped {
         line.extend_from_slice(b",\"data\":");
         line.extend_from_slice(data.as_bytes());
         line.extend_from_slice(b",\"ts\":");
-        line.extend_from_slice(stored.ts().to_string().as_bytes());
+        serde_json::to_writer(&mut line, &stored.ts()).expect("a number is written to memory");
         if let Some(id) = stored.id() {
             line.extend_from_slice(b",\"id\":");
             string(&mut line, id);

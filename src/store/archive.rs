@@ -373,6 +373,33 @@ enum Decompressed {
     Stopped { at: u64, read: io::Result<Input> },
 }
 
+/// Whether [`Windows`] decompresses frames behind the reader ([`Windows::background`]).
+enum Behind {
+    /// No: frames are decompressed on the reading thread.
+    Off,
+    /// Yes, on this many threads, started at the next sized frame.
+    Idle { threads: usize },
+    /// Yes, and the threads are running.
+    Running { threads: usize, running: Background },
+}
+
+impl Behind {
+    /// The threads to start next, if frames are decompressed behind.
+    fn threads(&self) -> Option<usize> {
+        match self {
+            Behind::Off => None,
+            Behind::Idle { threads } | Behind::Running { threads, .. } => Some(*threads),
+        }
+    }
+
+    /// Back to idle, the running threads stopped (at the next sized frame, they start again).
+    fn stop(&mut self) {
+        if let Some(threads) = self.threads() {
+            *self = Behind::Idle { threads };
+        }
+    }
+}
+
 /// The threads of [`Windows::background`].
 struct Background {
     /// Frames and the stop, each with its place in the order of the archive.
@@ -609,11 +636,9 @@ pub(crate) struct Windows {
     parallel: usize,
     /// Frames decompressed ahead, one window each, in order.
     ahead: std::collections::VecDeque<Window>,
-    /// Whether frames are decompressed ahead by a thread of their own (see
-    /// [`Windows::background`]), and that thread while it runs.
-    background: Option<Option<Background>>,
-    /// How many threads [`Windows::background`] starts.
-    workers: usize,
+    /// Whether frames are decompressed ahead by threads of their own (see
+    /// [`Windows::background`]), and those threads while they run.
+    background: Behind,
     /// Buffers handed back, for the next frames decompressed ahead.
     spares: Vec<Vec<u8>>,
     /// Whether the complete lines a damaged frame yielded before its damage are handed out
@@ -725,8 +750,7 @@ impl Windows {
             frame_start: stream_offset,
             parallel: 1,
             ahead: std::collections::VecDeque::new(),
-            background: None,
-            workers: 1,
+            background: Behind::Off,
             spares: Vec::new(),
             keep_before_damage: false,
             pending: None,
@@ -762,8 +786,9 @@ impl Windows {
     /// Frames of eventfold 0.2.0, very large frames, and damaged ones are decompressed as
     /// streams on the calling thread, with the same windows and the same errors.
     pub fn background(mut self, threads: usize) -> Self {
-        self.background = Some(None);
-        self.workers = threads.max(1);
+        self.background = Behind::Idle {
+            threads: threads.max(1),
+        };
         self
     }
 
@@ -771,30 +796,28 @@ impl Windows {
     /// `None` once that thread has stopped before a frame it does not decompress: the input
     /// is back, there, for the streaming decompressor.
     fn next_from_background(&mut self, buf: Vec<u8>) -> io::Result<Option<Window>> {
-        let Some(slot) = self.background.as_mut() else {
-            return Ok(None);
-        };
-        if slot.is_none() {
+        if let Behind::Idle { threads } = self.background {
             let Some(input) = self.input.take() else {
-                self.background = None;
+                self.background = Behind::Off;
                 return Ok(None);
             };
-            match Background::start(input, &self.path, self.limit, self.workers) {
-                Ok(running) => *slot = Some(running),
+            match Background::start(input, &self.path, self.limit, threads) {
+                Ok(running) => self.background = Behind::Running { threads, running },
                 Err(input) => {
                     // No thread could be started: the frames are read on this one.
-                    self.background = None;
+                    self.background = Behind::Off;
                     self.input = Some(input);
                     return Ok(None);
                 }
             }
         }
-        let running = slot.as_mut().expect("started above");
+        let Behind::Running { running, .. } = &mut self.background else {
+            return Ok(None);
+        };
         if buf.capacity() > 0 {
             running.give(buf);
         }
-        let got = running.next();
-        match got {
+        match running.next() {
             Some(Decompressed::Frame {
                 offset,
                 len,
@@ -808,21 +831,21 @@ impl Windows {
             ))),
             Some(Decompressed::Stopped { at, read }) => match read {
                 Ok(input) => {
-                    // The frame there is streamed; the thread starts again after it.
-                    self.background = Some(None);
+                    // The frame there is streamed; the threads start again after it.
+                    self.background.stop();
                     self.input = Some(input);
                     Ok(None)
                 }
                 Err(e) => {
                     // Reading the input failed; a later call reads it again from there, as
                     // a stream.
-                    self.background = None;
+                    self.background = Behind::Off;
                     self.input = Input::open(&self.path, at, self.limit).ok();
                     Err(e)
                 }
             },
             None => {
-                self.background = None;
+                self.background = Behind::Off;
                 Err(io::Error::other(format!(
                     "{}: the thread that decompresses the archive stopped",
                     self.path.display()
@@ -919,7 +942,7 @@ impl Windows {
         if let Some(damage) = self.pending.take() {
             return Err(damage);
         }
-        if self.background.is_some() && self.decoder.is_none() && self.carry.is_empty() {
+        if self.background.threads().is_some() && self.decoder.is_none() && self.carry.is_empty() {
             if let Some(window) = self.next_from_background(buf)? {
                 return Ok(Some(window));
             }
