@@ -1179,11 +1179,11 @@ impl<'a, A, F: LineFold<A>, P: Pauses<A>> Folding<'a, A, F, P> {
         }
     }
 
-    /// Folds `buf` (see [`fold_paused`]); returns the bad line that ended it, if one did, and
-    /// the side job's result.
+    /// Folds `buf` (see [`fold_paused`]) on `threads` threads, the calling one included;
+    /// returns the bad line that ended it, if one did, and the side job's result.
     fn fold_buf<T: Send>(
         &mut self,
-        buf: &[u8],
+        (buf, threads): (&[u8], usize),
         (trust, sealing): (Trust<'_>, &mut Option<Sealing>),
         place: impl Fn(usize) -> Place,
         side: impl FnOnce() -> T + Send,
@@ -1195,7 +1195,7 @@ impl<'a, A, F: LineFold<A>, P: Pauses<A>> Folding<'a, A, F, P> {
         let (folded, bad, next) = fold_paused(
             buf,
             folded,
-            (self.fold, self.threads),
+            (self.fold, threads),
             self.pauses,
             (trust, sealing),
             place,
@@ -1284,9 +1284,10 @@ impl<A, F: LineFold<A>, P: Pauses<A>> ReadSegments for FoldSegments<'_, A, F, P>
             hash_from: None,
             checked: false,
         };
-        let (bad, next) = self
-            .folding
-            .fold_buf(region, (trust, &mut self.sealing), place, side);
+        let threads = self.folding.threads;
+        let (bad, next) =
+            self.folding
+                .fold_buf((region, threads), (trust, &mut self.sealing), place, side);
         if let Some((at, reason)) = bad {
             let origin = Origin::Active { from: start };
             return Err(malformed(self.folding.path, origin, region, at, reason));
@@ -1350,14 +1351,16 @@ impl<A, F: LineFold<A>, P: Pauses<A>> ReadWindows for FoldWindows<'_, A, F, P> {
             hash_from: None,
             checked,
         };
-        let threads = self.folding.threads;
-        if checked && self.background {
-            self.folding.threads = 1;
-        }
-        let (bad, next) =
-            self.folding
-                .fold_buf(&window.bytes()[cut..], (trust, &mut None), place, side);
-        self.folding.threads = threads;
+        // A sealed frame read while the next ones are decompressed behind is read on this
+        // thread alone: the others are busy decompressing.
+        let threads = match checked && self.background {
+            true => 1,
+            false => self.folding.threads,
+        };
+        let bytes = (&window.bytes()[cut..], threads);
+        let (bad, next) = self
+            .folding
+            .fold_buf(bytes, (trust, &mut None), place, side);
         if let Some((at, reason)) = bad {
             let origin = Origin::Archive {
                 stream_offset: window.offset,
