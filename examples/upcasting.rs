@@ -5,12 +5,17 @@
 //! cargo run --example upcasting -- DIR       # uses DIR, which must be empty or absent
 //! ```
 //!
-//! Version 1 of a todo app wrote `todo_created` with a `title`, and `todos_imported` for a
-//! batch; version 2 writes one `todo_added` with a `text` per todo. Upcasters registered on the
-//! builder rename, reshape and split the old events as they are read, so the version 2 reducer
-//! handles one shape only. The files keep the old events as they were written.
+//! Version 1 of a todo app wrote `todo_created` with a `title`, `todos_imported` for a batch,
+//! and `todo_noted` with a `note`; version 2 writes one `todo_added` with a `text` per todo.
+//! Upcasters registered on the builder rename, reshape and split the old events as they are
+//! read, so the version 2 reducer handles one shape only. The files keep the old events as
+//! they were written.
+//!
+//! The `todo_noted` upcaster is one of text (`Upcaster::reshape`): it reads the raw fields of
+//! the borrowed event and writes the new `data` as JSON text, without an owned event, which
+//! is the fast way when many events need reshaping.
 
-use eventfold::{Event, EventLog, EventRef, Upcaster};
+use eventfold::{Event, EventLog, EventRef, Reshaped, Upcaster};
 use serde_json::json;
 use std::error::Error;
 use std::path::PathBuf;
@@ -33,6 +38,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         "todos_imported",
         json!({ "titles": ["call mum", "pay rent"] }),
     ))?;
+    v1.append(&Event::new(
+        "todo_noted",
+        json!({ "note": "fix the \"door\"" }),
+    ))?;
     v1.rotate()?;
     drop(v1);
 
@@ -53,6 +62,12 @@ fn main() -> Result<(), Box<dyn Error>> {
                 ..event.clone()
             };
             Ok::<_, &str>(titles.iter().map(added).collect())
+        }))
+        .upcaster(Upcaster::reshape("todo_noted", |event| {
+            // The note's raw JSON text (a string, quotes and escapes included) becomes the text.
+            let note = event.data_field("note").ok_or("no `note`")?;
+            let data = format!(r#"{{"text":{note}}}"#);
+            Ok::<_, &str>(Reshaped::new().event_type("todo_added").data(data))
         }))
         .view_ref::<Vec<String>>("texts", texts)
         .open()?;
@@ -99,8 +114,10 @@ fn data_dir(default: &str) -> Result<PathBuf, Box<dyn Error>> {
 //   buy milk
 //   call mum
 //   pay rent
+//   fix the "door"
 //   water plants
 // stored events (the files are unchanged):
 //   todo_created {"title":"buy milk"}
 //   todos_imported {"titles":["call mum","pay rent"]}
+//   todo_noted {"note":"fix the \"door\""}
 //   todo_added {"text":"water plants"}

@@ -445,9 +445,17 @@ fn time_travel_shows_the_past_and_the_present() {
 fn upcasting_shows_old_events_in_their_current_shape() {
     let tmp = tmp();
     let out = run_ok("upcasting", &[&data_arg(&tmp)], tmp.path());
-    for line in ["  buy milk", "  call mum", "  pay rent", "  water plants"] {
+    let texts = [
+        "  buy milk",
+        "  call mum",
+        "  pay rent",
+        r#"  fix the "door""#,
+        "  water plants",
+    ];
+    for line in texts {
         assert_line(&out, line);
     }
+    assert_line(&out, r#"  todo_noted {"note":"fix the \"door\""}"#);
     assert_line(&out, r#"  todo_created {"title":"buy milk"}"#);
     assert_line(
         &out,
