@@ -570,30 +570,33 @@ fn a_failure_in_the_archive_names_the_decompressed_offset() {
     assert!(err.to_string().contains("decompressed byte"), "{err}");
 }
 
+/// A log with [`upcasters`] that holds `stored`, rotated after the first `rotate_after`.
+fn upcasting_log(dir: &Path, stored: &[Event], rotate_after: Option<usize>) -> EventLog {
+    let mut log = EventLog::builder(dir)
+        .upcasters(upcasters())
+        .open()
+        .unwrap();
+    for (i, event) in stored.iter().enumerate() {
+        log.append(event).unwrap();
+        if Some(i + 1) == rotate_after {
+            log.rotate().unwrap();
+        }
+    }
+    log
+}
+
 /// Subscriptions of a reader that carries upcasters yield upcast events; the events of a
 /// split share the stored line's position.
 #[test]
 fn subscriptions_yield_upcast_events() {
     let dir = test_dir();
-    let mut log = EventLog::builder(dir.path())
-        .upcasters(upcasters())
-        .open()
-        .unwrap();
     let stored = [
         Event::new("ancient", json!({ "value": 1 })),
         Event::new("drop_me", json!({})),
         Event::new("split_me", json!({ "n": 5 })),
     ];
-    for event in &stored {
-        log.append(event).unwrap();
-    }
-    let mut got = Vec::new();
-    for item in log.reader().subscribe(Since::Start).unwrap() {
-        match item.unwrap() {
-            SubscriptionItem::Event(event) => got.push(event),
-            _ => break,
-        }
-    }
+    let log = upcasting_log(dir.path(), &stored, None);
+    let got = caught_up(&log.reader(), Since::Start);
     let expected: Vec<Event> = stored.iter().flat_map(by_hand).collect();
     let events: Vec<Event> = got.iter().map(|e| e.event.clone()).collect();
     assert_eq!(events, expected);
@@ -629,10 +632,6 @@ fn caught_up(reader: &EventReader, since: Since) -> Vec<HistoryEvent> {
 fn a_subscription_resumes_inside_a_split() {
     for rotate_after in [1, 3] {
         let dir = test_dir();
-        let mut log = EventLog::builder(dir.path())
-            .upcasters(upcasters())
-            .open()
-            .unwrap();
         let stored = [
             Event::new("ancient", json!({ "value": 1 })),
             Event::new("split_me", json!({ "n": 5 })),
@@ -640,12 +639,7 @@ fn a_subscription_resumes_inside_a_split() {
             Event::new("split_me", json!({ "n": 7 })),
             Event::new("added", json!({ "n": 9 })),
         ];
-        for (i, event) in stored.iter().enumerate() {
-            log.append(event).unwrap();
-            if i + 1 == rotate_after {
-                log.rotate().unwrap();
-            }
-        }
+        let log = upcasting_log(dir.path(), &stored, Some(rotate_after));
         let reader = log.reader();
         let all = caught_up(&reader, Since::Start);
         let events = |got: &[HistoryEvent]| got.iter().map(|e| e.event.clone()).collect::<Vec<_>>();

@@ -124,9 +124,14 @@ pub fn rebuild_v03_ref_upcast(dir: &Path, upcasting: Upcasting) -> Outcome {
         Upcasting::Text => bench_reshapers(&Arc::new(AtomicU64::new(0))),
         Upcasting::Renames => bench_renames(),
     };
+    rebuild_upcasting(dir, "rss_v03_up", upcasters)
+}
+
+/// [`rebuild_v03_ref`] of the type + `data.id` view `name` through a reader with `upcasters`.
+fn rebuild_upcasting(dir: &Path, name: &str, upcasters: eventfold::Upcasters) -> Outcome {
     let start = Instant::now();
     let reader = eventfold::EventReader::new(dir).upcasting(upcasters);
-    let mut view = eventfold::View::new_ref("rss_v03_up", v03::type_id, &dir.join("views"));
+    let mut view = eventfold::View::new_ref(name, v03::type_id, &dir.join("views"));
     view.rebuild(&reader)?;
     let elapsed = start.elapsed();
     Ok((elapsed, Some(stats_digest(view.state()))))
@@ -341,31 +346,10 @@ pub fn upcast(data: &Data) -> Result<(Vec<Workload<'_>>, Arc<AtomicU64>), BoxErr
     let (active, n) = (data.sealed()?, data.n());
     let touched = Arc::new(AtomicU64::new(0));
     let upcasters = bench_upcasters(&touched);
-    let with = move || {
-        let start = Instant::now();
-        let reader = eventfold::EventReader::new(active).upcasting(upcasters.clone());
-        let mut view = eventfold::View::new_ref("rb_v03", v03::type_id, &active.join("views"));
-        view.rebuild(&reader)?;
-        let elapsed = start.elapsed();
-        Ok((elapsed, Some(stats_digest(view.state()))))
-    };
+    let with = move || rebuild_upcasting(active, "rb_v03", upcasters.clone());
     let reshapers = bench_reshapers(&touched);
-    let text = move || {
-        let start = Instant::now();
-        let reader = eventfold::EventReader::new(active).upcasting(reshapers.clone());
-        let mut view = eventfold::View::new_ref("rb_v03", v03::type_id, &active.join("views"));
-        view.rebuild(&reader)?;
-        let elapsed = start.elapsed();
-        Ok((elapsed, Some(stats_digest(view.state()))))
-    };
-    let renames = move || {
-        let start = Instant::now();
-        let reader = eventfold::EventReader::new(active).upcasting(bench_renames());
-        let mut view = eventfold::View::new_ref("rb_v03", v03::type_id, &active.join("views"));
-        view.rebuild(&reader)?;
-        let elapsed = start.elapsed();
-        Ok((elapsed, Some(stats_digest(view.state()))))
-    };
+    let text = move || rebuild_upcasting(active, "rb_v03", reshapers.clone());
+    let renames = move || rebuild_upcasting(active, "rb_v03", bench_renames());
     let workloads = vec![
         Workload::new(
             "rebuild app.jsonl, type + data.id (ref)",
