@@ -429,11 +429,19 @@ fn writes_bad_text(bad: &'static str) -> Upcaster {
 
 #[test]
 fn an_upcaster_of_text_that_writes_bad_json_names_the_event() {
-    check_failure(writes_bad_text(r#"{"n":3"#), "`data` is not one JSON value");
-    check_failure(
-        writes_bad_text(r#"{"n":3},"ts":1"#),
-        "`data` is not one JSON value",
-    );
+    for bad in [r#"{"n":3"#, r#"{"n":3},"ts":1"#] {
+        check_failure(writes_bad_text(bad), "`data` is not one JSON value");
+        // Applied to an owned event, it says the same.
+        let upcasters = Upcasters::new().with(writes_bad_text(bad));
+        let failing = Event::new("checked", json!({ "n": 3, "fails": true }));
+        let err = upcasters.upcast(failing).expect_err("bad text");
+        let says = err.to_string();
+        assert!(says.contains("`data` is not one JSON value"), "{says}");
+        assert!(!says.contains("returned an error"), "{says}");
+        let fine = Event::new("checked", json!({ "n": 4, "fails": false }));
+        let made = upcasters.upcast(fine.clone()).unwrap();
+        assert_eq!(made, [fine.with_meta(json!({ "schema": 1 }))]);
+    }
 }
 
 #[test]

@@ -291,10 +291,12 @@ impl Upcaster {
         let reshape: Arc<ReshapeFn> = Arc::new(move |event| reshape(event).map_err(Into::into));
         let on_owned = Arc::clone(&reshape);
         let mut upcaster = Self::new(event_type, move |event: Event| {
+            let bad = |reason: String| BadOutput(reason);
             let line = serde_json::to_string(&event)?;
-            let stored = EventRef::parse_trusted(&line).map_err(|e| e.to_string())?;
-            let line = on_owned(&stored)?.line(&stored)?;
-            let event = crate::format::parse::event(line.as_bytes()).map_err(|e| e.to_string())?;
+            let stored = EventRef::parse_trusted(&line).map_err(|e| bad(e.to_string()))?;
+            let line = on_owned(&stored)?.line(&stored).map_err(bad)?;
+            let event = crate::format::parse::event(line.as_bytes());
+            let event = event.map_err(|e| bad(format!("its output does not read back: {e}")))?;
             Ok::<_, UpcastError>(vec![event])
         });
         upcaster.reshape = Some(reshape);
@@ -426,11 +428,27 @@ impl Upcaster {
     }
 }
 
+/// What is wrong with what an upcaster of text returned, found on the way from an owned
+/// event: said as the fold of a borrowed line says it.
+#[derive(Debug)]
+struct BadOutput(String);
+
+impl fmt::Display for BadOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadOutput {}
+
 /// What an upcaster's function returned, or why it failed: an error, or a panic.
 fn caught<T>(call: impl FnOnce() -> Result<T, UpcastError>) -> Result<T, String> {
     match catch_unwind(AssertUnwindSafe(call)) {
         Ok(Ok(made)) => Ok(made),
-        Ok(Err(e)) => Err(format!("it returned an error: {e}")),
+        Ok(Err(e)) => match e.downcast_ref::<BadOutput>() {
+            Some(BadOutput(reason)) => Err(reason.clone()),
+            None => Err(format!("it returned an error: {e}")),
+        },
         Err(panic) => {
             let message = panic
                 .downcast_ref::<&str>()
