@@ -116,13 +116,18 @@ pub(crate) trait LineFold<A>: Sync {
 
     /// The work on a sealed chunk `text` (see [`trusted_text`]) that is worth doing on the
     /// thread that claims the chunk, when a fold runs on several: the items of the lines the
-    /// fold makes ahead, in line order, up to and including the first that fails. The reducing
-    /// thread, which locates the chunk's lines as it folds them, takes these and reads the
-    /// other lines with [`LineFold::parse_unprepared`]. (Upcasting makes its upcast events
-    /// here, so that a parallel fold shares that work.)
+    /// fold makes ahead, in line order, up to and including the first that fails. `lines` are
+    /// the chunk's lines, each with where its type ends when it could be located. The
+    /// reducing thread takes these items and reads the other lines with
+    /// [`LineFold::parse_unprepared`]. (Upcasting makes its upcast events here, so that a
+    /// parallel fold shares that work.)
     #[inline]
-    fn prepare<'b>(&self, text: &'b str) -> Vec<Ready<Self::Item<'b>>> {
-        let _ = text;
+    fn prepare<'b>(
+        &self,
+        text: &'b str,
+        lines: impl Iterator<Item = (Line<'b>, Option<usize>)>,
+    ) -> Vec<Ready<Self::Item<'b>>> {
+        let _ = (text, lines);
         Vec::new()
     }
 
@@ -1065,7 +1070,8 @@ fn parse_chunk<'b, A, F: LineFold<A>>(
         parsed.located = std::mem::take(&mut recycler.spare_located);
         Located::all(text, &mut parsed.located);
         if F::PREPARES {
-            parsed.prepared = fold.prepare(text);
+            let lines = parsed.located.iter().map(|at| at.line(text));
+            parsed.prepared = fold.prepare(text, lines);
         }
         return parsed;
     }

@@ -15,7 +15,7 @@ use crate::format::chunk::Index;
 use crate::format::event::{Event, EventRef};
 use crate::format::field;
 use crate::format::fold::{Borrowed, LineFold, Owned, Ready};
-use crate::format::lines::{Line, Lines};
+use crate::format::lines::Line;
 use crate::format::parse::ParseError;
 use crate::format::trusted;
 use std::borrow::Cow;
@@ -1110,25 +1110,29 @@ impl<A, F: Upcastable<A>> LineFold<A> for Upcasting<'_, F> {
     // with no upcaster.
     const PREPARES: bool = F::TRUSTS;
 
-    fn prepare<'b>(&self, text: &'b str) -> Vec<Ready<Self::Item<'b>>> {
+    fn prepare<'b>(
+        &self,
+        text: &'b str,
+        lines: impl Iterator<Item = (Line<'b>, Option<usize>)>,
+    ) -> Vec<Ready<Self::Item<'b>>> {
         let mut prepared = Vec::new();
-        for line in Lines::new(text.as_bytes()) {
+        for (line, type_end) in lines {
             let (at, len) = (line.start, line.bytes.len());
             // A line that is not text on its own is left to the reducing thread's `parse`.
             let Some(line) = text.get(at..at + len) else {
                 continue;
             };
             // Most lines are of a type no upcaster is registered for: told apart by the type
-            // alone, found without locating the rest of the line. (A sealed line is a valid
-            // event, so the type found here is the one a parse would find.)
-            if let Some(end) = trusted::locate_type(line)
+            // alone, located with the line. (A sealed line is a valid event, so the type found
+            // there is the one a parse would find.)
+            if let Some(end) = type_end
                 && !self.upcasts_type(line, end)
             {
                 continue;
             }
             let item = self
                 .fold
-                .parse_trusted(line)
+                .parse_located(line, type_end)
                 .and_then(|item| self.check(item, len));
             let failed = item.is_err();
             if !matches!(item, Ok(Upcasted::Stored(_))) {

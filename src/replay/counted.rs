@@ -59,8 +59,12 @@ impl<A, F: LineFold<A>> LineFold<(A, Count)> for Counted<F> {
     const PREPARES: bool = F::PREPARES;
 
     #[inline]
-    fn prepare<'b>(&self, text: &'b str) -> Vec<Ready<Self::Item<'b>>> {
-        let prepared = self.0.prepare(text);
+    fn prepare<'b>(
+        &self,
+        text: &'b str,
+        lines: impl Iterator<Item = (Line<'b>, Option<usize>)>,
+    ) -> Vec<Ready<Self::Item<'b>>> {
+        let prepared = self.0.prepare(text, lines);
         prepared
             .into_iter()
             .map(|ready| Ready {
