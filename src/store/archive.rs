@@ -424,14 +424,21 @@ struct Background {
 type Shared = std::sync::Mutex<Option<(Input, u64)>>;
 
 impl Background {
-    /// Starts `workers` threads decompressing the sized frames of `input`, or as many as the
-    /// system allows; gives `input` back if it allows none.
-    fn start(input: Input, path: &Path, limit: Option<u64>, workers: usize) -> Result<Self, Input> {
+    /// Starts `workers` threads decompressing the sized frames of the input in `input`, or as
+    /// many as the system allows, and hands them the input; `None`, the input left in place,
+    /// when there is none or the system allows no thread.
+    fn start(
+        input: &mut Option<Input>,
+        path: &Path,
+        limit: Option<u64>,
+        workers: usize,
+    ) -> Option<Self> {
         use std::sync::{Arc, Mutex, mpsc};
+        let given = input.take()?;
         let (done_tx, done) = mpsc::sync_channel(BACKGROUND_AHEAD - 1);
         let (spares, spares_rx) = mpsc::channel::<Vec<u8>>();
         let spares_rx = Arc::new(Mutex::new(spares_rx));
-        let shared: Arc<Shared> = Arc::new(Mutex::new(Some((input, 0))));
+        let shared: Arc<Shared> = Arc::new(Mutex::new(Some((given, 0))));
         let mut started = Vec::with_capacity(workers);
         for _ in 0..workers.max(1) {
             let (path, done_tx) = (path.to_path_buf(), done_tx.clone());
@@ -448,10 +455,10 @@ impl Background {
         if started.is_empty() {
             // No thread took the input: it is still there, at its start.
             let taken = shared.lock().unwrap_or_else(PoisonError::into_inner).take();
-            let (input, _) = taken.expect("no thread took the input");
-            return Err(input);
+            *input = taken.map(|(given, _)| given);
+            return None;
         }
-        Ok(Background {
+        Some(Background {
             done,
             early: std::collections::BTreeMap::new(),
             next: 0,
@@ -797,16 +804,12 @@ impl Windows {
     /// is back, there, for the streaming decompressor.
     fn next_from_background(&mut self, buf: Vec<u8>) -> io::Result<Option<Window>> {
         if let Behind::Idle { threads } = self.background {
-            let Some(input) = self.input.take() else {
-                self.background = Behind::Off;
-                return Ok(None);
-            };
-            match Background::start(input, &self.path, self.limit, threads) {
-                Ok(running) => self.background = Behind::Running { threads, running },
-                Err(input) => {
-                    // No thread could be started: the frames are read on this one.
+            match Background::start(&mut self.input, &self.path, self.limit, threads) {
+                Some(running) => self.background = Behind::Running { threads, running },
+                None => {
+                    // No input left, or no thread could be started: the frames are read on
+                    // this thread.
                     self.background = Behind::Off;
-                    self.input = Some(input);
                     return Ok(None);
                 }
             }
