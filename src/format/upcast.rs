@@ -19,7 +19,7 @@ use crate::format::lines::Line;
 use crate::format::parse::ParseError;
 use crate::format::trusted;
 use std::borrow::Cow;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -97,6 +97,11 @@ impl Reshaped {
         self.event_type.as_deref()
     }
 
+    /// The text of the new `meta` if it changes: `Some(None)` when the event loses it.
+    fn meta_text(&self) -> Option<Option<&str>> {
+        self.meta.as_ref().map(Option::as_deref)
+    }
+
     /// The text of the new `data`, if it changes.
     pub fn data_text(&self) -> Option<&str> {
         self.data.as_deref()
@@ -125,31 +130,40 @@ impl Reshaped {
             None => stored.meta_raw(),
         };
         let event_type = self.event_type.as_deref().unwrap_or(stored.event_type());
-        let mut line = Vec::with_capacity(stored.line().len() + data.len() + 16);
-        // Strings serialized by serde_json, and text checked above: this writes valid JSON.
-        let string = |line: &mut Vec<u8>, text: &str| {
-            serde_json::to_writer(line, text).expect("a string is written to memory");
-        };
-        line.extend_from_slice(b"{\"type\":");
-        string(&mut line, event_type);
-        line.extend_from_slice(b",\"data\":");
-        line.extend_from_slice(data.as_bytes());
-        line.extend_from_slice(b",\"ts\":");
-        serde_json::to_writer(&mut line, &stored.ts()).expect("a number is written to memory");
+        let mut line = String::with_capacity(stored.line().len() + data.len() + 16);
+        // Strings written as serde_json writes them, and text checked above: valid JSON.
+        line.push_str("{\"type\":");
+        push_json_string(&mut line, event_type);
+        line.push_str(",\"data\":");
+        line.push_str(data);
+        line.push_str(",\"ts\":");
+        write!(line, "{}", stored.ts()).expect("a number is written to memory");
         if let Some(id) = stored.id() {
-            line.extend_from_slice(b",\"id\":");
-            string(&mut line, id);
+            line.push_str(",\"id\":");
+            push_json_string(&mut line, id);
         }
         if let Some(actor) = stored.actor() {
-            line.extend_from_slice(b",\"actor\":");
-            string(&mut line, actor);
+            line.push_str(",\"actor\":");
+            push_json_string(&mut line, actor);
         }
         if let Some(meta) = meta {
-            line.extend_from_slice(b",\"meta\":");
-            line.extend_from_slice(meta.as_bytes());
+            line.push_str(",\"meta\":");
+            line.push_str(meta);
         }
-        line.push(b'}');
-        String::from_utf8(line).map_err(|_| "its output is not UTF-8".to_string())
+        line.push('}');
+        Ok(line)
+    }
+}
+
+/// Appends `text` as a JSON string, escaped as serde_json escapes it.
+fn push_json_string(line: &mut String, text: &str) {
+    // serde_json escapes quotes, backslashes and control characters, and nothing else.
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        line.push('"');
+        line.push_str(text);
+        line.push('"');
+    } else {
+        line.push_str(&serde_json::to_string(text).expect("a string is written to memory"));
     }
 }
 
@@ -603,7 +617,10 @@ impl Upcasters {
         if self.lengths & (1 << (event_type.len() % 64)) == 0 {
             return None;
         }
-        let (_, upcasters) = self.by_type.iter().find(|(t, _)| **t == *event_type)?;
+        let (_, upcasters) = self
+            .by_type
+            .iter()
+            .find(|(t, _)| same_text(t.as_bytes(), event_type.as_bytes()))?;
         Some(upcasters)
     }
 
@@ -657,6 +674,23 @@ impl Upcasters {
         applied.pop();
         Ok(())
     }
+}
+
+/// Whether `a` and `b` hold the same bytes: compared inline, by two overlapping words, when
+/// they are 8 to 16 bytes long (the length of most event types), instead of by a call.
+#[inline(always)]
+fn same_text(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if (8..=16).contains(&n) {
+        let word = |s: &[u8], at: usize| {
+            u64::from_ne_bytes(s[at..at + 8].try_into().expect("eight bytes"))
+        };
+        return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8);
+    }
+    a == b
 }
 
 /// The integer under `key` in an owned event's `meta`.
@@ -929,32 +963,25 @@ impl<F> Upcasting<'_, F> {
             Ok(made) => made,
             Err(reason) => return Some(Err(reason)),
         };
-        // Most often no other upcaster is registered for the type it now has.
+        // Most often no other upcaster of the type it now has matches its version: found from
+        // the parts the upcaster returned, without reading the new line.
         let new_type = reshaped.type_text().unwrap_or(stored.event_type());
-        let alone = self
-            .upcasters
-            .of_type(new_type)
-            .is_none_or(|next| next.iter().all(|u| u.slot == upcaster.slot));
-        if alone {
-            return Some(self.fold.out_line(line).map(Made::One));
-        }
-        let made = EventRef::parse_trusted(&line).map_err(|e| e.to_string());
-        let made = match made {
-            Ok(made) => made,
-            Err(reason) => return Some(Err(format!("its output does not read back: {reason}"))),
+        let mut version = |key: &str| match reshaped.meta_text() {
+            None => meta_u64_ref(stored, key),
+            Some(None) => None,
+            Some(Some(meta)) => field::get(meta, key).and_then(field::as_u64),
         };
-        let mut version = |key: &str| meta_u64_ref(&made, key);
-        let chained = self
-            .upcasters
-            .of_type(made.event_type())
-            .is_some_and(|next| {
-                next.iter()
-                    .any(|u| u.slot != upcaster.slot && u.matches(&mut version))
-            });
+        let chained = self.upcasters.of_type(new_type).is_some_and(|next| {
+            next.iter()
+                .any(|u| u.slot != upcaster.slot && u.matches(&mut version))
+        });
         if !chained {
-            drop(made);
             return Some(self.fold.out_line(line).map(Made::One));
         }
+        let made = match EventRef::parse_trusted(&line) {
+            Ok(made) => made,
+            Err(e) => return Some(Err(format!("its output does not read back: {e}"))),
+        };
         let event = made.to_event();
         let events = match self.upcasters.apply_after(event, upcaster.slot) {
             Ok(events) => events,
@@ -1313,6 +1340,90 @@ mod tests {
                 || (),
             );
             assert_eq!(par.acc, seq.acc, "{chunk}");
+        }
+    }
+
+    /// Whether the event an upcaster of text makes goes on through another upcaster is found
+    /// from its parts (the `meta` it writes, keeps or drops) without reading its line: it
+    /// folds as the same events upcast through owned events do, line for line, on every
+    /// path. The ids and actors need escapes, which the new line writes as serde_json does.
+    #[test]
+    fn an_upcaster_of_text_chains_by_the_version_it_leaves() {
+        let by = |by: &'static str| {
+            move |mut event: Event| {
+                event.data = json!({ "by": by });
+                event
+            }
+        };
+        let upcasters = Upcasters::new()
+            .with(Upcaster::reshape("set", |_: &EventRef<'_>| {
+                Ok::<_, &str>(Reshaped::new().event_type("b").meta(r#" {"schema":2} "#))
+            }))
+            .with(Upcaster::reshape("keep", |_: &EventRef<'_>| {
+                Ok::<_, &str>(Reshaped::new().event_type("b"))
+            }))
+            .with(Upcaster::reshape("strip", |_: &EventRef<'_>| {
+                Ok::<_, &str>(Reshaped::new().event_type("b").without_meta())
+            }))
+            .with(Upcaster::map("b", by("v2")).when_version("schema", 2))
+            .with(Upcaster::map("b", by("none")).when_version("schema", None));
+        let mut buf = String::new();
+        let mut stored = Vec::new();
+        for i in 0..900u64 {
+            let event_type = ["set", "keep", "strip"][(i % 3) as usize];
+            let mut event = Event::new(event_type, json!({ "n": i }));
+            event.ts = i;
+            event.meta = match i % 4 {
+                0 => None,
+                1 => Some(json!({ "schema": 1 })),
+                2 => Some(json!({ "schema": 2 })),
+                _ => Some(json!({ "x": { "schema": 2 }, "schema": 3 })),
+            };
+            event.id = (i % 5 == 0).then(|| format!("e\"{i}\u{1}\u{7f}"));
+            event.actor = (i % 2 == 0).then(|| "ü\t/".to_string());
+            buf.push_str(&serde_json::to_string(&event).unwrap());
+            buf.push('\n');
+            stored.push(event);
+        }
+        fn line(mut state: Vec<String>, event: &EventRef<'_>) -> Vec<String> {
+            state.push(String::from_utf8_lossy(event.line()).into_owned());
+            state
+        }
+        let expected: Vec<String> = stored
+            .iter()
+            .flat_map(|event| upcasters.upcast(event.clone()).unwrap())
+            .map(|event| serde_json::to_string(&event).unwrap())
+            .collect();
+        // The chain was taken as the versions say.
+        let of = |i: usize| &expected[i];
+        assert!(of(0).contains(r#""data":{"by":"v2"}"#), "{}", of(0)); // set
+        assert!(of(1).contains(r#""data":{"n":1}"#), "{}", of(1)); // keep, schema 1
+        assert!(of(4).contains(r#""data":{"by":"none"}"#), "{}", of(4)); // keep, no meta
+        assert!(of(10).contains(r#""data":{"by":"v2"}"#), "{}", of(10)); // keep, schema 2
+        assert!(of(7).contains(r#""data":{"n":7}"#), "{}", of(7)); // keep, schema 3
+        assert!(of(2).contains(r#""data":{"by":"none"}"#), "{}", of(2)); // strip
+        let fold = Upcasting::new(Borrowed(line), &upcasters);
+        let seq = fold_sequential(buf.as_bytes(), Vec::new(), &fold, Until::END, Trust::NONE);
+        assert!(seq.bad.is_none(), "{:?}", seq.bad);
+        assert_eq!(seq.acc, expected);
+        let checked = Trust {
+            checked: true,
+            ..Trust::NONE
+        };
+        let trusted = fold_sequential(buf.as_bytes(), Vec::new(), &fold, Until::END, checked);
+        assert_eq!(trusted.acc, expected);
+        for chunk in [500, 4096] {
+            let (par, ()) = fold_threads(
+                buf.as_bytes(),
+                Vec::new(),
+                &fold,
+                Until::END,
+                checked,
+                chunk,
+                2,
+                || (),
+            );
+            assert_eq!(par.acc, expected, "{chunk}");
         }
     }
 
