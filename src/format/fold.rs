@@ -815,11 +815,14 @@ fn step_trusted<'b, A, F: LineFold<A>>(
     base: usize,
     text: &'b str,
     lines: impl Iterator<Item = (Line<'b>, Option<usize>)>,
-    prepared: Option<Vec<Ready<F::Item<'b>>>>,
+    prepared: Option<Prepared<'_, F::Item<'b>>>,
 ) {
     let line_text = |line: Line<'b>| text.get(line.start..line.start + line.bytes.len());
     match prepared.filter(|_| F::PREPARES) {
-        Some(prepared) => {
+        Some(Prepared {
+            lines: prepared,
+            spent,
+        }) => {
             let mut prepared = prepared.into_iter().peekable();
             // Where the next prepared line starts: the others are reduced as they are located.
             let next_at = |prepared: &mut std::iter::Peekable<_>| {
@@ -852,6 +855,7 @@ fn step_trusted<'b, A, F: LineFold<A>>(
                         None => fold.parse(line.bytes),
                     },
                 },
+                |item| spent.push(item),
             );
         }
         None => fold_trusted(
@@ -870,14 +874,26 @@ fn step_trusted<'b, A, F: LineFold<A>>(
                 Some(text) => fold.parse_located(text, type_end),
                 None => fold.parse(line.bytes),
             },
+            drop,
         ),
     }
 }
 
+/// The lines of a sealed chunk that [`LineFold::prepare`] made ahead, for [`step_trusted`],
+/// and where the items made of them go once reduced: back to the thread that made them, with
+/// the chunk, to be freed there (a free of memory another thread allocated takes glibc's
+/// slower path).
+struct Prepared<'s, T> {
+    lines: Vec<Ready<T>>,
+    spent: &'s mut Vec<T>,
+}
+
 /// [`step_trusted`]'s loop over `lines`: each reduced by `located` (given the line and where
 /// its type ends) when the type ends plainly and nothing stops the fold between lines, and
-/// parsed by `item` otherwise (or when `located` gives the accumulator back).
+/// parsed by `item` otherwise (or when `located` gives the accumulator back); an item reduced
+/// in the whole-rebuild loop is handed to `retire`.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn fold_trusted<'b, A, F: LineFold<A>>(
     done: &mut BufFold<Option<A>>,
     fold: &F,
@@ -886,6 +902,7 @@ fn fold_trusted<'b, A, F: LineFold<A>>(
     lines: impl Iterator<Item = (Line<'b>, Option<usize>)>,
     mut located: impl FnMut(A, Line<'b>, usize) -> Result<A, A>,
     mut item: impl FnMut(Line<'b>, Option<usize>) -> Result<F::Item<'b>, ParseError>,
+    mut retire: impl FnMut(F::Item<'b>),
 ) {
     if until.stop == Stop::Never && !until.track_ts {
         // Nothing to look at between lines (the whole rebuild's case): the accumulator stays
@@ -912,6 +929,9 @@ fn fold_trusted<'b, A, F: LineFold<A>>(
                     done.bad = parsed.err().map(|reason| (base + line.start, reason));
                     break;
                 }
+            }
+            if let Ok(item) = parsed {
+                retire(item);
             }
             events += 1;
             last = Some(line);
@@ -944,6 +964,9 @@ struct Parsed<'b, T> {
     located: Vec<Located>,
     /// With `text`, the lines the fold made ahead ([`LineFold::prepare`]).
     prepared: Vec<Ready<T>>,
+    /// Those lines once reduced, handed back with the chunk to be freed by the thread that
+    /// made them.
+    spent: Vec<T>,
     last: Option<(usize, std::ops::Range<usize>)>,
     bad: Option<(usize, ParseError)>,
     /// The chunk's hash, when it was to be hashed and every line was validated.
@@ -1060,6 +1083,7 @@ fn parse_chunk<'b, A, F: LineFold<A>>(
         text: None,
         located: Vec::new(),
         prepared: Vec::new(),
+        spent: Vec::new(),
         last: None,
         bad: None,
         hash: None,
@@ -1417,7 +1441,10 @@ where
                     let mut done = BufFold::start(Some(acc));
                     (done.events, done.max_ts) = (events, max_ts);
                     let base = ranges[want - 1].range.start;
-                    let prepared = std::mem::take(&mut parsed.prepared);
+                    let prepared = Prepared {
+                        lines: std::mem::take(&mut parsed.prepared),
+                        spent: &mut parsed.spent,
+                    };
                     let lines = parsed.located.iter().map(|at| at.line(text));
                     step_trusted(&mut done, fold, until, base, text, lines, Some(prepared));
                     if done.last.is_some() {
