@@ -799,9 +799,9 @@ impl Windows {
         self
     }
 
-    /// The next window from the background thread (started here, if it has not been), or
-    /// `None` once that thread has stopped before a frame it does not decompress: the input
-    /// is back, there, for the streaming decompressor.
+    /// The next window from the background threads (started here, if they have not been), or
+    /// `None` once they have stopped before a frame they do not decompress: the input is
+    /// back, there, for the streaming decompressor.
     fn next_from_background(&mut self, buf: Vec<u8>) -> io::Result<Option<Window>> {
         if let Behind::Idle { threads } = self.background {
             match Background::start(&mut self.input, &self.path, self.limit, threads) {
