@@ -462,7 +462,7 @@ fn frame_matches(file: &File, entry: &ArchiveFrame) -> io::Result<bool> {
     // A frame header is at most 18 bytes.
     let mut header = [0u8; 18];
     let n = span.len.min(18) as usize;
-    if n < 4 || crate::store::mmap::read_up_to(file, &mut header[..n], span.offset)? < n {
+    if n < 4 || crate::store::platform::read_up_to(file, &mut header[..n], span.offset)? < n {
         return Ok(false);
     }
     let header = &header[..n];
@@ -476,7 +476,8 @@ fn frame_matches(file: &File, entry: &ArchiveFrame) -> io::Result<bool> {
     }
     let n = span.len.min(8) as usize;
     let mut tail = [0u8; 8];
-    if crate::store::mmap::read_up_to(file, &mut tail[..n], span.offset + span.len - n as u64)? < n
+    if crate::store::platform::read_up_to(file, &mut tail[..n], span.offset + span.len - n as u64)?
+        < n
     {
         return Ok(false);
     }

@@ -58,28 +58,13 @@ pub(crate) fn committed_end(file: &File, from: u64, len: u64) -> io::Result<u64>
     while end > from {
         let start = end.saturating_sub(TAIL_CHUNK).max(from);
         let buf = &mut chunk[..(end - start) as usize];
-        let n = read_up_to(file, buf, start)?;
+        let n = platform::read_up_to(file, buf, start)?;
         if let Some(i) = memchr::memrchr(b'\n', &buf[..n]) {
             return Ok(start + i as u64 + 1);
         }
         end = start;
     }
     Ok(from)
-}
-
-/// Reads `file` at `offset` into `buf` until `buf` is full or the file ends; returns how many
-/// bytes were read.
-pub(crate) fn read_up_to(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match platform::read_at(file, &mut buf[filled..], offset + filled as u64) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 /// How many newlines the first `len` bytes of `file` hold: the line number of a line that
@@ -89,7 +74,7 @@ pub(crate) fn newlines_before(file: &File, len: u64) -> io::Result<u64> {
     let (mut pos, mut count) = (0, 0);
     while pos < len {
         let n = ((len - pos) as usize).min(buf.len());
-        let read = read_up_to(file, &mut buf[..n], pos)?;
+        let read = platform::read_up_to(file, &mut buf[..n], pos)?;
         if read < n {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -134,7 +119,7 @@ fn hash_before(file: &File, offset: u64) -> io::Result<Option<String>> {
     let mut pos = start;
     while pos < line_end {
         let want = buf.len().min((line_end - pos) as usize);
-        let n = read_up_to(file, &mut buf[..want], pos)?;
+        let n = platform::read_up_to(file, &mut buf[..want], pos)?;
         hasher.update(&buf[..n]);
         if n < want {
             // Cut below `offset` since its length was read: no line ends there any more.
