@@ -127,6 +127,21 @@ pub(crate) fn path_id(path: &Path) -> io::Result<FileId> {
     }
 }
 
+/// The id of the file at `path`, whose metadata `meta` was just read: taken from `meta` on
+/// Unix, without looking again; on Windows the file is opened, as for [`path_id`].
+pub(crate) fn path_id_of(path: &Path, meta: &std::fs::Metadata) -> io::Result<FileId> {
+    #[cfg(unix)]
+    {
+        let _ = path;
+        Ok(id_of_metadata(meta))
+    }
+    #[cfg(windows)]
+    {
+        let _ = meta;
+        path_id(path)
+    }
+}
+
 #[cfg(unix)]
 fn id_of_metadata(meta: &std::fs::Metadata) -> FileId {
     use std::os::unix::fs::MetadataExt;

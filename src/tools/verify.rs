@@ -402,9 +402,9 @@ fn file_id(path: &Path) -> io::Result<Option<FileId>> {
         // Nothing a finding concerns is a directory (and Windows cannot open one as a file).
         return Ok(None);
     }
-    match platform::path_id(path) {
+    match platform::path_id_of(path, &meta) {
         Ok(id) => Ok(Some((id, meta.len(), meta.modified().ok()))),
-        // Removed between the two looks: as good as not there.
+        // Removed before Windows opened it for its id: as good as not there.
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(file_error(e, "access", path)),
     }
