@@ -470,8 +470,15 @@ impl Seen {
         }
         findings.iter().all(|finding| match finding.check {
             Check::TornTail => self.active_len == later.active_len,
+            // The file was there before the read and is the same file, unchanged, after it:
+            // one that neither look found came and went during the read (a snapshot's .tmp
+            // while it was saved, say).
             Check::Leftover | Check::Snapshot => {
-                self.files.get(&finding.file) == later.files.get(&finding.file)
+                let (before, after) = (
+                    self.files.get(&finding.file),
+                    later.files.get(&finding.file),
+                );
+                before.is_some() && before == after
             }
             _ => true,
         })
@@ -931,4 +938,43 @@ fn snapshots(reader: &EventReader, report: &mut VerifyReport) -> io::Result<()> 
             .push(finding(Severity::Error, Check::Snapshot, file, message));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A [`Seen`] of the files `files` (name and length), all with the id `id`.
+    fn seen(id: platform::FileId, files: &[(&str, u64)]) -> Seen {
+        Seen {
+            archive_len: 0,
+            active: None,
+            active_len: 0,
+            record: None,
+            files: files
+                .iter()
+                .map(|(name, len)| (PathBuf::from(name), (id, *len, None)))
+                .collect(),
+        }
+    }
+
+    /// A leftover or a snapshot found by a read stands only if its file was there, the same,
+    /// before and after the read: a file that neither look found came and went during it.
+    #[test]
+    fn a_finding_stands_only_for_a_file_both_looks_found_unchanged() {
+        let tmp = "views/v.snapshot.json.tmp";
+        let found = |check| vec![finding(Severity::Warning, check, tmp, String::new())];
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f"), b"x").unwrap();
+        let id = platform::path_id(&dir.path().join("f")).unwrap();
+        let seen = |files: &[(&str, u64)]| seen(id, files);
+        for check in [Check::Leftover, Check::Snapshot] {
+            let (none, one, grown) = (seen(&[]), seen(&[(tmp, 1)]), seen(&[(tmp, 2)]));
+            assert!(!none.same_for(&none, &found(check)), "came and went");
+            assert!(!none.same_for(&one, &found(check)), "appeared");
+            assert!(!one.same_for(&none, &found(check)), "went");
+            assert!(!one.same_for(&grown, &found(check)), "written");
+            assert!(one.same_for(&seen(&[(tmp, 1)]), &found(check)), "stayed");
+        }
+    }
 }
