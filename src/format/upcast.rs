@@ -1295,6 +1295,7 @@ mod tests {
             );
         }
     }
+
     /// A line whose type is spelled with an escape is upcast like one spelled plainly, when a
     /// helper thread prepares a sealed chunk too (most lines are passed over by their type
     /// alone, which only a plain spelling gives).
@@ -1312,35 +1313,38 @@ mod tests {
             buf.push_str(&line);
             buf.push('\n');
         }
+        let folded = on_every_path(buf.as_bytes(), &fold, [300, 4096]);
+        assert_eq!(
+            folded.iter().filter(|l| l.starts_with("renamed ")).count(),
+            400
+        );
+        assert_eq!(
+            folded.iter().filter(|l| l.starts_with("kept ")).count(),
+            200
+        );
+    }
+
+    /// What `fold` makes of `buf` on one thread, validated, once the same came out of the
+    /// trusted path and of two threads with chunks of each size in `chunks`.
+    fn on_every_path<F: LineFold<Vec<String>>>(
+        buf: &[u8],
+        fold: &F,
+        chunks: [usize; 2],
+    ) -> Vec<String> {
+        let seq = fold_sequential(buf, Vec::new(), fold, Until::END, Trust::NONE);
+        assert!(seq.bad.is_none(), "{:?}", seq.bad);
         let checked = Trust {
             checked: true,
             ..Trust::NONE
         };
-        let seq = fold_sequential(buf.as_bytes(), Vec::new(), &fold, Until::END, Trust::NONE);
-        assert!(seq.bad.is_none(), "{:?}", seq.bad);
-        assert_eq!(
-            seq.acc.iter().filter(|l| l.starts_with("renamed ")).count(),
-            400
-        );
-        assert_eq!(
-            seq.acc.iter().filter(|l| l.starts_with("kept ")).count(),
-            200
-        );
-        let trusted = fold_sequential(buf.as_bytes(), Vec::new(), &fold, Until::END, checked);
+        let trusted = fold_sequential(buf, Vec::new(), fold, Until::END, checked);
         assert_eq!(trusted.acc, seq.acc);
-        for chunk in [300, 4096] {
-            let (par, ()) = fold_threads(
-                buf.as_bytes(),
-                Vec::new(),
-                &fold,
-                Until::END,
-                checked,
-                chunk,
-                2,
-                || (),
-            );
+        for chunk in chunks {
+            let (par, ()) =
+                fold_threads(buf, Vec::new(), fold, Until::END, checked, chunk, 2, || ());
             assert_eq!(par.acc, seq.acc, "{chunk}");
         }
+        seq.acc
     }
 
     /// Whether the event an upcaster of text makes goes on through another upcaster is found
@@ -1403,28 +1407,7 @@ mod tests {
         assert!(of(7).contains(r#""data":{"n":7}"#), "{}", of(7)); // keep, schema 3
         assert!(of(2).contains(r#""data":{"by":"none"}"#), "{}", of(2)); // strip
         let fold = Upcasting::new(Borrowed(line), &upcasters);
-        let seq = fold_sequential(buf.as_bytes(), Vec::new(), &fold, Until::END, Trust::NONE);
-        assert!(seq.bad.is_none(), "{:?}", seq.bad);
-        assert_eq!(seq.acc, expected);
-        let checked = Trust {
-            checked: true,
-            ..Trust::NONE
-        };
-        let trusted = fold_sequential(buf.as_bytes(), Vec::new(), &fold, Until::END, checked);
-        assert_eq!(trusted.acc, expected);
-        for chunk in [500, 4096] {
-            let (par, ()) = fold_threads(
-                buf.as_bytes(),
-                Vec::new(),
-                &fold,
-                Until::END,
-                checked,
-                chunk,
-                2,
-                || (),
-            );
-            assert_eq!(par.acc, expected, "{chunk}");
-        }
+        assert_eq!(on_every_path(buf.as_bytes(), &fold, [500, 4096]), expected);
     }
 
     /// A rename that is the whole chain renames the stored line in place (no owned event):
