@@ -140,9 +140,9 @@ impl EventLogBuilder {
         self
     }
 
-    /// Replays (refreshes, rebuilds, time travel, the log's readers) use at most `threads`
-    /// threads, the calling one included; `0` (the default) uses as many as the rayon pool
-    /// they run in has. See [`EventReader::replay_threads`].
+    /// Replays (refreshes, rebuilds, time travel, the log's readers) and rotations use at
+    /// most `threads` threads, the calling one included; `0` (the default) uses as many as
+    /// the rayon pool they run in has. See [`EventReader::replay_threads`].
     ///
     /// # Examples
     ///

@@ -673,12 +673,70 @@ where
     )
 }
 
-/// How many threads a replay uses unless told otherwise: as many as the rayon pool it runs in
-/// has (the global pool, sized by `RAYON_NUM_THREADS`, or an embedder's, inside its
-/// `install`). The fold's helpers are threads of its own, never the pool's workers, so a fold
+/// How many threads a replay uses unless told otherwise: inside a rayon pool (an embedder's
+/// `install`, or a worker of the global pool), as many as that pool has; elsewhere as many
+/// as rayon's global pool would have, `RAYON_NUM_THREADS` if set, else the CPUs this process
+/// may use. The fold's helpers are threads of its own, never the pool's workers, so a fold
 /// run from a pool whose other workers are all busy does not wait for them.
+///
+/// Outside a pool, the global pool is not asked: asking starts it, and when the system
+/// refuses its threads (a limit on processes, say) rayon panics, there and at every later
+/// ask, where a fold can go on with the threads it gets.
 pub(crate) fn default_threads() -> usize {
-    rayon::current_num_threads()
+    if rayon::current_thread_index().is_some() {
+        return rayon::current_num_threads();
+    }
+    threads_outside_pools()
+}
+
+/// [`default_threads`] outside a rayon pool, read once per process.
+fn threads_outside_pools() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| {
+        let set = std::env::var("RAYON_NUM_THREADS")
+            .ok()
+            .and_then(|n| n.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0);
+        set.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+    })
+}
+
+/// `job` applied to each of `items`, on at most `threads` threads (the calling one
+/// included), each taking the next item not yet taken; the results in the items' order. A
+/// thread the system refuses to start is done without: the calling thread does its share.
+pub(crate) fn map_on_threads<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    job: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let at = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(at) else {
+                return done;
+            };
+            done.push((at, job(item)));
+        }
+    };
+    let helpers = threads.min(items.len()).saturating_sub(1);
+    let mut done = std::thread::scope(|scope| {
+        let started: Vec<_> = (0..helpers)
+            .map_while(|_| spawn_scoped(scope, work))
+            .collect();
+        let mut done = work();
+        for helper in started {
+            match helper.join() {
+                Ok(theirs) => done.extend(theirs),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        done
+    });
+    done.sort_unstable_by_key(|(at, _)| *at);
+    done.into_iter().map(|(_, result)| result).collect()
 }
 
 /// [`fold_buf`], stopping where `until` says, on at most `threads` threads (the calling one
@@ -2146,6 +2204,36 @@ mod tests {
         fn ts(&self, _: &Counted<'c>) -> u64 {
             0
         }
+    }
+
+    /// `map_on_threads` gives each item's result in the items' order, on no more threads
+    /// than it was given, and on the calling thread alone when every helper is refused.
+    #[test]
+    fn mapping_on_threads_keeps_the_order_and_the_bound_whatever_threads_it_gets() {
+        use std::collections::HashSet;
+        use std::sync::Mutex;
+        let items: Vec<u64> = (0..200).collect();
+        let doubled: Vec<u64> = items.iter().map(|n| n * 2).collect();
+        for (threads, refused) in [(1, 0), (2, 0), (3, 1), (3, usize::MAX), (500, 0)] {
+            let _refusing = refuse_threads(refused);
+            let seen = Mutex::new(HashSet::new());
+            let out = map_on_threads(&items, threads, |n| {
+                seen.lock().unwrap().insert(std::thread::current().id());
+                std::thread::yield_now();
+                n * 2
+            });
+            assert_eq!(out, doubled, "{threads} threads, {refused} refused");
+            let seen = seen.into_inner().unwrap();
+            assert!(
+                seen.len() <= threads.min(items.len()),
+                "{} threads",
+                seen.len()
+            );
+            if refused == usize::MAX {
+                assert_eq!(seen, HashSet::from([std::thread::current().id()]));
+            }
+        }
+        assert!(map_on_threads(&[] as &[u64], 4, |n| *n).is_empty());
     }
 
     /// Owned items handed back are dropped one before each line of the next chunk, the rest

@@ -204,11 +204,13 @@ impl EventReader {
 
     /// This reader, made to replay on at most `threads` threads, the calling one included
     /// (`1`: the calling thread alone). By default a replay uses as many threads as the rayon
-    /// pool it runs in has: the global one (`RAYON_NUM_THREADS`), or, inside an embedder's
-    /// `ThreadPool::install`, that pool's. Either way the replay's helpers are threads of its
-    /// own, not the pool's workers, so a replay started from a pool whose other workers are
-    /// busy never waits for them. Folds of views, rebuilds, time travel and archive
-    /// decompression all keep to this number.
+    /// pool it runs in has: inside an embedder's `ThreadPool::install`, that pool's; elsewhere
+    /// as many as rayon's global pool would start with (`RAYON_NUM_THREADS` if set, else the
+    /// CPUs the process may use), without starting it. Either way the replay's helpers are
+    /// threads of its own, not the pool's workers, so a replay started from a pool whose
+    /// other workers are busy never waits for them, and a system that refuses a thread only
+    /// makes it use fewer. Folds of views, rebuilds, time travel, archive decompression and a
+    /// rotation's compression all keep to this number.
     ///
     /// # Examples
     ///

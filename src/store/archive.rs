@@ -44,14 +44,15 @@ pub(crate) struct Compressed {
 }
 
 /// Compresses `content` (whole lines) into frames of at most [`FRAME_CONTENT`] bytes each
-/// (unless a line is longer), cut at line ends. The frames are compressed in parallel.
-pub(crate) fn compress_frames(content: &[u8]) -> io::Result<Compressed> {
-    use rayon::prelude::*;
+/// (unless a line is longer), cut at line ends. The frames are compressed in parallel, on at
+/// most `threads` threads, the calling one included.
+pub(crate) fn compress_frames(content: &[u8], threads: usize) -> io::Result<Compressed> {
     let parts = crate::format::lines::chunks_at_most(content, FRAME_CONTENT);
-    let frames = parts
-        .par_iter()
-        .map(|part| compress_frame(&content[part.clone()]))
-        .collect::<io::Result<Vec<_>>>()?;
+    let frames = fold::map_on_threads(&parts, threads, |part| {
+        compress_frame(&content[part.clone()])
+    })
+    .into_iter()
+    .collect::<io::Result<Vec<_>>>()?;
     let mut bytes = Vec::with_capacity(frames.iter().map(Vec::len).sum());
     for frame in &frames {
         bytes.extend_from_slice(frame);

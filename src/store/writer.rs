@@ -539,14 +539,14 @@ impl EventWriter {
     /// (`EventWriter::rotate_views`): every view is refreshed before, and after it the views'
     /// offsets are reset and the other snapshots retired, with the record's length and last
     /// line hash. Each step here is synced, and a crash at any point is repaired by the next
-    /// open.
-    pub(crate) fn rotate_files(&mut self) -> io::Result<Option<RotationRecord>> {
+    /// open. The frames are compressed on at most `threads` threads.
+    pub(crate) fn rotate_files(&mut self, threads: usize) -> io::Result<Option<RotationRecord>> {
         self.check_poisoned()?;
         let region = mmap::committed(&self.file, 0).context("read", &self.log_path)?;
         if region.is_empty() {
             return Ok(None);
         }
-        let compressed = archive::compress_frames(&region)?;
+        let compressed = archive::compress_frames(&region, threads)?;
         let last_line = {
             let body = &region[..region.len() - 1];
             let start = memchr::memrchr(b'\n', body).map_or(0, |i| i + 1);

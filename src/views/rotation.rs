@@ -17,7 +17,8 @@ impl EventWriter {
     /// Rotates the active log into the archive.
     ///
     /// In order: refreshes every view in `views` (so each snapshot includes the whole active
-    /// log); compresses the active log into zstd frames of at most 4 MiB of content and
+    /// log); compresses the active log into zstd frames of at most 4 MiB of content, on as
+    /// many threads as `reader` replays on ([`EventReader::replay_threads`]), and
     /// appends them to `archive.jsonl.zst`; replaces `app.jsonl` with an empty file (by rename, never by
     /// truncation, so readers holding a map of the old file are unaffected); sets every view's
     /// snapshot to offset 0. Snapshots of views not in `views` that can no longer be placed are
@@ -60,7 +61,7 @@ impl EventWriter {
         for view in views.iter_mut() {
             view.refresh_boxed(reader)?;
         }
-        let Some(record) = self.rotate_files()? else {
+        let Some(record) = self.rotate_files(reader.threads())? else {
             return Ok(());
         };
         let mut names = Vec::with_capacity(views.len());
