@@ -360,6 +360,10 @@ pub(crate) struct Trust<'s> {
     /// Whether the caller found the whole buffer to match a seal (a sealed archive frame, whose
     /// one checksum covers several parse chunks): every chunk is then read trusted.
     pub checked: bool,
+    /// With `checked`, the whole buffer as text when the caller already knows it to be UTF-8
+    /// (an archive frame that the thread which decompressed it checked): the fold then does
+    /// not check it again. Ignored unless it is the buffer itself.
+    pub text: Option<&'s str>,
 }
 
 impl<'s> Trust<'s> {
@@ -369,12 +373,14 @@ impl<'s> Trust<'s> {
         blocks: &[],
         hash_from: None,
         checked: false,
+        text: None,
     };
 
     /// The same trust for the buffer that starts `offset` bytes into this one.
     pub fn skip(self, offset: usize) -> Trust<'s> {
         Trust {
             base: self.base + offset as u64,
+            text: self.text.and_then(|text| text.get(offset..)),
             ..self
         }
     }
@@ -383,27 +389,30 @@ impl<'s> Trust<'s> {
 /// One parse chunk of a buffer: whole lines, read trusted when its bytes hash to `seal`, and
 /// hashed once validated when `hash` is set.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Chunk {
+struct Chunk<'b> {
     range: std::ops::Range<usize>,
-    seal: Seal,
+    seal: Seal<'b>,
     hash: bool,
 }
 
 /// What a chunk's bytes are known to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Seal {
+enum Seal<'b> {
     /// Nothing: they are validated.
     None,
     /// Valid events if they hash to this.
     Hash(u64),
-    /// Valid events: the caller checked them against their seal.
-    Checked,
+    /// Valid events: the caller checked them against their seal; with their text when the
+    /// caller knew them to be UTF-8 ([`Trust::text`]).
+    Checked(Option<&'b str>),
 }
 
 /// Cuts `buf` into parse chunks: each block of `trust` that lies whole in the buffer at line
 /// boundaries is a chunk of its own, and what lies between them is cut into chunks of about
 /// `size` bytes (with a cut at `trust.hash_from`, where the hashed chunks start).
-fn plan(buf: &[u8], size: usize, trust: Trust<'_>, trusts: bool) -> Vec<Chunk> {
+fn plan<'b>(buf: &'b [u8], size: usize, trust: Trust<'b>, trusts: bool) -> Vec<Chunk<'b>> {
+    // The caller's text of the buffer, if it is the buffer itself.
+    let text = trust.text.filter(|text| std::ptr::eq(text.as_bytes(), buf));
     let mut chunks = Vec::with_capacity(buf.len() / size.max(1) + 1);
     let end = trust.base + buf.len() as u64;
     let at_line_start = |at: usize| at == 0 || buf.get(at - 1) == Some(&b'\n');
@@ -411,14 +420,14 @@ fn plan(buf: &[u8], size: usize, trust: Trust<'_>, trusts: bool) -> Vec<Chunk> {
         let at = usize::try_from(from.checked_sub(trust.base)?).ok()?;
         (at <= buf.len() && at_line_start(at)).then_some(at)
     });
-    let gap = |chunks: &mut Vec<Chunk>, range: std::ops::Range<usize>| {
+    let gap = |chunks: &mut Vec<Chunk<'b>>, range: std::ops::Range<usize>| {
         let mut push = |range: std::ops::Range<usize>, hash: bool| {
             for sub in chunk_ranges(&buf[range.clone()], size) {
                 let range = range.start + sub.start..range.start + sub.end;
                 chunks.push(Chunk {
-                    range,
+                    range: range.clone(),
                     seal: if trusts && trust.checked {
-                        Seal::Checked
+                        Seal::Checked(text.and_then(|text| text.get(range)))
                     } else {
                         Seal::None
                     },
@@ -471,11 +480,12 @@ enum Read {
 /// The bytes of a chunk as text when they hash to `seal` (a block validated before) and are
 /// UTF-8; `None` otherwise.
 #[inline]
-fn trusted_text(bytes: &[u8], seal: Seal) -> Option<&str> {
+fn trusted_text<'b>(bytes: &'b [u8], seal: Seal<'b>) -> Option<&'b str> {
     match seal {
         Seal::None => return None,
         Seal::Hash(hash) if trusted::block_hash(bytes) != hash => return None,
-        Seal::Hash(_) | Seal::Checked => {}
+        Seal::Checked(Some(text)) if text.len() == bytes.len() => return Some(text),
+        Seal::Hash(_) | Seal::Checked(_) => {}
     }
     simdutf8::basic::from_utf8(bytes).ok()
 }
@@ -487,7 +497,7 @@ fn trusted_text(bytes: &[u8], seal: Seal) -> Option<&str> {
 fn for_each_line<'b, A, F: LineFold<A>>(
     fold: &F,
     bytes: &'b [u8],
-    seal: Seal,
+    seal: Seal<'b>,
     mut before: impl FnMut(),
     mut each: impl FnMut(Line<'b>, Result<F::Item<'b>, ParseError>) -> ControlFlow<()>,
 ) -> Read {
@@ -1129,7 +1139,7 @@ impl<T> Recycler<T> {
 /// retired items before each line.
 fn parse_chunk<'b, A, F: LineFold<A>>(
     buf: &'b [u8],
-    chunk: &Chunk,
+    chunk: &Chunk<'b>,
     fold: &F,
     recycler: &mut Recycler<F::Item<'b>>,
 ) -> Parsed<'b, F::Item<'b>> {
@@ -1710,6 +1720,7 @@ mod tests {
             blocks: &blocks,
             hash_from: Some(hash_from),
             checked: false,
+            text: None,
         };
         let check = |done: &BufFold<Vec<(u64, bool)>>, path: &str| {
             assert_eq!(done.acc, expected, "{path}");
@@ -1761,27 +1772,65 @@ mod tests {
     #[test]
     fn a_buffer_the_caller_checked_is_read_trusted_in_every_chunk() {
         let buf = log(300, None);
+        // The events a trusting fold reads with `trust`, the same on one thread and on two.
+        let read = |trust: Trust<'_>| {
+            let seq = fold_sequential(&buf, Vec::new(), &TrustTrace, Until::END, trust);
+            let (par, ()) = fold_threads(
+                &buf,
+                Vec::new(),
+                &TrustTrace,
+                Until::END,
+                trust,
+                500,
+                2,
+                || (),
+            );
+            assert_eq!(par.acc, seq.acc);
+            seq.acc
+        };
         let trust = Trust {
             checked: true,
             ..Trust::NONE
         };
-        let seq = fold_sequential(&buf, Vec::new(), &TrustTrace, Until::END, trust);
-        assert_eq!(seq.acc.len(), 300);
-        assert!(seq.acc.iter().all(|&(_, trusted)| trusted));
-        let (par, ()) = fold_threads(
-            &buf,
-            Vec::new(),
-            &TrustTrace,
-            Until::END,
-            trust,
-            500,
-            2,
-            || (),
-        );
-        assert_eq!(par.acc, seq.acc);
+        let seq = read(trust);
+        assert_eq!(seq.len(), 300);
+        assert!(seq.iter().all(|&(_, trusted)| trusted));
         // A fold that does not trust reads them validated all the same.
         let plain = fold_sequential(&buf, Vec::new(), &Trace, Until::END, trust);
         assert_eq!(plain.acc.len(), 300);
+
+        // With the buffer as text (known UTF-8 to the caller), the same: on one thread and
+        // on several, whole and from a line inside it.
+        let text = std::str::from_utf8(&buf).unwrap();
+        let with_text = Trust {
+            text: Some(text),
+            ..trust
+        };
+        assert_eq!(read(with_text), seq);
+        let from = buf.len() / 2;
+        let from = from + buf[from..].iter().position(|&b| b == b'\n').unwrap() + 1;
+        let skipped = |trust: Trust<'_>| {
+            fold_sequential(
+                &buf[from..],
+                Vec::new(),
+                &TrustTrace,
+                Until::END,
+                trust.skip(from),
+            )
+        };
+        assert_eq!(skipped(with_text).acc, skipped(trust).acc);
+        assert!(!skipped(with_text).acc.is_empty());
+
+        // A text that is not the buffer itself is not read, even of the same length: the
+        // events are the buffer's.
+        let other = text.replace("\"ts\":1", "\"ts\":9");
+        assert_eq!(other.len(), text.len());
+        assert_ne!(other, text);
+        let elsewhere = Trust {
+            text: Some(&other),
+            ..trust
+        };
+        assert_eq!(read(elsewhere), seq);
     }
 
     #[test]
@@ -1794,6 +1843,7 @@ mod tests {
             blocks: &blocks,
             hash_from: None,
             checked: false,
+            text: None,
         };
         let trusted = fold_sequential(&bad, Vec::new(), &TrustTrace, Until::END, trust);
         let plain = fold_sequential(&bad, Vec::new(), &TrustTrace, Until::END, Trust::NONE);
@@ -1837,7 +1887,7 @@ mod tests {
     }
 
     /// The whole buffer as one chunk, validated.
-    fn whole(buf: &[u8]) -> Chunk {
+    fn whole(buf: &[u8]) -> Chunk<'static> {
         Chunk {
             range: 0..buf.len(),
             seal: Seal::None,

@@ -303,6 +303,7 @@ pub(crate) fn check(buf: &[u8]) {
         blocks: &blocks,
         hash_from: None,
         checked: false,
+        text: None,
     };
     struct Answers;
     impl crate::format::fold::LineFold<Vec<String>> for Answers {

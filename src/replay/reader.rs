@@ -1285,6 +1285,7 @@ impl<A, F: LineFold<A>, P: Pauses<A>> ReadSegments for FoldSegments<'_, A, F, P>
             blocks: &self.trusted,
             hash_from: None,
             checked: false,
+            text: None,
         };
         let threads = self.folding.threads;
         let (bad, next) =
@@ -1352,6 +1353,8 @@ impl<A, F: LineFold<A>, P: Pauses<A>> ReadWindows for FoldWindows<'_, A, F, P> {
             blocks: &[],
             hash_from: None,
             checked,
+            // Its bytes, when the thread that decompressed the frame found them UTF-8.
+            text: window.text().filter(|_| checked),
         };
         // A sealed frame read while the next ones are decompressed behind is read on this
         // thread alone: the others are busy decompressing.

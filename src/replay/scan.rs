@@ -666,6 +666,7 @@ impl<'r, 'v> Scan<'r, 'v> {
                     blocks: &self.trusted,
                     hash_from: None,
                     checked: false,
+                    text: None,
                 },
                 HistoryFile::Archive => Trust::NONE,
             };

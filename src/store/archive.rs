@@ -368,6 +368,8 @@ enum Decompressed {
         content: Vec<u8>,
         /// The checksum and the newlines of its complete lines ([`Window::counted`]).
         counted: (u64, u64),
+        /// The length of its complete lines when they are UTF-8 (see [`Window::text`]).
+        utf8: Option<usize>,
     },
     /// The threads stopped at `at` of the archive file, before a frame they do not decompress
     /// whole (or the end): the input from there, or why it could not be read.
@@ -586,12 +588,19 @@ fn take_frame(
         crate::format::trusted::block_hash(lines),
         crate::format::lines::count(lines),
     );
+    // Checked here, on the thread that decompressed the frame, rather than by the fold on the
+    // reading thread, which has the lines to read: that thread sets the pace of a replay of
+    // sealed frames.
+    let utf8 = simdutf8::basic::from_utf8(lines)
+        .is_ok()
+        .then_some(lines.len());
     let frame = Decompressed::Frame {
         offset,
         len: bytes.len() as u64,
         tail: tail_of(&bytes),
         content,
         counted,
+        utf8,
     };
     Some((place, frame))
 }
@@ -711,12 +720,29 @@ pub(crate) struct Window {
     /// newlines, when the thread that decompressed them counted them (see
     /// [`Windows::background`]): while its bytes were still in that CPU's cache.
     pub counted: Option<(u64, u64)>,
+    /// Whether the thread that decompressed the window found its bytes to be UTF-8 (see
+    /// [`Window::text`]). Set only where `buf[..len]` was checked, and neither changes after.
+    utf8: bool,
 }
 
 impl Window {
     /// Complete lines, each ending in a newline.
     pub fn bytes(&self) -> &[u8] {
         &self.buf[..self.len]
+    }
+
+    /// The window's bytes as text, when the thread that decompressed them found them to be
+    /// UTF-8 (frames decompressed behind the reader, [`Windows::background`]); `None` otherwise.
+    pub fn text(&self) -> Option<&str> {
+        if !self.utf8 {
+            return None;
+        }
+        #[allow(unsafe_code)]
+        // SAFETY: `utf8` is set only by `frame_window`, for a buffer whose first `len` bytes
+        // `take_frame` checked to be UTF-8 (it passes the length it checked, which must be
+        // `len`); `buf` and `len` are private to this module, and nothing writes them once the
+        // window is made (it is consumed to reuse its buffer).
+        Some(unsafe { std::str::from_utf8_unchecked(self.bytes()) })
     }
 
     /// The buffer, for [`Windows::next_window`] to reuse.
@@ -828,10 +854,11 @@ impl Windows {
                 tail,
                 content,
                 counted,
+                utf8,
             }) => Ok(Some(self.frame_window(
                 (offset, len, tail),
                 content,
-                Some(counted),
+                Some((counted, utf8)),
             ))),
             Some(Decompressed::Stopped { at, read }) => match read {
                 Ok(input) => {
@@ -859,14 +886,19 @@ impl Windows {
     }
 
     /// The window of a frame decompressed whole: `content`, the frame at `offset` of the
-    /// archive file, `len` bytes long, whose last bytes are `tail`.
+    /// archive file, `len` bytes long, whose last bytes are `tail`; with what the thread that
+    /// decompressed it counted, and how many of its first bytes it found to be UTF-8.
     fn frame_window(
         &mut self,
         (offset, len, tail): (u64, u64, u64),
         content: Vec<u8>,
-        counted: Option<(u64, u64)>,
+        counted: Option<((u64, u64), Option<usize>)>,
     ) -> Window {
         let lines = crate::format::lines::committed_len(&content);
+        let (counted, utf8) = match counted {
+            Some((counted, utf8)) => (Some(counted), utf8 == Some(lines)),
+            None => (None, false),
+        };
         let start = self.offset;
         self.offset += content.len() as u64;
         self.frame_start = self.offset;
@@ -879,6 +911,7 @@ impl Windows {
             buf: content,
             len: lines,
             counted,
+            utf8,
         }
     }
 
@@ -1049,6 +1082,7 @@ impl Windows {
                         buf,
                         len: complete,
                         counted: None,
+                        utf8: false,
                     };
                     self.offset += complete as u64;
                     return Ok(Some(window));
@@ -1068,6 +1102,7 @@ impl Windows {
                 buf,
                 len: complete,
                 counted: None,
+                utf8: false,
             };
             if frame_done {
                 let (_, decoder) = self.decoder.take().expect("set above");
@@ -1326,6 +1361,11 @@ mod tests {
                         let hash = crate::format::trusted::block_hash(window.bytes());
                         assert_eq!(counted, (hash, lines), "what the thread counted");
                     }
+                    // The window is text exactly when the thread that decompressed it checked
+                    // it, and its bytes are UTF-8.
+                    let utf8 = std::str::from_utf8(window.bytes()).ok();
+                    let expected = utf8.filter(|_| window.counted.is_some());
+                    assert_eq!(window.text(), expected, "parallel {parallel}");
                     let (start, bytes) = current.get_or_insert((window.frame_start, Vec::new()));
                     assert_eq!(*start, window.frame_start);
                     bytes.extend_from_slice(window.bytes());
